@@ -1,0 +1,75 @@
+/**
+ * A {@link ReportSink.ReportSink} on a local directory.
+ *
+ * Layout: `<directory>/<key>.json` for reports, `<directory>/_not_found/<key>.json` for not-found records. Every
+ * file is written to a temporary name in the same directory and renamed into place, so killing the process at any
+ * instant leaves either no `<key>.json` or a complete one; temporaries left by a killed run are removed when the
+ * next sink is made on the directory.
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import type { ReportKey } from "@vt-harvest/report-sink"
+import { ReportSink } from "@vt-harvest/report-sink"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/fsSink.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The store directory; relative paths are resolved against the working directory when the sink is made. */
+  readonly directory: string
+  /** Replace reports that already exist (default `false`: an existing report is kept and `put` is a no-op). */
+  readonly overwrite?: boolean
+}
+
+/**
+ * The sub-directory holding not-found records.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const notFoundDirectory = "_not_found"
+
+/**
+ * The file name of a report or not-found record.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const fileName = (key: ReportKey.ReportKey): string => `${key}.json`
+
+/**
+ * Creates the directories if needed, removes temporaries left by a killed run, and returns the sink.
+ *
+ * Only one process should write to a store at a time: a second run starting on the same directory removes the
+ * first one's temporaries, which makes that write fail (with a {@link ReportSink.SinkError}, never a partial file).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (
+  options: Options
+) => Effect.Effect<ReportSink.Service, ReportSink.SinkError, FileSystem.FileSystem | Path.Path> = (options) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    return yield* internal.make(fs, path, {
+      directory: options.directory,
+      overwrite: options.overwrite ?? false,
+      notFoundDirectory
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<ReportSink.ReportSink, ReportSink.SinkError, FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(ReportSink.ReportSink, make(options))

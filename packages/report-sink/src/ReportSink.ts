@@ -1,0 +1,116 @@
+/**
+ * The store contract every vt-harvest sink implements (a directory, an S3 prefix, …).
+ *
+ * The semantics that resume depends on live here, so that a run behaves the same whatever the store:
+ * a saved report is never half written, a not-found record is only an existence marker, and a later successful
+ * `put` makes the id "saved" even if it was once recorded as not found.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import type { ReportKey } from "./ReportKey.js"
+
+/**
+ * What a store holds for a key. `saved` wins over `not-found` when, after a retry, both records exist.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Presence = "saved" | "not-found" | "absent"
+
+/**
+ * Any failure of the underlying store. `message` names the location (path, bucket/key) so it can be logged as is.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SinkError extends Schema.TaggedError<SinkError>()("SinkError", {
+  operation: Schema.String,
+  key: Schema.optional(Schema.String),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * One record found by {@link Service.list}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Entry {
+  readonly key: ReportKey
+  readonly presence: Exclude<Presence, "absent">
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Where the reports go, as the user wrote it (`vt_reports`, `s3://bucket/prefix`): for messages only. */
+  readonly location: string
+  /** `saved` if a report is stored, else `not-found` if a not-found record is, else `absent`. */
+  readonly has: (key: ReportKey) => Effect.Effect<Presence, SinkError>
+  /**
+   * Stores the exact bytes of a report. Readers see either no report or the whole one, never a part. When the sink
+   * was made without `overwrite` and a report already exists, this is a successful no-op. Either way a not-found
+   * record for the key is removed afterwards, since it is no longer true.
+   */
+  readonly put: (key: ReportKey, body: Uint8Array) => Effect.Effect<void, SinkError>
+  /** Records that VirusTotal does not know the id (`body` is its error document). Replaces an earlier record. */
+  readonly putNotFound: (key: ReportKey, body: Uint8Array) => Effect.Effect<void, SinkError>
+  /**
+   * Every record in the store, in no particular order: each saved report, and each not-found record that has no
+   * saved report. Names that are not keys of this store are skipped.
+   */
+  readonly list: Stream.Stream<Entry, SinkError>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export class ReportSink extends Context.Tag("@vt-harvest/report-sink/ReportSink")<ReportSink, Service>() {}
+
+/**
+ * When an id has to be requested again, given what the store holds.
+ *
+ * - `overwrite`: everything is requested again (a fresh copy of the whole list).
+ * - `retryNotFound`: ids recorded as not found are asked again; saved ones are not.
+ * - neither: only absent ids.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isPendingPresence = (
+  presence: Presence,
+  options: { readonly retryNotFound: boolean; readonly overwrite: boolean }
+): boolean => {
+  switch (presence) {
+    case "absent":
+      return true
+    case "saved":
+      return options.overwrite
+    case "not-found":
+      return options.overwrite || options.retryNotFound
+  }
+}
+
+/**
+ * Whether the id behind `key` still has to be requested: the check that makes reruns resume and that drops
+ * duplicates the store already holds.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isPending = (
+  key: ReportKey,
+  options: { readonly retryNotFound: boolean; readonly overwrite: boolean }
+): Effect.Effect<boolean, SinkError, ReportSink> =>
+  ReportSink.pipe(
+    Effect.flatMap((sink) => sink.has(key)),
+    Effect.map((presence) => isPendingPresence(presence, options))
+  )

@@ -1,0 +1,187 @@
+/**
+ * The behaviour every ReportSink must have, as a reusable suite.
+ *
+ * It lives under test/ (not src/) so that vitest never becomes a runtime dependency of the package; sinks in this
+ * monorepo import it relatively: `import { contract } from "../../report-sink/test/contract.js"`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as ReportKey from "../src/ReportKey.js"
+import * as ReportSink from "../src/ReportSink.js"
+
+/** One empty store, opened as many times as a test needs (a rerun opens the same store again). */
+export interface Store {
+  readonly open: (options: { readonly overwrite: boolean }) => Effect.Effect<ReportSink.Service, unknown, Scope.Scope>
+  /** The stored bytes of a report (`"saved"`) or of a not-found record, `undefined` when there is none. */
+  readonly read: (
+    kind: "saved" | "not-found",
+    key: ReportKey.ReportKey
+  ) => Effect.Effect<Uint8Array | undefined, unknown, Scope.Scope>
+}
+
+const key = (s: string): ReportKey.ReportKey => Either.getOrThrow(ReportKey.make(s))
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
+const text = (b: Uint8Array | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b)
+
+const listed = (sink: ReportSink.Service) =>
+  Stream.runCollect(sink.list).pipe(
+    Effect.map((entries) =>
+      Chunk.toReadonlyArray(entries)
+        .map((e) => `${e.presence}:${e.key}`)
+        .sort()
+    )
+  )
+
+/**
+ * Registers the contract tests. `makeStore` must give a fresh, empty store each time it runs.
+ */
+export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, Scope.Scope>): void => {
+  describe(`ReportSink contract: ${name}`, () => {
+    const a = key("44d88612fea8a8f36de82e1278abb02f")
+    const b = key("example.com")
+    const c = key("2001_db8__1")
+
+    it.scoped("an empty store has nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        assert.strictEqual(yield* sink.has(a), "absent")
+        assert.deepStrictEqual(yield* listed(sink), [])
+        assert.isString(sink.location)
+      }))
+
+    it.scoped("put stores the exact bytes and has() says saved", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        // Not valid UTF-8 on purpose: a sink must not decode or re-encode.
+        const body = new Uint8Array([0x7b, 0x00, 0xff, 0xfe, 0x0a, 0x0d, 0x7d])
+        yield* sink.put(a, body)
+        assert.strictEqual(yield* sink.has(a), "saved")
+        assert.deepStrictEqual(yield* store.read("saved", a), body)
+        assert.strictEqual(yield* sink.has(b), "absent")
+      }))
+
+    it.scoped("an empty body round-trips", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        yield* sink.put(a, new Uint8Array(0))
+        assert.strictEqual(yield* sink.has(a), "saved")
+        assert.deepStrictEqual(yield* store.read("saved", a), new Uint8Array(0))
+      }))
+
+    it.scoped("putNotFound records not-found and replaces an earlier record", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        yield* sink.putNotFound(b, bytes("first"))
+        assert.strictEqual(yield* sink.has(b), "not-found")
+        yield* sink.putNotFound(b, bytes("second"))
+        assert.strictEqual(text(yield* store.read("not-found", b)), "second")
+        assert.strictEqual(yield* store.read("saved", b), undefined)
+      }))
+
+    it.scoped("a put after a not-found record makes the id saved and clears the record", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        yield* sink.putNotFound(b, bytes("{\"error\":{}}"))
+        yield* sink.put(b, bytes("{\"data\":{}}"))
+        assert.strictEqual(yield* sink.has(b), "saved")
+        assert.strictEqual(yield* store.read("not-found", b), undefined)
+        assert.deepStrictEqual(yield* listed(sink), [`saved:${b}`])
+      }))
+
+    it.scoped("saved wins over a later not-found record", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        yield* sink.put(c, bytes("report"))
+        yield* sink.putNotFound(c, bytes("nf"))
+        assert.strictEqual(yield* sink.has(c), "saved")
+        assert.strictEqual(text(yield* store.read("saved", c)), "report")
+        assert.deepStrictEqual(yield* listed(sink), [`saved:${c}`])
+      }))
+
+    it.scoped("without overwrite an existing report is kept and the put succeeds", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        yield* sink.put(a, bytes("old"))
+        yield* sink.put(a, bytes("new"))
+        assert.strictEqual(text(yield* store.read("saved", a)), "old")
+      }))
+
+    it.scoped("with overwrite an existing report is replaced", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const first = yield* store.open({ overwrite: false })
+        yield* first.put(a, bytes("old"))
+        const second = yield* store.open({ overwrite: true })
+        yield* second.put(a, bytes("newer and longer"))
+        assert.strictEqual(text(yield* store.read("saved", a)), "newer and longer")
+      }))
+
+    it.scoped("records survive reopening the store (resume)", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const first = yield* store.open({ overwrite: false })
+        yield* first.put(a, bytes("a"))
+        yield* first.putNotFound(b, bytes("b"))
+        const second = yield* store.open({ overwrite: false })
+        assert.strictEqual(yield* second.has(a), "saved")
+        assert.strictEqual(yield* second.has(b), "not-found")
+        assert.strictEqual(yield* second.has(c), "absent")
+        assert.deepStrictEqual(yield* listed(second), [`not-found:${b}`, `saved:${a}`])
+      }))
+
+    it.scoped("list streams every record once", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        const keys = Array.from({ length: 40 }, (_, i) => key(`k${String(i).padStart(3, "0")}`))
+        yield* Effect.forEach(
+          keys,
+          (k, i) => i % 4 === 0 ? sink.putNotFound(k, bytes(k)) : sink.put(k, bytes(k)),
+          { concurrency: 8, discard: true }
+        )
+        const expected = keys.map((k, i) => `${i % 4 === 0 ? "not-found" : "saved"}:${k}`).sort()
+        assert.deepStrictEqual(yield* listed(sink), expected)
+      }))
+
+    it.scoped("concurrent puts of the same key leave one complete report", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: true })
+        const bodies = Array.from({ length: 10 }, (_, i) => bytes(String(i).repeat(1000 + i)))
+        yield* Effect.forEach(bodies, (body) => sink.put(a, body), { concurrency: "unbounded", discard: true })
+        const stored = text(yield* store.read("saved", a))
+        assert.isTrue(bodies.some((body) => text(body) === stored))
+      }))
+
+    it.scoped("isPending follows presence, retryNotFound and overwrite", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false })
+        yield* sink.put(a, bytes("a"))
+        yield* sink.putNotFound(b, bytes("b"))
+        const pending = (k: ReportKey.ReportKey, retryNotFound: boolean, overwrite: boolean) =>
+          ReportSink.isPending(k, { retryNotFound, overwrite }).pipe(
+            Effect.provideService(ReportSink.ReportSink, sink)
+          )
+        assert.isFalse(yield* pending(a, false, false))
+        assert.isFalse(yield* pending(a, true, false))
+        assert.isTrue(yield* pending(a, false, true))
+        assert.isFalse(yield* pending(b, false, false))
+        assert.isTrue(yield* pending(b, true, false))
+        assert.isTrue(yield* pending(b, false, true))
+        assert.isTrue(yield* pending(c, false, false))
+      }))
+  })
+}

@@ -1,0 +1,37 @@
+/**
+ * A ReportSink in memory, to check the contract suite itself and the pure helpers.
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type { ReportKey } from "../src/ReportKey.js"
+import type * as ReportSink from "../src/ReportSink.js"
+import type { Store } from "./contract.js"
+
+export const makeStore = (): Store => {
+  const saved = new Map<ReportKey, Uint8Array>()
+  const notFound = new Map<ReportKey, Uint8Array>()
+  const open = (options: { readonly overwrite: boolean }): Effect.Effect<ReportSink.Service> =>
+    Effect.succeed({
+      location: "memory",
+      has: (key) => Effect.sync(() => saved.has(key) ? "saved" : notFound.has(key) ? "not-found" : "absent"),
+      put: (key, body) =>
+        Effect.sync(() => {
+          if (options.overwrite || !saved.has(key)) saved.set(key, body.slice())
+          notFound.delete(key)
+        }),
+      putNotFound: (key, body) => Effect.sync(() => void notFound.set(key, body.slice())),
+      list: Stream.suspend(() =>
+        Stream.fromIterable([
+          ...[...saved.keys()].map((key) => ({ key, presence: "saved" as const })),
+          ...[...notFound.keys()].filter((key) => !saved.has(key)).map((key) => ({
+            key,
+            presence: "not-found" as const
+          }))
+        ])
+      )
+    })
+  return {
+    open,
+    read: (kind, key) => Effect.sync(() => (kind === "saved" ? saved : notFound).get(key))
+  }
+}
