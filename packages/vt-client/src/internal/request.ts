@@ -1,0 +1,137 @@
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Predicate from "effect/Predicate"
+import { gunzip } from "node:zlib"
+import { ResponseDecodeError, TransportError } from "../VtError.js"
+
+/** @internal */
+export const redactedText = "<redacted>"
+
+/**
+ * Replaces every occurrence of the key (in any letter case, and URL-encoded) in text we are about to put
+ * in an error: the key can reach such text through a server echoing it, a URL path (`/users/{key}/…`), an
+ * id it was pasted in place of, or a low-level error message.
+ *
+ * @internal
+ */
+export const makeScrub = (key: string): (text: string) => string => {
+  if (key === "") return (text) => text
+  const variants = [...new Set([key, encodeURIComponent(key)])]
+  const pattern = new RegExp(variants.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "gi")
+  return (text) => text.replace(pattern, redactedText)
+}
+
+const describeCause = (cause: unknown): string => {
+  if (cause instanceof Error) {
+    const code = Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? ` (${cause.code})` : ""
+    const inner = cause.cause !== undefined && cause.cause !== cause ? `: ${describeCause(cause.cause)}` : ""
+    return `${cause.message}${code}${inner}`
+  }
+  return cause === undefined ? "" : String(cause)
+}
+
+/**
+ * Only a description of the cause survives: the platform error holds the request, headers included, and
+ * must not travel further than this function.
+ *
+ * @internal
+ */
+export const fromRequestError = (
+  error: HttpClientError.RequestError,
+  target: string,
+  scrub: (text: string) => string
+): TransportError => {
+  const cause = describeCause(error.cause)
+  const detail = cause === "" ? error.description ?? "" : cause
+  return new TransportError({
+    reason: error.reason === "Transport" ? "Connection" : "Other",
+    message: scrub(
+      `${target}: ${error.reason === "Transport" ? "connection failed" : "request not sent"}${
+        detail === "" ? "" : `: ${detail}`
+      }`
+    )
+  })
+}
+
+/** @internal */
+export const fromBodyError = (
+  error: HttpClientError.ResponseError,
+  target: string,
+  scrub: (text: string) => string
+): ResponseDecodeError => {
+  const cause = describeCause(error.cause)
+  return new ResponseDecodeError({
+    status: error.response.status,
+    message: scrub(`${target}: the response body could not be read${cause === "" ? "" : `: ${cause}`}`)
+  })
+}
+
+const maxDecompressed = 512 * 1024 * 1024
+
+/**
+ * A gzip member starts with 1f 8b, and JSON text never starts with 0x1f: looking at the bytes rather than
+ * at `content-encoding` copes both with HTTP clients that already decompressed (fetch keeps the header)
+ * and with plain bodies labelled gzip (VirusTotal's 429 answers).
+ *
+ * @internal
+ */
+export const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
+
+/** @internal */
+export const decompress = (bytes: Uint8Array): Effect.Effect<Uint8Array, Error> =>
+  isGzip(bytes)
+    ? Effect.async<Uint8Array, Error>((resume) => {
+      gunzip(bytes, { maxOutputLength: maxDecompressed }, (error, out) => {
+        resume(
+          error === null
+            ? Effect.succeed(new Uint8Array(out.buffer, out.byteOffset, out.byteLength))
+            : Effect.fail(error)
+        )
+      })
+    })
+    : Effect.succeed(bytes)
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+const lenientUtf8 = new TextDecoder("utf-8")
+
+/** @internal */
+export const decodeText = (bytes: Uint8Array): string => lenientUtf8.decode(bytes)
+
+/** @internal */
+export const parseJson = (bytes: Uint8Array): Either.Either<unknown, string> => {
+  let text: string
+  try {
+    text = strictUtf8.decode(bytes)
+  } catch {
+    return Either.left("the body is not UTF-8 text")
+  }
+  if (text.trim() === "") return Either.left("the body is empty")
+  try {
+    return Either.right(JSON.parse(text) as unknown)
+  } catch (error) {
+    return Either.left(`the body is not JSON (${describeCause(error)})`)
+  }
+}
+
+/** @internal */
+export interface Envelope {
+  readonly data: { readonly type: string; readonly id: string; readonly attributes: Record<string, unknown> }
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * Checks only what every object answer has; the rest of the document stays as VirusTotal sent it.
+ *
+ * @internal
+ */
+export const checkEnvelope = (json: unknown): Either.Either<Envelope, string> => {
+  if (!isRecord(json)) return Either.left("the body is not a JSON object")
+  const data = json.data
+  if (!isRecord(data)) return Either.left("the document has no \"data\" object")
+  if (typeof data.type !== "string") return Either.left("\"data.type\" is not a string")
+  if (typeof data.id !== "string") return Either.left("\"data.id\" is not a string")
+  if (!isRecord(data.attributes)) return Either.left("\"data.attributes\" is not an object")
+  return Either.right(json as unknown as Envelope)
+}
