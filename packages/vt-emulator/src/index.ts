@@ -1,1 +1,11 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * A local VirusTotal API v3 server: quotas, faults, request log.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as VtEmulator from "./VtEmulator.js"
