@@ -65,22 +65,28 @@ export const colorDefault: Effect.Effect<boolean> = Config.option(Config.string(
 )
 
 /**
- * The logger itself, writing through the `Console` service's `error` (stderr by default).
+ * The logger itself, writing through the `Console` service's `error` (stderr by default), or through `write`
+ * when given (a progress display that must clear its line before a message is printed, for one).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
-  options: { readonly minLevel?: LogLevel.LogLevel; readonly color: boolean }
+  options: {
+    readonly minLevel?: LogLevel.LogLevel
+    readonly color: boolean
+    readonly write?: (line: string) => void
+  }
 ): Logger.Logger<unknown, Option.Option<void>> => {
   const enabled = atLeast(options.minLevel ?? LogLevel.Info)
-  return Logger.withConsoleError(
-    Logger.make<unknown, string>(({ cause, logLevel, message }) => {
-      const text = renderMessage(message)
-      const brief = renderCauseBrief(cause)
-      return formatLine(logLevel, brief === undefined ? text : `${text}: ${brief}`, options.color)
-    })
-  ).pipe(Logger.filterLogLevel(enabled))
+  const format = Logger.make<unknown, string>(({ cause, logLevel, message }) => {
+    const text = renderMessage(message)
+    const brief = renderCauseBrief(cause)
+    return formatLine(logLevel, brief === undefined ? text : `${text}: ${brief}`, options.color)
+  })
+  const write = options.write
+  const logger = write === undefined ? Logger.withConsoleError(format) : Logger.map(format, (line) => write(line))
+  return logger.pipe(Logger.filterLogLevel(enabled))
 }
 
 /**

@@ -267,14 +267,15 @@ export const start = (initial: Options = {}): Promise<Server> => {
     }
 
     if (path !== BASE && !path.startsWith(`${BASE}/`)) return finish(notFound, undefined, undefined)
+    const fileAnswer = isFile ? answerFile(decodeSegment(segments[4])) : undefined
+    // Every log entry of a file request names the id, refusals included, so tests can follow one item.
+    const id = fileAnswer?.status === 400 ? undefined : fileAnswer?.id
     const refused = authenticate(key)
-    if (refused !== undefined || key === undefined) return finish(refused ?? missingKey, undefined, undefined)
+    if (refused !== undefined || key === undefined) return finish(refused ?? missingKey, undefined, id)
     // The quota endpoint is neither counted nor faulted: clients ask it precisely when they were refused.
     if (isQuota) return finish(overallQuotas(decodeSegment(segments[4]), at), undefined, undefined)
-    if (!admit(key, at)) return finish(quotaExceeded, undefined, undefined)
+    if (!admit(key, at)) return finish(quotaExceeded, undefined, id)
     const fault = drawFault()
-    const fileAnswer = isFile ? answerFile(decodeSegment(segments[4])) : undefined
-    const id = fileAnswer?.status === 400 ? undefined : fileAnswer?.id
     switch (fault) {
       case "transient":
         return finish(transient, fault, id)

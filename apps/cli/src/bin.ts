@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { ValidationError } from "@effect/cli"
+import { PlatformConfigProvider } from "@effect/platform"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer } from "effect"
+import * as Cli from "./Cli.js"
+
+let signal: NodeJS.Signals | undefined
+for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
+
+const MainLive = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici).pipe(
+  Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
+)
+
+const fail = (code: number, message?: string) =>
+  Effect.sync(() => {
+    if (message !== undefined) process.stderr.write(`vt-harvest: ${message}\n`)
+    Cli.exitStatus.code = code
+  })
+
+const main = Cli.run(process.argv).pipe(
+  Effect.catchAll((error) => {
+    if (ValidationError.isValidationError(error)) return fail(2)
+    switch (error._tag) {
+      case "UsageError":
+        return fail(2, error.message)
+      case "KeyRefused":
+        return fail(3, `the API key was refused (${error.error._tag}); nothing more was sent`)
+      case "StoreFailed":
+        return fail(1, `cannot write to the store: ${error.error.message}; stopped so no quota is wasted`)
+      case "InputError":
+        return fail(1, error.message)
+    }
+  }),
+  Effect.provide(MainLive)
+)
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) => {
+    if (signal !== undefined) return onExit(signal === "SIGINT" ? 130 : 143)
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+      process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
+      return onExit(1)
+    }
+    onExit(Cli.exitStatus.code)
+  }
+})

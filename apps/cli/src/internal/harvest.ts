@@ -1,0 +1,163 @@
+import { QuotaGate } from "@vt-harvest/rate-schedule"
+import type { ReportKey } from "@vt-harvest/report-sink"
+import { ReportSink } from "@vt-harvest/report-sink"
+import { VtClient, VtError } from "@vt-harvest/vt-client"
+import { Data, Effect, Either, Option, Stream } from "effect"
+import type { Line } from "./input.js"
+import { classify, lines, quote } from "./input.js"
+
+/** One kind of id the pipeline can harvest (files, URLs, domains, IP addresses). */
+export interface Kind {
+  readonly command: string
+  readonly noun: string
+  readonly parse: (input: string) => Either.Either<string, string>
+  readonly key: (id: string) => Either.Either<ReportKey.ReportKey, unknown>
+  readonly fetch: (client: VtClient.Service, id: string) => Effect.Effect<VtClient.Document, VtError.VtError>
+}
+
+/** Counters for the final summary and the progress display. */
+export interface Counts {
+  saved: number
+  notFound: number
+  skipped: number
+  invalid: number
+  failed: number
+  done: number
+}
+
+export const emptyCounts = (): Counts => ({ saved: 0, notFound: 0, skipped: 0, invalid: 0, failed: 0, done: 0 })
+
+/** The key was refused (401/403): the run stops at once, exit status 3. */
+export class KeyRefused extends Data.TaggedError("KeyRefused")<{ readonly error: VtError.VtError }> {}
+
+/** The store cannot be written: the run stops before burning quota on reports it cannot keep. */
+export class StoreFailed extends Data.TaggedError("StoreFailed")<{ readonly error: ReportSink.SinkError }> {}
+
+export interface Options {
+  readonly source: string
+  readonly concurrency: number
+  readonly retryNotFound: boolean
+  readonly overwrite: boolean
+  readonly counts: Counts
+}
+
+const encoder = new TextEncoder()
+
+/** `Error: <status> <body>`, one line, for the run log and the console. */
+export const describeError = (error: VtError.VtError): string => {
+  switch (error._tag) {
+    case "TransportError":
+      return `Error: ${error.reason} ${error.message}`
+    case "ResponseDecodeError":
+      return `Error: ${error.status} ${error.message}`
+    case "InvalidIdError":
+      return `Error: invalid ${error.kind} ${error.message}`
+    default:
+      return `Error: ${error.status} ${oneLine(error.body === "" ? error.message : error.body)}`
+  }
+}
+
+const oneLine = (text: string, max = 1000): string => {
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim()
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat
+}
+
+/**
+ * lines → parse/validate/normalise → dedupe → skip what the store has → request through the quota gate
+ * → store → counters. Memory stays flat: the store answers "seen before", and only ids in flight (plus
+ * the rare ids that failed) are held in memory.
+ */
+export const run = (kind: Kind, options: Options) =>
+  Effect.gen(function*() {
+    const sink = yield* ReportSink.ReportSink
+    const client = yield* VtClient.VtClient
+    const counts = options.counts
+    const inFlight = new Set<string>()
+    const settled = new Set<string>() // failed ids, and ids fetched this run when --overwrite ignores the store
+
+    const invalid = (line: Line, reason: string) =>
+      Effect.sync(() => {
+        counts.invalid++
+      }).pipe(
+        Effect.zipRight(Effect.logWarning(`line ${line.number}: invalid ${kind.noun} ${quote(line.text)}: ${reason}`))
+      )
+
+    const skip = (message: string) =>
+      Effect.sync(() => {
+        counts.skipped++
+        counts.done++
+      }).pipe(Effect.zipRight(Effect.logDebug(message)))
+
+    const fetchOne = (line: Line, id: string, key: ReportKey.ReportKey) =>
+      QuotaGate.request(
+        Effect.logInfo(`requesting ${id}`).pipe(Effect.zipRight(kind.fetch(client, id)))
+      ).pipe(
+        Effect.matchEffect({
+          onSuccess: (document) =>
+            sink.put(key, document.raw).pipe(
+              Effect.mapError((error) => new StoreFailed({ error })),
+              Effect.zipRight(Effect.sync(() => {
+                counts.saved++
+              })),
+              Effect.zipRight(Effect.logInfo(`saved ${key}.json`))
+            ),
+          onFailure: (error): Effect.Effect<void, StoreFailed | KeyRefused> => {
+            if (VtError.isAuthFailure(error)) {
+              return Effect.logError(describeError(error)).pipe(Effect.zipRight(Effect.fail(new KeyRefused({ error }))))
+            }
+            if (VtError.isNotFound(error)) {
+              return sink.putNotFound(key, encoder.encode(error.body)).pipe(
+                Effect.mapError((error) => new StoreFailed({ error })),
+                Effect.zipRight(Effect.sync(() => {
+                  counts.notFound++
+                })),
+                Effect.zipRight(Effect.logInfo(`not found ${id}`))
+              )
+            }
+            return Effect.sync(() => {
+              counts.failed++
+              settled.add(key)
+            }).pipe(
+              Effect.zipRight(Effect.logError(`${describeError(error)} (line ${line.number}, ${kind.noun} ${id})`))
+            )
+          }
+        }),
+        Effect.ensuring(Effect.sync(() => {
+          counts.done++
+        }))
+      )
+
+    const handle = (line: Line, id: string) =>
+      Effect.gen(function*() {
+        const key = Option.getOrUndefined(Either.getRight(kind.key(id)))
+        if (key === undefined) return yield* invalid(line, "cannot be stored under a safe name")
+        // Checked and claimed in one step (no yield in between), so concurrent duplicates cannot both pass.
+        if (inFlight.has(key) || settled.has(key)) return yield* skip(`skipped duplicate ${id} (line ${line.number})`)
+        inFlight.add(key)
+        if (options.overwrite) settled.add(key)
+        return yield* Effect.gen(function*() {
+          if (!options.overwrite) {
+            const presence = yield* sink.has(key).pipe(Effect.mapError((error) => new StoreFailed({ error })))
+            if (presence === "saved") return yield* skip(`skipped ${id}: already saved`)
+            if (presence === "not-found" && !options.retryNotFound) {
+              return yield* skip(`skipped ${id}: recorded as not found`)
+            }
+          }
+          return yield* fetchOne(line, id, key)
+        }).pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(key))))
+      })
+
+    yield* lines(options.source).pipe(
+      Stream.map((line) => classify(line, kind.parse)),
+      Stream.mapEffect(
+        (parsed) =>
+          parsed._tag === "Id"
+            ? handle(parsed.line, parsed.id)
+            : parsed._tag === "Invalid"
+            ? invalid(parsed.line, parsed.reason)
+            : Effect.void,
+        { concurrency: options.concurrency, unordered: true }
+      ),
+      Stream.runDrain
+    )
+  })

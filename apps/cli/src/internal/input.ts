@@ -1,0 +1,101 @@
+import { NodeStream } from "@effect/platform-node"
+import { Data, Effect, Either, Stream } from "effect"
+import * as fs from "node:fs"
+
+/**
+ * "-" (standard input) as it reaches the command. @effect/cli takes a bare "-" for the start of an option and
+ * then rejects the options after it, so bin.ts swaps it for this value before parsing; a NUL cannot occur in a
+ * real argument, so no file name can collide with it.
+ */
+export const stdinArgument = "\u0000stdin"
+
+/** Whether the input argument means standard input. */
+export const isStdin = (source: string): boolean => source === "-" || source === stdinArgument
+
+/** A line of input the user can be pointed at. */
+export interface Line {
+  readonly number: number
+  readonly text: string
+}
+
+/** The input could not be read: a usage problem (exit status 2) when it happens before the run starts. */
+export class InputError extends Data.TaggedError("InputError")<{ readonly message: string }> {}
+
+/** How the input is named in messages. */
+export const describe = (source: string) => (isStdin(source) ? "standard input" : JSON.stringify(source))
+
+const cause = (error: unknown): string =>
+  typeof error === "object" && error !== null && "code" in error ? String(error.code) : String(error)
+
+/** Fails early, before any request, when the input cannot be opened as a readable file. */
+export const checkReadable = (source: string): Effect.Effect<void, InputError> =>
+  isStdin(source) ? Effect.void : Effect.tryPromise({
+    try: async () => {
+      const stat = await fs.promises.stat(source)
+      if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" })
+      await fs.promises.access(source, fs.constants.R_OK)
+    },
+    catch: (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
+  })
+
+/**
+ * Streams the lines of a file (or standard input for "-") with their 1-based numbers, never holding the
+ * whole input: CRLF and a UTF-8 byte order mark are accepted, invalid UTF-8 becomes U+FFFD and so fails
+ * validation later instead of crashing the run.
+ */
+export const lines = (source: string): Stream.Stream<Line, InputError> =>
+  NodeStream.fromReadable<InputError, Uint8Array>(
+    () => (isStdin(source) ? process.stdin : fs.createReadStream(source, { highWaterMark: 256 * 1024 })),
+    (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
+  ).pipe(
+    Stream.decodeText("utf-8"),
+    Stream.splitLines,
+    Stream.zipWithIndex,
+    Stream.map(([text, index]) => ({
+      number: index + 1,
+      text: index === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+    }))
+  )
+
+/** What a line holds once blank lines and comments are set aside. */
+export type Parsed =
+  | { readonly _tag: "Ignored" }
+  | { readonly _tag: "Invalid"; readonly line: Line; readonly reason: string }
+  | { readonly _tag: "Id"; readonly line: Line; readonly id: string }
+
+/** Classifies a line with the id kind's validator; the validator trims and normalises. */
+export const classify = (line: Line, parse: (input: string) => Either.Either<string, string>): Parsed => {
+  const trimmed = line.text.trim()
+  if (trimmed === "" || trimmed.startsWith("#")) return { _tag: "Ignored" }
+  return Either.match(parse(trimmed), {
+    onLeft: (reason) => ({ _tag: "Invalid", line, reason }),
+    onRight: (id) => ({ _tag: "Id", line, id })
+  })
+}
+
+/** Counts lines without keeping them, so a progress display can show a total and an ETA for a file. */
+export const countLines = (source: string): Effect.Effect<number, InputError> =>
+  Effect.async<number, InputError>((resume) => {
+    let count = 0
+    let last = 10
+    const stream = fs.createReadStream(source, { highWaterMark: 1024 * 1024 })
+    stream.on("data", (chunk: Buffer | string) => {
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk
+      for (let i = buffer.indexOf(10); i !== -1; i = buffer.indexOf(10, i + 1)) count++
+      if (buffer.length > 0) last = buffer[buffer.length - 1]
+    })
+    stream.on(
+      "error",
+      (error) => resume(Effect.fail(new InputError({ message: `cannot read input: ${cause(error)}` })))
+    )
+    stream.on("end", () => resume(Effect.succeed(last === 10 ? count : count + 1)))
+    return Effect.sync(() => stream.destroy())
+  })
+
+/**
+ * Renders an untrusted string for a log line: one line, control characters escaped, bounded length.
+ */
+export const quote = (text: string, max = 120): string => {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text
+  return JSON.stringify(cut)
+}

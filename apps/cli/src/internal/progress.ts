@@ -1,0 +1,128 @@
+import { ConsoleLog } from "@vt-harvest/logging"
+import { Planner, QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
+import { Clock, Duration, Effect, LogLevel, Schedule } from "effect"
+import type { Counts } from "./harvest.js"
+
+/**
+ * The terminal side of stderr. On a TTY a progress line is redrawn in place, and a message first clears it;
+ * off a TTY (or with --no-progress) only plain lines are written: no control characters at all.
+ */
+export interface Screen {
+  readonly tty: boolean
+  readonly line: (text: string) => void
+  readonly status: (text: string) => void
+  readonly clear: () => void
+}
+
+export const makeScreen = (tty: boolean, stream: NodeJS.WriteStream = process.stderr): Screen => {
+  let shown = false
+  const clear = () => {
+    if (shown) {
+      stream.write("\r\x1b[K")
+      shown = false
+    }
+  }
+  return {
+    tty,
+    line: (text) => {
+      clear()
+      stream.write(`${text}\n`)
+    },
+    status: (text) => {
+      if (!tty) return
+      const width = Math.max(20, (stream.columns ?? 100) - 1)
+      stream.write(`\r\x1b[K${text.length > width ? text.slice(0, width) : text}`)
+      shown = true
+    },
+    clear
+  }
+}
+
+/** Warnings and errors for a human on stderr, one plain line each; the run log holds everything. */
+export const consoleLogger = (screen: Screen, color: boolean) =>
+  ConsoleLog.make({ minLevel: LogLevel.Warning, color, write: screen.line })
+
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`
+
+/** "about 4 days", "about 3 hours", "about 12 minutes", "under a minute". */
+export const humanDuration = (ms: number): string => {
+  const minutes = ms / 60_000
+  if (minutes < 1) return "under a minute"
+  if (minutes < 90) return `about ${plural(Math.round(minutes), "minute")}`
+  const hours = minutes / 60
+  if (hours < 36) return `about ${plural(Math.round(hours), "hour")}`
+  return `about ${plural(Math.round(hours / 24), "day")}`
+}
+
+const utc = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"
+
+const bar = (fraction: number, width = 20) => {
+  const filled = Math.max(0, Math.min(width, Math.round(fraction * width)))
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
+}
+
+/** The text of one progress report; `total` is the number of input lines when known. */
+export const describe = (
+  counts: Counts,
+  total: number | undefined,
+  status: QuotaGate.Status,
+  policy: QuotaPolicy.QuotaPolicy,
+  startedAt: number,
+  now: number,
+  tty: boolean
+): string => {
+  const handled = counts.done + counts.invalid
+  const parts: Array<string> = []
+  if (total !== undefined && total > 0) {
+    const shown = Math.min(handled, total)
+    parts.push(tty ? `${bar(shown / total)} ${shown}/${total}` : `${shown}/${total}`)
+  } else {
+    parts.push(`${handled} done`)
+  }
+  parts.push(`saved ${counts.saved}`, `not found ${counts.notFound}`, `failed ${counts.failed}`)
+  if (counts.skipped > 0) parts.push(`skipped ${counts.skipped}`)
+  if (counts.invalid > 0) parts.push(`invalid ${counts.invalid}`)
+  const elapsedMinutes = (now - startedAt) / 60_000
+  if (elapsedMinutes > 0.05 && status.requests > 0) {
+    parts.push(`${(status.requests / elapsedMinutes).toFixed(1)} req/min`)
+  }
+  if (status.pausedUntil !== undefined && status.pausedUntil > now) {
+    parts.push(`waiting for quota until ${utc(status.pausedUntil)}`)
+  }
+  if (total !== undefined) {
+    const pending = Math.max(0, total - handled)
+    if (pending > 0) {
+      const finish = Planner.finishTime(policy, pending, { today: status.today, thisMonth: status.thisMonth }, now)
+      if (finish > now) parts.push(`ETA ${utc(finish)} (${humanDuration(finish - now)})`)
+    }
+  }
+  return parts.join(" · ")
+}
+
+/**
+ * Reports progress until the surrounding scope closes: redrawn every quarter second on a TTY, a plain
+ * line every `plainEvery` otherwise (never when disabled).
+ */
+export const report = (options: {
+  readonly screen: Screen
+  readonly enabled: boolean
+  readonly counts: Counts
+  readonly total: number | undefined
+  readonly policy: QuotaPolicy.QuotaPolicy
+  readonly plainEvery: Duration.DurationInput
+}) =>
+  Effect.gen(function*() {
+    const gate = yield* QuotaGate.QuotaGate
+    const startedAt = yield* Clock.currentTimeMillis
+    const tick = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const status = yield* gate.status
+      const text = describe(options.counts, options.total, status, options.policy, startedAt, now, options.screen.tty)
+      if (options.screen.tty) options.screen.status(text)
+      else options.screen.line(`progress: ${text}`)
+    })
+    if (!options.enabled) return
+    const every = options.screen.tty ? Duration.millis(250) : Duration.decode(options.plainEvery)
+    yield* Effect.addFinalizer(() => Effect.sync(() => options.screen.clear()))
+    yield* Effect.forkScoped(Effect.repeat(Effect.delay(tick, every), Schedule.forever))
+  })

@@ -1,0 +1,113 @@
+import { FileSystem } from "@effect/platform"
+import { QuotaPolicy } from "@vt-harvest/rate-schedule"
+import { Config, Data, Effect, Option, Redacted } from "effect"
+
+/** Unusable arguments or configuration: exit status 2, nothing sent. */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/** VirusTotal's own API root, used unless --base-url or VT_BASE_URL says otherwise. */
+export const defaultBaseUrl = "https://www.virustotal.com/api/v3"
+
+export interface LimitOptions {
+  readonly tier: "public" | "premium"
+  readonly perMinute: Option.Option<number>
+  readonly perDay: Option.Option<number>
+  readonly perMonth: Option.Option<number>
+  readonly concurrency: Option.Option<number>
+  readonly retries: Option.Option<number>
+}
+
+const positive = (
+  name: string,
+  value: Option.Option<number>,
+  max = Number.MAX_SAFE_INTEGER
+): Effect.Effect<number | undefined, UsageError> =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (n) =>
+      Number.isInteger(n) && n >= 1 && n <= max
+        ? Effect.succeed(n)
+        : Effect.fail(new UsageError({ message: `--${name} must be a whole number from 1 to ${max}, got ${n}` }))
+  })
+
+/** The tier preset with every limit the user overrode. */
+export const policy = (options: LimitOptions): Effect.Effect<QuotaPolicy.QuotaPolicy, UsageError> =>
+  Effect.gen(function*() {
+    const perMinute = yield* positive("per-minute", options.perMinute)
+    const perDay = yield* positive("per-day", options.perDay)
+    const perMonth = yield* positive("per-month", options.perMonth)
+    const concurrency = yield* positive("concurrency", options.concurrency, 256)
+    const retries = yield* Option.match(options.retries, {
+      onNone: (): Effect.Effect<number | undefined, UsageError> => Effect.succeed(undefined),
+      onSome: (n) =>
+        Number.isInteger(n) && n >= 0 && n <= 100
+          ? Effect.succeed(n)
+          : Effect.fail(new UsageError({ message: `--retries must be a whole number from 0 to 100, got ${n}` }))
+    })
+    const base = options.tier === "premium" ? QuotaPolicy.premiumTier : QuotaPolicy.publicTier
+    return QuotaPolicy.make(base, {
+      ...(perMinute !== undefined ? { perMinute } : {}),
+      ...(perDay !== undefined ? { perDay } : {}),
+      ...(perMonth !== undefined ? { perMonth } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(retries !== undefined ? { maxTransientRetries: retries } : {})
+    })
+  })
+
+/** An http(s) URL without a trailing slash. */
+export const baseUrl = (input: string): Effect.Effect<string, UsageError> => {
+  const bad = new UsageError({
+    message: `--base-url must be an http(s) URL, got ${JSON.stringify(input.slice(0, 200))}`
+  })
+  if (!URL.canParse(input)) return Effect.fail(bad)
+  const url = new URL(input)
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username !== "" || url.password !== "") {
+    return Effect.fail(bad)
+  }
+  return Effect.succeed(input.replace(/\/+$/, ""))
+}
+
+const validKey = (key: string) => /^[\x21-\x7e]{1,256}$/.test(key)
+
+const keyProblem = (where: string) =>
+  new UsageError({ message: `the API key in ${where} is not usable (expected one line of printable characters)` })
+
+/**
+ * The key from --api-key-file, else VT_API_KEY from the environment or a .env file in the working
+ * directory (the environment wins). It stays Redacted: only its source is ever named in messages.
+ */
+export const apiKey = (
+  file: Option.Option<string>
+): Effect.Effect<Redacted.Redacted<string>, UsageError, FileSystem.FileSystem> =>
+  Option.match(file, {
+    onSome: (path) =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const text = yield* fs.readFileString(path).pipe(
+          Effect.mapError(() => new UsageError({ message: `cannot read --api-key-file ${JSON.stringify(path)}` }))
+        )
+        const key = text.trim()
+        if (!validKey(key)) return yield* Effect.fail(keyProblem(`--api-key-file ${JSON.stringify(path)}`))
+        return Redacted.make(key)
+      }),
+    onNone: () =>
+      Config.redacted("VT_API_KEY").pipe(
+        Effect.mapError(() =>
+          new UsageError({
+            message:
+              "no API key: set VT_API_KEY in the environment or in a .env file in the working directory, or pass --api-key-file <path>"
+          })
+        ),
+        Effect.flatMap((key) => {
+          const value = Redacted.value(key).trim()
+          return validKey(value) ? Effect.succeed(Redacted.make(value)) : Effect.fail(keyProblem("VT_API_KEY"))
+        })
+      )
+  })
+
+/** A positive number of seconds (at most a day), or the default. */
+export const seconds = (
+  name: string,
+  value: Option.Option<number>,
+  fallback: number
+): Effect.Effect<number, UsageError> => positive(name, value, 86_400).pipe(Effect.map((n) => n ?? fallback))

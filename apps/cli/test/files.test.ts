@@ -1,0 +1,201 @@
+import { VtEmulator } from "@vt-harvest/vt-emulator"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+
+const key = "cli-test-key-7f3c9a1e5b"
+let server: VtEmulator.Server
+
+beforeAll(async () => {
+  server = await VtEmulator.start({ apiKeys: [key] })
+})
+afterAll(() => server.close())
+beforeEach(() => {
+  server.clearLog()
+  server.resetQuota()
+})
+
+const files = (dir: string, input: string, extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) =>
+  runCli(
+    [
+      "files",
+      input,
+      "--out",
+      path.join(dir, "out"),
+      "--log-dir",
+      path.join(dir, "log"),
+      "--base-url",
+      server.url,
+      "--per-minute",
+      "60000",
+      ...extra
+    ],
+    { env: { VT_API_KEY: key, ...env }, cwd: dir }
+  )
+
+const fileRequests = () => server.requests.filter((r) => r.path.includes("/files/"))
+
+describe("vt-harvest files", () => {
+  it("saves every known hash, records unknown ones, reports invalid lines and sends duplicates once", async () => {
+    const dir = tempDir()
+    const known = hashes(6, true)
+    const unknown = hashes(2, false)
+    const lines = [
+      "# a comment",
+      known[0].toUpperCase(),
+      `  ${known[1]}  `,
+      "",
+      known[2],
+      "not-a-hash",
+      known[3],
+      unknown[0],
+      known[0], // duplicate (case differs from line 2)
+      `${known[4]}\t`,
+      "abc123",
+      known[5],
+      unknown[1]
+    ]
+    fs.writeFileSync(path.join(dir, "in.txt"), "\uFEFF" + lines.join("\r\n") + "\r\n")
+    const result = await files(dir, "in.txt")
+    expect(result.code).toBe(0)
+    expect(result.stderr).toContain("summary: saved 6, not found 2, skipped 1, invalid 2, failed 0, requests 8")
+    expect(result.stderr).toMatch(/line 6: invalid hash "not-a-hash"/)
+    expect(result.stderr).toMatch(/line 11: invalid hash "abc123"/)
+    expect(result.stdout).toBe("")
+
+    const out = path.join(dir, "out")
+    expect(readJsonFiles(out)).toEqual(known.map((id) => `${id}.json`).sort())
+    for (const id of known) {
+      const saved = fs.readFileSync(path.join(out, `${id}.json`))
+      expect(Buffer.compare(saved, Buffer.from(VtEmulator.fileDocument(id)))).toBe(0)
+    }
+    expect(readJsonFiles(path.join(out, "_not_found"))).toEqual(unknown.map((id) => `${id}.json`).sort())
+    const notFound = JSON.parse(fs.readFileSync(path.join(out, "_not_found", `${unknown[0]}.json`), "utf8"))
+    expect(notFound.error.code).toBe("NotFoundError")
+
+    const requested = fileRequests().map((r) => r.id)
+    expect(requested).toHaveLength(8)
+    expect(new Set(requested).size).toBe(8)
+    expect(requested).not.toContain("not-a-hash")
+
+    // A rerun sends nothing at all.
+    server.clearLog()
+    const again = await files(dir, "in.txt")
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 9, invalid 2, failed 0, requests 0")
+    expect(fileRequests()).toHaveLength(0)
+
+    // --retry-not-found asks again only for the not-found ones.
+    const retry = await files(dir, "in.txt", ["--retry-not-found"])
+    expect(retry.code).toBe(0)
+    expect(fileRequests().map((r) => r.id).sort()).toEqual([...unknown].sort())
+
+    // Two runs, two log files in the seed's format, nothing overwritten.
+    const logs = fs.readdirSync(path.join(dir, "log"))
+    expect(logs.length).toBe(3)
+    for (const name of logs) expect(name).toMatch(/^\d{8}_\d{6}(_\d+)?\.log$/)
+    const first = fs.readFileSync(path.join(dir, "log", logs.sort()[0]), "utf8").split("\n").filter(Boolean)
+    for (const line of first) expect(line).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - [ A-Z]{8} - \S/)
+    const text = first.join("\n")
+    expect(text).toContain(`    INFO - requesting ${known[0]}`)
+    expect(text).toContain(`    INFO - saved ${known[0]}.json`)
+    expect(text).toContain(`    INFO - not found ${unknown[0]}`)
+    expect(text).toMatch(/ - summary: saved 6, not found 2/)
+    expect(first[first.length - 1]).toMatch(/ - end$/)
+    expect(text).not.toContain(key)
+  })
+
+  it("reads standard input with -", async () => {
+    const dir = tempDir()
+    const known = hashes(2, true, "stdin")
+    const result = await runCli(
+      ["files", "-", "-o", "out", "--log-dir", "log", "--base-url", server.url, "--per-minute", "60000"],
+      { env: { VT_API_KEY: key }, cwd: dir, stdin: known.join("\n") }
+    )
+    expect(result.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "out"))).toEqual(known.map((id) => `${id}.json`).sort())
+  })
+
+  it("takes the key from a .env file in the working directory, the environment winning", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, ".env"), `VT_API_KEY=${key}\n`)
+    fs.writeFileSync(path.join(dir, "in.txt"), hashes(1, true, "dotenv")[0] + "\n")
+    const fromDotEnv = await runCli(["files", "in.txt", "--base-url", server.url, "--per-minute", "60000"], {
+      cwd: dir
+    })
+    expect(fromDotEnv.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "vt_reports"))).toHaveLength(1)
+    expect(fs.readdirSync(path.join(dir, "log"))).toHaveLength(1)
+
+    const envWins = await runCli(["files", "in.txt", "--base-url", server.url, "--overwrite"], {
+      cwd: dir,
+      env: { VT_API_KEY: "the-environment-key" }
+    })
+    expect(envWins.code).toBe(3)
+  })
+
+  it("stops at once with status 3 when the key is refused, and never shows the key", async () => {
+    const dir = tempDir()
+    const wrong = "wrong-key-d00dfeed"
+    fs.writeFileSync(path.join(dir, "in.txt"), hashes(5, true, "wrong").join("\n"))
+    const result = await files(dir, "in.txt", [], { VT_API_KEY: wrong })
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain("WrongCredentialsError")
+    expect(fileRequests()).toHaveLength(1)
+    const everything = result.stdout + result.stderr +
+      fs.readdirSync(path.join(dir, "log")).map((f) => fs.readFileSync(path.join(dir, "log", f), "utf8")).join("")
+    expect(everything).not.toContain(wrong)
+  })
+
+  it("exits 2 naming VT_API_KEY when no key is configured, before sending anything", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), hashes(1, true)[0])
+    const result = await runCli(["files", "in.txt", "--base-url", server.url], { cwd: dir })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("VT_API_KEY")
+    expect(server.requests).toHaveLength(0)
+  })
+
+  it("exits 2 for an unreadable input, a bad --base-url or a bad limit", async () => {
+    const dir = tempDir()
+    const missing = await files(dir, "does-not-exist.txt")
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("cannot read input")
+    fs.writeFileSync(path.join(dir, "in.txt"), hashes(1, true)[0])
+    const badUrl = await runCli(["files", "in.txt", "--base-url", "ftp://example"], {
+      cwd: dir,
+      env: { VT_API_KEY: key }
+    })
+    expect(badUrl.code).toBe(2)
+    const badLimit = await files(dir, "in.txt", ["--per-day", "0"])
+    expect(badLimit.code).toBe(2)
+    const badOption = await files(dir, "in.txt", ["--tier", "gold"])
+    expect(badOption.code).toBe(2)
+    expect(server.requests).toHaveLength(0)
+  })
+
+  it("exits 1 when some hashes fail for good, naming them, and goes on with the rest", async () => {
+    const dir = tempDir()
+    const known = hashes(3, true, "fail")
+    fs.writeFileSync(path.join(dir, "in.txt"), known.join("\n"))
+    server.update({ faults: { transient: 1 } })
+    try {
+      const result = await files(dir, "in.txt", ["--concurrency", "3", "--retries", "1"])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/failed 3/)
+      for (const id of known) expect(result.stderr).toContain(id)
+    } finally {
+      server.update({ faults: {} })
+    }
+  })
+
+  it("prints plain lines without control characters off a TTY", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), hashes(2, true, "plain").join("\n") + "\nbad\n")
+    const result = await files(dir, "in.txt")
+    expect(result.code).toBe(0)
+
+    expect(result.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
+  })
+})

@@ -1,0 +1,98 @@
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
+import { ReportKey } from "@vt-harvest/report-sink"
+import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
+import { VtClient, VtId } from "@vt-harvest/vt-client"
+import { VtEmulator } from "@vt-harvest/vt-emulator"
+import { Clock, Duration, Effect, Fiber, Layer, Logger, Redacted, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { emptyCounts, type Kind, run } from "../src/internal/harvest.js"
+import { hashes, tempDir } from "./helpers.js"
+
+const key = "harvest-clock-test-key"
+
+const fileKind: Kind = {
+  command: "files",
+  noun: "hash",
+  parse: VtId.fileHash,
+  key: ReportKey.fromFileHash,
+  fetch: (client, id) => client.getFile(id)
+}
+
+/** Real time passes so real HTTP can complete; test time jumps to the next thing the gate waits for. */
+const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+  Effect.gen(function*() {
+    const gate = yield* QuotaGate.QuotaGate
+    for (let i = 0; i < 10_000; i++) {
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      const done = yield* Fiber.poll(fiber)
+      if (done._tag === "Some") return
+      const status = yield* gate.status
+      const now = yield* Clock.currentTimeMillis
+      yield* TestClock.adjust(
+        status.pausedUntil !== undefined && status.pausedUntil > now ? status.pausedUntil - now : Duration.seconds(1)
+      )
+    }
+  })
+
+describe("the files pipeline on the TestClock against the emulator", () => {
+  it.scoped(
+    "a daily 429 waits until 00:00 UTC and then fetches the same hash; nothing is dropped",
+    () =>
+      Effect.gen(function*() {
+        const start = Date.parse("2026-11-22T17:00:00.000Z")
+        yield* TestClock.setTime(start)
+        const clock = yield* Effect.clock
+        // The emulator's quota windows follow the test clock, so its "day" ends when ours does.
+        const server = yield* VtEmulator.make({ apiKeys: [key], perDay: 3, now: () => clock.unsafeCurrentTimeMillis() })
+        const dir = tempDir("vt-harvest-clock-")
+        const ids = hashes(5, true, "midnight")
+        const input = path.join(dir, "in.txt")
+        fs.writeFileSync(input, ids.join("\n") + "\n")
+        const messages: Array<string> = []
+        const capture = Logger.make(({ message }) => {
+          messages.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
+
+        const policy = QuotaPolicy.make(QuotaPolicy.publicTier, { perDay: undefined, perMinute: 4 })
+        const counts = emptyCounts()
+        const layer = Layer.mergeAll(
+          VtClient.layer({ apiKey: Redacted.make(key), baseUrl: server.url }),
+          ReportSinkFs.layer({ directory: path.join(dir, "out") })
+        ).pipe(Layer.provide(Layer.mergeAll(NodeHttpClient.layerUndici, NodeContext.layer)))
+
+        const gateLayer = QuotaGate.layer(policy)
+        yield* Effect.gen(function*() {
+          const fiber = yield* Effect.fork(
+            run(fileKind, { source: input, concurrency: 1, retryNotFound: false, overwrite: false, counts }).pipe(
+              Effect.provide(layer)
+            )
+          )
+          yield* drive(fiber)
+          yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(gateLayer), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+
+        assert.strictEqual(counts.saved, 5)
+        assert.strictEqual(counts.failed, 0)
+        const requests = server.requests.filter((r) => r.path.includes("/files/"))
+        // 3 accepted, the 4th refused twice (the minute retry, then again), then fetched after midnight.
+        assert.deepStrictEqual(requests.map((r) => r.status), [200, 200, 200, 429, 429, 200, 200])
+        assert.strictEqual(requests[3].id, ids[3])
+        assert.strictEqual(requests[4].id, ids[3])
+        assert.strictEqual(requests[5].id, ids[3])
+        // The minute pause costs about a minute, the second refusal waits for 00:00 UTC (plus a small margin).
+        assert.isAtLeast(requests[4].at - requests[3].at, 60_000)
+        assert.isBelow(requests[4].at - requests[3].at, 61_000)
+        const midnight = Date.parse("2026-11-23T00:00:00.000Z")
+        assert.isAtLeast(requests[5].at, midnight)
+        assert.isBelow(requests[5].at, midnight + 60_000)
+        // Spacing holds throughout: request starts are at least 15 s apart.
+        for (let i = 1; i < requests.length; i++) assert.isAtLeast(requests[i].at - requests[i - 1].at, 15_000)
+        assert.isTrue(messages.some((m) => /QuotaExceededError\.\.\. waiting until 2026-11-23T00:00/.test(m)))
+        for (const id of ids) assert.isTrue(fs.existsSync(path.join(dir, "out", `${id}.json`)))
+      }),
+    { timeout: 120_000 }
+  )
+})

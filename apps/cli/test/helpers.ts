@@ -1,0 +1,53 @@
+import { VtEmulator } from "@vt-harvest/vt-emulator"
+import { spawn } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/vt-harvest.js")
+
+export interface Result {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Spawns the built CLI as a user would: no TTY, a clean environment plus what the test gives. */
+export const runCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly stdin?: string } = {}
+): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...options.env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+    child.stdin.end(options.stdin ?? "")
+  })
+
+export const tempDir = (prefix = "vt-harvest-cli-") => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+
+const hex = (alg: string, seed: string) => crypto.createHash(alg).update(seed).digest("hex")
+
+/** Deterministic hashes the emulator knows (or not), of the three kinds. */
+export const hashes = (count: number, known: boolean, tag = "t"): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; out.length < count; i++) {
+    const id = hex(["sha256", "md5", "sha1"][i % 3], `${tag}-${i}`)
+    if (VtEmulator.isKnown(id) === known) out.push(id)
+  }
+  return out
+}
+
+export const readJsonFiles = (dir: string) =>
+  fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith(".json")).sort() : []
