@@ -1,1 +1,37 @@
-export {}
+/**
+ * VirusTotal quota policies as Effect Schedules and a process-wide quota gate.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The limits of a key (public and premium presets, overrides) and the spacing they imply.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as QuotaPolicy from "./QuotaPolicy.js"
+
+/**
+ * The quota rules as plain Schedules: UTC day and month boundaries, the refusal escalation, transient backoff.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as QuotaSchedule from "./QuotaSchedule.js"
+
+/**
+ * The gate every request of the process passes through, and `request`, the whole per-item retry policy.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as QuotaGate from "./QuotaGate.js"
+
+/**
+ * Finish-time estimates under a policy, for ETAs.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Planner from "./Planner.js"
