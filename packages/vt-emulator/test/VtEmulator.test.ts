@@ -438,8 +438,8 @@ describe("VtEmulator", () => {
           { method: "GET", path: `/api/v3/files/${unknown}`, id: unknown, status: 404, at: now },
           { method: "GET", path: "/api/v3/users/<redacted>/overall_quotas", status: 200, at: now },
           { method: "GET", path: "/api/v3/files/<redacted>", status: 400, at: now },
-          { method: "GET", path: `/api/v3/files/${known}`, status: 429, at: now },
-          { method: "GET", path: `/api/v3/files/${known}`, status: 401, at: now }
+          { method: "GET", path: `/api/v3/files/${known}`, id: known, status: 429, at: now },
+          { method: "GET", path: `/api/v3/files/${known}`, id: known, status: 401, at: now }
         ])
         assert.isFalse(JSON.stringify(server.requests).includes(key))
         const admin = yield* request(`${origin(server)}/_emulator/requests`)
