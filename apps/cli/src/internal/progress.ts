@@ -44,14 +44,19 @@ export const consoleLogger = (screen: Screen, color: boolean) =>
 
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`
 
-/** "about 4 days", "about 3 hours", "about 12 minutes", "under a minute". */
-export const humanDuration = (ms: number): string => {
-  const minutes = ms / 60_000
+const DAY = 86_400_000
+
+/**
+ * How long until `finish`, for people: "under a minute", "about 12 minutes", "about 3 hours", and past a day
+ * the number of UTC days the work spans, since a daily quota is what sets the pace (2,000 hashes on a public
+ * key need four days' quota: "about 4 days").
+ */
+export const humanEta = (now: number, finish: number): string => {
+  const minutes = (finish - now) / 60_000
   if (minutes < 1) return "under a minute"
   if (minutes < 90) return `about ${plural(Math.round(minutes), "minute")}`
-  const hours = minutes / 60
-  if (hours < 36) return `about ${plural(Math.round(hours), "hour")}`
-  return `about ${plural(Math.round(hours / 24), "day")}`
+  if (minutes < 24 * 60) return `about ${plural(Math.round(minutes / 60), "hour")}`
+  return `about ${Math.floor(finish / DAY) - Math.floor(now / DAY) + 1} days`
 }
 
 const utc = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"
@@ -93,7 +98,7 @@ export const describe = (
     const pending = Math.max(0, total - handled)
     if (pending > 0) {
       const finish = Planner.finishTime(policy, pending, { today: status.today, thisMonth: status.thisMonth }, now)
-      if (finish > now) parts.push(`ETA ${utc(finish)} (${humanDuration(finish - now)})`)
+      if (finish > now) parts.push(`ETA ${utc(finish)} (${humanEta(now, finish)})`)
     }
   }
   return parts.join(" · ")
