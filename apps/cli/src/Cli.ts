@@ -174,7 +174,12 @@ const harvest = (kind: Kind, options: CommonOptions) =>
         retryNotFound: options.retryNotFound,
         overwrite: options.overwrite,
         counts
-      }).pipe(Effect.ensuring(finish))
+      }).pipe(
+        Effect.onInterrupt(() =>
+          Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")
+        ),
+        Effect.ensuring(finish)
+      )
       exitStatus.code = counts.failed > 0 ? 1 : 0
     })
 

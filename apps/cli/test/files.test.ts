@@ -2,7 +2,7 @@ import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { hashes, readJsonFiles, runCli, startCli, tempDir } from "./helpers.js"
 
 const key = "cli-test-key-7f3c9a1e5b"
 let server: VtEmulator.Server
@@ -198,4 +198,32 @@ describe("vt-harvest files", () => {
 
     expect(result.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
   })
+
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`stops cleanly on ${signal}: summary printed, exit ${status}, no partial file`, async () => {
+      const dir = tempDir()
+      const ids = hashes(40, true, signal)
+      fs.writeFileSync(path.join(dir, "in.txt"), ids.join("\n"))
+      server.update({ latencyMs: 200 })
+      try {
+        const { child, done } = startCli(
+          ["files", "in.txt", "-o", "out", "--base-url", server.url, "--per-minute", "60000", "--no-progress"],
+          { env: { VT_API_KEY: key }, cwd: dir }
+        )
+        while (fileRequests().length < 3) await new Promise((resolve) => setTimeout(resolve, 20))
+        child.kill(signal)
+        const result = await done
+        expect(result.code).toBe(status)
+        expect(result.stderr).toMatch(/summary: saved \d+, not found 0, skipped 0, invalid 0, failed 0, requests \d+/)
+        const names = fs.readdirSync(path.join(dir, "out"))
+        expect(names.filter((name) => name.startsWith("."))).toEqual([])
+        const saved = readJsonFiles(path.join(dir, "out"))
+        expect(saved.length).toBeGreaterThan(0)
+        expect(saved.length).toBeLessThan(ids.length)
+        for (const name of saved) JSON.parse(fs.readFileSync(path.join(dir, "out", name), "utf8"))
+      } finally {
+        server.update({ latencyMs: 0 })
+      }
+    })
+  }
 })

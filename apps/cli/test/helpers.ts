@@ -16,6 +16,27 @@ export interface Result {
 }
 
 /** Spawns the built CLI as a user would: no TTY, a clean environment plus what the test gives. */
+/** Spawns the built CLI and hands back the child, for tests that signal it mid-run. */
+export const startCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
+) => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...options.env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk) => (stdout += chunk))
+  child.stderr.on("data", (chunk) => (stderr += chunk))
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  return { child, done }
+}
+
 export const runCli = (
   args: ReadonlyArray<string>,
   options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly stdin?: string } = {}
