@@ -27,4 +27,11 @@ describe("progress", () => {
     expect(text).toContain("[######--------------] 3/10")
     expect(text).toContain("waiting for quota until 2026-11-23 00:00 UTC")
   })
+
+  it("says until when the own daily ledger makes it wait", () => {
+    const now = Date.parse("2026-11-22T17:00:00Z")
+    const spent = { ...fresh, today: 500, thisMonth: 500, requests: 500 }
+    const text = describeProgress(emptyCounts(), 600, spent, QuotaPolicy.publicTier, now - 3_600_000, now, false)
+    expect(text).toContain("waiting for quota until 2026-11-23 00:00 UTC")
+  })
 })

@@ -1,5 +1,5 @@
 import { ConsoleLog } from "@vt-harvest/logging"
-import { Planner, QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
+import { Planner, QuotaGate, type QuotaPolicy, QuotaSchedule } from "@vt-harvest/rate-schedule"
 import { Clock, Duration, Effect, LogLevel, Schedule } from "effect"
 import type { Counts } from "./harvest.js"
 
@@ -66,6 +66,15 @@ const bar = (fraction: number, width = 20) => {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
 }
 
+/** Until when no request may start: a 429 pause, or the own ledger's day or month being spent. */
+const quotaWaitUntil = (status: QuotaGate.Status, policy: QuotaPolicy.QuotaPolicy, now: number) => {
+  let until = status.pausedUntil !== undefined && status.pausedUntil > now ? status.pausedUntil : undefined
+  const later = (t: number) => (until = until === undefined ? t : Math.max(until, t))
+  if (policy.perDay !== undefined && status.today >= policy.perDay) later(QuotaSchedule.nextUtcMidnight(now))
+  if (policy.perMonth !== undefined && status.thisMonth >= policy.perMonth) later(QuotaSchedule.nextUtcMonth(now))
+  return until
+}
+
 /** The text of one progress report; `total` is the number of input lines when known. */
 export const describe = (
   counts: Counts,
@@ -91,9 +100,8 @@ export const describe = (
   if (elapsedMinutes > 0.05 && status.requests > 0) {
     parts.push(`${(status.requests / elapsedMinutes).toFixed(1)} req/min`)
   }
-  if (status.pausedUntil !== undefined && status.pausedUntil > now) {
-    parts.push(`waiting for quota until ${utc(status.pausedUntil)}`)
-  }
+  const waitUntil = quotaWaitUntil(status, policy, now)
+  if (waitUntil !== undefined) parts.push(`waiting for quota until ${utc(waitUntil)}`)
   if (total !== undefined) {
     const pending = Math.max(0, total - handled)
     if (pending > 0) {
