@@ -12,7 +12,16 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import type { QuotaPolicy } from "./QuotaPolicy.js"
 
+const hourMillis = 3_600_000
 const dayMillis = 86_400_000
+
+/**
+ * The next full UTC hour strictly after `ms` (epoch milliseconds): VirusTotal's hourly quota resets then.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const nextUtcHour = (ms: number): number => (Math.floor(ms / hourMillis) + 1) * hourMillis
 
 /**
  * The next 00:00 UTC strictly after `ms` (epoch milliseconds): VirusTotal's daily quota resets then.

@@ -21,7 +21,8 @@ export * as QuotaPolicy from "./QuotaPolicy.js"
 export * as QuotaSchedule from "./QuotaSchedule.js"
 
 /**
- * The gate every request of the process passes through, and `request`, the whole per-item retry policy.
+ * The gate every request of the process passes through (seeded with what the key already used, asking which
+ * window is spent after a refusal), and `request`, the whole per-item retry policy.
  *
  * @since 0.1.0
  * @category modules

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -11,6 +12,7 @@ import {
   at,
   captureLogs,
   connection,
+  fakeProbe,
   harvest,
   invalidArgument,
   iso,
@@ -448,4 +450,383 @@ describe("QuotaGate.request errors", () => {
       yield* Fiber.join(fiber)
       assert.deepStrictEqual(starts, after(t0, 0, 15, 30))
     }))
+})
+
+describe("QuotaGate seeded ledger", () => {
+  it.effect("seeded at 499 of 500 today: one request, then waits until midnight without sending", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { calls, fiber, gate } = yield* harvest(publicTier, items(3), ok, undefined, {
+        initial: { today: 499, thisMonth: 2_000 }
+      })
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(startsOf(calls), [t0])
+      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 500, thisMonth: 2_001, requests: 1 })
+      yield* TestClock.setTime(at("2024-05-07T23:59:59.999Z"))
+      assert.strictEqual(calls.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(calls[1], { item: "item1", at: at("2024-05-08T00:00:00Z") })
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(yield* join(fiber), items(3))
+      assert.deepStrictEqual(startsOf(calls), [t0, at("2024-05-08T00:00:00Z"), at("2024-05-08T00:00:15Z")])
+      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 2, thisMonth: 2_003, requests: 3 })
+      assert.deepStrictEqual(lines(), [
+        "daily limit of 500 requests reached, waiting until 2024-05-08T00:00:00.000Z to request again"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("seeded with a full month: sends nothing until the 1st of the next month", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-01-15T12:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { calls, fiber, gate } = yield* harvest(publicTier, items(2), ok, undefined, {
+        initial: { today: 0, thisMonth: 15_500 }
+      })
+      yield* TestClock.adjust("1 day")
+      assert.strictEqual(calls.length, 0)
+      yield* TestClock.setTime(at("2024-01-31T23:59:59.999Z"))
+      assert.strictEqual(calls.length, 0)
+      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 0, thisMonth: 15_500, requests: 0 })
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(calls[0], { item: "item0", at: at("2024-02-01T00:00:00Z") })
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(yield* join(fiber), items(2))
+      assert.deepStrictEqual(startsOf(calls), [at("2024-02-01T00:00:00Z"), at("2024-02-01T00:00:15Z")])
+      assert.deepStrictEqual(lines(), [
+        "monthly limit of 15500 requests reached, waiting until 2024-02-01T00:00:00.000Z to request again"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("the layer takes the seed too; the counts belong to the day the gate is made", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T23:00:00Z")
+      yield* TestClock.setTime(t0)
+      const starts: Array<number> = []
+      const call = Effect.map(Clock.currentTimeMillis, (now) => {
+        starts.push(now)
+      })
+      const fiber = yield* Effect.gen(function*() {
+        const gate = yield* QuotaGate.QuotaGate
+        assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 500, thisMonth: 900, requests: 0 })
+        yield* QuotaGate.request(call)
+        return yield* gate.status
+      }).pipe(
+        Effect.provide(QuotaGate.layer(publicTier, { initial: { today: 500, thisMonth: 900 } })),
+        Effect.fork
+      )
+      yield* TestClock.setTime(at("2024-05-07T23:59:59.999Z"))
+      assert.deepStrictEqual(starts, [])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.join(fiber), {
+        pausedUntil: undefined,
+        today: 1,
+        thisMonth: 901,
+        requests: 1
+      })
+      assert.deepStrictEqual(starts, [at("2024-05-08T00:00:00Z")])
+    }))
+})
+
+describe("QuotaGate probe", () => {
+  it.effect("daily at 17:00: the same item is retried at 00:00:05 the next day, never at 17:01", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe("daily")
+      const { calls, fiber, gate } = yield* harvest(
+        publicTier,
+        ["a", "b"],
+        (item, attempt) => item === "a" && attempt === 1 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("2 minutes")
+      assert.deepStrictEqual(startsOf(calls), [t0])
+      assert.deepStrictEqual(asked, [t0])
+      assert.strictEqual((yield* gate.status).pausedUntil, at("2024-05-08T00:00:05Z"))
+      yield* TestClock.setTime(at("2024-05-08T00:00:04.999Z"))
+      assert.strictEqual(calls.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(calls[1], { item: "a", at: at("2024-05-08T00:00:05Z") })
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(yield* join(fiber), ["a", "b"])
+      assert.deepStrictEqual(calls[2], { item: "b", at: at("2024-05-08T00:00:20Z") })
+      assert.deepStrictEqual(asked, [t0])
+      assert.deepStrictEqual(lines(), [
+        "QuotaExceededError... waiting until 2024-05-08T00:00:05.000Z to request again (daily quota spent)"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("monthly on 15 Jan: waits until 1 Feb 00:00:05", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-01-15T12:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe("monthly")
+      const { calls, fiber, gate } = yield* harvest(
+        publicTier,
+        ["a"],
+        (item, attempt) => attempt === 1 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("1 day")
+      assert.strictEqual((yield* gate.status).pausedUntil, at("2024-02-01T00:00:05Z"))
+      yield* TestClock.setTime(at("2024-02-01T00:00:04.999Z"))
+      assert.strictEqual(calls.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* join(fiber), ["a"])
+      assert.deepStrictEqual(startsOf(calls), [t0, at("2024-02-01T00:00:05Z")])
+      assert.deepStrictEqual(asked, [t0])
+      assert.deepStrictEqual(lines(), [
+        "QuotaExceededError... waiting until 2024-02-01T00:00:05.000Z to request again (monthly quota spent)"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("hourly at 17:20: waits until 18:00:05", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:20:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe("hourly")
+      const { calls, fiber } = yield* harvest(
+        publicTier,
+        ["a", "b"],
+        (item, attempt) => item === "a" && attempt === 1 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.setTime(at("2024-05-07T18:00:04.999Z"))
+      assert.strictEqual(calls.length, 1)
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(yield* join(fiber), ["a", "b"])
+      assert.deepStrictEqual(startsOf(calls), [t0, at("2024-05-07T18:00:05Z"), at("2024-05-07T18:00:20Z")])
+      assert.deepStrictEqual(asked, [t0])
+      assert.deepStrictEqual(lines(), [
+        "QuotaExceededError... waiting until 2024-05-07T18:00:05.000Z to request again (hourly quota spent)"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("minute, twice: one window each time, not midnight, whatever the probe's latency", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe(Effect.as(Effect.sleep("5 seconds"), "minute" as const))
+      const { calls, fiber } = yield* harvest(
+        publicTier,
+        ["a"],
+        (item, attempt) => attempt <= 2 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("5 minutes")
+      assert.deepStrictEqual(yield* join(fiber), ["a"])
+      // The second refusal would escalate to midnight without a probe: the workers wait for its answer instead.
+      assert.deepStrictEqual(startsOf(calls), after(t0, 0, 60, 120))
+      assert.deepStrictEqual(asked, after(t0, 0, 60))
+      assert.deepStrictEqual(lines(), [
+        "QuotaExceededError... waiting until 2024-05-07T17:01:00.000Z to request again (minute quota spent)",
+        "QuotaExceededError... waiting until 2024-05-07T17:02:00.000Z to request again (minute quota spent)"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("unknown: the escalation without a probe, one minute and then midnight", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe("unknown")
+      const { calls, fiber, gate } = yield* harvest(
+        publicTier,
+        ["a", "b"],
+        (item, attempt) => item === "a" && attempt <= 2 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("2 minutes")
+      assert.deepStrictEqual(startsOf(calls), after(t0, 0, 60))
+      assert.strictEqual((yield* gate.status).pausedUntil, at("2024-05-08T00:00:05Z"))
+      yield* TestClock.setTime(at("2024-05-08T00:01:00Z"))
+      assert.deepStrictEqual(yield* join(fiber), ["a", "b"])
+      assert.deepStrictEqual(startsOf(calls), [
+        ...after(t0, 0, 60),
+        at("2024-05-08T00:00:05Z"),
+        at("2024-05-08T00:00:20Z")
+      ])
+      assert.deepStrictEqual(asked, after(t0, 0, 60))
+      assert.deepStrictEqual(lines(), [
+        `QuotaExceededError... waiting until 2024-05-07T17:01:00.000Z to request again`,
+        `QuotaExceededError... waiting until 2024-05-08T00:00:05.000Z to request again`
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("a probe that hangs (for one quota window) or dies counts as unknown", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe(Effect.never, Effect.dieMessage("boom"))
+      const { calls, fiber } = yield* harvest(
+        publicTier,
+        ["a"],
+        (item, attempt) => attempt <= 2 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("1 day")
+      assert.deepStrictEqual(yield* join(fiber), ["a"])
+      assert.deepStrictEqual(startsOf(calls), [...after(t0, 0, 60), at("2024-05-08T00:00:05Z")])
+      assert.deepStrictEqual(asked, after(t0, 0, 60))
+      assert.deepStrictEqual(lines(), [
+        `QuotaExceededError... waiting until 2024-05-07T17:01:00.000Z to request again`,
+        `QuotaExceededError... waiting until 2024-05-08T00:00:05.000Z to request again`
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("concurrent refusals run one probe, and no request starts while it runs", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { concurrency: 4 })
+      const { asked, probe } = fakeProbe(Effect.as(Effect.sleep("10 seconds"), "hourly" as const))
+      // All four start together and are refused one after the other, 1 to 4 s later.
+      const { calls, fiber, gate } = yield* harvest(
+        policy,
+        items(4),
+        (item, attempt) =>
+          attempt === 1
+            ? Effect.zipRight(Effect.sleep(Duration.seconds(1 + Number(item.slice(4)))), Effect.fail(quota()))
+            : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("30 seconds")
+      assert.deepStrictEqual(asked, after(t0, 1))
+      assert.strictEqual((yield* gate.status).pausedUntil, at("2024-05-07T11:00:05Z"))
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(yield* join(fiber), items(4))
+      assert.deepStrictEqual(startsOf(calls), [t0, t0, t0, t0, ...Array(4).fill(at("2024-05-07T11:00:05Z"))])
+      assert.deepStrictEqual(asked, after(t0, 1))
+      assert.deepStrictEqual(lines(), [
+        "QuotaExceededError... waiting until 2024-05-07T11:00:05.000Z to request again (hourly quota spent)"
+      ])
+    }).pipe(Effect.provide(captureLogsLayer)))
+
+  it.effect("holds back a worker whose turn comes while the probe runs", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      // 1 s spacing: b's turn is at 1 s, while the probe of a's refusal (at 0 s) runs until 5 s.
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 2 })
+      const { asked, probe } = fakeProbe(Effect.as(Effect.sleep("5 seconds"), "daily" as const))
+      const { calls, fiber } = yield* harvest(
+        policy,
+        ["a", "b"],
+        (item, attempt) => item === "a" && attempt === 1 ? Effect.fail(quota()) : ok(item),
+        undefined,
+        { probe }
+      )
+      yield* TestClock.adjust("1 day")
+      assert.deepStrictEqual(yield* join(fiber), ["a", "b"])
+      assert.deepStrictEqual(asked, [t0])
+      assert.deepStrictEqual(calls.map((c) => c.item), ["a", "b", "a"])
+      assert.deepStrictEqual(startsOf(calls), [t0, at("2024-05-08T00:00:05Z"), at("2024-05-08T00:00:06Z")])
+    }))
+
+  it.effect("a worker waiting while the probe runs goes by its answer, not by the escalation it replaces", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { asked, probe } = fakeProbe(Effect.as(Effect.sleep("5 seconds"), "minute" as const))
+      const gate = yield* QuotaGate.make(QuotaPolicy.premiumTier, { probe })
+      yield* Effect.fork(gate.refused(yield* gate.take))
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* gate.status).pausedUntil, t0 + seconds(60))
+      yield* TestClock.adjust("55 seconds")
+      // Refused again with no answer in between: without the probe this would wait until midnight.
+      yield* Effect.fork(gate.refused(yield* gate.take))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* gate.status).pausedUntil, at("2024-05-08T00:00:05Z"))
+      const next = yield* Effect.fork(gate.take)
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual((yield* gate.status).pausedUntil, t0 + seconds(120))
+      yield* TestClock.adjust("55 seconds")
+      assert.deepStrictEqual(yield* Fiber.join(next), { startedAt: t0 + seconds(120), sequence: 3 })
+      assert.deepStrictEqual(asked, after(t0, 0, 60))
+    }))
+
+  it.effect("a refusal interrupted while its probe runs still settles the pause", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { probe } = fakeProbe(Effect.never)
+      const gate = yield* QuotaGate.make(QuotaPolicy.premiumTier, { probe })
+      const refusing = yield* Effect.fork(gate.refused(yield* gate.take))
+      const next = yield* Effect.fork(gate.take)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(refusing)
+      yield* TestClock.adjust("59 seconds")
+      assert.deepStrictEqual(yield* Fiber.join(next), { startedAt: t0 + seconds(60), sequence: 2 })
+    }))
+
+  it.effect("a probe may need a service: the layer then needs it too", () =>
+    Effect.gen(function*() {
+      class Quotas
+        extends Context.Tag("test/Quotas")<Quotas, { readonly spent: Effect.Effect<QuotaGate.SpentWindow> }>()
+      {}
+      const t0 = at("2024-05-07T17:00:00Z")
+      yield* TestClock.setTime(t0)
+      const starts: Array<number> = []
+      const call = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        starts.push(now)
+        return starts.length === 1 ? Effect.fail(quota()) : Effect.void
+      })
+      const gateLayer: Layer.Layer<QuotaGate.QuotaGate, never, Quotas> = QuotaGate.layer(publicTier, {
+        probe: Effect.flatMap(Quotas, (quotas) => quotas.spent)
+      })
+      const fiber = yield* QuotaGate.request(call).pipe(
+        Effect.provide(
+          gateLayer.pipe(Layer.provide(Layer.succeed(Quotas, { spent: Effect.succeed("daily" as const) })))
+        ),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 day")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(starts, [t0, at("2024-05-08T00:00:05Z")])
+    }))
+})
+
+describe("QuotaGate.spentWindow", () => {
+  const vt = (daily: number, hourly = 0, monthly = 137) => ({
+    hourly: { user: { allowed: 240, used: hourly } },
+    daily: { user: { allowed: 500, used: daily } },
+    monthly: { user: { allowed: 15_500, used: monthly } }
+  })
+
+  it("reads overall_quotas: nothing spent is unknown", () => {
+    assert.strictEqual(QuotaGate.spentWindow(vt(17)), "unknown")
+    assert.strictEqual(QuotaGate.spentWindow({}), "unknown")
+  })
+
+  it("names the longest spent window: monthly, then daily, then hourly", () => {
+    assert.strictEqual(QuotaGate.spentWindow(vt(500)), "daily")
+    assert.strictEqual(QuotaGate.spentWindow(vt(501)), "daily")
+    assert.strictEqual(QuotaGate.spentWindow(vt(499, 240)), "hourly")
+    assert.strictEqual(QuotaGate.spentWindow(vt(500, 240)), "daily")
+    assert.strictEqual(QuotaGate.spentWindow(vt(500, 240, 15_500)), "monthly")
+    assert.strictEqual(QuotaGate.spentWindow(vt(0, 0, 15_500)), "monthly")
+  })
+
+  it("a window is spent when the user's or the group's part is", () => {
+    const group = (used: number) => ({ daily: { user: { allowed: 500, used: 3 }, group: { allowed: 1_000, used } } })
+    assert.strictEqual(QuotaGate.spentWindow(group(999)), "unknown")
+    assert.strictEqual(QuotaGate.spentWindow(group(1_000)), "daily")
+    assert.strictEqual(QuotaGate.spentWindow({ monthly: { group: { allowed: 10, used: 10 } } }), "monthly")
+  })
+
+  it("takes windows already reduced to { used, allowed }", () => {
+    assert.strictEqual(QuotaGate.spentWindow({ daily: { used: 500, allowed: 500 } }), "daily")
+    assert.strictEqual(
+      QuotaGate.spentWindow({ hourly: { used: 240, allowed: 240 }, daily: { used: 1, allowed: 500 } }),
+      "hourly"
+    )
+    assert.strictEqual(QuotaGate.spentWindow({ daily: { used: 499, allowed: 500 } }), "unknown")
+  })
 })

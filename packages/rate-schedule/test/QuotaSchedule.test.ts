@@ -32,6 +32,12 @@ describe("QuotaSchedule boundaries", () => {
     assert.strictEqual(QuotaSchedule.nextUtcMidnight(at("2024-12-31T12:00:00Z")), at("2025-01-01T00:00:00Z"))
   })
 
+  it("nextUtcHour is the next full UTC hour strictly after the instant", () => {
+    assert.strictEqual(QuotaSchedule.nextUtcHour(at("2024-05-07T17:20:00Z")), at("2024-05-07T18:00:00Z"))
+    assert.strictEqual(QuotaSchedule.nextUtcHour(at("2024-05-07T17:00:00Z")), at("2024-05-07T18:00:00Z"))
+    assert.strictEqual(QuotaSchedule.nextUtcHour(at("2024-05-07T23:59:59.999Z")), at("2024-05-08T00:00:00Z"))
+  })
+
   it("nextUtcMonth is 00:00 UTC on the 1st of the next month", () => {
     assert.strictEqual(QuotaSchedule.nextUtcMonth(at("2024-01-31T23:59:00Z")), at("2024-02-01T00:00:00Z"))
     assert.strictEqual(QuotaSchedule.nextUtcMonth(at("2024-02-01T00:00:00Z")), at("2024-03-01T00:00:00Z"))

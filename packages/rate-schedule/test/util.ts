@@ -31,16 +31,17 @@ export const ok = (item: string): Effect.Effect<string> => Effect.succeed(item)
 
 /**
  * Runs `items` through `QuotaGate.request` around a fake call that records the Clock time of every call, in a
- * forked fiber. The caller advances the TestClock and joins `fiber`.
+ * forked fiber. The caller advances the TestClock and joins `fiber`. `options` are the gate's.
  */
 export const harvest = (
   policy: QuotaPolicy,
   items: ReadonlyArray<string>,
   respond: Respond,
-  concurrency = policy.concurrency
+  concurrency = policy.concurrency,
+  options?: QuotaGate.Options
 ) =>
   Effect.gen(function*() {
-    const gate = yield* QuotaGate.make(policy)
+    const gate = yield* QuotaGate.make(policy, options)
     const calls: Array<Call> = []
     const call = (item: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -57,6 +58,17 @@ export const harvest = (
 
 export const join = <A, E>(fiber: Fiber.Fiber<ReadonlyArray<Either.Either<A, E>>>) =>
   Effect.map(Fiber.join(fiber), (results) => results.map(Either.getOrUndefined))
+
+/** A fake probe answering `answer` (once per call, the last one again after that) and recording when it was asked. */
+export const fakeProbe = (...answers: ReadonlyArray<QuotaGate.SpentWindow | Effect.Effect<QuotaGate.SpentWindow>>) => {
+  const asked: Array<number> = []
+  const probe = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    asked.push(now)
+    const answer = answers[Math.min(asked.length, answers.length) - 1]
+    return typeof answer === "string" ? Effect.succeed(answer) : answer
+  })
+  return { asked, probe }
+}
 
 export const startsOf = (calls: ReadonlyArray<Call>, item?: string): ReadonlyArray<number> =>
   calls.filter((c) => item === undefined || c.item === item).map((c) => c.at)

@@ -22,6 +22,16 @@ export interface Ledger {
 /** @internal */
 export const empty = (now: number): Ledger => ({ day: utcDay(now), today: 0, month: utcMonth(now), thisMonth: 0 })
 
+// A count read from elsewhere (VirusTotal's `overall_quotas`) that is not a positive number counts as nothing.
+const count = (n: number): number => n > 0 ? Math.floor(n) : 0
+
+/** @internal A ledger for the UTC day and month of `now` that already counts the given requests. */
+export const seeded = (now: number, counts: { readonly today: number; readonly thisMonth: number }): Ledger => ({
+  ...empty(now),
+  today: count(counts.today),
+  thisMonth: count(counts.thisMonth)
+})
+
 /** @internal The ledger as seen at `now`: counters of a day or month that has ended start again from zero. */
 export const roll = (ledger: Ledger, now: number): Ledger => {
   const day = utcDay(now)
