@@ -9,12 +9,13 @@ import { ConsoleLog, RunLog } from "@vt-harvest/logging"
 import { QuotaGate } from "@vt-harvest/rate-schedule"
 import { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
-import { VtClient, VtId } from "@vt-harvest/vt-client"
-import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { VtClient, VtError, VtId } from "@vt-harvest/vt-client"
+import { Config, Duration, Effect, Layer, Logger, LogLevel, Option, type Redacted } from "effect"
 import type { Counts, Kind } from "./internal/harvest.js"
 import * as Harvest from "./internal/harvest.js"
 import * as Input from "./internal/input.js"
 import * as Progress from "./internal/progress.js"
+import * as Quotas from "./internal/quotas.js"
 import * as Settings from "./internal/settings.js"
 
 /**
@@ -76,7 +77,12 @@ const common = {
     Options.withDescription("Ask again for ids recorded as not found by an earlier run")
   ),
   overwrite: Options.boolean("overwrite").pipe(Options.withDescription("Fetch again ids that are already saved")),
-  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("No progress display, plain lines only"))
+  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("No progress display, plain lines only")),
+  noQuotaProbe: Options.boolean("no-quota-probe").pipe(
+    Options.withDescription(
+      "Don't ask VirusTotal what the key already used before starting, nor which window a 429 spent"
+    )
+  )
 }
 
 type CommonOptions = {
@@ -96,6 +102,7 @@ type CommonOptions = {
   readonly retryNotFound: boolean
   readonly overwrite: boolean
   readonly noProgress: boolean
+  readonly noQuotaProbe: boolean
 }
 
 const summaryLine = (counts: Counts, requests: number) =>
@@ -107,6 +114,31 @@ const checkOut = (out: string) =>
     : out.trim() === ""
     ? Effect.fail(new Settings.UsageError({ message: "--out must name a directory" }))
     : Effect.void
+
+/**
+ * What the key already used today and this month, so a second run the same day does not burn a 429 to find
+ * out. A refused key stops the run here (nothing else is sent); any other failure only costs the head start.
+ */
+const startingLedger = (apiKey: Redacted.Redacted<string>) =>
+  Quotas.overallQuotas(apiKey).pipe(
+    Effect.tap((quotas) =>
+      Effect.logInfo(
+        `quota used: today ${Quotas.describeWindow(quotas.daily)}, this month ${
+          Quotas.describeWindow(quotas.monthly)
+        }, this hour ${Quotas.describeWindow(quotas.hourly)}`
+      )
+    ),
+    Effect.map((quotas) => ({ today: quotas.daily?.user?.used ?? 0, thisMonth: quotas.monthly?.user?.used ?? 0 })),
+    Effect.catchAll((error) =>
+      VtError.isAuthFailure(error)
+        ? Effect.logError(Harvest.describeError(error)).pipe(
+          Effect.zipRight(Effect.fail(new Harvest.KeyRefused({ error })))
+        )
+        : Effect.logWarning(
+          `could not read the key's quota usage (${error._tag}); counting from zero this run`
+        ).pipe(Effect.as(undefined))
+    )
+  )
 
 const harvest = (kind: Kind, options: CommonOptions) =>
   Effect.gen(function*() {
@@ -139,14 +171,12 @@ const harvest = (kind: Kind, options: CommonOptions) =>
     )
     const services = Layer.mergeAll(
       VtClient.layer({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
-      QuotaGate.layer(policy),
       store,
       runLog
     )
 
     const program = Effect.gen(function*() {
       const logFile = yield* RunLog.RunLogFile
-      const gate = yield* QuotaGate.QuotaGate
       const limits = [
         `per-minute ${policy.perMinute ?? "unlimited"}`,
         `per-day ${policy.perDay ?? "unlimited"}`,
@@ -156,25 +186,49 @@ const harvest = (kind: Kind, options: CommonOptions) =>
       const source = Input.isStdin(options.input) ? "standard input" : options.input
       yield* Effect.logInfo(`start ${kind.command} ${source} -> ${options.out} (tier ${options.tier}: ${limits})`)
       screen.line(`vt-harvest ${kind.command}: ${source} -> ${options.out}/ (log ${logFile.path})`)
-      yield* Progress.report({ screen, enabled: !options.noProgress, counts, total, policy, plainEvery: "30 seconds" })
+      const summarise = (requests: number) =>
+        Effect.gen(function*() {
+          const line = summaryLine(counts, requests)
+          yield* Effect.logInfo(line)
+          yield* Effect.logInfo("end")
+          screen.clear()
+          screen.line(line)
+          if (counts.saved + counts.notFound > 0) {
+            screen.line(
+              `reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${logFile.path}`
+            )
+          }
+        })
+      const initial = options.noQuotaProbe
+        ? undefined
+        : yield* startingLedger(apiKey).pipe(Effect.tapError(() => summarise(0)))
+      const gate = yield* QuotaGate.make(policy, {
+        initial,
+        probe: options.noQuotaProbe ? undefined : Quotas.windowProbe(apiKey)
+      })
+      const harvestRun = Effect.gen(function*() {
+        yield* Progress.report({
+          screen,
+          enabled: !options.noProgress,
+          counts,
+          total,
+          policy,
+          plainEvery: "30 seconds"
+        })
+        yield* Harvest.run(kind, {
+          source: options.input,
+          concurrency: policy.concurrency,
+          retryNotFound: options.retryNotFound,
+          overwrite: options.overwrite,
+          counts
+        })
+      })
       const finish = Effect.gen(function*() {
         const status = yield* gate.status
-        const line = summaryLine(counts, status.requests)
-        yield* Effect.logInfo(line)
-        yield* Effect.logInfo("end")
-        screen.clear()
-        screen.line(line)
-        if (counts.saved + counts.notFound > 0) {
-          screen.line(`reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${logFile.path}`)
-        }
+        yield* summarise(status.requests)
       })
-      yield* Harvest.run(kind, {
-        source: options.input,
-        concurrency: policy.concurrency,
-        retryNotFound: options.retryNotFound,
-        overwrite: options.overwrite,
-        counts
-      }).pipe(
+      yield* harvestRun.pipe(
+        Effect.provideService(QuotaGate.QuotaGate, gate),
         Effect.onInterrupt(() =>
           Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")
         ),

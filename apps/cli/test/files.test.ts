@@ -142,8 +142,13 @@ describe("vt-harvest files", () => {
     const result = await files(dir, "in.txt", [], { VT_API_KEY: wrong })
     expect(result.code).toBe(3)
     expect(result.stderr).toContain("WrongCredentialsError")
+    expect(result.stderr).toContain("summary: saved 0, not found 0, skipped 0, invalid 0, failed 0, requests 0")
+    // The start-of-run quota probe is refused: not one report request is sent.
+    expect(fileRequests()).toHaveLength(0)
+    const skipProbe = await files(dir, "in.txt", ["--no-quota-probe"], { VT_API_KEY: wrong })
+    expect(skipProbe.code).toBe(3)
     expect(fileRequests()).toHaveLength(1)
-    const everything = result.stdout + result.stderr +
+    const everything = result.stdout + result.stderr + skipProbe.stdout + skipProbe.stderr +
       fs.readdirSync(path.join(dir, "log")).map((f) => fs.readFileSync(path.join(dir, "log", f), "utf8")).join("")
     expect(everything).not.toContain(wrong)
   })
