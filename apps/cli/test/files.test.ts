@@ -231,4 +231,35 @@ describe("vt-harvest files", () => {
       }
     })
   }
+
+  it("a second run the same day starts from what the key already used and waits without burning a 429", async () => {
+    const dir = tempDir()
+    const daily = await VtEmulator.start({ apiKeys: [key], perDay: 3 })
+    try {
+      const ids = hashes(5, true, "seeded")
+      fs.writeFileSync(path.join(dir, "first.txt"), ids.slice(0, 3).join("\n"))
+      fs.writeFileSync(path.join(dir, "second.txt"), ids.slice(3).join("\n"))
+      const args = ["-o", "out", "--base-url", daily.url, "--per-minute", "60000", "--per-day", "3", "--no-progress"]
+      const first = await runCli(["files", "first.txt", ...args], { env: { VT_API_KEY: key }, cwd: dir })
+      expect(first.code).toBe(0)
+      expect(first.stderr).toContain("saved 3")
+      daily.clearLog()
+      const { child, done } = startCli(["files", "second.txt", ...args], { env: { VT_API_KEY: key }, cwd: dir })
+      while (!daily.requests.some((r) => r.path.endsWith("/overall_quotas"))) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      child.kill("SIGINT")
+      const second = await done
+      expect(second.code).toBe(130)
+      expect(second.stderr).toMatch(/daily limit of 3 requests reached, waiting until \d{4}-\d\d-\d\dT00:00:00/)
+      expect(daily.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
+      const log = fs.readdirSync(path.join(dir, "log")).sort().map((f) =>
+        fs.readFileSync(path.join(dir, "log", f), "utf8")
+      )
+      expect(log[1]).toContain("quota used: today 3/3")
+    } finally {
+      await daily.close()
+    }
+  })
 })
