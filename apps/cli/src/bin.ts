@@ -5,6 +5,20 @@ import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import * as Cli from "./Cli.js"
 
+// @effect/cli colours its help and errors whatever the output is: keep control characters off pipes and
+// files, and honour NO_COLOR (https://no-color.org).
+const noColor = (process.env.NO_COLOR ?? "") !== ""
+for (const stream of [process.stdout, process.stderr]) {
+  if (stream.isTTY !== true || noColor) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: Array<unknown>) => boolean
+    stream.write = ((chunk: unknown, ...rest: Array<unknown>) =>
+      write(
+        typeof chunk === "string" ? chunk.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "") : chunk,
+        ...rest
+      )) as typeof stream.write
+  }
+}
+
 let signal: NodeJS.Signals | undefined
 for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
 

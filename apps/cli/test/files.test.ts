@@ -262,4 +262,16 @@ describe("vt-harvest files", () => {
       await daily.close()
     }
   })
+
+  it("--help exits 0 and, off a TTY, prints no control characters", async () => {
+    for (const args of [["--help"], ["files", "--help"]]) {
+      const result = await runCli(args)
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain("vt-harvest")
+
+      expect(result.stdout + result.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
+    }
+    const unknown = await runCli(["fetch-everything"])
+    expect(unknown.code).toBe(2)
+  })
 })
