@@ -1,17 +1,17 @@
 /**
  * A {@link ReportSink.ReportSink} on a local directory.
  *
- * Layout: `<directory>/<key>.json` for reports, `<directory>/_not_found/<key>.json` for not-found records. Every
- * file is written to a temporary name in the same directory and renamed into place, so killing the process at any
- * instant leaves either no `<key>.json` or a complete one; temporaries left by a killed run are removed when the
- * next sink is made on the directory.
+ * Layout: `<directory>/<key>.json` for reports, `<directory>/_not_found/<key>.json` for not-found records, or
+ * `<key>.json.gz` for both with `gzip`. Every file is written to a temporary name in the same directory and renamed
+ * into place, so killing the process at any instant leaves either no record or a complete one; temporaries left by
+ * a killed run are removed when the next sink is made on the directory.
  *
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type { ReportKey } from "@vt-harvest/report-sink"
-import { ReportSink } from "@vt-harvest/report-sink"
+import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/fsSink.js"
@@ -20,28 +20,28 @@ import * as internal from "./internal/fsSink.js"
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options extends ReportSink.Options {
   /** The store directory; relative paths are resolved against the working directory when the sink is made. */
   readonly directory: string
-  /** Replace reports that already exist (default `false`: an existing report is kept and `put` is a no-op). */
-  readonly overwrite?: boolean
 }
 
 /**
- * The sub-directory holding not-found records.
+ * The sub-directory holding not-found records ({@link StoreLayout.notFoundDirectory}).
  *
  * @since 0.1.0
  * @category models
  */
-export const notFoundDirectory = "_not_found"
+export const notFoundDirectory: string = StoreLayout.notFoundDirectory
 
 /**
- * The file name of a report or not-found record.
+ * The file name of a report or not-found record: `<key>.json`, or `<key>.json.gz` with `gzip`
+ * ({@link StoreLayout.fileName}).
  *
  * @since 0.1.0
  * @category utils
  */
-export const fileName = (key: ReportKey.ReportKey): string => `${key}.json`
+export const fileName = (key: ReportKey.ReportKey, options?: { readonly gzip?: boolean | undefined }): string =>
+  StoreLayout.fileName(key, options)
 
 /**
  * Creates the directories if needed, removes temporaries left by a killed run, and returns the sink.
@@ -61,7 +61,7 @@ export const make: (
     return yield* internal.make(fs, path, {
       directory: options.directory,
       overwrite: options.overwrite ?? false,
-      notFoundDirectory
+      gzip: options.gzip ?? false
     })
   })
 

@@ -2,7 +2,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { assert, describe, it } from "@effect/vitest"
-import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
+import { Gzip, ReportKey, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -24,20 +24,32 @@ const readIfExists = (file: string) =>
 
 const sorted = (names: ReadonlyArray<string>) => [...names].sort()
 
-contract(
-  "fs",
+// The document stored under either name; a record present in both forms at once would be a sink bug.
+const readRecord = (dir: string, k: ReportKey.ReportKey) =>
   Effect.gen(function*() {
-    const dir = yield* tempDir
     const path = yield* Path.Path
-    return {
-      open: (options: { readonly overwrite: boolean }) =>
-        ReportSinkFs.make({ directory: dir, ...options }).pipe(Effect.provide(NodeContext.layer)),
-      read: (kind: "saved" | "not-found", k: ReportKey.ReportKey) =>
-        readIfExists(kind === "saved" ? path.join(dir, `${k}.json`) : path.join(dir, "_not_found", `${k}.json`))
-          .pipe(Effect.provide(NodeContext.layer))
-    }
-  }).pipe(Effect.provide(NodeContext.layer))
-)
+    const plain = yield* readIfExists(path.join(dir, StoreLayout.fileName(k)))
+    const compressed = yield* readIfExists(path.join(dir, StoreLayout.fileName(k, { gzip: true })))
+    if (plain !== undefined && compressed !== undefined) return yield* Effect.dieMessage(`${k} is stored twice`)
+    return compressed === undefined ? plain : yield* Gzip.decompress(compressed)
+  })
+
+for (const gzip of [false, true]) {
+  contract(
+    "fs",
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const path = yield* Path.Path
+      return {
+        open: (options: { readonly overwrite: boolean; readonly gzip: boolean }) =>
+          ReportSinkFs.make({ directory: dir, ...options }).pipe(Effect.provide(NodeContext.layer)),
+        read: (kind: "saved" | "not-found", k: ReportKey.ReportKey) =>
+          readRecord(kind === "saved" ? dir : path.join(dir, "_not_found"), k).pipe(Effect.provide(NodeContext.layer))
+      }
+    }).pipe(Effect.provide(NodeContext.layer)),
+    { gzip }
+  )
+}
 
 describe("ReportSinkFs", () => {
   it.scoped("writes <dir>/<key>.json and <dir>/_not_found/<key>.json and nothing else", () =>
@@ -135,6 +147,46 @@ describe("ReportSinkFs", () => {
       assert.strictEqual(yield* sink.has(key("both")), "saved")
       const entries = Chunk.toReadonlyArray(yield* Stream.runCollect(sink.list))
       assert.deepStrictEqual(entries, [{ key: key("both"), presence: "saved" }])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("with gzip writes <key>.json.gz files that decompress to the exact document", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir, gzip: true })
+      const report = bytes(JSON.stringify({ data: { id: "abc", attributes: { names: Array(100).fill("a.exe") } } }))
+      const record = bytes("{\"error\":{\"code\":\"NotFoundError\"}}")
+      yield* sink.put(key("abc"), report)
+      yield* sink.putNotFound(key("def"), record)
+      assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), ["_not_found", "abc.json.gz"])
+      assert.deepStrictEqual(yield* fs.readDirectory(path.join(dir, "_not_found")), ["def.json.gz"])
+      const stored = yield* fs.readFile(path.join(dir, "abc.json.gz"))
+      assert.isTrue(Gzip.isGzip(stored))
+      assert.isBelow(stored.length, report.length)
+      assert.deepStrictEqual(yield* Gzip.decompress(stored), report)
+      assert.deepStrictEqual(
+        yield* Gzip.decompress(yield* fs.readFile(path.join(dir, "_not_found", "def.json.gz"))),
+        record
+      )
+      assert.strictEqual(ReportSinkFs.fileName(key("abc"), { gzip: true }), "abc.json.gz")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a report in both forms (an interrupted overwrite) is listed once and replaced by the next overwrite", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      yield* fs.makeDirectory(dir, { recursive: true })
+      yield* fs.writeFileString(path.join(dir, "both.json"), "{}")
+      yield* fs.writeFile(path.join(dir, "both.json.gz"), yield* Gzip.compress(bytes("{}")))
+      const sink = yield* ReportSinkFs.make({ directory: dir, overwrite: true })
+      assert.strictEqual(yield* sink.has(key("both")), "saved")
+      const entries = Chunk.toReadonlyArray(yield* Stream.runCollect(sink.list))
+      assert.deepStrictEqual(entries, [{ key: key("both"), presence: "saved" }])
+      yield* sink.put(key("both"), bytes("{\"new\":1}"))
+      assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), ["_not_found", "both.json"])
+      assert.strictEqual(yield* fs.readFileString(path.join(dir, "both.json")), "{\"new\":1}")
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("without overwrite an existing file is not touched at all", () =>

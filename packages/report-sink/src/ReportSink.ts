@@ -11,6 +11,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
+import { isReportKey } from "./ReportKey.js"
 import type { ReportKey } from "./ReportKey.js"
 
 /**
@@ -33,6 +34,38 @@ export class SinkError extends Schema.TaggedError<SinkError>()("SinkError", {
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
+
+/**
+ * The options every sink takes, besides where the store is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Replace reports that already exist (default `false`: an existing report is kept and `put` is a no-op). */
+  readonly overwrite?: boolean | undefined
+  /**
+   * Store records gzip-compressed (default `false`). Reading is not affected: a sink sees records written with and
+   * without compression alike, so a store can be resumed whatever the setting.
+   */
+  readonly gzip?: boolean | undefined
+}
+
+/**
+ * Fails unless `key` passes the key rules. The type already guarantees a valid key; sinks call this anyway before
+ * turning a key into a path or an object name, since a cast could smuggle `../x` in.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkKey = (operation: string, key: string, location: string): Effect.Effect<void, SinkError> =>
+  isReportKey(key) ? Effect.void : Effect.fail(
+    new SinkError({
+      operation,
+      key,
+      message: `refusing invalid report key ${JSON.stringify(key.slice(0, 80))} for ${location}`
+    })
+  )
 
 /**
  * One record found by {@link Service.list}.

@@ -3,6 +3,8 @@
  *
  * It lives under test/ (not src/) so that vitest never becomes a runtime dependency of the package; sinks in this
  * monorepo import it relatively: `import { contract } from "../../report-sink/test/contract.js"`.
+ *
+ * Tests run on the live clock: sinks talk to real stores, with real timeouts and retry backoff.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -15,8 +17,13 @@ import * as ReportSink from "../src/ReportSink.js"
 
 /** One empty store, opened as many times as a test needs (a rerun opens the same store again). */
 export interface Store {
-  readonly open: (options: { readonly overwrite: boolean }) => Effect.Effect<ReportSink.Service, unknown, Scope.Scope>
-  /** The stored bytes of a report (`"saved"`) or of a not-found record, `undefined` when there is none. */
+  readonly open: (
+    options: { readonly overwrite: boolean; readonly gzip: boolean }
+  ) => Effect.Effect<ReportSink.Service, unknown, Scope.Scope>
+  /**
+   * The document stored for a report (`"saved"`) or a not-found record, decompressed if the store compressed it;
+   * `undefined` when there is none.
+   */
   readonly read: (
     kind: "saved" | "not-found",
     key: ReportKey.ReportKey
@@ -37,28 +44,39 @@ const listed = (sink: ReportSink.Service) =>
     )
   )
 
+/** How the suite opens stores. */
+export interface ContractOptions {
+  /** The `gzip` setting of every open, except in the tests that mix both settings (default `false`). */
+  readonly gzip?: boolean
+}
+
 /**
  * Registers the contract tests. `makeStore` must give a fresh, empty store each time it runs.
  */
-export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, Scope.Scope>): void => {
-  describe(`ReportSink contract: ${name}`, () => {
+export const contract = (
+  name: string,
+  makeStore: Effect.Effect<Store, unknown, Scope.Scope>,
+  contractOptions: ContractOptions = {}
+): void => {
+  const gzip = contractOptions.gzip ?? false
+  describe(`ReportSink contract: ${name}${gzip ? " (gzip)" : ""}`, () => {
     const a = key("44d88612fea8a8f36de82e1278abb02f")
     const b = key("example.com")
     const c = key("2001_db8__1")
 
-    it.scoped("an empty store has nothing", () =>
+    it.scopedLive("an empty store has nothing", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         assert.strictEqual(yield* sink.has(a), "absent")
         assert.deepStrictEqual(yield* listed(sink), [])
         assert.isString(sink.location)
       }))
 
-    it.scoped("put stores the exact bytes and has() says saved", () =>
+    it.scopedLive("put stores the exact bytes and has() says saved", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         // Not valid UTF-8 on purpose: a sink must not decode or re-encode.
         const body = new Uint8Array([0x7b, 0x00, 0xff, 0xfe, 0x0a, 0x0d, 0x7d])
         yield* sink.put(a, body)
@@ -67,19 +85,19 @@ export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, 
         assert.strictEqual(yield* sink.has(b), "absent")
       }))
 
-    it.scoped("an empty body round-trips", () =>
+    it.scopedLive("an empty body round-trips", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         yield* sink.put(a, new Uint8Array(0))
         assert.strictEqual(yield* sink.has(a), "saved")
         assert.deepStrictEqual(yield* store.read("saved", a), new Uint8Array(0))
       }))
 
-    it.scoped("putNotFound records not-found and replaces an earlier record", () =>
+    it.scopedLive("putNotFound records not-found and replaces an earlier record", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         yield* sink.putNotFound(b, bytes("first"))
         assert.strictEqual(yield* sink.has(b), "not-found")
         yield* sink.putNotFound(b, bytes("second"))
@@ -87,10 +105,10 @@ export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, 
         assert.strictEqual(yield* store.read("saved", b), undefined)
       }))
 
-    it.scoped("a put after a not-found record makes the id saved and clears the record", () =>
+    it.scopedLive("a put after a not-found record makes the id saved and clears the record", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         yield* sink.putNotFound(b, bytes("{\"error\":{}}"))
         yield* sink.put(b, bytes("{\"data\":{}}"))
         assert.strictEqual(yield* sink.has(b), "saved")
@@ -98,10 +116,10 @@ export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, 
         assert.deepStrictEqual(yield* listed(sink), [`saved:${b}`])
       }))
 
-    it.scoped("saved wins over a later not-found record", () =>
+    it.scopedLive("saved wins over a later not-found record", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         yield* sink.put(c, bytes("report"))
         yield* sink.putNotFound(c, bytes("nf"))
         assert.strictEqual(yield* sink.has(c), "saved")
@@ -109,42 +127,42 @@ export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, 
         assert.deepStrictEqual(yield* listed(sink), [`saved:${c}`])
       }))
 
-    it.scoped("without overwrite an existing report is kept and the put succeeds", () =>
+    it.scopedLive("without overwrite an existing report is kept and the put succeeds", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         yield* sink.put(a, bytes("old"))
         yield* sink.put(a, bytes("new"))
         assert.strictEqual(text(yield* store.read("saved", a)), "old")
       }))
 
-    it.scoped("with overwrite an existing report is replaced", () =>
+    it.scopedLive("with overwrite an existing report is replaced", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const first = yield* store.open({ overwrite: false })
+        const first = yield* store.open({ overwrite: false, gzip })
         yield* first.put(a, bytes("old"))
-        const second = yield* store.open({ overwrite: true })
+        const second = yield* store.open({ overwrite: true, gzip })
         yield* second.put(a, bytes("newer and longer"))
         assert.strictEqual(text(yield* store.read("saved", a)), "newer and longer")
       }))
 
-    it.scoped("records survive reopening the store (resume)", () =>
+    it.scopedLive("records survive reopening the store (resume)", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const first = yield* store.open({ overwrite: false })
+        const first = yield* store.open({ overwrite: false, gzip })
         yield* first.put(a, bytes("a"))
         yield* first.putNotFound(b, bytes("b"))
-        const second = yield* store.open({ overwrite: false })
+        const second = yield* store.open({ overwrite: false, gzip })
         assert.strictEqual(yield* second.has(a), "saved")
         assert.strictEqual(yield* second.has(b), "not-found")
         assert.strictEqual(yield* second.has(c), "absent")
         assert.deepStrictEqual(yield* listed(second), [`not-found:${b}`, `saved:${a}`])
       }))
 
-    it.scoped("list streams every record once", () =>
+    it.scopedLive("list streams every record once", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         const keys = Array.from({ length: 40 }, (_, i) => key(`k${String(i).padStart(3, "0")}`))
         yield* Effect.forEach(
           keys,
@@ -155,20 +173,20 @@ export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, 
         assert.deepStrictEqual(yield* listed(sink), expected)
       }))
 
-    it.scoped("concurrent puts of the same key leave one complete report", () =>
+    it.scopedLive("concurrent puts of the same key leave one complete report", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: true })
+        const sink = yield* store.open({ overwrite: true, gzip })
         const bodies = Array.from({ length: 10 }, (_, i) => bytes(String(i).repeat(1000 + i)))
         yield* Effect.forEach(bodies, (body) => sink.put(a, body), { concurrency: "unbounded", discard: true })
         const stored = text(yield* store.read("saved", a))
         assert.isTrue(bodies.some((body) => text(body) === stored))
       }))
 
-    it.scoped("isPending follows presence, retryNotFound and overwrite", () =>
+    it.scopedLive("isPending follows presence, retryNotFound and overwrite", () =>
       Effect.gen(function*() {
         const store = yield* makeStore
-        const sink = yield* store.open({ overwrite: false })
+        const sink = yield* store.open({ overwrite: false, gzip })
         yield* sink.put(a, bytes("a"))
         yield* sink.putNotFound(b, bytes("b"))
         const pending = (k: ReportKey.ReportKey, retryNotFound: boolean, overwrite: boolean) =>
@@ -182,6 +200,67 @@ export const contract = (name: string, makeStore: Effect.Effect<Store, unknown, 
         assert.isTrue(yield* pending(b, true, false))
         assert.isTrue(yield* pending(b, false, true))
         assert.isTrue(yield* pending(c, false, false))
+      }))
+
+    it.scopedLive("records written with the other gzip setting are seen alike (resume)", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const first = yield* store.open({ overwrite: false, gzip: !gzip })
+        yield* first.put(a, bytes("first report"))
+        yield* first.putNotFound(b, bytes("first record"))
+        const second = yield* store.open({ overwrite: false, gzip })
+        assert.strictEqual(yield* second.has(a), "saved")
+        assert.strictEqual(yield* second.has(b), "not-found")
+        yield* second.put(a, bytes("second report"))
+        assert.strictEqual(text(yield* store.read("saved", a)), "first report")
+        assert.deepStrictEqual(yield* listed(second), [`not-found:${b}`, `saved:${a}`])
+      }))
+
+    it.scopedLive("overwrite, putNotFound and put replace records written with the other gzip setting", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const first = yield* store.open({ overwrite: false, gzip: !gzip })
+        yield* first.put(a, bytes("old"))
+        yield* first.putNotFound(b, bytes("old record"))
+        yield* first.putNotFound(c, bytes("not found yet"))
+        const second = yield* store.open({ overwrite: true, gzip })
+        yield* second.put(a, bytes("new"))
+        yield* second.putNotFound(b, bytes("new record"))
+        yield* second.put(c, bytes("found now"))
+        assert.strictEqual(text(yield* store.read("saved", a)), "new")
+        assert.strictEqual(text(yield* store.read("not-found", b)), "new record")
+        assert.strictEqual(text(yield* store.read("saved", c)), "found now")
+        assert.strictEqual(yield* store.read("not-found", c), undefined)
+        assert.strictEqual(yield* second.has(c), "saved")
+        assert.deepStrictEqual(yield* listed(second), [`not-found:${b}`, `saved:${c}`, `saved:${a}`].sort())
+      }))
+
+    it.scopedLive("refuses keys that bypassed the type, and stores nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: true, gzip })
+        const hostile = [
+          "../evil",
+          "a/b",
+          "/abs",
+          "a\\b",
+          ".hidden",
+          "..",
+          ".",
+          "",
+          "x\u0000y",
+          "_not_found/x",
+          "k".repeat(201)
+        ]
+        for (const raw of hostile) {
+          const k = raw as ReportKey.ReportKey
+          for (const attempt of [sink.put(k, bytes("x")), sink.putNotFound(k, bytes("x")), sink.has(k)]) {
+            const error = yield* Effect.flip(attempt)
+            assert.strictEqual(error._tag, "SinkError", JSON.stringify(raw))
+            assert.include(error.message, "invalid report key")
+          }
+        }
+        assert.deepStrictEqual(yield* listed(sink), [])
       }))
   })
 }

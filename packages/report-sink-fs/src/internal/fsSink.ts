@@ -1,8 +1,10 @@
 import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
+import { Gzip, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
+import type { ReportKey } from "@vt-harvest/report-sink"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
 
@@ -10,14 +12,14 @@ import { randomBytes } from "node:crypto"
 export interface Config {
   readonly directory: string
   readonly overwrite: boolean
-  readonly notFoundDirectory: string
+  readonly gzip: boolean
 }
-
-const suffix = ".json"
 
 // `.<key>.<12 hex>.tmp`: a leading dot can never be a key, so a temporary is never listed or taken for a report,
 // and the fixed shape means cleanup only ever removes files this sink created.
 const tempPattern = /^\.(?!\.)[A-Za-z0-9._-]{1,200}\.[0-9a-f]{12}\.tmp$/
+
+type Kind = "saved" | "not-found"
 
 const randomSuffix = Effect.sync(() => randomBytes(6).toString("hex"))
 
@@ -44,9 +46,10 @@ export const make = (
   Effect.gen(function*() {
     // Resolved once: a later change of working directory must not move the store.
     const root = path.resolve(config.directory)
-    const notFoundRoot = path.join(root, config.notFoundDirectory)
-    const savedPath = (key: string) => path.join(root, key + suffix)
-    const notFoundPath = (key: string) => path.join(notFoundRoot, key + suffix)
+    const notFoundRoot = path.join(root, StoreLayout.notFoundDirectory)
+    const directoryOf = (kind: Kind) => kind === "saved" ? root : notFoundRoot
+    const fileOf = (kind: Kind, key: ReportKey.ReportKey, gzip: boolean) =>
+      path.join(directoryOf(kind), StoreLayout.fileName(key, { gzip }))
 
     yield* Effect.forEach([root, notFoundRoot], (dir) =>
       fs.makeDirectory(dir, { recursive: true }).pipe(
@@ -73,18 +76,24 @@ export const make = (
     yield* removeStaleTemps(root)
     yield* removeStaleTemps(notFoundRoot)
 
-    // The type already guarantees a valid key; this guards against casts, since the key becomes a path.
-    const checkKey = (operation: string, key: string) =>
-      ReportKey.isReportKey(key) ? Effect.void : Effect.fail(
-        new ReportSink.SinkError({
-          operation,
-          key,
-          message: `refusing invalid report key ${JSON.stringify(key.slice(0, 80))} for ${root}`
-        })
-      )
+    const checkKey = (operation: string, key: string) => ReportSink.checkKey(operation, key, root)
 
     const exists = (operation: string, file: string, key: string) =>
       fs.exists(file).pipe(Effect.mapError(sinkError(operation, `cannot check ${file}`, key)))
+
+    // A record counts in either form, whatever this sink writes: resume must see what any earlier run stored.
+    const present = (operation: string, kind: Kind, key: ReportKey.ReportKey) =>
+      exists(operation, fileOf(kind, key, config.gzip), key).pipe(
+        Effect.flatMap((found) =>
+          found ? Effect.succeed(true) : exists(operation, fileOf(kind, key, !config.gzip), key)
+        )
+      )
+
+    const removeIfPresent = (operation: string, file: string, key: string) =>
+      fs.remove(file).pipe(
+        Effect.catchIf(isNotFound, () => Effect.void),
+        Effect.mapError(sinkError(operation, `cannot remove stale record ${file}`, key))
+      )
 
     const writeAtomically = (operation: string, dir: string, key: string, target: string, body: Uint8Array) =>
       Effect.flatMap(randomSuffix, (random) => {
@@ -102,51 +111,51 @@ export const make = (
         )
       })
 
-    const removeNotFound = (operation: string, key: string) => {
-      const file = notFoundPath(key)
-      return fs.remove(file).pipe(
-        Effect.catchIf(isNotFound, () => Effect.void),
-        Effect.mapError(sinkError(operation, `cannot remove stale not-found record ${file}`, key))
-      )
-    }
+    // Written in this sink's form first, then the other form is removed: an interruption in between leaves two
+    // complete copies of the record (both count as one), never none.
+    const writeRecord = (operation: string, kind: Kind, key: ReportKey.ReportKey, body: Uint8Array) =>
+      Effect.gen(function*() {
+        const data = config.gzip ? yield* Gzip.compress(body) : body
+        yield* writeAtomically(operation, directoryOf(kind), key, fileOf(kind, key, config.gzip), data)
+        yield* removeIfPresent(operation, fileOf(kind, key, !config.gzip), key)
+      })
+
+    const removeRecord = (operation: string, kind: Kind, key: ReportKey.ReportKey) =>
+      Effect.forEach([false, true], (gzip) => removeIfPresent(operation, fileOf(kind, key, gzip), key), {
+        discard: true
+      })
 
     const has = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
       checkKey("has", key).pipe(
-        Effect.zipRight(exists("has", savedPath(key), key)),
+        Effect.zipRight(present("has", "saved", key)),
         Effect.flatMap((saved) =>
           saved
             ? Effect.succeed("saved" as const)
-            : Effect.map(exists("has", notFoundPath(key), key), (nf) => nf ? "not-found" as const : "absent" as const)
+            : Effect.map(present("has", "not-found", key), (nf) => nf ? "not-found" as const : "absent" as const)
         )
       )
 
     const put = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
       Effect.gen(function*() {
         yield* checkKey("put", key)
-        const target = savedPath(key)
         // Without overwrite an existing report is final; a concurrent writer of the same key between this check
         // and the rename would still win, which the caller's de-duplication of in-flight ids prevents.
-        const keep = !config.overwrite && (yield* exists("put", target, key))
+        const keep = !config.overwrite && (yield* present("put", "saved", key))
         if (!keep) {
-          yield* writeAtomically("put", root, key, target, body)
+          yield* writeRecord("put", "saved", key, body)
         }
-        yield* removeNotFound("put", key)
+        yield* removeRecord("put", "not-found", key)
       })
 
     const putNotFound = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
-      checkKey("putNotFound", key).pipe(
-        Effect.zipRight(writeAtomically("putNotFound", notFoundRoot, key, notFoundPath(key), body))
-      )
+      checkKey("putNotFound", key).pipe(Effect.zipRight(writeRecord("putNotFound", "not-found", key, body)))
 
+    // Each key once, in whichever forms it is present.
     const keysIn = (dir: string) =>
       fs.readDirectory(dir).pipe(
         Effect.mapError(sinkError("list", `cannot read directory ${dir}`)),
         Effect.map((names) =>
-          names.flatMap((name) => {
-            if (!name.endsWith(suffix)) return []
-            const key = name.slice(0, -suffix.length)
-            return ReportKey.isReportKey(key) ? [key] : []
-          })
+          new Set(names.flatMap((name) => Option.toArray(StoreLayout.parseFileName(name)).map((parsed) => parsed.key)))
         )
       )
 
@@ -156,7 +165,7 @@ export const make = (
       ),
       Stream.fromIterableEffect(keysIn(notFoundRoot)).pipe(
         // A not-found record next to a saved report is stale (the put that cleared it was interrupted).
-        Stream.filterEffect((key) => Effect.map(exists("list", savedPath(key), key), (saved) => !saved)),
+        Stream.filterEffect((key) => Effect.map(present("list", "saved", key), (saved) => !saved)),
         Stream.map((key): ReportSink.Entry => ({ key, presence: "not-found" }))
       )
     )

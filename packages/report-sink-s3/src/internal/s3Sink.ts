@@ -1,0 +1,338 @@
+import type * as S3 from "@aws-sdk/client-s3"
+import {
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand
+} from "@aws-sdk/client-s3"
+import { Gzip, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
+import type { ReportKey } from "@vt-harvest/report-sink"
+import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as S3Location from "../S3Location.js"
+
+/** @internal */
+export interface Config {
+  readonly location: S3Location.S3Location
+  readonly overwrite: boolean
+  readonly gzip: boolean
+  readonly retry: Schedule.Schedule<unknown, unknown>
+  readonly openRetries: number
+  readonly timeout: Duration.Duration
+}
+
+type Kind = "saved" | "not-found"
+
+/** One attempt took longer than the configured timeout; the request was aborted. */
+class AttemptTimeout extends Data.TaggedError("AttemptTimeout")<{ readonly duration: Duration.Duration }> {}
+
+/** HEAD on the bucket answered 404 or 403, which carry no body and so no message of their own. */
+class BucketProblem extends Data.TaggedError("BucketProblem")<{ readonly error: unknown; readonly reason: string }> {}
+
+const statusOf = (error: unknown): number | undefined => {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode
+  return typeof status === "number" ? status : undefined
+}
+
+const field = (error: unknown, name: "name" | "code" | "message"): string | undefined => {
+  const value = typeof error === "object" && error !== null ? (error as Record<string, unknown>)[name] : undefined
+  return typeof value === "string" ? value : undefined
+}
+
+const retryableNames = new Set([
+  "SlowDown",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "InternalError",
+  "ServiceUnavailable",
+  "ConditionalRequestConflict",
+  "TimeoutError",
+  "RequestTimeoutException"
+])
+
+const networkCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EAI_AGAIN",
+  "EADDRNOTAVAIL",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_SOCKET"
+])
+
+/**
+ * Worth another attempt: 5xx but 501, 408, 429 and S3's throttling and conflict codes, timeouts, and failures where no
+ * HTTP answer came back (connection refused or reset…). Anything else (403, 404 on a bucket, bad credentials, a
+ * missing credential provider) fails at once.
+ *
+ * @internal
+ */
+export const isRetryable = (error: unknown): boolean => {
+  if (error instanceof AttemptTimeout) return true
+  const status = statusOf(error)
+  const name = field(error, "name")
+  if (status !== undefined) {
+    // 501 Not Implemented is an answer, not an outage.
+    return (status >= 500 && status !== 501) || status === 408 || status === 429 ||
+      (name !== undefined && retryableNames.has(name))
+  }
+  const code = field(error, "code")
+  return (code !== undefined && networkCodes.has(code)) || (name !== undefined && retryableNames.has(name))
+}
+
+const describe = (error: unknown): string => {
+  if (error instanceof AttemptTimeout) return `no answer within ${Duration.format(error.duration)}`
+  if (error instanceof BucketProblem) return `${error.reason} (HTTP ${statusOf(error.error)})`
+  const status = statusOf(error)
+  const name = field(error, "name") ?? "Error"
+  const code = field(error, "code")
+  const message = field(error, "message") ?? String(error)
+  const what = status !== undefined ? `${name} (HTTP ${status})` : code !== undefined ? `${name} ${code}` : name
+  return message === "" || message === name || message === "UnknownError" ? what : `${what}: ${message}`
+}
+
+const hasStatus = (...statuses: ReadonlyArray<number>) => (error: unknown): boolean => {
+  const status = statusOf(error)
+  return status !== undefined && statuses.includes(status)
+}
+
+const md5Base64 = (data: Uint8Array) => createHash("md5").update(data).digest("base64")
+
+/** @internal */
+export const make = (
+  client: S3.S3Client,
+  config: Config
+): Effect.Effect<ReportSink.Service, ReportSink.SinkError> =>
+  Effect.gen(function*() {
+    const { location } = config
+    const { bucket } = location
+    const url = S3Location.format(location)
+    const invalid = S3Location.make(location)
+    if (invalid._tag === "Left") {
+      return yield* new ReportSink.SinkError({ operation: "open", message: invalid.left.message })
+    }
+    const objectKey = (kind: Kind, key: ReportKey.ReportKey) =>
+      S3Location.objectKey(
+        location,
+        kind === "saved" ? StoreLayout.fileName(key) : `${StoreLayout.notFoundDirectory}/${StoreLayout.fileName(key)}`
+      )
+    const savedPrefix = S3Location.objectKey(location, "")
+    const notFoundPrefix = S3Location.objectKey(location, `${StoreLayout.notFoundDirectory}/`)
+
+    // Servers that refuse `If-None-Match` on PUT with 501 are remembered, and written to without it from then on.
+    let conditionalPuts = true
+
+    /** One request: aborted after the timeout, retried per the schedule while the failure is transient. */
+    const send = <A, E = never>(
+      operation: string,
+      what: string,
+      key: string | undefined,
+      request: (signal: AbortSignal) => Promise<A>,
+      handle: (effect: Effect.Effect<A, unknown>) => Effect.Effect<A | E, unknown> = (effect) => effect,
+      schedule: Schedule.Schedule<unknown, unknown> = config.retry
+    ): Effect.Effect<A | E, ReportSink.SinkError> =>
+      Effect.tryPromise({ try: request, catch: (error) => error }).pipe(
+        Effect.timeoutFail({
+          duration: config.timeout,
+          onTimeout: () => new AttemptTimeout({ duration: config.timeout })
+        }),
+        handle,
+        Effect.retry({ schedule, while: isRetryable }),
+        Effect.mapError((error) =>
+          new ReportSink.SinkError({
+            operation,
+            ...(key === undefined ? {} : { key }),
+            message: `${what}: ${describe(error)}`,
+            cause: error
+          })
+        )
+      )
+
+    // HEAD on the bucket checks the name, the credentials and the endpoint before anything is requested from
+    // VirusTotal; a few retries only, since a wrong endpoint should not keep a user waiting for minutes.
+    yield* send(
+      "open",
+      `cannot open ${url}`,
+      undefined,
+      (abortSignal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }),
+      (effect) =>
+        effect.pipe(
+          Effect.catchIf(
+            hasStatus(404),
+            (error) => Effect.fail(new BucketProblem({ error, reason: "no such bucket" }))
+          ),
+          Effect.catchIf(
+            hasStatus(403),
+            (error) => Effect.fail(new BucketProblem({ error, reason: "access denied (check the credentials)" }))
+          )
+        ),
+      Schedule.intersect(config.retry, Schedule.recurs(config.openRetries))
+    )
+
+    const exists = (operation: string, kind: Kind, key: ReportKey.ReportKey) => {
+      const target = objectKey(kind, key)
+      return send(
+        operation,
+        `cannot check s3://${bucket}/${target}`,
+        key,
+        (abortSignal) =>
+          client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(() => true),
+        (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(false))
+      )
+    }
+
+    const write = (operation: string, kind: Kind, key: ReportKey.ReportKey, body: Uint8Array, ifAbsent: boolean) =>
+      Effect.gen(function*() {
+        const target = objectKey(kind, key)
+        const data = config.gzip ? yield* Gzip.compress(body) : body
+        const input: S3.PutObjectCommandInput = {
+          Bucket: bucket,
+          Key: target,
+          Body: data,
+          ContentType: "application/json",
+          ContentMD5: md5Base64(data),
+          ...(config.gzip ? { ContentEncoding: Gzip.contentEncoding } : {})
+        }
+        const put = (conditional: boolean) =>
+          send(
+            operation,
+            `cannot write s3://${bucket}/${target}`,
+            key,
+            (abortSignal) =>
+              client.send(new PutObjectCommand(conditional ? { ...input, IfNoneMatch: "*" } : input), { abortSignal })
+                .then(() => "written" as const),
+            // 412: another writer created the object first (or an earlier attempt of this one did, its answer lost).
+            (effect) =>
+              conditional ? Effect.catchIf(effect, hasStatus(412), () => Effect.succeed("kept" as const)) : effect
+          )
+        if (!ifAbsent || !conditionalPuts) return yield* put(false)
+        return yield* put(true).pipe(
+          Effect.catchIf(
+            (error) => hasStatus(501)(error.cause),
+            () =>
+              Effect.suspend(() => {
+                conditionalPuts = false
+                return put(false)
+              })
+          )
+        )
+      })
+
+    const remove = (operation: string, kind: Kind, key: ReportKey.ReportKey) => {
+      const target = objectKey(kind, key)
+      return send(
+        operation,
+        `cannot delete s3://${bucket}/${target}`,
+        key,
+        (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: target }), { abortSignal })
+      )
+    }
+
+    const checkKey = (operation: string, key: string) => ReportSink.checkKey(operation, key, url)
+
+    // Writes of one key from this sink go one at a time. S3 would keep the last of concurrent PUTs whole, but some
+    // S3-compatible servers (s3rver among them) interleave them into one corrupt object; and one at a time, the
+    // HEAD of a second put sees the first one's report. Only keys being written are held here.
+    const writing = new Map<string, { readonly lock: Effect.Semaphore; users: number }>()
+    const oneAtATime = <A, E>(key: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.suspend(() => {
+        const entry = writing.get(key) ?? { lock: Effect.unsafeMakeSemaphore(1), users: 0 }
+        writing.set(key, entry)
+        entry.users++
+        return entry.lock.withPermits(1)(effect).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            if (--entry.users === 0) writing.delete(key)
+          }))
+        )
+      })
+
+    const has = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
+      checkKey("has", key).pipe(
+        Effect.zipRight(exists("has", "saved", key)),
+        Effect.flatMap((saved) =>
+          saved
+            ? Effect.succeed("saved" as const)
+            : Effect.map(exists("has", "not-found", key), (nf) => nf ? "not-found" as const : "absent" as const)
+        )
+      )
+
+    const putChecked = (key: ReportKey.ReportKey, body: Uint8Array) =>
+      Effect.gen(function*() {
+        // The HEAD spares an upload when the report is there, and keeps the rule on servers that ignore
+        // `If-None-Match` (s3rver, older S3-compatible servers), where a concurrent writer could still win the race;
+        // on S3 itself the conditional PUT closes it.
+        const keep = !config.overwrite && (yield* exists("put", "saved", key))
+        if (!keep) {
+          yield* write("put", "saved", key, body, !config.overwrite)
+        }
+        yield* remove("put", "not-found", key)
+      })
+
+    const put = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
+      checkKey("put", key).pipe(Effect.zipRight(oneAtATime(key, putChecked(key, body))))
+
+    const putNotFound = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
+      checkKey("putNotFound", key).pipe(
+        Effect.zipRight(oneAtATime(key, write("putNotFound", "not-found", key, body, false)))
+      )
+
+    // The keys of the records directly under `prefix`, page by page (ListObjectsV2 with a `/` delimiter, so
+    // `_not_found/` and any other sub-prefix is not descended into).
+    const keysUnder = (prefix: string): Stream.Stream<ReportKey.ReportKey, ReportSink.SinkError> =>
+      Stream.paginateChunkEffect(Option.none<string>(), (token) =>
+        send(
+          "list",
+          `cannot list s3://${bucket}/${prefix}`,
+          undefined,
+          (abortSignal) =>
+            client.send(
+              new ListObjectsV2Command({
+                Bucket: bucket,
+                Prefix: prefix,
+                Delimiter: "/",
+                ...Option.match(token, { onNone: () => ({}), onSome: (ContinuationToken) => ({ ContinuationToken }) })
+              }),
+              { abortSignal }
+            )
+        ).pipe(
+          Effect.map((page) => {
+            const keys = (page.Contents ?? []).flatMap((object) => {
+              const name = object.Key?.startsWith(prefix) === true ? object.Key.slice(prefix.length) : ""
+              // Only `<key>.json`: S3 records carry compression in Content-Encoding, never in the name.
+              return Option.toArray(StoreLayout.parseFileName(name)).filter((parsed) => !parsed.gzip)
+                .map((parsed) => parsed.key)
+            })
+            const next = page.IsTruncated === true && page.NextContinuationToken !== undefined
+              ? Option.some(Option.some(page.NextContinuationToken))
+              : Option.none()
+            return [Chunk.fromIterable(keys), next] as const
+          })
+        ))
+
+    const list: Stream.Stream<ReportSink.Entry, ReportSink.SinkError> = Stream.concat(
+      keysUnder(savedPrefix).pipe(Stream.map((key): ReportSink.Entry => ({ key, presence: "saved" }))),
+      keysUnder(notFoundPrefix).pipe(
+        // A not-found record next to a saved report is stale (the put that cleared it was interrupted).
+        Stream.mapEffect((key) => Effect.map(exists("list", "saved", key), (saved) => ({ key, saved })), {
+          concurrency: 8
+        }),
+        Stream.filterMap(({ key, saved }) =>
+          saved ? Option.none() : Option.some<ReportSink.Entry>({ key, presence: "not-found" })
+        )
+      )
+    )
+
+    return ReportSink.ReportSink.of({ location: url, has, put, putNotFound, list })
+  })

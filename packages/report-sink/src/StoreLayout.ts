@@ -1,0 +1,69 @@
+/**
+ * The names records have in a store, the same for every sink: `<key>.json` for a report and
+ * `_not_found/<key>.json` for a not-found record, under the store's root (a directory, an S3 prefix).
+ *
+ * A sink that marks compression in the name (a directory: `<key>.json.gz`) uses {@link fileName} with `gzip`; a
+ * sink that carries it beside the bytes (S3's `Content-Encoding`) always uses the plain name.
+ *
+ * @since 0.1.0
+ */
+import * as Option from "effect/Option"
+import * as ReportKey from "./ReportKey.js"
+
+/**
+ * The sub-directory (or key prefix) holding not-found records.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const notFoundDirectory = "_not_found"
+
+/**
+ * The suffix of a record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const extension = ".json"
+
+/**
+ * The suffix of a gzip-compressed record, in stores that mark compression in the name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const gzipExtension = ".json.gz"
+
+/**
+ * What a record's name says: its key, and whether the name marks it as gzip-compressed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ParsedName {
+  readonly key: ReportKey.ReportKey
+  readonly gzip: boolean
+}
+
+/**
+ * The name of a report or not-found record: `<key>.json`, or `<key>.json.gz` with `gzip`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fileName = (key: ReportKey.ReportKey, options?: { readonly gzip?: boolean | undefined }): string =>
+  key + (options?.gzip === true ? gzipExtension : extension)
+
+/**
+ * Reads a name back: `Some` for `<key>.json` and `<key>.json.gz` where `<key>` is a valid key, `None` for anything
+ * else (temporaries, other files, names with a `/`), so unrelated files in a store are never taken for records.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseFileName = (name: string): Option.Option<ParsedName> => {
+  const gzip = name.endsWith(gzipExtension)
+  if (!gzip && !name.endsWith(extension)) return Option.none()
+  const key = name.slice(0, -(gzip ? gzipExtension : extension).length)
+  return ReportKey.isReportKey(key) ? Option.some({ key, gzip }) : Option.none()
+}
