@@ -9,6 +9,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import { isReportKey } from "./ReportKey.js"
@@ -93,6 +94,11 @@ export interface Service {
    * record for the key is removed afterwards, since it is no longer true.
    */
   readonly put: (key: ReportKey, body: Uint8Array) => Effect.Effect<void, SinkError>
+  /**
+   * The saved report's bytes exactly as they were put (decompressed when stored gzipped, whatever this sink's own
+   * setting), or `None` when no report is saved. Not-found records are not reports.
+   */
+  readonly get: (key: ReportKey) => Effect.Effect<Option.Option<Uint8Array>, SinkError>
   /** Records that VirusTotal does not know the id (`body` is its error document). Replaces an earlier record. */
   readonly putNotFound: (key: ReportKey, body: Uint8Array) => Effect.Effect<void, SinkError>
   /**

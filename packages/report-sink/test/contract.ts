@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ReportKey from "../src/ReportKey.js"
@@ -83,6 +84,23 @@ export const contract = (
         assert.strictEqual(yield* sink.has(a), "saved")
         assert.deepStrictEqual(yield* store.read("saved", a), body)
         assert.strictEqual(yield* sink.has(b), "absent")
+      }))
+
+    it.scopedLive("get returns the exact bytes of a saved report, and nothing for not-found or absent ids", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false, gzip })
+        const body = new Uint8Array([0x7b, 0x00, 0xff, 0x1f, 0x8b, 0x7d])
+        yield* sink.put(a, body)
+        yield* sink.putNotFound(b, bytes("nf"))
+        assert.deepStrictEqual(yield* sink.get(a), Option.some(body))
+        assert.deepStrictEqual(yield* sink.get(b), Option.none())
+        assert.deepStrictEqual(yield* sink.get(c), Option.none())
+        // A report written with the other compression setting reads back the same.
+        const other = yield* store.open({ overwrite: true, gzip: !gzip })
+        assert.deepStrictEqual(yield* other.get(a), Option.some(body))
+        yield* other.put(c, bytes("from the other setting"))
+        assert.strictEqual(text(Option.getOrUndefined(yield* sink.get(c))), "from the other setting")
       }))
 
     it.scopedLive("an empty body round-trips", () =>

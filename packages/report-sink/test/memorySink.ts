@@ -3,6 +3,7 @@
  * whatever the gzip setting: compression is a matter of how a store holds bytes, not of what it holds.
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { ReportKey } from "../src/ReportKey.js"
 import * as ReportSink from "../src/ReportSink.js"
@@ -29,6 +30,10 @@ export const makeStore = (): Store => {
             if (options.overwrite || !saved.has(key)) saved.set(key, body.slice())
             notFound.delete(key)
           }))
+        ),
+      get: (key) =>
+        ReportSink.checkKey("get", key, location).pipe(
+          Effect.zipRight(Effect.sync(() => Option.fromNullable(saved.get(key)).pipe(Option.map((b) => b.slice()))))
         ),
       putNotFound: (key, body) =>
         ReportSink.checkKey("putNotFound", key, location).pipe(

@@ -147,6 +147,37 @@ export const make = (
         yield* removeRecord("put", "not-found", key)
       })
 
+    const readIfPresent = (file: string, key: string) =>
+      fs.readFile(file).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<Uint8Array>())),
+        Effect.mapError(sinkError("get", `cannot read ${file}`, key))
+      )
+
+    // Either form, whatever this sink writes; the plain one first, as put removes the other form after writing.
+    const get = (key: ReportKey.ReportKey): Effect.Effect<Option.Option<Uint8Array>, ReportSink.SinkError> =>
+      checkKey("get", key).pipe(
+        Effect.zipRight(readIfPresent(fileOf("saved", key, false), key)),
+        Effect.flatMap((plain) =>
+          Option.isSome(plain) ? Effect.succeed(plain) : readIfPresent(fileOf("saved", key, true), key).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.succeed(Option.none<Uint8Array>()),
+              onSome: (data) =>
+                Gzip.decompress(data).pipe(
+                  Effect.map(Option.some),
+                  Effect.mapError((error) =>
+                    new ReportSink.SinkError({
+                      operation: "get",
+                      key,
+                      message: `cannot decompress ${fileOf("saved", key, true)}: ${error.message}`
+                    })
+                  )
+                )
+            }))
+          )
+        )
+      )
+
     const putNotFound = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
       checkKey("putNotFound", key).pipe(Effect.zipRight(writeRecord("putNotFound", "not-found", key, body)))
 
@@ -170,5 +201,5 @@ export const make = (
       )
     )
 
-    return ReportSink.ReportSink.of({ location: config.directory, has, put, putNotFound, list })
+    return ReportSink.ReportSink.of({ location: config.directory, has, get, put, putNotFound, list })
   })

@@ -1,6 +1,7 @@
 import type * as S3 from "@aws-sdk/client-s3"
 import {
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -268,6 +269,42 @@ export const make = (
         )
       )
 
+    // The SDK hands Content-Encoding: gzip bodies over as stored, so they are decompressed here.
+    const get = (key: ReportKey.ReportKey): Effect.Effect<Option.Option<Uint8Array>, ReportSink.SinkError> => {
+      const target = objectKey("saved", key)
+      return checkKey("get", key).pipe(
+        Effect.zipRight(send(
+          "get",
+          `cannot read s3://${bucket}/${target}`,
+          key,
+          (abortSignal) =>
+            client.send(new GetObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(async (
+              object
+            ) => ({
+              encoding: object.ContentEncoding,
+              body: object.Body === undefined ? new Uint8Array() : await object.Body.transformToByteArray()
+            })).then(Option.some),
+          (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(Option.none()))
+        )),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed(Option.none<Uint8Array>()),
+          onSome: ({ body, encoding }) =>
+            encoding === Gzip.contentEncoding || Gzip.isGzip(body)
+              ? Gzip.decompress(body).pipe(
+                Effect.map(Option.some),
+                Effect.mapError((error) =>
+                  new ReportSink.SinkError({
+                    operation: "get",
+                    key,
+                    message: `cannot decompress s3://${bucket}/${target}: ${error.message}`
+                  })
+                )
+              )
+              : Effect.succeed(Option.some(body))
+        }))
+      )
+    }
+
     const putChecked = (key: ReportKey.ReportKey, body: Uint8Array) =>
       Effect.gen(function*() {
         // The HEAD spares an upload when the report is there, and keeps the rule on servers that ignore
@@ -334,5 +371,5 @@ export const make = (
       )
     )
 
-    return ReportSink.ReportSink.of({ location: url, has, put, putNotFound, list })
+    return ReportSink.ReportSink.of({ location: url, has, get, put, putNotFound, list })
   })
