@@ -19,6 +19,12 @@ for (const stream of [process.stdout, process.stderr]) {
   }
 }
 
+// `vt-harvest summary store | head`: when the reader goes away, stop quietly as other Unix tools do.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0)
+  throw error
+})
+
 let signal: NodeJS.Signals | undefined
 for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
 
@@ -43,6 +49,7 @@ const main = Cli.run(process.argv).pipe(
       case "StoreFailed":
         return fail(1, `cannot write to the store: ${error.error.message}; stopped so no quota is wasted`)
       case "InputError":
+      case "RequestFailed":
         return fail(1, error.message)
     }
   }),

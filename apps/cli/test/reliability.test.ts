@@ -1,8 +1,10 @@
+import { GetObjectCommand } from "@aws-sdk/client-s3"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { hashes, readJsonFiles, runCli, startCli, tempDir } from "./helpers.js"
+import { startS3rver } from "./s3rver.js"
 
 const key = "reliability-key-Zq81xK0vW3"
 let server: VtEmulator.Server
@@ -195,4 +197,61 @@ describe("reliability", () => {
       await custom.close()
     }
   }, 120_000)
+})
+
+describe("reliability on S3", () => {
+  it("survives 20 SIGKILLs over 1,000 ids into S3: every object complete, saved once", async () => {
+    const bucket = "crash-bucket"
+    const store = await startS3rver(bucket)
+    try {
+      const dir = tempDir()
+      const ids = hashes(1000, true, "crash-s3")
+      fs.writeFileSync(path.join(dir, "in.txt"), ids.join("\n") + "\n")
+      server.update({ latencyMs: 3 })
+      const concurrency = 8
+      const args = [
+        "files",
+        "in.txt",
+        "-o",
+        `s3://${bucket}/runs/one`,
+        "--tier",
+        "premium",
+        "--concurrency",
+        String(concurrency),
+        "--no-progress"
+      ]
+      const env = { VT_API_KEY: key, VT_BASE_URL: server.url, ...store.env }
+      let kills = 0
+      for (let round = 0; round < 20; round++) {
+        const before = fileRequests().length
+        const { child, done } = startCli(args, { env, cwd: dir })
+        const target = before + 5 + Math.floor(Math.random() * 40)
+        const deadline = Date.now() + 20_000
+        while (fileRequests().length < target && child.exitCode === null && Date.now() < deadline) await sleep(2)
+        await sleep(Math.random() * 15)
+        if (child.exitCode === null) {
+          child.kill("SIGKILL")
+          kills++
+        }
+        await done
+      }
+      const final = await runCli(args, { env, cwd: dir })
+      expect(final.code).toBe(0)
+      expect(kills).toBeGreaterThanOrEqual(20)
+      for (const id of ids) {
+        const object = await store.client.send(new GetObjectCommand({ Bucket: bucket, Key: `runs/one/${id}.json` }))
+        const body = Buffer.from(await object.Body!.transformToByteArray())
+        expect(Buffer.compare(body, Buffer.from(VtEmulator.fileDocument(id)))).toBe(0)
+      }
+      // Nothing else under the prefix: s3rver keeps one "._S3rver_object" file per object.
+      const objects = fs.readdirSync(path.join(store.directory, bucket, "runs", "one"))
+        .filter((name) => name.endsWith("._S3rver_object"))
+      expect(objects).toHaveLength(ids.length)
+      const requested = fileRequests().map((r) => r.id)
+      expect(new Set(requested).size).toBe(ids.length)
+      expect(requested.length - ids.length).toBeLessThanOrEqual(kills * concurrency)
+    } finally {
+      await store.close()
+    }
+  }, 400_000)
 })

@@ -23,6 +23,11 @@ import * as internal from "./internal/fsSink.js"
 export interface Options extends ReportSink.Options {
   /** The store directory; relative paths are resolved against the working directory when the sink is made. */
   readonly directory: string
+  /**
+   * Remove temporary files a killed run left behind (default true). Readers that may run while a harvest writes to
+   * the same directory (a summary, say) pass false, so they never remove a temporary file about to be renamed.
+   */
+  readonly removeStaleTemps?: boolean | undefined
 }
 
 /**
@@ -61,7 +66,8 @@ export const make: (
     return yield* internal.make(fs, path, {
       directory: options.directory,
       overwrite: options.overwrite ?? false,
-      gzip: options.gzip ?? false
+      gzip: options.gzip ?? false,
+      removeStaleTemps: options.removeStaleTemps ?? true
     })
   })
 

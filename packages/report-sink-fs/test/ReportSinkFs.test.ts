@@ -112,6 +112,9 @@ describe("ReportSinkFs", () => {
       const kept = [".gitkeep", "notes.txt", ".mine.tmp", "abc.json"]
       for (const file of stale) yield* fs.writeFileString(file, "{\"partial")
       for (const name of kept) yield* fs.writeFileString(path.join(dir, name), "x")
+      // A reader that may share the directory with a running harvest leaves them alone.
+      yield* ReportSinkFs.make({ directory: dir, removeStaleTemps: false })
+      for (const file of stale) assert.isTrue(yield* fs.exists(file), file)
       yield* ReportSinkFs.make({ directory: dir })
       for (const file of stale) assert.isFalse(yield* fs.exists(file), file)
       assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), sorted([...kept, "_not_found"]))

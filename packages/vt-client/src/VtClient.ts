@@ -42,6 +42,33 @@ export const defaultBaseUrl = "https://www.virustotal.com/api/v3"
 export const defaultTimeout: Duration.Duration = Duration.seconds(60)
 
 /**
+ * The legacy v2 API's address.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultLegacyBaseUrl = "https://www.virustotal.com/vtapi/v2"
+
+/**
+ * How long an upload may take, body included, unless a call says otherwise.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultUploadTimeout: Duration.Duration = Duration.minutes(30)
+
+/**
+ * A path (relative to the base URL) may name the key's own user with this placeholder, as in
+ * `/users/{apikey}/overall_quotas`: it is replaced by the key (URL-encoded) only as the request leaves, so the
+ * key is in no description of the request, and such a request gets no tracing span. Absolute URLs are never
+ * rewritten.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const apiKeyPlaceholder = "{apikey}"
+
+/**
  * The name of the header carrying the key; it is added to `Headers.currentRedactedNames` so spans and
  * logs show `<redacted>` in its place.
  *
@@ -60,6 +87,13 @@ export interface Options {
   readonly baseUrl?: string | undefined
   /** Per request; defaults to {@link defaultTimeout}. */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * The legacy v2 API. Defaults to the base URL with `/api/v3` replaced by `/vtapi/v2` (so the emulator's is
+   * found by itself), or {@link defaultLegacyBaseUrl} when the base URL does not end in `/api/v3`.
+   */
+  readonly legacyBaseUrl?: string | undefined
+  /** Per upload; defaults to {@link defaultUploadTimeout}. */
+  readonly uploadTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -115,6 +149,28 @@ export interface BytesResponse {
 }
 
 /**
+ * Which API a request is for.
+ *
+ * - `"v3"` (default): relative URLs get the base URL; the key goes in the `x-apikey` header.
+ * - `"v2"`: relative URLs get the legacy base URL; the key goes in the `apikey` query parameter and no header;
+ *   HTTP 204 (v2's "over quota", empty body) is `QuotaExceededError` and a 403 without an error document is
+ *   `ForbiddenError` (v2's "forbidden or bad key").
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Api = "v3" | "v2"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecuteOptions {
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly api?: Api | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -135,6 +191,15 @@ export interface Service {
    */
   readonly getFile: (hash: string) => Effect.Effect<Document, VtError.VtError>
   /**
+   * `GET /urls/{id}` for a URL (its id is computed: unpadded URL-safe base64) or a URL object id (64 hex digits,
+   * the SHA-256 of VirusTotal's canonical URL). Anything else fails with `InvalidIdError`, nothing sent.
+   */
+  readonly getUrl: (urlOrId: string) => Effect.Effect<Document, VtError.VtError>
+  /** `GET /domains/{name}`; the name is validated and normalised first (`VtId.domain`). */
+  readonly getDomain: (name: string) => Effect.Effect<Document, VtError.VtError>
+  /** `GET /ip_addresses/{ip}`; the address is validated and normalised first (`VtId.ipAddress`). */
+  readonly getIpAddress: (ip: string) => Effect.Effect<Document, VtError.VtError>
+  /**
    * `GET` of a path answering one object (`{"data":{"type","id","attributes"}}`). The caller encodes the
    * path's segments.
    */
@@ -144,19 +209,31 @@ export interface Service {
   /** {@link Service.executeBytes}, then the body parsed as JSON (any JSON value). */
   readonly execute: (
     request: HttpClientRequest.HttpClientRequest,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
+    options?: ExecuteOptions
   ) => Effect.Effect<JsonResponse, VtError.VtError>
   /**
    * The core every call goes through: adds the key, `accept: application/json` unless the request sets
    * its own `accept`, and `accept-encoding: gzip`; prefixes a relative URL (starting with `/`) with the
    * base URL; applies the timeout; reads and decompresses the body; maps every failure to a `VtError`
    * (non-2xx answers through `VtError.fromResponse`). Absolute URLs are sent as they are (VirusTotal's
-   * one-time upload URLs).
+   * one-time upload URLs). A relative URL may hold {@link apiKeyPlaceholder}. `options.api` selects the
+   * legacy v2 conventions (see {@link Api}).
    */
   readonly executeBytes: (
     request: HttpClientRequest.HttpClientRequest,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
+    options?: ExecuteOptions
   ) => Effect.Effect<BytesResponse, VtError.VtError>
+  /** The base URL requests are resolved against (no trailing slash). */
+  readonly baseUrl: string
+  /** The legacy v2 base URL (no trailing slash). */
+  readonly legacyBaseUrl: string
+  /** The upload timeout the client was configured with. */
+  readonly uploadTimeout: Duration.Duration
+  /**
+   * The text with every occurrence of the key (any letter case, URL-encoded too) replaced by `<redacted>`: what
+   * the client does to everything it puts in an error, for callers composing their own messages.
+   */
+  readonly redact: (text: string) => string
 }
 
 /**
@@ -179,29 +256,50 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
   Effect.gen(function*() {
     const httpClient = yield* HttpClient.HttpClient
     const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
+    const legacyBaseUrl = (options.legacyBaseUrl ?? internal.legacyBaseUrlOf(baseUrl, defaultLegacyBaseUrl))
+      .replace(/\/+$/, "")
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+    const uploadTimeout = Duration.decode(options.uploadTimeout ?? defaultUploadTimeout)
     const scrub = internal.makeScrub(Redacted.value(options.apiKey))
     const keyInUrl = (request: HttpClientRequest.HttpClientRequest) => {
       const text = `${request.url} ${JSON.stringify(request.urlParams)}`
       return scrub(text) !== text
     }
 
-    const resolve = (request: HttpClientRequest.HttpClientRequest) =>
-      /^https?:\/\//i.test(request.url) ? request : HttpClientRequest.prependUrl(request, baseUrl)
-    // How errors name a request: method and URL, never the query string (cursors are long and opaque).
+    const isAbsolute = (request: HttpClientRequest.HttpClientRequest) => /^https?:\/\//i.test(request.url)
+    const resolve = (request: HttpClientRequest.HttpClientRequest, api: Api = "v3") =>
+      isAbsolute(request) ? request : HttpClientRequest.prependUrl(request, api === "v2" ? legacyBaseUrl : baseUrl)
+    // How errors name a request: method and URL, never the query string (cursors are long and opaque, and v2
+    // carries the key there).
     const describe = (request: HttpClientRequest.HttpClientRequest) => scrub(`${request.method} ${request.url}`)
 
+    // The key is read from the Redacted value only here, as the request leaves.
+    const authorize = (request: HttpClientRequest.HttpClientRequest, relative: boolean, api: Api) => {
+      const key = Redacted.value(options.apiKey)
+      const withUser = relative && request.url.includes(apiKeyPlaceholder)
+        ? HttpClientRequest.modify(request, {
+          url: request.url.split(apiKeyPlaceholder).join(encodeURIComponent(key))
+        })
+        : request
+      return api === "v2"
+        ? HttpClientRequest.setUrlParam(withUser, "apikey", key)
+        : HttpClientRequest.setHeader(withUser, apiKeyHeader, key)
+    }
+
     const executeBytes: Service["executeBytes"] = (request, callOptions) => {
-      const resolved = resolve(request)
+      const api = callOptions?.api ?? "v3"
+      const resolved = resolve(request, api)
       const target = describe(resolved)
       const duration = callOptions?.timeout ?? timeout
       return Effect.suspend(() =>
         httpClient.execute(
-          resolved.pipe(
-            resolved.headers["accept"] === undefined ? HttpClientRequest.acceptJson : identity,
-            HttpClientRequest.setHeader("accept-encoding", "gzip"),
-            // Read from the Redacted value only here, as the request leaves.
-            HttpClientRequest.setHeader(apiKeyHeader, Redacted.value(options.apiKey))
+          authorize(
+            resolved.pipe(
+              resolved.headers["accept"] === undefined ? HttpClientRequest.acceptJson : identity,
+              HttpClientRequest.setHeader("accept-encoding", "gzip")
+            ),
+            !isAbsolute(request),
+            api
           )
         )
       ).pipe(
@@ -225,6 +323,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             ),
             Effect.flatMap((raw): Effect.Effect<BytesResponse, VtError.ApiError> => {
               const status = response.status
+              if (api === "v2") {
+                const legacy = internal.legacyStatus(status, scrub(internal.decodeText(raw)))
+                if (legacy !== undefined) return Effect.fail(legacy)
+              }
               return status >= 200 && status <= 299
                 ? Effect.succeed({ status, headers: response.headers, raw })
                 : Effect.fail(VtError.fromResponse(status, scrub(internal.decodeText(raw))))
@@ -255,7 +357,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             Effect.fail(
               new VtError.ResponseDecodeError({
                 status,
-                message: `${describe(resolve(request))}: ${scrub(reason)}`
+                message: `${describe(resolve(request, callOptions?.api))}: ${scrub(reason)}`
               })
             ),
           onRight: (json): Effect.Effect<JsonResponse> => Effect.succeed({ status, raw, json })
@@ -278,21 +380,45 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             Effect.succeed({ raw, data: envelope.data })
         }))
 
-    const getFile: Service["getFile"] = (hash) =>
-      Either.match(VtId.fileHash(hash), {
+    const validated = (
+      kind: string,
+      what: string,
+      validate: (input: string) => Either.Either<string, string>,
+      collection: string
+    ) =>
+    (input: string): Effect.Effect<Document, VtError.VtError> =>
+      Either.match(validate(input), {
         onLeft: (reason) =>
           Effect.fail(
             new VtError.InvalidIdError({
-              kind: "file",
-              input: scrub(hash),
-              message: scrub(`invalid file hash ${JSON.stringify(hash)}: ${reason}`)
+              kind,
+              input: scrub(input),
+              message: scrub(`invalid ${what} ${JSON.stringify(input)}: ${reason}`)
             })
           ),
         onRight: (id) =>
-          getObject(`/files/${id}`)
+          getObject(`/${collection}/${internal.encodeSegment(id)}`)
       })
 
-    return VtClient.of({ getFile, getObject, getJson, execute, executeBytes })
+    const getFile: Service["getFile"] = validated("file", "file hash", VtId.fileHash, "files")
+    const getUrl: Service["getUrl"] = validated("url", "URL", VtId.urlIdentifier, "urls")
+    const getDomain: Service["getDomain"] = validated("domain", "domain", VtId.domain, "domains")
+    const getIpAddress: Service["getIpAddress"] = validated("ip_address", "IP address", VtId.ipAddress, "ip_addresses")
+
+    return VtClient.of({
+      getFile,
+      getUrl,
+      getDomain,
+      getIpAddress,
+      getObject,
+      getJson,
+      execute,
+      executeBytes,
+      baseUrl,
+      legacyBaseUrl,
+      uploadTimeout,
+      redact: scrub
+    })
   })
 
 /**
@@ -319,12 +445,16 @@ export const layerConfig = (options?: {
   readonly apiKey?: Config.Config<Redacted.Redacted<string>> | undefined
   readonly baseUrl?: Config.Config<string> | undefined
   readonly timeout?: Config.Config<Duration.Duration> | undefined
+  readonly legacyBaseUrl?: Config.Config<string> | undefined
+  readonly uploadTimeout?: Config.Config<Duration.Duration> | undefined
 }): Layer.Layer<VtClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const apiKey = yield* options?.apiKey ?? Config.redacted("VT_API_KEY")
       const baseUrl = yield* options?.baseUrl ?? Config.string("VT_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
       const timeout = options?.timeout === undefined ? undefined : yield* options.timeout
-      return layer({ apiKey, baseUrl, timeout })
+      const legacyBaseUrl = options?.legacyBaseUrl === undefined ? undefined : yield* options.legacyBaseUrl
+      const uploadTimeout = options?.uploadTimeout === undefined ? undefined : yield* options.uploadTimeout
+      return layer({ apiKey, baseUrl, timeout, legacyBaseUrl, uploadTimeout })
     })
   )

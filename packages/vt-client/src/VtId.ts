@@ -154,3 +154,18 @@ export const url = (input: string): Either.Either<string, string> => {
  * @category utils
  */
 export const urlId = (url: string): string => Buffer.from(url, "utf8").toString("base64url")
+
+const sha256Hex = /^[0-9a-f]{64}$/i
+
+/**
+ * The `{id}` of `/urls/{id}` for what a user gives: a URL object id (64 hex digits, the SHA-256 of VirusTotal's
+ * canonical URL) is kept, lower-cased; a URL is validated ({@link url}) and turned into its {@link urlId}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const urlIdentifier = (input: string): Either.Either<string, string> => {
+  const trimmed = input.trim()
+  if (sha256Hex.test(trimmed)) return Either.right(trimmed.toLowerCase())
+  return Either.map(url(trimmed), urlId)
+}

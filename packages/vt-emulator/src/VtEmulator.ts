@@ -6,13 +6,15 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Collections from "./internal/collections.js"
 import * as Document from "./internal/document.js"
+import * as Objects from "./internal/objects.js"
 import * as Internal from "./internal/server.js"
 
 /**
  * Fault rates, each between 0 and 1, drawn from the seeded generator for every API request that passed
  * authentication and the quota check (the quota endpoint is exempt). At most one fault hits a request; they are
- * tried in this order: reset, truncated, transient, tooManyRequests, deadlineExceeded, slow.
+ * tried in this order: reset, truncated, transient, tooManyRequests, deadlineExceeded, slow, error.
  *
  * @since 0.1.0
  * @category models
@@ -32,6 +34,17 @@ export interface FaultOptions {
   readonly slow?: number | undefined
   /** Delay of a slow answer (default 30 000 ms). */
   readonly slowMs?: number | undefined
+  /**
+   * Any VirusTotal error, at `rate` (default 1), tried after the others: `{ status: 424, code:
+   * "FailedDependencyError" }` makes every API request answer that error document. Legacy v2 requests get the
+   * status with an empty body, as v2 does.
+   */
+  readonly error?: {
+    readonly status: number
+    readonly code: string
+    readonly message?: string | undefined
+    readonly rate?: number | undefined
+  } | undefined
 }
 
 /**
@@ -65,6 +78,22 @@ export interface Options {
   readonly now?: (() => number) | undefined
   /** Most recent entries kept in the request log (default 100 000; 0 disables the log). */
   readonly logLimit?: number | undefined
+  /** How long (by `now()`) a new analysis stays "queued" (default 20 000 ms). */
+  readonly analysisQueuedMs?: number | undefined
+  /**
+   * When (by `now()`, from its submission) an analysis is "completed" (default 60 000 ms); "in-progress" in between.
+   * A submitted file or URL has a report from then on.
+   */
+  readonly analysisCompletedMs?: number | undefined
+  /**
+   * Which cursor forms collection pages carry: `"both"` (default, as VirusTotal: `meta.cursor` and `links.next`),
+   * `"cursor"` (only `meta.cursor`) or `"links"` (only `links.next`), to test clients against either.
+   */
+  readonly pagination?: "both" | "cursor" | "links" | undefined
+  /** Largest file `POST /files` and v2 `file/scan` accept (default 32 MiB); larger → 413. */
+  readonly maxUploadBytes?: number | undefined
+  /** Largest file an upload URL accepts (default 650 MiB); larger → 413. */
+  readonly maxLargeUploadBytes?: number | undefined
 }
 
 /**
@@ -77,13 +106,17 @@ export interface Options {
 export interface RequestLogEntry {
   readonly method: string
   readonly path: string
-  /** The lower-cased file id of a `/files/{id}` request. */
+  /**
+   * What the request is about: the lower-cased file id of a `/files/{id}…` request; likewise the URL id, domain or
+   * address of `/urls/{id}…`, `/domains/{name}…`, `/ip_addresses/{ip}…`; the analysis id of `/analyses/{id}…`; the
+   * SHA-256 of `/file_behaviours/{id}…`; the `resource` (or url, domain, ip) of a v2 request.
+   */
   readonly id?: string
   /** Status answered, or declared for a truncated body; 0 for a reset connection. */
   readonly status: number
   /** `now()` when the request arrived, in ms. */
   readonly at: number
-  /** "reset", "truncated", "transient", "tooManyRequests", "deadlineExceeded" or "slow". */
+  /** "reset", "truncated", "transient", "tooManyRequests", "deadlineExceeded", "slow" or "error". */
   readonly fault?: string
 }
 
@@ -96,13 +129,20 @@ export interface RequestLogEntry {
 export interface Server {
   /** Base URL of the API, e.g. "http://127.0.0.1:8787/api/v3". */
   readonly url: string
+  /** Base URL of the legacy v2 API, e.g. "http://127.0.0.1:8787/vtapi/v2". */
+  readonly legacyUrl: string
   readonly port: number
   /** The request log, oldest first. */
   readonly requests: ReadonlyArray<RequestLogEntry>
   clearLog(): void
   update(patch: Partial<Options>): void
-  /** Forgets every key's usage. */
+  /** Forgets every key's usage (quota windows and `api_usage`). */
   resetQuota(): void
+  /**
+   * Back to a fresh server: the log, usage, submitted files and URLs, analyses, upload URLs, posted comments and
+   * votes, and the fault generator's seed (what `POST /_emulator/reset` does).
+   */
+  reset(): void
   /** Stops listening, drops open connections and pending slow answers. */
   close(): Promise<void>
 }
@@ -146,3 +186,81 @@ export const isKnown: (id: string) => boolean = Document.isKnown
  * @category utils
  */
 export const fileDocument = (id: string): Uint8Array => Document.answerBody(Document.answerFile(id))
+
+/**
+ * The id VirusTotal gives the URL object (and the emulator uses): the SHA-256, in hex, of the canonical URL; the
+ * emulator canonicalises as the WHATWG URL parser serialises (lower-cased scheme and host, "/" for an empty path).
+ * Undefined for anything but an http(s) URL.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const urlObjectId: (url: string) => string | undefined = Objects.urlObjectId
+
+/**
+ * The known/unknown rule for a URL: the rule of {@link isKnown} applied to its object id ({@link urlObjectId}).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isKnownUrl = (url: string): boolean => {
+  const id = Objects.urlObjectId(url)
+  return id !== undefined && Objects.isKnownId(id)
+}
+
+/**
+ * The exact body bytes served for `GET /urls/{id}` of a URL the rule knows (whatever the form of the id).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const urlDocument = (url: string): Uint8Array => {
+  const id = Objects.urlObjectId(url) ?? ""
+  const answer = Objects.objectAnswer("url", id, url)
+  return Buffer.concat([answer.head, answer.tail])
+}
+
+/**
+ * The exact body bytes served for `GET /domains/{name}` of a domain the rule knows (lower-cased).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const domainDocument = (name: string): Uint8Array => {
+  const answer = Objects.objectAnswer("domain", name.toLowerCase())
+  return Buffer.concat([answer.head, answer.tail])
+}
+
+/**
+ * The exact body bytes served for `GET /ip_addresses/{ip}` of an address the rule knows.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const ipAddressDocument = (ip: string): Uint8Array => {
+  const answer = Objects.objectAnswer("ip_address", ip.toLowerCase())
+  return Buffer.concat([answer.head, answer.tail])
+}
+
+/**
+ * How many objects a list relationship holds: 10 to 40, a pure function of the collection ("files", "urls",
+ * "domains", "ip_addresses"), the object's canonical id (a file's SHA-256, a URL's object id, a lower-cased domain,
+ * an address) and the relationship name. Comments and votes are counted differently (seeded plus posted ones).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const relationshipCount: (collection: string, id: string, relationship: string) => number = (
+  collection,
+  id,
+  relationship
+) => Collections.relationshipCount(collection as Collections.Collection, id, relationship)
+
+/**
+ * The relationships the emulator serves, by collection, with the type of the objects they lead to.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const relationships: Readonly<Record<string, Readonly<Record<string, { readonly target: string }>>>> =
+  Collections.relationships

@@ -30,9 +30,15 @@ Options:
   --fault-slow <rate>       rate of answers delayed by --slow-ms
   --slow-ms <n>             delay of a slow answer (default 30000)
   --seed <n>                seed of the fault generator (default 1)
+  --analysis-queued-ms <n>  how long a new analysis stays "queued" (default 20000)
+  --analysis-ms <n>         when an analysis is "completed" (default 60000)
+  --pagination <style>      cursor forms of collection pages: both (default), cursor or links
   -h, --help                show this help
 
-Admin: GET /_emulator/requests (request log), POST /_emulator/reset (log and quotas).
+Serves /api/v3 (files, uploads and upload URLs, URLs, domains, IP addresses, analyses, comments, votes,
+relationships, behaviours, quotas) and the legacy /vtapi/v2 reports and scans.
+
+Admin: GET /_emulator/requests (request log), POST /_emulator/reset (log, quotas, submissions, votes).
 `
 
 const fail = (message: string): never => {
@@ -60,6 +66,9 @@ const parsed = (() => {
         "fault-slow": { type: "string" },
         "slow-ms": { type: "string" },
         seed: { type: "string" },
+        "analysis-queued-ms": { type: "string" },
+        "analysis-ms": { type: "string" },
+        pagination: { type: "string" },
         help: { type: "boolean", short: "h" }
       },
       strict: true,
@@ -109,6 +118,13 @@ const options: Options = {
   perMonth: integer("per-month", parsed["per-month"]),
   latencyMs: integer("latency-ms", parsed["latency-ms"]),
   seed: integer("seed", parsed.seed),
+  analysisQueuedMs: integer("analysis-queued-ms", parsed["analysis-queued-ms"]),
+  analysisCompletedMs: integer("analysis-ms", parsed["analysis-ms"]),
+  pagination: parsed.pagination === undefined
+    ? undefined
+    : parsed.pagination === "both" || parsed.pagination === "cursor" || parsed.pagination === "links"
+    ? parsed.pagination
+    : fail(`--pagination expects both, cursor or links, got "${parsed.pagination}"`),
   faults
 }
 

@@ -5,6 +5,9 @@ import { Config, Data, Effect, Option, Redacted } from "effect"
 /** Unusable arguments or configuration: exit status 2, nothing sent. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** A one-shot request failed (not the key): exit status 1. */
+export class RequestFailed extends Data.TaggedError("RequestFailed")<{ readonly message: string }> {}
+
 /** VirusTotal's own API root, used unless --base-url or VT_BASE_URL says otherwise. */
 export const defaultBaseUrl = "https://www.virustotal.com/api/v3"
 

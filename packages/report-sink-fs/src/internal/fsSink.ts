@@ -13,6 +13,7 @@ export interface Config {
   readonly directory: string
   readonly overwrite: boolean
   readonly gzip: boolean
+  readonly removeStaleTemps: boolean
 }
 
 // `.<key>.<12 hex>.tmp`: a leading dot can never be a key, so a temporary is never listed or taken for a report,
@@ -73,8 +74,10 @@ export const make = (
           )
         )
       )
-    yield* removeStaleTemps(root)
-    yield* removeStaleTemps(notFoundRoot)
+    if (config.removeStaleTemps) {
+      yield* removeStaleTemps(root)
+      yield* removeStaleTemps(notFoundRoot)
+    }
 
     const checkKey = (operation: string, key: string) => ReportSink.checkKey(operation, key, root)
 

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import { gunzip } from "node:zlib"
-import { ResponseDecodeError, TransportError } from "../VtError.js"
+import { type ApiError, ForbiddenError, QuotaExceededError, ResponseDecodeError, TransportError } from "../VtError.js"
 
 /** @internal */
 export const redactedText = "<redacted>"
@@ -134,4 +134,40 @@ export const checkEnvelope = (json: unknown): Either.Either<Envelope, string> =>
   if (typeof data.id !== "string") return Either.left("\"data.id\" is not a string")
   if (!isRecord(data.attributes)) return Either.left("\"data.attributes\" is not an object")
   return Either.right(json as unknown as Envelope)
+}
+
+/**
+ * A path segment: percent-encoded, except ":" (legal in a path, and what IPv6 addresses are made of).
+ *
+ * @internal
+ */
+export const encodeSegment = (segment: string): string => encodeURIComponent(segment).replace(/%3A/gi, ":")
+
+/**
+ * The v2 base URL next to a v3 one: `…/api/v3` becomes `…/vtapi/v2` (VirusTotal's layout, and the emulator's).
+ *
+ * @internal
+ */
+export const legacyBaseUrlOf = (baseUrl: string, fallback: string): string =>
+  /\/api\/v3$/.test(baseUrl) ? baseUrl.replace(/\/api\/v3$/, "/vtapi/v2") : fallback
+
+/**
+ * v2's own statuses: 204 with an empty body when a quota window is spent, 403 (also empty) for a refused key.
+ * Anything else is decoded as v3 errors are.
+ *
+ * @internal
+ */
+export const legacyStatus = (status: number, body: string): ApiError | undefined => {
+  if (status === 204) {
+    return new QuotaExceededError({
+      status,
+      code: "",
+      message: "HTTP 204: the v2 request quota is spent",
+      body
+    })
+  }
+  if (status === 403 && !body.includes("\"error\"")) {
+    return new ForbiddenError({ status, code: "", message: "HTTP 403: forbidden or bad key", body })
+  }
+  return undefined
 }

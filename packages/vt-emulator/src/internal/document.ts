@@ -203,7 +203,7 @@ const num = (slot: Slot): number => `@@#${slot}@@` as unknown as number
 
 const SENTINEL = /"@@#([A-Z0-9_]+)@@"|@@([A-Z0-9_]+)@@/g
 
-interface Template {
+interface Compiled {
   /** Static bytes around the slots: one more than `slots`, the last being everything after the last slot. */
   readonly segments: ReadonlyArray<Buffer>
   readonly slots: ReadonlyArray<Slot>
@@ -211,7 +211,13 @@ interface Template {
   readonly headStaticLength: number
 }
 
-const compile = (json: string): Template => {
+interface Template extends Compiled {
+  /** The variant's engine verdicts, shared by its reports, its analyses and its v2 reports. */
+  readonly results: Readonly<Record<string, EngineResult>>
+  readonly stats: Readonly<Record<Category, number>>
+}
+
+const compile = (json: string): Compiled => {
   const segments: Array<Buffer> = []
   const slots: Array<Slot> = []
   let last = 0
@@ -229,7 +235,7 @@ const compile = (json: string): Template => {
 // Building one variant
 // ---------------------------------------------------------------------------------------------------------------
 
-type Category =
+export type Category =
   | "malicious"
   | "suspicious"
   | "undetected"
@@ -239,7 +245,7 @@ type Category =
   | "failure"
   | "type-unsupported"
 
-interface EngineResult {
+export interface EngineResult {
   category: Category
   engine_name: string
   engine_version: string
@@ -645,7 +651,7 @@ const buildVariant = (index: number): Template => {
     })
     json = withSigmaStats()
   }
-  return compile(json)
+  return { ...compile(json), results, stats }
 }
 
 const templates: Array<Template | undefined> = []
@@ -777,4 +783,102 @@ const buildAnswer = (rawId: string): FileAnswer => {
   const index = digest[1] % variants.length
   const t = template(index)
   return { status: 200, id, head: spliceHead(t, values(id, digest, variants[index])), tail: t.segments[t.slots.length] }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the other endpoints need to know about a file
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What a variant is, for the endpoints that describe a file without serving its report (behaviour, v2). */
+export interface VariantInfo {
+  readonly index: number
+  readonly kind: Kind
+  readonly typeTag: string
+  readonly meaningfulName: string
+  readonly extension: string
+  readonly malicious: boolean
+  readonly family: string
+  readonly familyCategory: string
+  readonly tags: ReadonlyArray<string>
+}
+
+export const variantCount = variants.length
+
+export const variantInfo = (index: number): VariantInfo => {
+  const v = variants[index]
+  const { category, family } = Corpus.families[v.family]
+  return {
+    index,
+    kind: v.kind,
+    typeTag: v.typeTag,
+    meaningfulName: v.meaningfulName,
+    extension: v.extension,
+    malicious: v.malicious > 0,
+    family,
+    familyCategory: category,
+    tags: v.tags
+  }
+}
+
+/** The engine verdicts and their counts shared by every report of a variant. */
+export const variantResults = (index: number): Pick<Template, "results" | "stats"> => template(index)
+
+/** The identity of a file as its report names it. */
+export interface FileIdentity {
+  readonly sha256: string
+  readonly sha1: string
+  readonly md5: string
+  readonly size: number
+  readonly variant: number
+  /** Unix seconds, for the v2 `scan_date` and analyses of known files. */
+  readonly lastAnalysisDate: number
+}
+
+/** The identity the report of a hash gives the file (whether or not the rule knows the hash). */
+export const fileIdentity = (rawId: string): FileIdentity | undefined => {
+  const id = normaliseFileId(rawId)
+  if (id === undefined) return undefined
+  const digest = sha256(id)
+  const index = digest[1] % variants.length
+  const v = values(id, digest, variants[index])
+  return {
+    sha256: v.SHA256,
+    sha1: v.SHA1,
+    md5: v.MD5,
+    size: Number(v.SIZE),
+    variant: index,
+    lastAnalysisDate: Number(v.LAST_ANALYSIS)
+  }
+}
+
+/** The variant an uploaded file's report uses: chosen by its SHA-256, as for any other file. */
+export const variantOfSha256 = (sha256Hex: string): number => sha256(sha256Hex)[1] % variants.length
+
+/**
+ * The report of a file uploaded to the emulator: the template of its variant with the real hashes and size of the
+ * bytes received. Not cached: uploads are rare and per server.
+ */
+export const answerUploaded = (
+  file: { readonly sha256: string; readonly sha1: string; readonly md5: string; readonly size: number },
+  lastAnalysis: number
+): FileAnswer => {
+  const digest = sha256(file.sha256)
+  const index = digest[1] % variants.length
+  const t = template(index)
+  const v = values(file.sha256, digest, variants[index])
+  const at = String(lastAnalysis)
+  const overridden: Record<Slot, string> = {
+    ...v,
+    SHA1: file.sha1,
+    MD5: file.md5,
+    SIZE: String(file.size),
+    FIRST_SUBMISSION: at,
+    LAST_SUBMISSION: at,
+    LAST_ANALYSIS: at,
+    LAST_MODIFICATION: at,
+    FIRST_ITW: at,
+    TIMES_SUBMITTED: "1",
+    UNIQUE_SOURCES: "1"
+  }
+  return { status: 200, id: file.sha256, head: spliceHead(t, overridden), tail: t.segments[t.slots.length] }
 }

@@ -1,0 +1,223 @@
+/**
+ * Collections (relationships, comments, votes, sandbox behaviours…) as lazy Streams: one page is requested when
+ * the consumer needs more items, following `meta.cursor`, or `links.next` when only that is given, until the
+ * last page (which has neither). Each page costs one request against the quota: take what you need.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { decodeFailure, withClient } from "./internal/api.js"
+import type * as VtClient from "./VtClient.js"
+import * as VtError from "./VtError.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Items per page (VirusTotal's default is 10; about 40 is the practical maximum). */
+  readonly limit?: number | undefined
+  /** Start from this cursor (from an earlier page's `cursor`) instead of the first page. */
+  readonly cursor?: string | undefined
+  /** Further query parameters (filters, `relationships=`…), sent with every page. */
+  readonly urlParams?: Readonly<Record<string, string | number | boolean>> | undefined
+  /** Stop after this many pages even if there are more. */
+  readonly maxPages?: number | undefined
+}
+
+/**
+ * One page as received: `raw` is the exact body, `data` its items (one or none for a to-one relationship, whose
+ * `data` is an object or null).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Page {
+  readonly raw: Uint8Array
+  readonly data: ReadonlyArray<unknown>
+  /** `meta.count`: how many items the whole collection holds, when VirusTotal says. */
+  readonly count: Option.Option<number>
+  /** `meta.cursor`: the cursor of the next page. */
+  readonly cursor: Option.Option<string>
+  /** `links.next`: the URL of the next page. */
+  readonly next: Option.Option<string>
+  readonly meta: Readonly<Record<string, unknown>>
+  readonly links: Readonly<Record<string, unknown>>
+}
+
+/**
+ * An item that only names an object (what `…/relationships/{name}` answers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Descriptor {
+  readonly type: string
+  readonly id: string
+  readonly context_attributes?: Readonly<Record<string, unknown>> | undefined
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+type State =
+  | { readonly _tag: "First"; readonly pages: number }
+  | { readonly _tag: "Cursor"; readonly cursor: string; readonly pages: number }
+  | { readonly _tag: "Url"; readonly url: string; readonly pages: number }
+
+const parsePage = (raw: Uint8Array, json: unknown): Either.Either<Page, string> => {
+  if (!isRecord(json)) return Either.left("the body is not a JSON object")
+  const data = json.data
+  const items = Array.isArray(data) ? data : data === null ? [] : isRecord(data) ? [data] : undefined
+  if (items === undefined) return Either.left("\"data\" is neither a list nor an object")
+  const meta = isRecord(json.meta) ? json.meta : {}
+  const links = isRecord(json.links) ? json.links : {}
+  const text = (u: unknown) => (typeof u === "string" && u !== "" ? Option.some(u) : Option.none())
+  return Either.right({
+    raw,
+    data: items,
+    count: typeof meta.count === "number" ? Option.some(meta.count) : Option.none(),
+    cursor: Array.isArray(data) ? text(meta.cursor) : Option.none(),
+    next: Array.isArray(data) ? text(links.next) : Option.none(),
+    meta,
+    links
+  })
+}
+
+/**
+ * The pages of a collection, requested one by one as the stream is pulled. `path` is relative to the base URL
+ * (`/files/{id}/comments`), encoded by the caller.
+ *
+ * The next page is the one `meta.cursor` names; without it, `links.next` is followed when it points into the
+ * client's base URL, and otherwise only its `cursor` parameter is used (the key is never sent elsewhere). The
+ * stream ends after a page with neither, or that repeats the cursor it was asked with.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const pages = (path: string, options: Options = {}): Stream.Stream<Page, VtError.VtError, VtClient.VtClient> =>
+  Stream.unwrap(withClient((vt) =>
+    Effect.sync(() => {
+      const params: Record<string, string | number | boolean> = { ...options.urlParams }
+      if (options.limit !== undefined) params.limit = options.limit
+      const fetch = (state: State) => {
+        // A URL object keeps the query (the cursor) out of the request's URL, so errors do not repeat it.
+        const request = state._tag === "Url"
+          ? HttpClientRequest.get(new URL(state.url))
+          : HttpClientRequest.get(path, {
+            urlParams: state._tag === "Cursor" ? { ...params, cursor: state.cursor } : params
+          })
+        return Effect.flatMap(vt.execute(request), (response) =>
+          Either.match(parsePage(response.raw, response.json), {
+            onLeft: (reason) =>
+              Effect.fail(
+                new VtError.ResponseDecodeError({
+                  status: response.status,
+                  message: vt.redact(`GET ${vt.baseUrl}${path}: not a collection page: ${reason}`)
+                })
+              ),
+            onRight: (page): Effect.Effect<Page> => Effect.succeed(page)
+          }))
+      }
+      const nextState = (page: Page, state: State): Option.Option<State> => {
+        const pagesDone = state.pages + 1
+        if (options.maxPages !== undefined && pagesDone >= options.maxPages) return Option.none()
+        const current = state._tag === "Cursor" ? state.cursor : undefined
+        if (Option.isSome(page.cursor)) {
+          return page.cursor.value === current
+            ? Option.none()
+            : Option.some({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone })
+        }
+        if (Option.isNone(page.next)) return Option.none()
+        const next = page.next.value
+        if (next.startsWith(`${vt.baseUrl}/`)) {
+          return state._tag === "Url" && state.url === next
+            ? Option.none()
+            : Option.some({ _tag: "Url", url: next, pages: pagesDone })
+        }
+        let cursor: string | null = null
+        try {
+          cursor = new URL(next).searchParams.get("cursor")
+        } catch {
+          cursor = null
+        }
+        return cursor === null || cursor === "" || cursor === current
+          ? Option.none()
+          : Option.some({ _tag: "Cursor", cursor, pages: pagesDone })
+      }
+      const first: State = options.cursor === undefined
+        ? { _tag: "First", pages: 0 }
+        : { _tag: "Cursor", cursor: options.cursor, pages: 0 }
+      return Stream.paginateEffect<State, Page, VtError.VtError, never>(
+        first,
+        (state) => Effect.map(fetch(state), (page) => [page, nextState(page, state)] as const)
+      )
+    })
+  ))
+
+/**
+ * The items of a collection, each checked by `decode` (a `Left` reason fails the stream with
+ * `ResponseDecodeError`), pages requested as the stream is pulled.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const items = <A>(
+  path: string,
+  decode: (item: unknown) => Either.Either<A, string>,
+  options?: Options
+): Stream.Stream<A, VtError.VtError, VtClient.VtClient> =>
+  Stream.unwrap(withClient((vt) =>
+    Effect.succeed(
+      pages(path, options).pipe(
+        Stream.mapConcatEffect((page) =>
+          Effect.forEach(page.data, (item, i) =>
+            Either.match(decode(item), {
+              onLeft: (reason) => Effect.fail(decodeFailure(vt, 200, "GET", path, `item ${i}: ${reason}`)),
+              onRight: (a): Effect.Effect<A> => Effect.succeed(a)
+            }))
+        )
+      )
+    )
+  ))
+
+/**
+ * Checks an item is an object (`type`, `id`, `attributes`); everything else in it is kept.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeObject = (item: unknown): Either.Either<VtClient.VtObject, string> => {
+  if (!isRecord(item)) return Either.left("not a JSON object")
+  if (typeof item.type !== "string") return Either.left("\"type\" is not a string")
+  if (typeof item.id !== "string") return Either.left("\"id\" is not a string")
+  if (!isRecord(item.attributes)) return Either.left("\"attributes\" is not an object")
+  return Either.right(item as unknown as VtClient.VtObject)
+}
+
+/**
+ * Checks an item names an object (`type`, `id`); everything else in it is kept.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeDescriptor = (item: unknown): Either.Either<Descriptor, string> => {
+  if (!isRecord(item)) return Either.left("not a JSON object")
+  if (typeof item.type !== "string") return Either.left("\"type\" is not a string")
+  if (typeof item.id !== "string") return Either.left("\"id\" is not a string")
+  return Either.right(item as unknown as Descriptor)
+}
+
+/**
+ * The objects of a collection.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const objects = (
+  path: string,
+  options?: Options
+): Stream.Stream<VtClient.VtObject, VtError.VtError, VtClient.VtClient> => items(path, decodeObject, options)

@@ -1,0 +1,18 @@
+/**
+ * Domain reports. Comments, votes and relationships of a domain take `VtObject.domain(name)`.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import { withClient } from "./internal/api.js"
+import type * as VtClient from "./VtClient.js"
+import type * as VtError from "./VtError.js"
+
+/**
+ * `GET /domains/{name}` (the service's `getDomain`): the name is validated and normalised first.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const get = (name: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) => vt.getDomain(name))

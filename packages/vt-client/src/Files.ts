@@ -1,0 +1,148 @@
+/**
+ * Files: reports, uploads (small ones to `POST /files`, larger ones through a one-time upload URL, streamed from
+ * disk either way) and rescans.
+ *
+ * @since 0.1.0
+ */
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import { basename } from "node:path"
+import type * as Analysis from "./Analysis.js"
+import { analysisDescriptor, decode, refPath, withClient } from "./internal/api.js"
+import * as Multipart from "./internal/multipart.js"
+import type * as VtClient from "./VtClient.js"
+import type * as VtError from "./VtError.js"
+import * as VtObject from "./VtObject.js"
+
+/**
+ * The largest file `POST /files` accepts (32 MiB); larger files go through {@link uploadUrl}, up to 650 MB.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxDirectUploadBytes = 32 * 1024 * 1024
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface UploadOptions {
+  /** The password of an encrypted archive (the `password` form field). */
+  readonly password?: string | undefined
+  /** Overrides the client's upload timeout for this upload. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Use an upload URL whatever the size. */
+  readonly viaUploadUrl?: boolean | undefined
+}
+
+/**
+ * What {@link uploadStream} sends: the bytes as a stream, their exact number (sent as `content-length`, and what
+ * decides the route), and the file name VirusTotal records.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Source {
+  readonly stream: Stream.Stream<Uint8Array, unknown>
+  readonly size: number
+  readonly filename: string
+}
+
+/**
+ * `GET /files/{md5|sha1|sha256}` (the service's `getFile`).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const get = (hash: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) => vt.getFile(hash))
+
+const UploadUrlDocument = Schema.Struct({ data: Schema.String })
+
+/**
+ * `GET /files/upload_url`: a one-time URL to POST one file of up to 650 MB to.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const uploadUrl = (): Effect.Effect<string, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) =>
+    Effect.flatMap(
+      vt.getJson("/files/upload_url"),
+      (response) => Effect.map(decode(vt, UploadUrlDocument, response, "GET", "/files/upload_url"), (doc) => doc.data)
+    )
+  )
+
+/**
+ * Uploads bytes from a stream, as multipart field `file`, streamed with a known length (never buffered): to
+ * `POST /files` up to {@link maxDirectUploadBytes}, through a fresh {@link uploadUrl} above. Answers the
+ * analysis descriptor; {@link Analysis.wait} follows it. An upload through a URL is two requests.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const uploadStream = (
+  source: Source,
+  options?: UploadOptions
+): Effect.Effect<Analysis.Descriptor, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) =>
+    Effect.gen(function*() {
+      const large = options?.viaUploadUrl === true || source.size > maxDirectUploadBytes
+      const target = large ? yield* uploadUrl() : "/files"
+      const fields = options?.password === undefined ? [] : [{ name: "password", value: options.password }]
+      const body = Multipart.body(fields, {
+        name: "file",
+        filename: source.filename,
+        size: source.size,
+        stream: source.stream
+      })
+      const response = yield* vt.execute(
+        HttpClientRequest.post(target).pipe(HttpClientRequest.setBody(body)),
+        { timeout: options?.timeout ?? vt.uploadTimeout }
+      )
+      return yield* analysisDescriptor(vt, response, "POST", target)
+    })
+  )
+
+/**
+ * Uploads a file from disk, streamed (memory stays flat whatever its size): see {@link uploadStream}.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const upload = (
+  path: string,
+  options?: UploadOptions
+): Effect.Effect<
+  Analysis.Descriptor,
+  VtError.VtError | PlatformError.PlatformError,
+  VtClient.VtClient | FileSystem.FileSystem
+> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(path)
+    return yield* uploadStream(
+      { stream: fs.stream(path, { chunkSize: FileSystem.KiB(64) }), size: Number(info.size), filename: basename(path) },
+      options
+    )
+  })
+
+/**
+ * `POST /files/{id}/analyse`: analyse a known file again.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const rescan = (hash: string): Effect.Effect<Analysis.Descriptor, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) =>
+    Effect.gen(function*() {
+      const path = `${yield* refPath(vt, VtObject.file(hash))}/analyse`
+      const response = yield* vt.execute(HttpClientRequest.post(path))
+      return yield* analysisDescriptor(vt, response, "POST", path)
+    })
+  )

@@ -1,0 +1,77 @@
+// Pagination against purpose-built servers: the shapes the emulator does not produce.
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import type * as Http from "node:http"
+import * as Collection from "../src/Collection.js"
+import * as VtClient from "../src/VtClient.js"
+import * as VtError from "../src/VtError.js"
+import { serve, type TestServer } from "./utils.js"
+
+const KEY = "k3y-0123456789abcdef0123456789abcdef"
+
+const item = (id: string) => ({ type: "domain", id, attributes: { n: id } })
+
+const provide = (server: TestServer) =>
+  Effect.provide(
+    VtClient.layer({ apiKey: Redacted.make(KEY), baseUrl: server.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  )
+
+const json = (response: Http.ServerResponse, body: unknown, status = 200) => {
+  const text = JSON.stringify(body)
+  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+  response.end(text)
+}
+
+describe("Collection over purpose-built servers", () => {
+  it.scoped("links.next to another host: only its cursor is used, the other host never sees a request", () =>
+    Effect.gen(function*() {
+      const elsewhere = yield* serve((_request, response) => json(response, { data: [] }))
+      const server = yield* serve((request, response) => {
+        const cursor = new URL(request.url ?? "/", "http://x").searchParams.get("cursor")
+        if (cursor === null) {
+          return json(response, {
+            data: [item("a"), item("b")],
+            links: { next: `${elsewhere.url}/things?cursor=page2&limit=2` }
+          })
+        }
+        json(response, { data: [item("c")], meta: { count: 3 }, links: { self: "x" } })
+      })
+      const ids = yield* Stream.runCollect(Collection.objects("/things", { limit: 2 })).pipe(provide(server))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(ids).map((o) => o.id), ["a", "b", "c"])
+      assert.deepStrictEqual(server.requests.map((r) => r.url), [
+        "/api/v3/things?limit=2",
+        "/api/v3/things?limit=2&cursor=page2"
+      ])
+      assert.strictEqual(elsewhere.requests.length, 0)
+    }))
+
+  it.scoped("a page repeating the cursor it was asked with ends the stream (no endless loop)", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((_request, response) =>
+        json(response, { data: [item("x")], meta: { cursor: "same" } })
+      )
+      const items = yield* Stream.runCollect(Collection.objects("/loop")).pipe(provide(server))
+      assert.strictEqual(Chunk.size(items), 2)
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scoped("items that are not objects, or a page that is not a collection: ResponseDecodeError", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request, response) =>
+        request.url?.startsWith("/api/v3/bad-item")
+          ? json(response, { data: [item("a"), { type: "domain" }] })
+          : json(response, { data: "nope" })
+      )
+      const badItem = yield* Effect.flip(Stream.runCollect(Collection.objects("/bad-item"))).pipe(provide(server))
+      assert.instanceOf(badItem, VtError.ResponseDecodeError)
+      assert.include(badItem.message, "item 1")
+      const badPage = yield* Effect.flip(Stream.runCollect(Collection.pages("/bad-page"))).pipe(provide(server))
+      assert.instanceOf(badPage, VtError.ResponseDecodeError)
+      assert.include(badPage.message, "not a collection page")
+    }))
+})

@@ -1,0 +1,210 @@
+/**
+ * What one emulator remembers between requests: submitted files and URLs, their analyses (whose status follows
+ * the emulator's clock), one-time upload URLs, and per-day usage for `api_usage`.
+ */
+import { randomBytes } from "node:crypto"
+import { type FileIdentity, variantOfSha256, variantResults } from "./document.js"
+import { objectResults } from "./objects.js"
+
+export const DEFAULT_QUEUED_MS = 20_000
+export const DEFAULT_COMPLETED_MS = 60_000
+const UPLOAD_URL_TTL_MS = 3_600_000
+const MAX_ANALYSES = 100_000
+const MAX_SEEN_URLS = 10_000
+
+export interface SubmittedFile {
+  readonly sha256: string
+  readonly sha1: string
+  readonly md5: string
+  readonly size: number
+  readonly name: string
+  /** When its analysis completes (ms): from then on the file has a report. */
+  readonly availableAt: number
+}
+
+export type AnalysisStatus = "queued" | "in-progress" | "completed"
+
+interface AnalysisRecord {
+  readonly id: string
+  /** ms */
+  readonly created: number
+  readonly file?: {
+    readonly sha256: string
+    readonly sha1: string
+    readonly md5: string
+    readonly size: number
+    readonly variant: number
+  }
+  readonly url?: { readonly id: string; readonly url: string }
+  completed?: Buffer
+}
+
+const FILE_STATS_KEYS = [
+  "harmless",
+  "type-unsupported",
+  "suspicious",
+  "confirmed-timeout",
+  "timeout",
+  "failure",
+  "malicious",
+  "undetected"
+] as const
+const URL_STATS_KEYS = ["harmless", "malicious", "suspicious", "undetected", "timeout"] as const
+
+const zeros = (keys: ReadonlyArray<string>) => Object.fromEntries(keys.map((k) => [k, 0]))
+
+export class State {
+  files = new Map<string, SubmittedFile>()
+  /** md5 / sha1 / sha256 → sha256 of submitted files. */
+  fileIndex = new Map<string, string>()
+  urls = new Map<string, { readonly url: string; readonly availableAt: number }>()
+  seenUrls = new Map<string, string>()
+  analyses = new Map<string, AnalysisRecord>()
+  uploadTokens = new Map<string, number>()
+
+  clear(): void {
+    this.files = new Map()
+    this.fileIndex = new Map()
+    this.urls = new Map()
+    this.seenUrls = new Map()
+    this.analyses = new Map()
+    this.uploadTokens = new Map()
+  }
+
+  // -- files ------------------------------------------------------------------------------------------------------
+
+  submitFile(file: Omit<SubmittedFile, "availableAt">, availableAt: number): SubmittedFile {
+    const previous = this.files.get(file.sha256)
+    // A resubmission of a file that already has a report keeps it.
+    const record = { ...file, availableAt: previous === undefined ? availableAt : previous.availableAt }
+    this.files.set(file.sha256, record)
+    this.fileIndex.set(file.sha256, file.sha256)
+    this.fileIndex.set(file.sha1, file.sha256)
+    this.fileIndex.set(file.md5, file.sha256)
+    return record
+  }
+
+  /** The submitted file an id (any hash, lower-cased) names. */
+  submitted(id: string): SubmittedFile | undefined {
+    if (this.files.size === 0) return undefined
+    const sha = this.fileIndex.get(id)
+    return sha === undefined ? undefined : this.files.get(sha)
+  }
+
+  // -- urls -------------------------------------------------------------------------------------------------------
+
+  rememberUrl(id: string, url: string): void {
+    if (this.seenUrls.has(id)) return
+    if (this.seenUrls.size >= MAX_SEEN_URLS) this.seenUrls.delete(this.seenUrls.keys().next().value as string)
+    this.seenUrls.set(id, url)
+  }
+
+  submitUrl(id: string, url: string, availableAt: number): void {
+    this.rememberUrl(id, url)
+    if (!this.urls.has(id)) this.urls.set(id, { url, availableAt })
+  }
+
+  // -- analyses ---------------------------------------------------------------------------------------------------
+
+  private addAnalysis(record: AnalysisRecord): string {
+    const existing = this.analyses.get(record.id)
+    if (existing !== undefined) return existing.id
+    if (this.analyses.size >= MAX_ANALYSES) this.analyses.delete(this.analyses.keys().next().value as string)
+    this.analyses.set(record.id, record)
+    return record.id
+  }
+
+  /** VirusTotal's file analysis ids are base64 of "<md5>:<unix seconds>". */
+  fileAnalysis(file: Pick<FileIdentity, "sha256" | "sha1" | "md5" | "size">, at: number, variant?: number): string {
+    const seconds = Math.floor(at / 1000)
+    return this.addAnalysis({
+      id: Buffer.from(`${file.md5}:${seconds}`).toString("base64url"),
+      created: at,
+      file: {
+        sha256: file.sha256,
+        sha1: file.sha1,
+        md5: file.md5,
+        size: file.size,
+        variant: variant ?? variantOfSha256(file.sha256)
+      }
+    })
+  }
+
+  /** URL analysis ids are "u-<url id>-<unix seconds>". */
+  urlAnalysis(id: string, url: string, at: number): string {
+    return this.addAnalysis({ id: `u-${id}-${Math.floor(at / 1000)}`, created: at, url: { id, url } })
+  }
+
+  analysis(id: string): AnalysisRecord | undefined {
+    return this.analyses.get(id)
+  }
+
+  // -- upload urls ------------------------------------------------------------------------------------------------
+
+  newUploadToken(at: number): string {
+    const token = randomBytes(24).toString("base64url")
+    this.uploadTokens.set(token, at + UPLOAD_URL_TTL_MS)
+    return token
+  }
+
+  /** True once per token, within its lifetime. */
+  consumeUploadToken(token: string, at: number): boolean {
+    const expires = this.uploadTokens.get(token)
+    if (expires === undefined) return false
+    this.uploadTokens.delete(token)
+    return at < expires
+  }
+
+  knowsUploadToken(token: string): boolean {
+    return this.uploadTokens.has(token)
+  }
+}
+
+export const statusAt = (created: number, at: number, queuedMs: number, completedMs: number): AnalysisStatus => {
+  const elapsed = at - created
+  return elapsed < queuedMs ? "queued" : elapsed < completedMs ? "in-progress" : "completed"
+}
+
+/** The analysis document. A completed one is serialised once and kept. */
+export const analysisBody = (record: AnalysisRecord, status: AnalysisStatus): Buffer => {
+  if (status === "completed" && record.completed !== undefined) return record.completed
+  const base = "https://www.virustotal.com/api/v3"
+  const item = record.file !== undefined ? `${base}/files/${record.file.sha256}` : `${base}/urls/${record.url?.id}`
+  const completed = status === "completed"
+  const scan = !completed
+    ? { stats: zeros(record.file !== undefined ? FILE_STATS_KEYS : URL_STATS_KEYS), results: {} }
+    : record.file !== undefined
+    ? variantResults(record.file.variant)
+    : objectResults("url", record.url?.id ?? "")
+  const meta = record.file !== undefined
+    ? {
+      file_info: {
+        sha256: record.file.sha256,
+        sha1: record.file.sha1,
+        md5: record.file.md5,
+        size: record.file.size
+      }
+    }
+    : { url_info: { id: record.url?.id, url: record.url?.url } }
+  const body = Buffer.from(
+    JSON.stringify({
+      data: {
+        type: "analysis",
+        id: record.id,
+        links: { self: `${base}/analyses/${record.id}`, item },
+        attributes: {
+          date: Math.floor(record.created / 1000),
+          status,
+          stats: scan.stats,
+          results: scan.results
+        }
+      },
+      meta
+    }),
+    "utf8"
+  )
+  if (completed) record.completed = body
+  return body
+}
+
+export type { AnalysisRecord }
