@@ -153,10 +153,12 @@ describe("uploads", () => {
       const file = path.join(dir, "forty.bin")
       const size = 40 * 1024 * 1024
       const expected = yield* writeLargeFile(file, size)
-      const warm = writeFile(dir, "warm.bin", new Uint8Array(1024 * 1024).fill(1))
+      // Warm-up large enough for the collector to size its young generation for a sustained upload.
+      const warm = path.join(dir, "warm.bin")
+      yield* writeLargeFile(warm, 8 * 1024 * 1024)
       const server = yield* VtEmulator.make({ apiKeys: ["k"] })
       const measured = yield* Effect.gen(function*() {
-        // Warm the whole path (JIT, sockets, pools) so that only the 40 MB is measured.
+        // Warm the whole path (JIT, sockets, pools, heap sizing) so that only the 40 MB is measured.
         yield* Files.upload(warm, { viaUploadUrl: true })
         yield* Files.upload(warm, { viaUploadUrl: true })
         yield* realSleep(50)
