@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
+import * as nodeFs from "node:fs"
 
 /** @internal */
 export interface Config {
@@ -57,23 +58,32 @@ export const make = (
         Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
       ), { discard: true })
 
-    const removeStaleTemps = (dir: string) =>
-      fs.readDirectory(dir).pipe(
-        Effect.mapError(sinkError("open", `cannot read directory ${dir}`)),
-        Effect.flatMap((names) =>
-          Effect.forEach(
-            names.filter((name) => tempPattern.test(name)),
-            (name) => {
-              const file = path.join(dir, name)
-              return fs.remove(file).pipe(
-                Effect.catchIf(isNotFound, () => Effect.void),
-                Effect.mapError(sinkError("open", `cannot remove stale temporary file ${file}`))
-              )
-            },
-            { discard: true, concurrency: 16 }
-          )
+    // The directory is walked entry by entry (node:fs opendir) rather than listed whole: a store of a million
+    // reports would otherwise hold a million names in memory just to find a few leftover temporaries.
+    const staleTemps = (dir: string): Stream.Stream<string, ReportSink.SinkError> =>
+      Stream.suspend(() =>
+        Stream.fromAsyncIterable(
+          (async function*() {
+            const handle = await nodeFs.promises.opendir(dir, { bufferSize: 256 })
+            for await (const entry of handle) if (tempPattern.test(entry.name)) yield entry.name
+          })(),
+          (cause) =>
+            new ReportSink.SinkError({
+              operation: "open",
+              message: `cannot read directory ${dir}: ${String(cause)}`,
+              cause
+            })
         )
       )
+
+    const removeStaleTemps = (dir: string) =>
+      Stream.runForEach(staleTemps(dir), (name) => {
+        const file = path.join(dir, name)
+        return fs.remove(file).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
+          Effect.mapError(sinkError("open", `cannot remove stale temporary file ${file}`))
+        )
+      })
     if (config.removeStaleTemps) {
       yield* removeStaleTemps(root)
       yield* removeStaleTemps(notFoundRoot)
