@@ -22,6 +22,28 @@ beforeEach(() => {
 const fileRequests = () => server.requests.filter((r) => r.path.includes("/files/"))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * Starts the CLI 20 times and SIGKILLs it each time after a random number of new report requests (so every kill
+ * lands mid-run, start-up excluded) plus a random few milliseconds; answers how many runs were killed.
+ */
+const killRepeatedly = async (args: ReadonlyArray<string>, env: Record<string, string>, dir: string) => {
+  let kills = 0
+  for (let round = 0; round < 20; round++) {
+    const before = fileRequests().length
+    const { child, done } = startCli(args, { env, cwd: dir })
+    const target = before + 5 + Math.floor(Math.random() * 40)
+    const deadline = Date.now() + 20_000
+    while (fileRequests().length < target && child.exitCode === null && Date.now() < deadline) await sleep(2)
+    await sleep(Math.random() * 15)
+    if (child.exitCode === null) {
+      child.kill("SIGKILL")
+      kills++
+    }
+    await done
+  }
+  return kills
+}
+
 const expectStoreComplete = (out: string, ids: ReadonlyArray<string>) => {
   const names = fs.readdirSync(out)
   expect(names.filter((name) => name.startsWith(".") || name.endsWith(".tmp"))).toEqual([])
@@ -51,21 +73,7 @@ describe("reliability", () => {
       "--no-progress"
     ]
     const env = { VT_API_KEY: key, VT_BASE_URL: server.url }
-    let kills = 0
-    for (let round = 0; round < 20; round++) {
-      const before = fileRequests().length
-      const { child, done } = startCli(args, { env, cwd: dir })
-      // Kill after a random number of new requests, so every kill lands mid-run (start-up excluded).
-      const target = before + 5 + Math.floor(Math.random() * 40)
-      const deadline = Date.now() + 20_000
-      while (fileRequests().length < target && child.exitCode === null && Date.now() < deadline) await sleep(2)
-      await sleep(Math.random() * 15)
-      if (child.exitCode === null) {
-        child.kill("SIGKILL")
-        kills++
-      }
-      await done
-    }
+    const kills = await killRepeatedly(args, env, dir)
     const final = await runCli(args, { env, cwd: dir })
     expect(final.code).toBe(0)
     expect(kills).toBeGreaterThanOrEqual(20)
@@ -221,20 +229,7 @@ describe("reliability on S3", () => {
         "--no-progress"
       ]
       const env = { VT_API_KEY: key, VT_BASE_URL: server.url, ...store.env }
-      let kills = 0
-      for (let round = 0; round < 20; round++) {
-        const before = fileRequests().length
-        const { child, done } = startCli(args, { env, cwd: dir })
-        const target = before + 5 + Math.floor(Math.random() * 40)
-        const deadline = Date.now() + 20_000
-        while (fileRequests().length < target && child.exitCode === null && Date.now() < deadline) await sleep(2)
-        await sleep(Math.random() * 15)
-        if (child.exitCode === null) {
-          child.kill("SIGKILL")
-          kills++
-        }
-        await done
-      }
+      const kills = await killRepeatedly(args, env, dir)
       const final = await runCli(args, { env, cwd: dir })
       expect(final.code).toBe(0)
       expect(kills).toBeGreaterThanOrEqual(20)
