@@ -197,9 +197,11 @@ describe("the key stays secret on every endpoint", () => {
       for (const error of errors) assertNoKey(renderings(error))
       assert.isAbove(logs.lines.length, 40)
       assertNoKey(logs.lines)
-      // Spans of requests without the key in their URL show the header redacted; the others have no span.
+      // Spans of requests without the key in their URL show the header redacted; the others have no span. (The
+      // client on undici directly makes no HTTP spans at all.)
       const http = spans.filter((span) => span.attributes.has("http.request.method"))
-      assert.isAbove(http.length, 5)
+      if (process.env.VT_TEST_TRANSPORT === "undici") assert.strictEqual(http.length, 0)
+      else assert.isAbove(http.length, 5)
       for (const span of http) {
         assert.strictEqual(String(span.attributes.get("http.request.header.x-apikey")), "<redacted>")
       }

@@ -38,12 +38,17 @@ export const unknownUrl = find((i) => `https://www.example.net/path/${i}?q=1`, (
 
 export type Env = VtClient.VtClient | FileSystem.FileSystem
 
-/** The client for an emulator, as an application builds it (the layer, undici). */
+/**
+ * The client for an emulator, as an application builds it: on HttpClient (`layer` with undici's HttpClient), or on
+ * undici directly (`layerUndici`) when VT_TEST_TRANSPORT is "undici" (vitest.config.ts runs these suites both ways).
+ */
 export const clientLayer = (server: VtEmulator.Server, apiKey: string = KEY, options?: Partial<VtClient.Options>) =>
   Layer.merge(
-    VtClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: server.url, ...options }).pipe(
-      Layer.provide(NodeHttpClient.layerUndici)
-    ),
+    process.env.VT_TEST_TRANSPORT === "undici"
+      ? VtClient.layerUndici({ apiKey: Redacted.make(apiKey), baseUrl: server.url, ...options })
+      : VtClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: server.url, ...options }).pipe(
+        Layer.provide(NodeHttpClient.layerUndici)
+      ),
     NodeFileSystem.layer
   )
 

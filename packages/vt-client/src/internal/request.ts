@@ -3,7 +3,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import { gunzip } from "node:zlib"
+import type { Document } from "../VtClient.js"
 import { type ApiError, ForbiddenError, QuotaExceededError, ResponseDecodeError, TransportError } from "../VtError.js"
+import * as Json from "./json.js"
 
 /** @internal */
 export const redactedText = "<redacted>"
@@ -170,4 +172,42 @@ export const legacyStatus = (status: number, body: string): ApiError | undefined
     return new ForbiddenError({ status, code: "", message: "HTTP 403: forbidden or bad key", body })
   }
   return undefined
+}
+
+/**
+ * An answer as a transport delivers it: the status, the head's headers, and the body bytes as sent (maybe gzip).
+ *
+ * @internal
+ */
+export interface RawAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: Uint8Array
+}
+
+/**
+ * What is wrong with the bytes as an object answer (`{"data":{"type","id","attributes"}}`), or `undefined`: the
+ * same verdicts as {@link parseJson} followed by {@link checkEnvelope}, from one scan that builds nothing.
+ *
+ * @internal
+ */
+export const objectProblem = (bytes: Uint8Array): string | undefined => {
+  const result = Json.scan(bytes)
+  return result._tag === "Invalid" ? result.reason : Json.envelopeProblem(result.envelope)
+}
+
+/**
+ * A document whose `data` is parsed on first read (and kept): a caller storing `raw` never pays for the parse.
+ * Only for bytes {@link objectProblem} accepted.
+ *
+ * @internal
+ */
+export const lazyDocument = (raw: Uint8Array): Document => {
+  let data: Envelope["data"] | undefined
+  return {
+    raw,
+    get data() {
+      return data ??= (JSON.parse(strictUtf8.decode(raw)) as Envelope).data
+    }
+  }
 }

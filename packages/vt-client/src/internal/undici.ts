@@ -1,0 +1,189 @@
+/**
+ * Requests sent straight through an undici Dispatcher: one callback handler per request, the body collected as
+ * it arrives, one timer for the whole exchange. About a fifth of the CPU a request costs through HttpClient
+ * (bench/RESULTS.md), which is what premium-scale harvesting is bound by.
+ */
+import type * as HttpBody from "@effect/platform/HttpBody"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as UrlParams from "@effect/platform/UrlParams"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import { Readable } from "node:stream"
+import type { Dispatcher } from "undici"
+import { ResponseDecodeError, TransportError } from "../VtError.js"
+import type { RawAnswer } from "./request.js"
+
+type DispatchBody = string | Uint8Array | Readable | null
+
+const errorText = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const code = "code" in error && typeof error.code === "string" ? ` (${error.code})` : ""
+  return `${error.message}${code}`
+}
+
+/** The body in a form `dispatch` takes, and the headers it implies. */
+const bodyOf = (
+  body: HttpBody.HttpBody
+): Effect.Effect<{ readonly body: DispatchBody; readonly headers: Record<string, string> }, Error> => {
+  const typed = (contentType: string | undefined, length?: number): Record<string, string> => ({
+    ...(contentType === undefined ? {} : { "content-type": contentType }),
+    ...(length === undefined ? {} : { "content-length": String(length) })
+  })
+  switch (body._tag) {
+    case "Empty":
+      return Effect.succeed({ body: null, headers: {} })
+    case "Uint8Array":
+      return Effect.succeed({ body: body.body, headers: typed(body.contentType, body.body.length) })
+    case "Raw":
+      return typeof body.body === "string" || body.body instanceof Uint8Array
+        ? Effect.succeed({ body: body.body, headers: typed(body.contentType, body.contentLength) })
+        : Effect.fail(new Error("a raw body must be a string or bytes"))
+    case "FormData":
+      // Response serialises FormData as multipart with its own boundary.
+      return Effect.promise(async () => {
+        const response = new Response(body.formData)
+        const bytes = new Uint8Array(await response.arrayBuffer())
+        return { body: bytes, headers: typed(response.headers.get("content-type") ?? undefined, bytes.length) }
+      })
+    case "Stream":
+      return Effect.map(
+        Stream.toAsyncIterableEffect(Stream.mapError(body.stream, (error) => new Error(errorText(error)))),
+        (iterable) => ({ body: Readable.from(iterable), headers: typed(body.contentType, body.contentLength) })
+      )
+  }
+}
+
+/**
+ * Sends the request (absolute URL, key and headers already set) and collects the answer. Failures before the
+ * answer's head are `TransportError`s (`Connection`, or `Timeout` when the whole exchange outlasts `timeout`);
+ * failures while reading the body are `ResponseDecodeError`s, as with HttpClient. `target` names the request in
+ * messages and is already free of the key.
+ *
+ * @internal
+ */
+export const send = (
+  dispatcher: Dispatcher,
+  request: HttpClientRequest.HttpClientRequest,
+  target: string,
+  timeout: Duration.Duration,
+  scrub: (text: string) => string
+): Effect.Effect<RawAnswer, TransportError | ResponseDecodeError> =>
+  Effect.flatMap(
+    Effect.mapError(bodyOf(request.body), (error) =>
+      new TransportError({ reason: "Other", message: scrub(`${target}: request not sent: ${errorText(error)}`) })),
+    ({ body, headers: bodyHeaders }) =>
+      Either.match(UrlParams.makeUrl(request.url, request.urlParams, request.hash), {
+        onLeft: (error) =>
+          Effect.fail(
+            new TransportError({ reason: "Other", message: scrub(`${target}: request not sent: ${error.message}`) })
+          ),
+        onRight: (url) =>
+          // The whole exchange is timed by one timer of its own when the clock is the real one; under any other
+          // clock (TestClock) by Effect's timeout, which follows that clock.
+          Effect.clockWith((clock) =>
+            clock instanceof LiveClock
+              ? exchange(dispatcher, request, url, body, bodyHeaders, target, timeout, scrub)
+              : Effect.timeoutFail(exchange(dispatcher, request, url, body, bodyHeaders, target, undefined, scrub), {
+                duration: timeout,
+                onTimeout: () =>
+                  timedOut(target, timeout)
+              })
+          )
+      })
+  )
+
+const LiveClock = Clock.make().constructor
+
+const timedOut = (target: string, timeout: Duration.Duration) =>
+  new TransportError({ reason: "Timeout", message: `${target}: no complete answer within ${Duration.format(timeout)}` })
+
+const exchange = (
+  dispatcher: Dispatcher,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  body: DispatchBody,
+  bodyHeaders: Record<string, string>,
+  target: string,
+  timeout: Duration.Duration | undefined,
+  scrub: (text: string) => string
+) =>
+  Effect.async<RawAnswer, TransportError | ResponseDecodeError>((resume) => {
+    let controller: Dispatcher.DispatchController | undefined
+    let abortReason: Error | undefined
+    let done = false
+    let status = 0
+    let headers: Record<string, string | Array<string> | undefined> = {}
+    let chunks: Array<Buffer> = []
+    let size = 0
+    const finish = (effect: Effect.Effect<RawAnswer, TransportError | ResponseDecodeError>) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      resume(effect)
+    }
+    const abort = (reason: Error) => {
+      abortReason = reason
+      if (controller !== undefined && !controller.aborted) controller.abort(reason)
+    }
+    const timer = timeout === undefined ? undefined : setTimeout(() => {
+      // Settled first: aborting makes undici report an error of its own, which must not win.
+      finish(Effect.fail(timedOut(target, timeout)))
+      abort(new Error("timeout"))
+    }, Math.min(Duration.toMillis(timeout), 2_147_483_647))
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c
+        if (abortReason !== undefined) c.abort(abortReason)
+      },
+      onResponseStart(_c, statusCode, responseHeaders) {
+        status = statusCode
+        headers = responseHeaders as Record<string, string | Array<string> | undefined>
+      },
+      onResponseData(_c, chunk) {
+        chunks.push(chunk)
+        size += chunk.length
+      },
+      onResponseEnd() {
+        const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
+        chunks = []
+        finish(Effect.succeed({
+          status,
+          headers,
+          body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        }))
+      },
+      onResponseError(_c, error) {
+        const detail = errorText(error)
+        finish(Effect.fail(
+          status === 0
+            ? new TransportError({ reason: "Connection", message: scrub(`${target}: connection failed: ${detail}`) })
+            : new ResponseDecodeError({
+              status,
+              message: scrub(`${target}: the response body could not be read: ${detail}`)
+            })
+        ))
+      }
+    }
+    try {
+      dispatcher.dispatch({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: request.method,
+        headers: { ...request.headers, ...bodyHeaders },
+        body
+      }, handler)
+    } catch (error) {
+      finish(Effect.fail(
+        new TransportError({ reason: "Other", message: scrub(`${target}: request not sent: ${errorText(error)}`) })
+      ))
+    }
+    return Effect.sync(() => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      abort(new Error("interrupted"))
+    })
+  })
