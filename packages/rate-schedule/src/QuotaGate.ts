@@ -280,7 +280,7 @@ export const make = <R = never>(
       }]
     }
 
-    const take: Effect.Effect<Ticket> = permit.withPermits(1)(Effect.gen(function*() {
+    const waitAndTake: Effect.Effect<Ticket> = permit.withPermits(1)(Effect.gen(function*() {
       while (true) {
         const now = yield* Clock.currentTimeMillis
         const next = yield* Ref.modify(state, (s) => step(s, now))
@@ -295,6 +295,21 @@ export const make = <R = never>(
         yield* Effect.sleep(Duration.millis(next.until - now))
       }
     }))
+
+    // Without spacing a caller never queues behind another for a slot, so when the gate is open (no pause, no full
+    // ledger) it takes its ticket at once, without the permit; otherwise it joins the queue. With spacing every
+    // caller queues, so that the waiting ones keep their order.
+    const take: Effect.Effect<Ticket> = spacing > 0 ? waitAndTake : Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Effect.flatMap(
+          Ref.modify(state, (s) => {
+            const [next, after] = step(s, now)
+            return next._tag === "Start" ? [next.ticket, after] : [undefined, s]
+          }),
+          (ticket) => ticket === undefined ? waitAndTake : Effect.succeed(ticket)
+        )
+    )
 
     // When a spent window resets, seen from the refusal at `now`; `undefined` for "unknown" (or anything a probe
     // returns that is not a window).
@@ -434,9 +449,21 @@ export const request = <A, E extends VtError.VtError, R>(
             : Effect.void,
         onSuccess: () => gate.answered(ticket)
       }))
-    return attempt.pipe(
-      // No delay here: the next `take` waits for the pause the refusal set.
-      Effect.retry(Schedule.recurWhile<E>((error) => VtError.isQuotaExceeded(error))),
-      Effect.retry(transientRetry<E>(gate.policy))
-    )
+    // The retry schedule is only set up once a request fails: a request that succeeds costs one attempt.
+    // A quota refusal is retried at once (the next `take` waits for the pause the refusal set) and does not count
+    // as a transient retry; a transient failure steps the backoff schedule; anything else ends at once.
+    const retryable = (error: E) => VtError.isQuotaExceeded(error) || VtError.isTransient(error)
+    return Effect.catchIf(attempt, retryable, (first) =>
+      Effect.flatMap(Schedule.driver(transientRetry<E>(gate.policy)), (driver) => {
+        const retry = (error: E): Effect.Effect<A, E, R> =>
+          VtError.isQuotaExceeded(error)
+            ? Effect.catchIf(attempt, retryable, retry)
+            : Effect.matchEffect(driver.next(error), {
+              onFailure: () =>
+                Effect.fail(error),
+              onSuccess: () =>
+                Effect.catchIf(attempt, retryable, retry)
+            })
+        return retry(first)
+      }))
   })

@@ -23,13 +23,19 @@ const tempPattern = /^\.(?!\.)[A-Za-z0-9._-]{1,200}\.[0-9a-f]{12}\.tmp$/
 
 type Kind = "saved" | "not-found"
 
-const randomSuffix = Effect.sync(() => randomBytes(6).toString("hex"))
-
 const describe = (error: PlatformError.PlatformError): string =>
   error._tag === "SystemError" ? error.description ?? error.reason : error.message
 
 const isNotFound = (error: PlatformError.PlatformError): boolean =>
   error._tag === "SystemError" && error.reason === "NotFound"
+
+const nodeError = (operation: string, what: string, key: string, cause: unknown) =>
+  new ReportSink.SinkError({
+    operation,
+    key,
+    message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    cause
+  })
 
 const sinkError = (operation: string, what: string, key?: string) => (error: PlatformError.PlatformError) =>
   new ReportSink.SinkError({
@@ -91,8 +97,18 @@ export const make = (
 
     const checkKey = (operation: string, key: string) => ReportSink.checkKey(operation, key, root)
 
-    const exists = (operation: string, file: string, key: string) =>
-      fs.exists(file).pipe(Effect.mapError(sinkError(operation, `cannot check ${file}`, key)))
+    // Existence checks are synchronous: a stat of a cached directory entry costs a few microseconds, a round trip
+    // through libuv's thread pool several times that, and a run checks every id of its input. `throwIfNoEntry`
+    // answers "absent" without building an exception; anything else (permissions, I/O) is still an error.
+    const exists = (operation: string, file: string, key: string): Effect.Effect<boolean, ReportSink.SinkError> => {
+      try {
+        return nodeFs.statSync(file, { throwIfNoEntry: false }) === undefined
+          ? Effect.succeed(false)
+          : Effect.succeed(true)
+      } catch (cause) {
+        return Effect.fail(nodeError(operation, `cannot check ${file}`, key, cause))
+      }
+    }
 
     // A record counts in either form, whatever this sink writes: resume must see what any earlier run stored.
     const present = (operation: string, kind: Kind, key: ReportKey.ReportKey) =>
@@ -103,26 +119,34 @@ export const make = (
       )
 
     const removeIfPresent = (operation: string, file: string, key: string) =>
-      fs.remove(file).pipe(
-        Effect.catchIf(isNotFound, () => Effect.void),
-        Effect.mapError(sinkError(operation, `cannot remove stale record ${file}`, key))
+      exists(operation, file, key).pipe(
+        Effect.flatMap((found) =>
+          found
+            ? fs.remove(file).pipe(
+              Effect.catchIf(isNotFound, () => Effect.void),
+              Effect.mapError(sinkError(operation, `cannot remove stale record ${file}`, key))
+            )
+            : Effect.void
+        )
       )
 
+    // The temporary file is written and renamed into place by libuv's threads (the bytes are the costly part),
+    // as one step that is not interrupted half-way: an interruption waits for it, and a failure removes the
+    // temporary file.
     const writeAtomically = (operation: string, dir: string, key: string, target: string, body: Uint8Array) =>
-      Effect.flatMap(randomSuffix, (random) => {
-        const temp = path.join(dir, `.${key}.${random}.tmp`)
-        const removeTemp = fs.remove(temp).pipe(Effect.ignore)
-        return fs.writeFile(temp, body, { flag: "wx" }).pipe(
-          Effect.mapError(sinkError(operation, `cannot write ${temp}`, key)),
-          Effect.zipRight(
-            fs.rename(temp, target).pipe(
-              Effect.mapError(sinkError(operation, `cannot rename ${temp} to ${target}`, key))
-            )
-          ),
-          Effect.onError(() => removeTemp),
-          Effect.uninterruptible
-        )
-      })
+      Effect.async<void, ReportSink.SinkError>((resume) => {
+        const temp = path.join(dir, `.${key}.${randomBytes(6).toString("hex")}.tmp`)
+        const fail = (what: string) => (cause: NodeJS.ErrnoException) => {
+          nodeFs.unlink(temp, () => resume(Effect.fail(nodeError(operation, what, key, cause))))
+        }
+        nodeFs.writeFile(temp, body, { flag: "wx" }, (error) => {
+          if (error !== null) return fail(`cannot write ${temp}`)(error)
+          nodeFs.rename(temp, target, (error) => {
+            if (error !== null) return fail(`cannot rename ${temp} to ${target}`)(error)
+            resume(Effect.void)
+          })
+        })
+      }).pipe(Effect.uninterruptible)
 
     // Written in this sink's form first, then the other form is removed: an interruption in between leaves two
     // complete copies of the record (both count as one), never none.
@@ -134,9 +158,9 @@ export const make = (
       })
 
     const removeRecord = (operation: string, kind: Kind, key: ReportKey.ReportKey) =>
-      Effect.forEach([false, true], (gzip) => removeIfPresent(operation, fileOf(kind, key, gzip), key), {
-        discard: true
-      })
+      removeIfPresent(operation, fileOf(kind, key, false), key).pipe(
+        Effect.zipRight(removeIfPresent(operation, fileOf(kind, key, true), key))
+      )
 
     const has = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
       checkKey("has", key).pipe(
@@ -149,16 +173,13 @@ export const make = (
       )
 
     const put = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
-      Effect.gen(function*() {
-        yield* checkKey("put", key)
+      checkKey("put", key).pipe(
         // Without overwrite an existing report is final; a concurrent writer of the same key between this check
         // and the rename would still win, which the caller's de-duplication of in-flight ids prevents.
-        const keep = !config.overwrite && (yield* present("put", "saved", key))
-        if (!keep) {
-          yield* writeRecord("put", "saved", key, body)
-        }
-        yield* removeRecord("put", "not-found", key)
-      })
+        Effect.zipRight(config.overwrite ? Effect.succeed(false) : present("put", "saved", key)),
+        Effect.flatMap((keep) => keep ? Effect.void : writeRecord("put", "saved", key, body)),
+        Effect.zipRight(removeRecord("put", "not-found", key))
+      )
 
     const readIfPresent = (file: string, key: string) =>
       fs.readFile(file).pipe(
