@@ -80,6 +80,17 @@ export interface Entry {
 }
 
 /**
+ * Options of {@link Service.put}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PutOptions {
+  /** What a `has` of the key answered just before, with no other writer of the key since. */
+  readonly seen?: Presence | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -92,8 +103,12 @@ export interface Service {
    * Stores the exact bytes of a report. Readers see either no report or the whole one, never a part. When the sink
    * was made without `overwrite` and a report already exists, this is a successful no-op. Either way a not-found
    * record for the key is removed afterwards, since it is no longer true.
+   *
+   * `options.seen` is what a {@link Service.has} of this key answered just before, with no other writer of the key
+   * since (a harvest checks, requests, then stores): a sink may skip the checks that answer already covers, such as
+   * looking for an existing report or not-found record when it was `absent`.
    */
-  readonly put: (key: ReportKey, body: Uint8Array) => Effect.Effect<void, SinkError>
+  readonly put: (key: ReportKey, body: Uint8Array, options?: PutOptions) => Effect.Effect<void, SinkError>
   /**
    * The saved report's bytes exactly as they were put (decompressed when stored gzipped, whatever this sink's own
    * setting), or `None` when no report is saved. Not-found records are not reports.

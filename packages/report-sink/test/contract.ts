@@ -86,6 +86,24 @@ export const contract = (
         assert.strictEqual(yield* sink.has(b), "absent")
       }))
 
+    it.scopedLive("put after has() said absent (the harvest's order) stores the report like any put", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false, gzip })
+        const body = new TextEncoder().encode("{\"data\":{}}")
+        const seen = yield* sink.has(a)
+        assert.strictEqual(seen, "absent")
+        yield* sink.put(a, body, { seen })
+        assert.strictEqual(yield* sink.has(a), "saved")
+        assert.deepStrictEqual(yield* store.read("saved", a), body)
+        assert.deepStrictEqual(yield* listed(sink), [`saved:${a}`])
+        // After a not-found record, the hint says so, and the record is cleared as without it.
+        yield* sink.putNotFound(b, new TextEncoder().encode("{\"error\":{}}"))
+        yield* sink.put(b, body, { seen: yield* sink.has(b) })
+        assert.strictEqual(yield* sink.has(b), "saved")
+        assert.deepStrictEqual(yield* listed(sink), [`saved:${a}`, `saved:${b}`].sort())
+      }))
+
     it.scopedLive("get returns the exact bytes of a saved report, and nothing for not-found or absent ids", () =>
       Effect.gen(function*() {
         const store = yield* makeStore

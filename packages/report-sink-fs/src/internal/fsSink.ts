@@ -23,6 +23,12 @@ const tempPattern = /^\.(?!\.)[A-Za-z0-9._-]{1,200}\.[0-9a-f]{12}\.tmp$/
 
 type Kind = "saved" | "not-found"
 
+// 12 hex digits unique to each temporary file of this process: 8 random ones drawn once, then a counter (drawing
+// random bytes for every write costs more than the rest of naming the file).
+const tempPrefix = randomBytes(4).toString("hex")
+let tempCounter = 0
+const tempSuffix = (): string => `${tempPrefix}${(tempCounter++ & 0xffff).toString(16).padStart(4, "0")}`
+
 const describe = (error: PlatformError.PlatformError): string =>
   error._tag === "SystemError" ? error.description ?? error.reason : error.message
 
@@ -135,7 +141,7 @@ export const make = (
     // temporary file.
     const writeAtomically = (operation: string, dir: string, key: string, target: string, body: Uint8Array) =>
       Effect.async<void, ReportSink.SinkError>((resume) => {
-        const temp = path.join(dir, `.${key}.${randomBytes(6).toString("hex")}.tmp`)
+        const temp = path.join(dir, `.${key}.${tempSuffix()}.tmp`)
         const fail = (what: string) => (cause: NodeJS.ErrnoException) => {
           nodeFs.unlink(temp, () => resume(Effect.fail(nodeError(operation, what, key, cause))))
         }
@@ -157,6 +163,14 @@ export const make = (
         yield* removeIfPresent(operation, fileOf(kind, key, !config.gzip), key)
       })
 
+    const writeNew = (key: ReportKey.ReportKey, body: Uint8Array) =>
+      config.gzip
+        ? Effect.flatMap(
+          Gzip.compress(body),
+          (data) => writeAtomically("put", root, key, fileOf("saved", key, true), data)
+        )
+        : writeAtomically("put", root, key, fileOf("saved", key, false), body)
+
     const removeRecord = (operation: string, kind: Kind, key: ReportKey.ReportKey) =>
       removeIfPresent(operation, fileOf(kind, key, false), key).pipe(
         Effect.zipRight(removeIfPresent(operation, fileOf(kind, key, true), key))
@@ -172,14 +186,21 @@ export const make = (
         )
       )
 
-    const put = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
-      checkKey("put", key).pipe(
-        // Without overwrite an existing report is final; a concurrent writer of the same key between this check
-        // and the rename would still win, which the caller's de-duplication of in-flight ids prevents.
-        Effect.zipRight(config.overwrite ? Effect.succeed(false) : present("put", "saved", key)),
-        Effect.flatMap((keep) => keep ? Effect.void : writeRecord("put", "saved", key, body)),
-        Effect.zipRight(removeRecord("put", "not-found", key))
-      )
+    const put = (
+      key: ReportKey.ReportKey,
+      body: Uint8Array,
+      options?: ReportSink.PutOptions
+    ): Effect.Effect<void, ReportSink.SinkError> =>
+      // Absent a moment ago: no report to keep, no other form nor not-found record to remove.
+      options?.seen === "absent"
+        ? checkKey("put", key).pipe(Effect.zipRight(writeNew(key, body)))
+        : checkKey("put", key).pipe(
+          // Without overwrite an existing report is final; a concurrent writer of the same key between this check
+          // and the rename would still win, which the caller's de-duplication of in-flight ids prevents.
+          Effect.zipRight(config.overwrite ? Effect.succeed(false) : present("put", "saved", key)),
+          Effect.flatMap((keep) => keep ? Effect.void : writeRecord("put", "saved", key, body)),
+          Effect.zipRight(removeRecord("put", "not-found", key))
+        )
 
     const readIfPresent = (file: string, key: string) =>
       fs.readFile(file).pipe(
