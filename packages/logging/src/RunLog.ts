@@ -219,21 +219,36 @@ export const layer = (
       openExclusive(path, options.directory, started),
       ({ fd }) =>
         Effect.sync(() => {
+          if (scheduled !== undefined) clearImmediate(scheduled)
+          flush()
           state.closed = true
         }).pipe(Effect.zipRight(Effect.try(() => NFS.closeSync(fd))), Effect.ignore)
     )
 
+    // Lines logged in one turn of the event loop are written together, at the end of that turn: one write for the
+    // dozens of lines a busy harvest logs at once instead of one each. A line is on disk (in the OS's cache) as soon
+    // as the code that logged it yields to I/O, and everything is written before the file is closed.
     const encoder = new TextEncoder()
-    const write = (line: string): void => {
-      if (state.closed) return
+    let pending: Array<string> = []
+    let scheduled: NodeJS.Immediate | undefined
+    const flush = (): void => {
+      scheduled = undefined
+      if (pending.length === 0) return
+      const text = pending.length === 1 ? pending[0] : pending.join("")
+      pending = []
       try {
-        writeFully(fd, encoder.encode(line))
+        writeFully(fd, encoder.encode(text))
       } catch (cause) {
         if (!state.reported) {
           state.reported = true
           process.stderr.write(`cannot write run log ${logPath}: ${cause instanceof Error ? cause.message : cause}\n`)
         }
       }
+    }
+    const write = (line: string): void => {
+      if (state.closed) return
+      pending.push(line)
+      scheduled ??= setImmediate(flush)
     }
 
     const logger = Logger.make<unknown, void>(({ annotations, cause, date, logLevel, message }) => {
