@@ -21,7 +21,7 @@ import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import { Agent, type Dispatcher } from "undici"
+import type { Dispatcher } from "undici"
 import * as internal from "./internal/request.js"
 import * as Undici from "./internal/undici.js"
 import * as VtError from "./VtError.js"
@@ -463,6 +463,11 @@ export interface UndiciOptions extends Options {
   readonly dispatcher?: Dispatcher | undefined
 }
 
+// undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
+const agentClass = (
+  undici: { readonly Agent?: Undici.Module["Agent"]; readonly default?: { readonly Agent: Undici.Module["Agent"] } }
+): Undici.Module["Agent"] => undici.Agent ?? undici.default!.Agent
+
 /**
  * Builds the service on undici directly (Node only): each request is one `dispatch` with a callback handler and
  * one timer, about a fifth of the CPU the same request costs through HttpClient. Behaviour, errors and secrecy are
@@ -474,8 +479,9 @@ export interface UndiciOptions extends Options {
 export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.map(
     options.dispatcher === undefined
+      // undici is loaded when first needed: a program that never makes this client does not pay for loading it.
       ? Effect.acquireRelease(
-        Effect.sync(() => new Agent()),
+        Effect.promise(() => import("undici")).pipe(Effect.map((undici) => new (agentClass(undici))())),
         (agent) => Effect.promise(() => agent.close())
       )
       : Effect.succeed(options.dispatcher),

@@ -13,8 +13,12 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
 import type { Dispatcher } from "undici"
+import type * as UndiciModule from "undici"
 import { ResponseDecodeError, TransportError } from "../VtError.js"
 import type { RawAnswer } from "./request.js"
+
+/** @internal */
+export type Module = typeof UndiciModule
 
 type DispatchBody = string | Uint8Array | Readable | null
 
