@@ -209,7 +209,7 @@ const harvest = (kind: Kind, options: CommonOptions) =>
       )
     )
     const services = Layer.mergeAll(
-      VtClient.layer({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
+      VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
       store,
       runLog
     )
@@ -358,7 +358,7 @@ const quota = Command.make(
       const baseUrl = yield* Settings.baseUrl(options.baseUrl)
       const apiKey = yield* Settings.apiKey(options.apiKeyFile)
       const quotas = yield* Quotas.overallQuotas.pipe(
-        Effect.provide(VtClient.layer({ apiKey, baseUrl })),
+        Effect.provide(VtClient.layerUndici({ apiKey, baseUrl })),
         Effect.catchAll((error): Effect.Effect<never, Harvest.KeyRefused | Settings.RequestFailed> =>
           VtError.isAuthFailure(error)
             ? Effect.fail(new Harvest.KeyRefused({ error }))

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { ValidationError } from "@effect/cli"
 import { PlatformConfigProvider } from "@effect/platform"
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer } from "effect"
 import * as Cli from "./Cli.js"
 
@@ -28,7 +29,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 let signal: NodeJS.Signals | undefined
 for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
 
-const MainLive = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici).pipe(
+const MainLive = NodeContext.layer.pipe(
   Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
 )
 

@@ -90,13 +90,14 @@ export const run = (kind: Kind, options: Options) =>
         counts.done++
       }).pipe(Effect.zipRight(Effect.logDebug(message)))
 
-    const fetchOne = (line: Line, id: string, key: ReportKey.ReportKey) =>
+    // `seen`: what the store said of the key just before (undefined when it was not asked, under --overwrite).
+    const fetchOne = (line: Line, id: string, key: ReportKey.ReportKey, seen: ReportSink.Presence | undefined) =>
       QuotaGate.request(
         Effect.logInfo(`requesting ${id}`).pipe(Effect.zipRight(kind.fetch(client, id)))
       ).pipe(
         Effect.matchEffect({
           onSuccess: (document) =>
-            sink.put(key, document.raw).pipe(
+            sink.put(key, document.raw, { seen }).pipe(
               Effect.mapError((error) => new StoreFailed({ error })),
               Effect.zipRight(Effect.sync(() => {
                 counts.saved++
@@ -138,14 +139,13 @@ export const run = (kind: Kind, options: Options) =>
         inFlight.add(key)
         if (options.overwrite) settled.add(key)
         return yield* Effect.gen(function*() {
-          if (!options.overwrite) {
-            const presence = yield* sink.has(key).pipe(Effect.mapError((error) => new StoreFailed({ error })))
-            if (presence === "saved") return yield* skip(`skipped ${id}: already saved`)
-            if (presence === "not-found" && !options.retryNotFound) {
-              return yield* skip(`skipped ${id}: recorded as not found`)
-            }
+          if (options.overwrite) return yield* fetchOne(line, id, key, undefined)
+          const presence = yield* sink.has(key).pipe(Effect.mapError((error) => new StoreFailed({ error })))
+          if (presence === "saved") return yield* skip(`skipped ${id}: already saved`)
+          if (presence === "not-found" && !options.retryNotFound) {
+            return yield* skip(`skipped ${id}: recorded as not found`)
           }
-          return yield* fetchOne(line, id, key)
+          return yield* fetchOne(line, id, key, presence)
         }).pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(key))))
       })
 
