@@ -122,6 +122,18 @@ const freshProject = async (example: string) => {
     env: cleanEnv()
   })
   expect(typecheck.code, typecheck.stdout).toBe(0)
+  // Through the exports maps: each package's root imports; its internals do not.
+  const ours = wanted.dependencies.filter((name) => tarballs.has(name))
+  const probe = await run(process.execPath, [
+    "--input-type=module",
+    "-e",
+    `for (const name of ${JSON.stringify(ours)}) {
+      await import(name)
+      const error = await import(name + "/internal/anything").then(() => undefined, (e) => e)
+      if (error?.code !== "ERR_PACKAGE_PATH_NOT_EXPORTED") throw new Error(name + "/internal/* is importable")
+    }`
+  ], { cwd: dir, env: cleanEnv() })
+  expect(probe.code, probe.stderr).toBe(0)
   return dir
 }
 
