@@ -49,7 +49,9 @@ if (failed.length > 0) process.exit(1)
 fs.rmSync(out, { recursive: true, force: true })
 fs.mkdirSync(out, { recursive: true })
 
-const stripFrontMatter = (text) => text.replace(/^---\n[\s\S]*?\n---\n+/, "")
+// docgen writes Jekyll front matter (its opening line sometimes reformatted as `***`), and keeps `{@link X}` as is.
+const tidy = (text) =>
+  text.replace(/^(?:---|\*\*\*)\n[\s\S]*?\n---\n+/, "").replace(/\{@link\s+([^}\s]+)\s*\}/g, "`$1`")
 const firstParagraph = (text) => {
   const match = /## \S+ overview\n\n([\s\S]*?)\n\n/.exec(text)
   return match === null ? "" : match[1].replace(/\s*\n\s*/g, " ")
@@ -74,7 +76,7 @@ for (const dir of packages) {
   for (const file of fs.readdirSync(modules).sort()) {
     if (!file.endsWith(".ts.md") || file === "index.ts.md") continue
     const name = file.slice(0, -".ts.md".length)
-    const text = stripFrontMatter(fs.readFileSync(path.join(modules, file), "utf8"))
+    const text = tidy(fs.readFileSync(path.join(modules, file), "utf8"))
     fs.writeFileSync(path.join(target, `${name}.md`), `# ${manifest.name}/${name}\n\n${text}`)
     index.push(`| [${name}](${path.basename(dir)}/${name}.md) | ${firstParagraph(text).replaceAll("|", "\\|")} |`)
   }
