@@ -8,6 +8,7 @@ export default tseslint.config(
       "**/node_modules/**",
       "**/.turbo/**",
       "docs/**",
+      "packages/*/docs/**",
       "bench/.work/**",
       "vt_reports/**",
       "log/**"

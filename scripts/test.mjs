@@ -5,11 +5,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
-const dirs = ["packages", "apps"].flatMap((top) =>
-  fs.existsSync(path.join(root, top))
-    ? fs.readdirSync(path.join(root, top)).map((name) => path.join(root, top, name))
-    : []
-)
+const dirs = [
+  ...["packages", "apps"].flatMap((top) =>
+    fs.existsSync(path.join(root, top))
+      ? fs.readdirSync(path.join(root, top)).map((name) => path.join(root, top, name))
+      : []
+  ),
+  // The examples are one workspace package of their own.
+  path.join(root, "examples")
+]
 const report = (dir) => path.join(dir, ".vitest", "results.json")
 for (const dir of dirs) fs.rmSync(report(dir), { force: true })
 

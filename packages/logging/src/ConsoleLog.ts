@@ -14,6 +14,8 @@ import * as Option from "effect/Option"
 import { atLeast, flatten, renderCauseBrief, renderMessage } from "./internal/render.js"
 
 /**
+ * What the console logger prints: the lowest level, and whether the level prefix is coloured.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -123,6 +123,8 @@ export class RunLogFile extends Context.Tag("@vt-harvest/logging/RunLogFile")<Ru
 }>() {}
 
 /**
+ * Where the run log goes and in which format (`text`: the seed tool's line format, `json`: JSON lines).
+ *
  * @since 0.1.0
  * @category models
  */

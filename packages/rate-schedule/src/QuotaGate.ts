@@ -52,6 +52,9 @@ export interface Status {
 }
 
 /**
+ * The gate itself, for callers that drive it by hand ({@link request} does it for one VirusTotal call): take a
+ * ticket before each request, then report how VirusTotal answered it.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -17,6 +17,8 @@ import * as Layer from "effect/Layer"
 import * as internal from "./internal/fsSink.js"
 
 /**
+ * The directory, plus the options every sink takes (`overwrite`, `gzip`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -72,6 +74,9 @@ export const make: (
   })
 
 /**
+ * {@link make} as a layer providing {@link ReportSink.ReportSink}; fails with a `SinkError` when the directory
+ * cannot be created or read.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -122,6 +122,9 @@ export const layerS3Client = (overrides: S3.S3ClientConfig = {}): Layer.Layer<S3
   )
 
 /**
+ * The bucket and prefix (see `S3Location.parse` for `s3://bucket/prefix`), the options every sink takes
+ * (`overwrite`, `gzip`), and how requests are retried and timed out.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -171,6 +174,9 @@ export const make = (options: Options): Effect.Effect<ReportSink.Service, Report
     }))
 
 /**
+ * {@link make} as a layer providing {@link ReportSink.ReportSink}; needs an {@link S3Client} (see
+ * {@link layerS3Client}) and fails with a `SinkError` when the bucket does not answer.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -36,6 +36,8 @@ export const ReportKey = Schema.String.pipe(
 )
 
 /**
+ * A string that passed the key rules (branded): the only thing a sink accepts as a name.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -91,6 +91,9 @@ export interface PutOptions {
 }
 
 /**
+ * A store of reports and not-found records, keyed by {@link ReportKey}: what every sink implements and every
+ * pipeline writes to. Implement it to add a store of your own (see the `ndjson-sink` example).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -124,6 +127,9 @@ export interface Service {
 }
 
 /**
+ * The service tag: pipelines ask for `ReportSink` and the program provides one store (`ReportSinkFs.layer`,
+ * `ReportSinkS3.layer`, or a layer of your own built with `Layer.succeed(ReportSink, service)`).
+ *
  * @since 0.1.0
  * @category models
  */

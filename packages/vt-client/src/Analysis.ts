@@ -92,7 +92,8 @@ export interface Analysis {
 }
 
 /**
- * The schedule was exhausted before the analysis completed. `last` is the last state seen.
+ * The schedule was exhausted before the analysis completed. `status` is the last state seen, `polls` how many
+ * requests were made.
  *
  * @since 0.1.0
  * @category errors
@@ -164,6 +165,9 @@ export const defaultSchedule: Schedule.Schedule<unknown> = Schedule.spaced(Durat
 )
 
 /**
+ * How {@link poll} and {@link wait} space their requests. Pass a short schedule against the emulator (whose
+ * analyses complete on its own clock) and keep the default against VirusTotal.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -55,6 +55,8 @@ export const Summary = Schema.Struct({
 })
 
 /**
+ * The decoded {@link Summary} schema; unnamed members are kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -100,6 +102,8 @@ export const Tactic = Schema.Struct({
 export const MitreTrees = Schema.Record({ key: Schema.String, value: Schema.Struct({ tactics: Schema.Array(Tactic) }) })
 
 /**
+ * The decoded {@link MitreTrees} schema.
+ *
  * @since 0.1.0
  * @category models
  */

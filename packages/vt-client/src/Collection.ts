@@ -15,6 +15,8 @@ import type * as VtClient from "./VtClient.js"
 import * as VtError from "./VtError.js"
 
 /**
+ * How a collection is read: page size, where to start, extra query parameters, and a bound on the pages.
+ *
  * @since 0.1.0
  * @category models
  */

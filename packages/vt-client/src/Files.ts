@@ -28,6 +28,8 @@ import * as VtObject from "./VtObject.js"
 export const maxDirectUploadBytes = 32 * 1024 * 1024
 
 /**
+ * Options of {@link upload} and {@link uploadStream}.
+ *
  * @since 0.1.0
  * @category models
  */

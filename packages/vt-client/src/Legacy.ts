@@ -48,6 +48,8 @@ export const Scan = Schema.Struct({
 })
 
 /**
+ * The decoded {@link Scan} schema.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -36,6 +36,8 @@ export const QuotaWindow = Schema.Struct({
 })
 
 /**
+ * The decoded {@link QuotaWindow} schema.
+ *
  * @since 0.1.0
  * @category models
  */

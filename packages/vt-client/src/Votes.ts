@@ -16,6 +16,8 @@ import type * as VtError from "./VtError.js"
 import * as VtObject from "./VtObject.js"
 
 /**
+ * A vote: VirusTotal accepts only these two verdicts.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -81,6 +81,8 @@ export const apiKeyPlaceholder = "{apikey}"
 export const apiKeyHeader = "x-apikey"
 
 /**
+ * How to reach VirusTotal: the key (a `Redacted`, read only as a request leaves), the base URLs and the timeouts.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -165,6 +167,9 @@ export interface BytesResponse {
 export type Api = "v3" | "v2"
 
 /**
+ * Per-request options of {@link Service.execute} and {@link Service.executeBytes}: a timeout other than the
+ * client's, and which API (v3 or the legacy v2) the request is for.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -174,6 +179,8 @@ export interface ExecuteOptions {
 }
 
 /**
+ * Per-request options of {@link Service.getJson} and {@link Service.getObject}: query parameters and a timeout.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -184,6 +191,9 @@ export interface RequestOptions {
 }
 
 /**
+ * The client: typed getters for the objects with reports, and the core (`execute`, `executeBytes`) every module
+ * of this package builds its requests on. Every call sends one request and never retries.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -240,6 +250,9 @@ export interface Service {
 }
 
 /**
+ * The service tag. Provide it with {@link layer} or {@link layerConfig} (both need an `HttpClient`, e.g.
+ * `NodeHttpClient.layerUndici` from `@effect/platform-node`).
+ *
  * @since 0.1.0
  * @category tags
  */

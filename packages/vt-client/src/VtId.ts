@@ -148,7 +148,9 @@ export const url = (input: string): Either.Either<string, string> => {
  * The id VirusTotal gives a URL: its UTF-8 bytes in unpadded URL-safe base64.
  *
  * @example
- * urlId("http://www.virustotal.com") // "aHR0cDovL3d3dy52aXJ1c3RvdGFsLmNvbQ"
+ * import { VtId } from "@vt-harvest/vt-client"
+ *
+ * console.log(VtId.urlId("http://www.virustotal.com")) // "aHR0cDovL3d3dy52aXJ1c3RvdGFsLmNvbQ"
  *
  * @since 0.1.0
  * @category utils

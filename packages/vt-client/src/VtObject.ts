@@ -106,6 +106,8 @@ export const AnalysisStats = Schema.Struct({
 })
 
 /**
+ * The decoded {@link AnalysisStats} schema: engine counts by category.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -127,12 +129,16 @@ export const EngineResult = Schema.Struct({
 })
 
 /**
+ * The decoded {@link EngineResult} schema: one engine's verdict.
+ *
  * @since 0.1.0
  * @category models
  */
 export type EngineResult = typeof EngineResult.Type
 
 /**
+ * `last_analysis_results` (and an analysis' `results`): each engine's verdict by engine name.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -147,6 +153,8 @@ export const EngineResults = Schema.Record({ key: Schema.String, value: EngineRe
 export const TotalVotes = Schema.Struct({ harmless: count, malicious: count })
 
 /**
+ * The decoded {@link TotalVotes} schema: community votes.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -184,6 +192,8 @@ export const FileAttributes = Schema.Struct({
 })
 
 /**
+ * The decoded {@link FileAttributes} schema; unnamed attributes are kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -208,6 +218,8 @@ export const UrlAttributes = Schema.Struct({
 })
 
 /**
+ * The decoded {@link UrlAttributes} schema; unnamed attributes are kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -234,6 +246,8 @@ export const DomainAttributes = Schema.Struct({
 })
 
 /**
+ * The decoded {@link DomainAttributes} schema; unnamed attributes are kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -255,6 +269,8 @@ export const IpAddressAttributes = Schema.Struct({
 })
 
 /**
+ * The decoded {@link IpAddressAttributes} schema; unnamed attributes are kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -281,7 +297,13 @@ export const Envelope = Schema.Struct({
  * checked and typed, every other one is kept. `Left` carries the reason when a named attribute has another shape.
  *
  * @example
- * const attributes = VtObject.decodeAttributes(VtObject.FileAttributes)(document.data)
+ * import { VtObject } from "@vt-harvest/vt-client"
+ * import * as Either from "effect/Either"
+ *
+ * // `data` of a Document, e.g. from `Files.get(hash)`
+ * const data = { type: "file", id: "275a021b…", attributes: { md5: "44d88612fea8a8f36de82e1278abb02f", size: 68 } }
+ * const attributes = Either.getOrThrow(VtObject.decodeAttributes(VtObject.FileAttributes)(data))
+ * console.log(attributes.md5, attributes.size) // typed; attributes it does not name are kept
  *
  * @since 0.1.0
  * @category decoding

@@ -1,4 +1,6 @@
 /**
+ * A local VirusTotal API v3 server for tests, demos and benchmarks.
+ *
  * @since 0.1.0
  */
 
