@@ -1,4 +1,4 @@
-// `pnpm docs`: the API reference, generated from the doc comments into docs/api/ (Markdown, one file per module).
+// `pnpm api-docs`: the API reference, generated from the doc comments into docs/api/ (Markdown, one file per module).
 //
 // @effect/docgen runs in every package that has a docgen.json. It fails when a public export has no doc comment,
 // no description or no `@since` tag, and it type-checks every `@example` against the package's source, so this
@@ -60,7 +60,7 @@ const firstParagraph = (text) => {
 const index = [
   "# API reference",
   "",
-  "Generated from the doc comments by `corepack pnpm docs` (scripts/docs.mjs, @effect/docgen). Do not edit: change",
+  "Generated from the doc comments by `corepack pnpm api-docs` (scripts/docs.mjs, @effect/docgen). Do not edit: change",
   "the comments in `packages/*/src/` instead.",
   ""
 ]
