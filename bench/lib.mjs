@@ -51,9 +51,9 @@ export const log = (message) => process.stderr.write(`[bench ${new Date().toISOS
 // ---------------------------------------------------------------------------------------------------------------
 // Child processes
 
-/** A scratch directory under the system's temporary directory; `remove` deletes it. */
-export const scratch = (name) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vt-harvest-bench-${name}-`))
+/** A scratch directory under `parent` (the system's temporary directory by default); `remove` deletes it. */
+export const scratch = (name, parent = os.tmpdir()) => {
+  const dir = fs.mkdtempSync(path.join(parent, `vt-harvest-bench-${name}-`))
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) }
 }
 
@@ -94,6 +94,36 @@ export const run = (command, args, { env, cwd, timeoutMs = 60_000, stdin } = {})
       resolve({ code, signal, stdout, stderr, timedOut, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     })
   })
+
+/**
+ * Where the throughput benchmark's stores go: BENCH_STORE_DIR, else a memory file system (/dev/shm) when there is
+ * one, else the system's temporary directory. The benchmark compares the pipeline with a load generator that stores
+ * nothing; on a disk, what the kernel does for earlier runs' deletions (online discard, journal commits) adds seconds
+ * of system time to a run, and the disk row of (b) shows that separately.
+ */
+export const storeParent = () => {
+  if (process.env.BENCH_STORE_DIR) return process.env.BENCH_STORE_DIR
+  try {
+    fs.accessSync("/dev/shm", fs.constants.W_OK)
+    return "/dev/shm"
+  } catch {
+    return os.tmpdir()
+  }
+}
+
+/** The file system type of a directory, from /proc/mounts (Linux), or "?". */
+export const fileSystemOf = (dir) => {
+  try {
+    const mounts = fs.readFileSync("/proc/mounts", "utf8").trim().split("\n").map((line) => line.split(" "))
+    const real = fs.realpathSync(dir)
+    const best = mounts
+      .filter(([, mount]) => real === mount || real.startsWith(mount.endsWith("/") ? mount : `${mount}/`))
+      .sort((a, b) => b[1].length - a[1].length)[0]
+    return best === undefined ? "?" : `${best[2]} (${best[1]})`
+  } catch {
+    return "?"
+  }
+}
 
 /** The environment a CLI run gets: the key and nothing from the caller's VirusTotal settings. */
 export const cliEnv = (extra = {}) => {

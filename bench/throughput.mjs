@@ -9,6 +9,7 @@
 //   node bench/throughput.mjs
 import autocannon from "autocannon"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as L from "./lib.mjs"
 
@@ -18,7 +19,11 @@ const fullIds = Number(process.env.BENCH_IDS ?? 20_000)
 
 const loadBefore = L.load()
 const emulator = await L.startEmulator()
-const work = L.scratch("throughput")
+const storeParent = L.storeParent()
+const work = L.scratch("throughput", storeParent)
+const diskWork = storeParent === os.tmpdir() ? undefined : L.scratch("throughput-disk")
+const storeFs = L.fileSystemOf(work.dir)
+const diskFs = diskWork === undefined ? undefined : L.fileSystemOf(diskWork.dir)
 const ids = L.knownIds(fullIds, "throughput")
 const bytes = L.reportBytes(ids)
 
@@ -55,9 +60,9 @@ const raw = async (count, connections) => {
 }
 
 /** The CLI on the first `count` ids: wall time from spawn to exit, and the rate the emulator saw. */
-const cli = async (count, concurrency) => {
+const cli = async (count, concurrency, scratch = work) => {
   await emulator.reset()
-  const dir = path.join(work.dir, `cli-${count}-${concurrency}`)
+  const dir = path.join(scratch.dir, `cli-${count}-${concurrency}`)
   fs.mkdirSync(dir)
   const input = path.join(dir, "ids.txt")
   L.writeLines(input, count, (i) => ids[i])
@@ -121,14 +126,22 @@ try {
   } else {
     best.best = true
   }
+  if (diskWork !== undefined) {
+    // The same run with the store on the disk, for comparison (not the target's row).
+    const ceiling = await raw(fullIds, best.c)
+    const measured = await cli(fullIds, best.c, diskWork)
+    L.log(`cli c=${best.c}: ${L.fmt(measured.perSecond)} reports/s (${fullIds} ids, store on disk)`)
+    rows.push({ c: best.c, count: fullIds, ceiling, measured, disk: true })
+  }
 } finally {
   await emulator.stop()
   work.remove()
+  diskWork?.remove()
 }
 
 const pct = (a, b) => `${((100 * a) / b).toFixed(1)} %`
-const table = rows.map(({ best, c, ceiling, count, measured }) =>
-  `| ${c}${best ? " (best)" : ""} | ${L.fmt(count)} | ${L.fmt(ceiling.perSecond)} | ${L.fmt(measured.perSecond)} | ${
+const table = rows.map(({ best, c, ceiling, count, disk, measured }) =>
+  `| ${c}${best ? " (best)" : ""}${disk ? " (store on disk)" : ""} | ${L.fmt(count)} | ${L.fmt(ceiling.perSecond)} | ${L.fmt(measured.perSecond)} | ${
     L.fmt(measured.steadyPerSecond)
   } | ${best ? "**" : ""}${pct(measured.perSecond, ceiling.perSecond)}${best ? "**" : ""} | ${
     measured.maxRssKiB === undefined ? "?" : L.mib(measured.maxRssKiB)
@@ -144,7 +157,9 @@ ${L.preamble("node bench/throughput.mjs", loadBefore)}
 - Emulator: \`packages/vt-emulator/bin/vt-emulator.js\` in its own process on 127.0.0.1 (free port), no limits,
   no faults; every id known: 200 with a report of ${L.fmt(bytes)} bytes on average.
 - CLI: \`vt-harvest files ids.txt -o <tmp>/out --log-dir <tmp>/log --base-url <emulator> --tier premium
-  --concurrency c --no-progress\`, a new store each run (fs sink, removed afterwards). "CLI reports/s" is ids ÷
+  --concurrency c --no-progress\`, a new store each run (fs sink, removed afterwards) on ${storeFs}${
+    diskFs === undefined ? "" : `; the last row stores on ${diskFs} instead`
+  }. "CLI reports/s" is ids ÷
   wall time from spawn to exit (start-up included); "steady" is the rate the emulator saw between the first and
   the last file request.
 - Raw ceiling: autocannon in the benchmark's process, \`c\` keep-alive connections, the same ${
