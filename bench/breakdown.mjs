@@ -83,7 +83,11 @@ const program = Effect.gen(function*() {
       })
     })
   )
-  yield* time("`QuotaGate.request(Effect.void)`, premium tier", "rate-schedule", each(() => QuotaGate.request(Effect.void)))
+  yield* time(
+    "`QuotaGate.request(Effect.void)`, premium tier",
+    "rate-schedule",
+    each(() => QuotaGate.request(Effect.void))
+  )
   yield* time(
     "`Effect.logInfo` to the run log",
     "logging (2 per report)",

@@ -141,11 +141,11 @@ try {
 
 const pct = (a, b) => `${((100 * a) / b).toFixed(1)} %`
 const table = rows.map(({ best, c, ceiling, count, disk, measured }) =>
-  `| ${c}${best ? " (best)" : ""}${disk ? " (store on disk)" : ""} | ${L.fmt(count)} | ${L.fmt(ceiling.perSecond)} | ${L.fmt(measured.perSecond)} | ${
-    L.fmt(measured.steadyPerSecond)
-  } | ${best ? "**" : ""}${pct(measured.perSecond, ceiling.perSecond)}${best ? "**" : ""} | ${
-    measured.maxRssKiB === undefined ? "?" : L.mib(measured.maxRssKiB)
-  } |`
+  `| ${c}${best ? " (best)" : ""}${disk ? " (store on disk)" : ""} | ${L.fmt(count)} | ${L.fmt(ceiling.perSecond)} | ${
+    L.fmt(measured.perSecond)
+  } | ${L.fmt(measured.steadyPerSecond)} | ${best ? "**" : ""}${pct(measured.perSecond, ceiling.perSecond)}${
+    best ? "**" : ""
+  } | ${measured.maxRssKiB === undefined ? "?" : L.mib(measured.maxRssKiB)} |`
 )
 const final = rows.find((r) => r.best)
 
