@@ -4,19 +4,20 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { FileSystem, type Path } from "@effect/platform"
+import { FileSystem } from "@effect/platform"
 import { ConsoleLog, RunLog } from "@vt-harvest/logging"
 import { QuotaGate } from "@vt-harvest/rate-schedule"
-import type { ReportSink } from "@vt-harvest/report-sink"
 import { ReportKey } from "@vt-harvest/report-sink"
-import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient, VtError, VtId } from "@vt-harvest/vt-client"
 import { Config, Console, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Stream } from "effect"
+import * as Analyses from "./internal/analysis.js"
 import type { Counts, Kind } from "./internal/harvest.js"
 import * as Harvest from "./internal/harvest.js"
 import * as Input from "./internal/input.js"
 import * as Progress from "./internal/progress.js"
 import * as Quotas from "./internal/quotas.js"
+import * as Runner from "./internal/runner.js"
+import * as Scan from "./internal/scan.js"
 import * as Settings from "./internal/settings.js"
 import * as Summary from "./internal/summary.js"
 
@@ -118,71 +119,12 @@ type CommonOptions = {
 const summaryLine = (counts: Counts, requests: number) =>
   `summary: saved ${counts.saved}, not found ${counts.notFound}, skipped ${counts.skipped}, invalid ${counts.invalid}, failed ${counts.failed}, requests ${requests}`
 
-/**
- * The store --out names, checked before anything is sent. The S3 sink, and the AWS SDK with it, is loaded only for
- * s3:// outputs, so that a run to a directory does not pay for loading it.
- */
-const checkOut = (
-  options: Pick<CommonOptions, "out" | "overwrite" | "gzip"> & { readonly readOnly?: boolean }
-): Effect.Effect<
-  Layer.Layer<ReportSink.ReportSink, ReportSink.SinkError | Settings.UsageError, FileSystem.FileSystem | Path.Path>,
-  Settings.UsageError
-> => {
-  const { gzip, out, overwrite } = options
-  if (/^s3:\/\//i.test(out)) {
-    return Effect.gen(function*() {
-      const { ReportSinkS3, S3Location } = yield* Effect.promise(() => import("@vt-harvest/report-sink-s3"))
-      const location = yield* Either.mapLeft(
-        S3Location.parse(out),
-        (error) => new Settings.UsageError({ message: `bad --out: ${error.message}` })
-      )
-      // The SDK warns on every run under Node 20 about its releases of 2027; nothing a user of this CLI can act on.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
-      const client = ReportSinkS3.layerS3Client().pipe(
-        Layer.mapError((error) =>
-          new Settings.UsageError({ message: `cannot configure S3 from the environment: ${String(error)}` })
-        )
-      )
-      return ReportSinkS3.layer({ ...location, overwrite, gzip }).pipe(Layer.provide(client))
-    })
-  }
-  return out.trim() === ""
-    ? Effect.fail(new Settings.UsageError({ message: "--out must name a directory or s3://bucket/prefix" }))
-    : Effect.succeed(
-      ReportSinkFs.layer({ directory: out, overwrite, gzip, removeStaleTemps: options.readOnly !== true })
-    )
-}
-
-/**
- * What the key already used today and this month, so a second run the same day does not burn a 429 to find
- * out. A refused key stops the run here (nothing else is sent); any other failure only costs the head start.
- */
-const startingLedger = Quotas.overallQuotas.pipe(
-  Effect.tap((quotas) =>
-    Effect.logInfo(
-      `quota used: today ${Quotas.describeWindow(quotas.daily)}, this month ${
-        Quotas.describeWindow(quotas.monthly)
-      }, this hour ${Quotas.describeWindow(quotas.hourly)}`
-    )
-  ),
-  Effect.map((quotas) => ({ today: quotas.daily?.user?.used ?? 0, thisMonth: quotas.monthly?.user?.used ?? 0 })),
-  Effect.catchAll((error) =>
-    VtError.isAuthFailure(error)
-      ? Effect.logError(Harvest.describeError(error)).pipe(
-        Effect.zipRight(Effect.fail(new Harvest.KeyRefused({ error })))
-      )
-      : Effect.logWarning(
-        `could not read the key's quota usage (${error._tag}); counting from zero this run`
-      ).pipe(Effect.as(undefined))
-  )
-)
-
 const harvest = (kind: Kind, options: CommonOptions) =>
   Effect.gen(function*() {
     const policy = yield* Settings.policy(options)
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
     const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
-    const sink = yield* checkOut(options)
+    const sink = yield* Runner.checkOut(options)
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     yield* Input.checkReadable(options.input).pipe(
       Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
@@ -240,7 +182,7 @@ const harvest = (kind: Kind, options: CommonOptions) =>
         })
       const initial = options.noQuotaProbe
         ? undefined
-        : yield* startingLedger.pipe(Effect.tapError(() => summarise(0)))
+        : yield* Runner.startingLedger.pipe(Effect.tapError(() => summarise(0)))
       const gate = yield* QuotaGate.make(policy, {
         initial,
         probe: options.noQuotaProbe ? undefined : Quotas.windowProbe
@@ -346,6 +288,90 @@ const ips = harvestCommand(
     "Example: vt-harvest ips ips.txt -o vt_reports"
 )
 
+// The options every command that sends requests shares (--retry-not-found and --overwrite mean something else
+// for each command, so they are declared per command).
+const { overwrite: _overwrite, retryNotFound: _retryNotFound, ...shared } = common
+
+const waitOptions = {
+  pollInterval: Options.integer("poll-interval").pipe(
+    Options.withDescription(
+      `Seconds between two requests for an analysis (default ${
+        Analyses.defaultPollSeconds("public")
+      } on the public tier, ${Analyses.defaultPollSeconds("premium")} on premium); each one counts against the quota`
+    ),
+    Options.optional
+  ),
+  waitTimeout: Options.integer("wait-timeout").pipe(
+    Options.withDescription(
+      `Seconds to wait for one analysis before giving up on it (default ${Analyses.defaultWaitTimeoutSeconds})`
+    ),
+    Options.optional
+  )
+}
+
+const scan = Command.make(
+  "scan",
+  {
+    paths: Args.text({ name: "path" }).pipe(
+      Args.withDescription("A file, or a directory to scan every regular file under"),
+      Args.atLeast(1)
+    ),
+    ...shared,
+    force: Options.boolean("force").pipe(
+      Options.withDescription("Upload every file, even those VirusTotal already knows or the store already holds")
+    ),
+    overwrite: Options.boolean("overwrite").pipe(
+      Options.withDescription("Look up again files whose report is already saved, and save the fresh report")
+    ),
+    noWait: Options.boolean("no-wait").pipe(
+      Options.withDescription(
+        "Upload without waiting: save the upload's analysis descriptor only (no polls, no file report)"
+      )
+    ),
+    ...waitOptions
+  },
+  (options) => Effect.flatMap(Scan.command(options), (code) => Effect.sync(() => void (exitStatus.code = code)))
+).pipe(
+  Command.withDescription(
+    "Scan files: each file's SHA-256 is looked up first; when VirusTotal knows it, its report is saved as\n" +
+      "<out>/<sha256>.json and nothing is uploaded. Otherwise the file is uploaded (through an upload URL above\n" +
+      "32 MiB, at most 650 MB), its analysis is polled until completed and saved under <out>/_analyses/, then the\n" +
+      "file report is saved. Directories are walked recursively (regular files only; symbolic links inside them\n" +
+      "are not followed). A file whose report is already saved is skipped without a request.\n" +
+      "Example: vt-harvest scan samples/ suspicious.exe -o vt_reports"
+  )
+)
+
+const analysis = Command.make(
+  "analysis",
+  {
+    ids: Args.text({ name: "id" }).pipe(
+      Args.withDescription("An analysis id (as scan or VirusTotal gave it), or - to read ids from stdin"),
+      Args.atLeast(1)
+    ),
+    ...shared,
+    wait: Options.boolean("wait").pipe(Options.withDescription("Poll each analysis until it is completed")),
+    ...waitOptions,
+    overwrite: Options.boolean("overwrite").pipe(
+      Options.withDescription("Fetch again analyses already saved as completed")
+    ),
+    retryNotFound: Options.boolean("retry-not-found").pipe(
+      Options.withDescription("Ask again for analyses recorded as not found by an earlier run")
+    ),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print one JSON object per analysis instead of CSV")
+    )
+  },
+  (options) => Effect.flatMap(Analyses.command(options), (code) => Effect.sync(() => void (exitStatus.code = code)))
+).pipe(
+  Command.withDescription(
+    "Fetch analyses by id into <out>/_analyses/ and print one CSV row per analysis to stdout (id, status,\n" +
+      "malicious, suspicious, undetected, harmless, item: the file's SHA-256 or the URL). An analysis already\n" +
+      "saved as completed is printed from the store without a request. With - ids are read from stdin, one per\n" +
+      "line.\nExample: vt-harvest analysis --wait NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw=="
+  )
+)
+
 const quota = Command.make(
   "quota",
   {
@@ -407,7 +433,7 @@ const summary = Command.make(
           return yield* new Settings.UsageError({ message: `no store at ${options.store}: not a directory` })
         }
       }
-      const store = yield* checkOut({ out: options.store, overwrite: false, gzip: false, readOnly: true })
+      const store = yield* Runner.checkOut({ out: options.store, overwrite: false, gzip: false, readOnly: true })
       let problems = 0
       const onProblem = (key: string, reason: string) =>
         Effect.sync(() => {
@@ -452,7 +478,7 @@ const summary = Command.make(
  */
 export const command = Command.make("vt-harvest").pipe(
   Command.withDescription("Collect VirusTotal reports in bulk, paced to your quota, resumable."),
-  Command.withSubcommands([files, urls, domains, ips, quota, summary])
+  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary])
 )
 
 /**
