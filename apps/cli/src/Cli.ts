@@ -5,11 +5,9 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { ConsoleLog, RunLog } from "@vt-harvest/logging"
-import { QuotaGate } from "@vt-harvest/rate-schedule"
 import { ReportKey } from "@vt-harvest/report-sink"
 import { VtClient, VtError, VtId } from "@vt-harvest/vt-client"
-import { Config, Console, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Stream } from "effect"
+import { Config, Console, Effect, Either, Option, Stream } from "effect"
 import * as Analyses from "./internal/analysis.js"
 import type { Counts, Kind } from "./internal/harvest.js"
 import * as Harvest from "./internal/harvest.js"
@@ -95,99 +93,38 @@ const common = {
   )
 }
 
-type CommonOptions = {
+type HarvestOptions = Runner.CommonOptions & {
   readonly input: string
-  readonly out: string
-  readonly baseUrl: string
-  readonly apiKeyFile: Option.Option<string>
-  readonly tier: "public" | "premium"
-  readonly perMinute: Option.Option<number>
-  readonly perDay: Option.Option<number>
-  readonly perMonth: Option.Option<number>
-  readonly concurrency: Option.Option<number>
-  readonly retries: Option.Option<number>
-  readonly timeout: Option.Option<number>
-  readonly logDir: string
-  readonly logFormat: "text" | "json"
   readonly retryNotFound: boolean
   readonly overwrite: boolean
-  readonly gzip: boolean
-  readonly noProgress: boolean
-  readonly noQuotaProbe: boolean
 }
 
-const summaryLine = (counts: Counts, requests: number) =>
-  `summary: saved ${counts.saved}, not found ${counts.notFound}, skipped ${counts.skipped}, invalid ${counts.invalid}, failed ${counts.failed}, requests ${requests}`
+const summaryLine = (counts: Counts) =>
+  `summary: saved ${counts.saved}, not found ${counts.notFound}, skipped ${counts.skipped}, invalid ${counts.invalid}, failed ${counts.failed}`
 
-const harvest = (kind: Kind, options: CommonOptions) =>
+const harvest = (kind: Kind, options: HarvestOptions) =>
   Effect.gen(function*() {
-    const policy = yield* Settings.policy(options)
-    const baseUrl = yield* Settings.baseUrl(options.baseUrl)
-    const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
-    const sink = yield* Runner.checkOut(options)
-    const apiKey = yield* Settings.apiKey(options.apiKeyFile)
+    const prepared = yield* Runner.prepare(options, Runner.checkOut(options))
     yield* Input.checkReadable(options.input).pipe(
       Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
     )
-    const screen = Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
+    const { policy, screen } = prepared
     const total = screen.tty && !Input.isStdin(options.input)
       ? yield* Input.countLines(options.input).pipe(Effect.option, Effect.map(Option.getOrUndefined))
       : undefined
     const counts = Harvest.emptyCounts()
-    const color = yield* ConsoleLog.colorDefault
-
-    const store = sink.pipe(
-      Layer.mapError((error) =>
-        error._tag === "UsageError"
-          ? error
-          : new Settings.UsageError({ message: `cannot use --out ${options.out}: ${error.message}` })
-      )
-    )
-    const runLog = RunLog.layer({ directory: options.logDir, format: options.logFormat }).pipe(
-      Layer.mapError((error) =>
-        new Settings.UsageError({
-          message: `cannot write the run log in --log-dir ${options.logDir}: ${error.message}`
-        })
-      )
-    )
-    const services = Layer.mergeAll(
-      VtClient.layer({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
-      store,
-      runLog
-    )
-
-    const program = Effect.gen(function*() {
-      const logFile = yield* RunLog.RunLogFile
-      const limits = [
-        `per-minute ${policy.perMinute ?? "unlimited"}`,
-        `per-day ${policy.perDay ?? "unlimited"}`,
-        `per-month ${policy.perMonth ?? "unlimited"}`,
-        `concurrency ${policy.concurrency}`
-      ].join(", ")
-      const source = Input.isStdin(options.input) ? "standard input" : options.input
-      yield* Effect.logInfo(`start ${kind.command} ${source} -> ${options.out} (tier ${options.tier}: ${limits})`)
-      screen.line(`vt-harvest ${kind.command}: ${source} -> ${options.out}/ (log ${logFile.path})`)
-      const summarise = (requests: number) =>
-        Effect.gen(function*() {
-          const line = summaryLine(counts, requests)
-          yield* Effect.logInfo(line)
-          yield* Effect.logInfo("end")
-          screen.clear()
-          screen.line(line)
-          if (counts.saved + counts.notFound > 0) {
-            screen.line(
-              `reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${logFile.path}`
-            )
-          }
-        })
-      const initial = options.noQuotaProbe
-        ? undefined
-        : yield* Runner.startingLedger.pipe(Effect.tapError(() => summarise(0)))
-      const gate = yield* QuotaGate.make(policy, {
-        initial,
-        probe: options.noQuotaProbe ? undefined : Quotas.windowProbe
-      })
-      const harvestRun = Effect.gen(function*() {
+    exitStatus.code = yield* Runner.run({
+      common: options,
+      prepared,
+      command: kind.command,
+      source: Input.isStdin(options.input) ? "standard input" : options.input,
+      summary: () => summaryLine(counts),
+      closing: (log) =>
+        counts.saved + counts.notFound > 0
+          ? [`reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${log}`]
+          : [],
+      failed: () => counts.failed > 0,
+      body: Effect.gen(function*() {
         yield* Progress.report({
           screen,
           enabled: !options.noProgress,
@@ -204,26 +141,7 @@ const harvest = (kind: Kind, options: CommonOptions) =>
           counts
         })
       })
-      const finish = Effect.gen(function*() {
-        const status = yield* gate.status
-        yield* summarise(status.requests)
-      })
-      yield* harvestRun.pipe(
-        Effect.provideService(QuotaGate.QuotaGate, gate),
-        Effect.onInterrupt(() =>
-          Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")
-        ),
-        Effect.ensuring(finish)
-      )
-      exitStatus.code = counts.failed > 0 ? 1 : 0
     })
-
-    yield* program.pipe(
-      Effect.scoped,
-      Effect.provide(services),
-      Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(screen, color))),
-      Logger.withMinimumLogLevel(LogLevel.Info)
-    )
   })
 
 const fileKind: Kind = {
@@ -330,7 +248,7 @@ const scan = Command.make(
     ),
     ...waitOptions
   },
-  (options) => Effect.flatMap(Scan.command(options), (code) => Effect.sync(() => void (exitStatus.code = code)))
+  (options) => Effect.map(Scan.command(options), (code) => void (exitStatus.code = code))
 ).pipe(
   Command.withDescription(
     "Scan files: each file's SHA-256 is looked up first; when VirusTotal knows it, its report is saved as\n" +
@@ -362,7 +280,7 @@ const analysis = Command.make(
       Options.withDescription("Print one JSON object per analysis instead of CSV")
     )
   },
-  (options) => Effect.flatMap(Analyses.command(options), (code) => Effect.sync(() => void (exitStatus.code = code)))
+  (options) => Effect.map(Analyses.command(options), (code) => void (exitStatus.code = code))
 ).pipe(
   Command.withDescription(
     "Fetch analyses by id into <out>/_analyses/ and print one CSV row per analysis to stdout (id, status,\n" +

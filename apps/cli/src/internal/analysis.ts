@@ -193,9 +193,8 @@ const checkIds = (ids: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Work>
 /** `vt-harvest analysis <id>...`: fetch analyses (and with --wait, until completed) into `<out>/_analyses/`. */
 export const command = (options: Options) =>
   Effect.gen(function*() {
-    const prepared = yield* Runner.prepare(options)
     const waiting = yield* waitSettings(options)
-    const store = yield* Runner.checkAnalysesOut(options)
+    const prepared = yield* Runner.prepare(options, Runner.checkAnalysesOut(options))
     const fromArgs = yield* checkIds(options.ids)
     const readsStdin = options.ids.some(Input.isStdin)
     const counts: AnalysisCounts = { ...emptyCounts(), completed: 0 }
@@ -359,7 +358,6 @@ export const command = (options: Options) =>
       command: "analysis",
       source,
       target: Runner.analysesLocation(options.out),
-      stores: Runner.asUsage(store, options.out),
       summary: () => summaryLine(counts),
       closing: (log) =>
         counts.saved + counts.notFound > 0

@@ -125,24 +125,31 @@ export const startingLedger = Quotas.overallQuotas.pipe(
 )
 
 /** The settings every command checks before anything is sent (each failure is exit status 2). */
-export interface Prepared {
+export interface Prepared<S> {
   readonly policy: QuotaPolicy.QuotaPolicy
   readonly client: Layer.Layer<VtClient.VtClient, never, HttpClient.HttpClient>
+  readonly stores: Layer.Layer<S, Settings.UsageError, FileSystem.FileSystem | Path.Path>
   readonly screen: Progress.Screen
 }
 
-/** Checks the limits, --base-url, --timeout and the API key, in that order. */
-export const prepare = (
-  options: CommonOptions
-): Effect.Effect<Prepared, Settings.UsageError, FileSystem.FileSystem> =>
+/** Checks the limits, --base-url, --timeout, the store(s) --out names and the API key, in that order. */
+export const prepare = <S>(
+  options: CommonOptions,
+  stores: Effect.Effect<
+    Layer.Layer<S, ReportSink.SinkError | Settings.UsageError, FileSystem.FileSystem | Path.Path>,
+    Settings.UsageError
+  >
+): Effect.Effect<Prepared<S>, Settings.UsageError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const policy = yield* Settings.policy(options)
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
     const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
+    const layer = yield* stores
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     return {
       policy,
       client: VtClient.layer({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
+      stores: asUsage(layer, options.out),
       screen: Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
     }
   })
@@ -163,12 +170,11 @@ export const describeLimits = (policy: QuotaPolicy.QuotaPolicy): string =>
  */
 export const run = <S, E, R>(options: {
   readonly common: CommonOptions
-  readonly prepared: Prepared
+  readonly prepared: Prepared<S>
   readonly command: string
   readonly source: string
   /** Where the run writes, for the start line (default --out). */
   readonly target?: string | undefined
-  readonly stores: Layer.Layer<S, Settings.UsageError, FileSystem.FileSystem | Path.Path>
   readonly summary: () => string
   readonly closing?: ((logPath: string) => ReadonlyArray<string>) | undefined
   readonly failed: () => boolean
@@ -221,7 +227,7 @@ export const run = <S, E, R>(options: {
     })
     return yield* program.pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(prepared.client, options.stores, runLog)),
+      Effect.provide(Layer.mergeAll(prepared.client, prepared.stores, runLog)),
       Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(screen, color))),
       Logger.withMinimumLogLevel(LogLevel.Info)
     )

@@ -199,14 +199,13 @@ const progressText = (counts: ScanCounts, total: number | undefined, tty: boolea
  */
 export const command = (options: Options) =>
   Effect.gen(function*() {
-    const prepared = yield* Runner.prepare(options)
     const waiting = yield* waitSettings(options)
-    const reportsLayer = yield* Runner.checkOut({
-      out: options.out,
-      overwrite: options.overwrite || options.force,
-      gzip: options.gzip
-    })
-    const analysesLayer = yield* Runner.checkAnalysesOut(options)
+    const stores = Effect.zipWith(
+      Runner.checkOut({ out: options.out, overwrite: options.overwrite || options.force, gzip: options.gzip }),
+      Runner.checkAnalysesOut(options),
+      (reports, analyses) => Layer.merge(reports, analyses)
+    )
+    const prepared = yield* Runner.prepare(options, stores)
     const roots = yield* checkPaths(options.paths)
     const { policy, screen } = prepared
     const counts = emptyCounts()
@@ -412,7 +411,6 @@ export const command = (options: Options) =>
       prepared,
       command: "scan",
       source: options.paths.map((file) => (/^[\w./@+-]+$/.test(file) ? file : show(file))).join(" "),
-      stores: Layer.merge(Runner.asUsage(reportsLayer, options.out), Runner.asUsage(analysesLayer, options.out)),
       summary: () => summaryLine(counts),
       closing: (log) =>
         counts.saved + counts.uploaded > 0
