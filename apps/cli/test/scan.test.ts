@@ -144,12 +144,29 @@ describe("vt-harvest scan", () => {
     )
     expect(requests()).toEqual([])
 
-    // summary reads the reports scan saved (the analyses are a store of their own, not listed with them).
+    // summary reads the reports scan saved (the analyses are a store of their own, not listed with them)...
     const summary = await runCli(["summary", "out"], { cwd: dir })
     expect(summary.code).toBe(0)
     expect(summary.stdout.trim().split("\n").slice(1).map((line) => line.split(",")[0]).sort()).toEqual(
       [knownSha, unknownSha].sort()
     )
+    // ...and the analyses, named there.
+    const analysesSummary = await runCli(["summary", "out/_analyses"], { cwd: dir })
+    expect(analysesSummary.code).toBe(0)
+    const [, analysisRow] = analysesSummary.stdout.trim().split("\n")
+    const stats = analysis.data.attributes.stats
+    expect(analysisRow.split(",")).toEqual([
+      analysisKey(analysisId),
+      analysisId,
+      "analysis",
+      String(stats.malicious),
+      String(stats.suspicious),
+      String(stats.undetected),
+      String(stats.harmless),
+      "",
+      new Date(analysis.data.attributes.date * 1000).toISOString(),
+      unknownSha
+    ])
   })
 
   it("--force uploads a known file, waits through queued and in-progress, and replaces its report", async () => {
