@@ -168,10 +168,27 @@ interface Work {
 /** Counters of the summary line: the harvest's, and how many of the saved analyses are completed. */
 export interface AnalysisCounts extends Counts {
   completed: number
+  /** Analyses being waited for right now (--wait). */
+  waiting: number
 }
 
 export const summaryLine = (counts: AnalysisCounts): string =>
   `summary: saved ${counts.saved}, completed ${counts.completed}, not found ${counts.notFound}, skipped ${counts.skipped}, invalid ${counts.invalid}, failed ${counts.failed}`
+
+/** The progress text: ids done of the total, what became of them, and the analyses being waited for. */
+const progressText = (counts: AnalysisCounts, total: number | undefined, tty: boolean) => {
+  const parts = [
+    Progress.position(counts.done + counts.invalid, total, tty),
+    `saved ${counts.saved}`,
+    `completed ${counts.completed}`,
+    `not found ${counts.notFound}`,
+    `failed ${counts.failed}`
+  ]
+  if (counts.skipped > 0) parts.push(`skipped ${counts.skipped}`)
+  if (counts.invalid > 0) parts.push(`invalid ${counts.invalid}`)
+  if (counts.waiting > 0) parts.push(`waiting for ${counts.waiting} analys${counts.waiting === 1 ? "is" : "es"}`)
+  return parts
+}
 
 /** Every id argument checked before anything is sent: one that is not an analysis id makes the whole run unusable. */
 const checkIds = (ids: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Work>, Settings.UsageError> => {
@@ -197,9 +214,15 @@ export const command = (options: Options) =>
     const prepared = yield* Runner.prepare(options, Runner.checkAnalysesOut(options))
     const fromArgs = yield* checkIds(options.ids)
     const readsStdin = options.ids.some(Input.isStdin)
-    const counts: AnalysisCounts = { ...emptyCounts(), completed: 0 }
+    const counts: AnalysisCounts = { ...emptyCounts(), completed: 0, waiting: 0 }
     const { policy, screen } = prepared
-    const print = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
+    // On a terminal stdout and the progress line on stderr share the screen: the line is cleared first (and redrawn
+    // by the next progress tick), so that a row never lands on the end of it.
+    const print = (line: string) =>
+      Effect.sync(() => {
+        screen.clear()
+        process.stdout.write(`${line}\n`)
+      })
 
     const body = Effect.gen(function*() {
       const analyses = yield* Runner.AnalysisStore
@@ -229,11 +252,16 @@ export const command = (options: Options) =>
       const fetchOne = (work: Work, key: ReportKey.ReportKey) => {
         const fetch = fetchAnalysis(work.id)
         const wanted = options.wait
-          ? awaitCompleted(fetch, {
-            ...waiting,
-            delayFirst: false,
-            onState: (analysis) => Effect.logInfo(`analysis ${work.id} ${analysis.status}`)
-          })
+          ? Effect.acquireUseRelease(
+            Effect.sync(() => counts.waiting++),
+            () =>
+              awaitCompleted(fetch, {
+                ...waiting,
+                delayFirst: false,
+                onState: (analysis) => Effect.logInfo(`analysis ${work.id} ${analysis.status}`)
+              }),
+            () => Effect.sync(() => counts.waiting--)
+          )
           : fetch
         return wanted.pipe(
           Effect.matchEffect({
@@ -285,7 +313,10 @@ export const command = (options: Options) =>
             return yield* Effect.logWarning(`${work.where}: ${Input.quote(work.id)} cannot be stored under a safe name`)
           }
           // Checked and claimed in one step (no yield in between), so concurrent duplicates cannot both pass.
-          if (inFlight.has(key) || settled.has(key)) return yield* skip(`skipped duplicate ${work.id} (${work.where})`)
+          if (inFlight.has(key) || settled.has(key)) {
+            counts.done++
+            return yield* skip(`skipped duplicate ${work.id} (${work.where})`)
+          }
           inFlight.add(key)
           if (options.overwrite) settled.add(key)
           return yield* Effect.gen(function*() {
@@ -334,13 +365,15 @@ export const command = (options: Options) =>
         )
         : Stream.empty
 
+      const total = readsStdin ? undefined : fromArgs.length
       yield* Progress.report({
         screen,
         enabled: !options.noProgress,
-        counts,
-        total: readsStdin ? undefined : fromArgs.length,
+        total,
         policy,
-        plainEvery: "30 seconds"
+        plainEvery: "30 seconds",
+        text: (status, startedAt, now) =>
+          [...progressText(counts, total, screen.tty), ...Progress.pace(status, policy, startedAt, now)].join(" · ")
       })
       if (!options.json) yield* print(columns.join(","))
       yield* Stream.concat(Stream.fromIterable(fromArgs), fromStdin).pipe(
