@@ -235,6 +235,12 @@ const scan = Command.make(
       Args.atLeast(1)
     ),
     ...shared,
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription(
+        "Files scanned at once (default from the tier); their requests still keep the tier's spacing"
+      ),
+      Options.optional
+    ),
     force: Options.boolean("force").pipe(
       Options.withDescription("Upload every file, even those VirusTotal already knows or the store already holds")
     ),
@@ -268,6 +274,10 @@ const analysis = Command.make(
       Args.atLeast(1)
     ),
     ...shared,
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("Analyses fetched or waited for at once (default from the tier)"),
+      Options.optional
+    ),
     wait: Options.boolean("wait").pipe(Options.withDescription("Poll each analysis until it is completed")),
     ...waitOptions,
     overwrite: Options.boolean("overwrite").pipe(
@@ -384,7 +394,8 @@ const summary = Command.make(
   Command.withDescription(
     "One CSV row per saved report (key, id, type, malicious, suspicious, undetected, harmless, reputation,\n" +
       "last_analysis_date, names) to stdout; an aligned table on a terminal. Reads directories and s3://\n" +
-      "stores, gzipped or not.\nExample: vt-harvest summary vt_reports > verdicts.csv"
+      "stores, gzipped or not, and the analyses scan and analysis keep in <store>/_analyses.\n" +
+      "Example: vt-harvest summary vt_reports > verdicts.csv"
   )
 )
 
