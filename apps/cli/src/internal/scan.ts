@@ -279,7 +279,7 @@ export const command = (options: Options) =>
           )
         })
 
-      /** Upload, wait, save the analysis, then the file report. */
+      /** Upload, wait, save the analysis, then the file report; answers the key it was saved under, if it was. */
       const scanFile = (file: string, sha256: string, size: number) =>
         Effect.gen(function*() {
           if (size > maxUploadBytes) {
@@ -327,7 +327,10 @@ export const command = (options: Options) =>
           const key = Either.getOrUndefined(ReportKey.fromFileHash(analysed))
           if (key === undefined) return yield* fail(`analysis ${descriptor.id} names no usable SHA-256 (${show(file)})`)
           const report = yield* Effect.either(lookup(analysed))
-          if (Either.isRight(report)) return yield* saveReport(key, report.right)
+          if (Either.isRight(report)) {
+            yield* saveReport(key, report.right)
+            return key
+          }
           if (VtError.isNotFound(report.left)) {
             return yield* fail(
               `VirusTotal has no report for ${analysed} yet although its analysis completed (${
@@ -357,9 +360,8 @@ export const command = (options: Options) =>
             }
             yield* Effect.logInfo(`not found ${sha256}: uploading ${show(file)}`)
           }
-          const before = counts.saved
-          yield* scanFile(file, sha256, size)
-          if (counts.saved === before) settled.add(key)
+          const saved = yield* scanFile(file, sha256, size)
+          if (saved !== key) settled.add(key)
         })
 
       const handle = (found: Found) =>
