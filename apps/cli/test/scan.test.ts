@@ -228,16 +228,18 @@ describe("vt-harvest scan", () => {
     expect(logText(dir)[0]).toContain(`uploading "large.iso" (${size} bytes, upload URL)`)
   })
 
-  it("--no-wait uploads and saves the analysis descriptor only", async () => {
+  it("--no-wait uploads and saves the analysis descriptor only, each content once", async () => {
     const dir = tempDir()
     const unknown = contents(2, false, "no-wait")
     fs.writeFileSync(path.join(dir, "a.bin"), unknown[0])
     fs.writeFileSync(path.join(dir, "b.bin"), unknown[1])
-    const result = await scan(dir, ["a.bin", "b.bin", "--no-wait"])
+    fs.writeFileSync(path.join(dir, "copy-of-a.bin"), unknown[0])
+    const result = await scan(dir, ["a.bin", "b.bin", "copy-of-a.bin", "--no-wait"])
     expect(result.code).toBe(0)
     expect(result.stderr).toContain(
-      "summary: uploaded 2, known 0, analysed 0, saved 0, skipped 0, failed 0, requests 4"
+      "summary: uploaded 2, known 0, analysed 0, saved 0, skipped 1, failed 0, requests 4"
     )
+    expect(uploadsOf(requests())).toHaveLength(2)
     expect(requests().filter((r) => r.includes("/analyses/"))).toEqual([])
     const saved = readJsonFiles(path.join(dir, "out", "_analyses"))
     expect(saved).toHaveLength(2)
