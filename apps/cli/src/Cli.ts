@@ -4,19 +4,18 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { FileSystem, type Path } from "@effect/platform"
-import { ConsoleLog, RunLog } from "@vt-harvest/logging"
-import { QuotaGate } from "@vt-harvest/rate-schedule"
-import type { ReportSink } from "@vt-harvest/report-sink"
+import { FileSystem } from "@effect/platform"
 import { ReportKey } from "@vt-harvest/report-sink"
-import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient, VtError, VtId } from "@vt-harvest/vt-client"
-import { Config, Console, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Stream } from "effect"
+import { Config, Console, Effect, Either, Option, Stream } from "effect"
+import * as Analyses from "./internal/analysis.js"
 import type { Counts, Kind } from "./internal/harvest.js"
 import * as Harvest from "./internal/harvest.js"
 import * as Input from "./internal/input.js"
 import * as Progress from "./internal/progress.js"
 import * as Quotas from "./internal/quotas.js"
+import * as Runner from "./internal/runner.js"
+import * as Scan from "./internal/scan.js"
 import * as Settings from "./internal/settings.js"
 import * as Summary from "./internal/summary.js"
 
@@ -94,158 +93,38 @@ const common = {
   )
 }
 
-type CommonOptions = {
+type HarvestOptions = Runner.CommonOptions & {
   readonly input: string
-  readonly out: string
-  readonly baseUrl: string
-  readonly apiKeyFile: Option.Option<string>
-  readonly tier: "public" | "premium"
-  readonly perMinute: Option.Option<number>
-  readonly perDay: Option.Option<number>
-  readonly perMonth: Option.Option<number>
-  readonly concurrency: Option.Option<number>
-  readonly retries: Option.Option<number>
-  readonly timeout: Option.Option<number>
-  readonly logDir: string
-  readonly logFormat: "text" | "json"
   readonly retryNotFound: boolean
   readonly overwrite: boolean
-  readonly gzip: boolean
-  readonly noProgress: boolean
-  readonly noQuotaProbe: boolean
 }
 
-const summaryLine = (counts: Counts, requests: number) =>
-  `summary: saved ${counts.saved}, not found ${counts.notFound}, skipped ${counts.skipped}, invalid ${counts.invalid}, failed ${counts.failed}, requests ${requests}`
+const summaryLine = (counts: Counts) =>
+  `summary: saved ${counts.saved}, not found ${counts.notFound}, skipped ${counts.skipped}, invalid ${counts.invalid}, failed ${counts.failed}`
 
-/**
- * The store --out names, checked before anything is sent. The S3 sink, and the AWS SDK with it, is loaded only for
- * s3:// outputs, so that a run to a directory does not pay for loading it.
- */
-const checkOut = (
-  options: Pick<CommonOptions, "out" | "overwrite" | "gzip"> & { readonly readOnly?: boolean }
-): Effect.Effect<
-  Layer.Layer<ReportSink.ReportSink, ReportSink.SinkError | Settings.UsageError, FileSystem.FileSystem | Path.Path>,
-  Settings.UsageError
-> => {
-  const { gzip, out, overwrite } = options
-  if (/^s3:\/\//i.test(out)) {
-    return Effect.gen(function*() {
-      const { ReportSinkS3, S3Location } = yield* Effect.promise(() => import("@vt-harvest/report-sink-s3"))
-      const location = yield* Either.mapLeft(
-        S3Location.parse(out),
-        (error) => new Settings.UsageError({ message: `bad --out: ${error.message}` })
-      )
-      // The SDK warns on every run under Node 20 about its releases of 2027; nothing a user of this CLI can act on.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
-      const client = ReportSinkS3.layerS3Client().pipe(
-        Layer.mapError((error) =>
-          new Settings.UsageError({ message: `cannot configure S3 from the environment: ${String(error)}` })
-        )
-      )
-      return ReportSinkS3.layer({ ...location, overwrite, gzip }).pipe(Layer.provide(client))
-    })
-  }
-  return out.trim() === ""
-    ? Effect.fail(new Settings.UsageError({ message: "--out must name a directory or s3://bucket/prefix" }))
-    : Effect.succeed(
-      ReportSinkFs.layer({ directory: out, overwrite, gzip, removeStaleTemps: options.readOnly !== true })
-    )
-}
-
-/**
- * What the key already used today and this month, so a second run the same day does not burn a 429 to find
- * out. A refused key stops the run here (nothing else is sent); any other failure only costs the head start.
- */
-const startingLedger = Quotas.overallQuotas.pipe(
-  Effect.tap((quotas) =>
-    Effect.logInfo(
-      `quota used: today ${Quotas.describeWindow(quotas.daily)}, this month ${
-        Quotas.describeWindow(quotas.monthly)
-      }, this hour ${Quotas.describeWindow(quotas.hourly)}`
-    )
-  ),
-  Effect.map((quotas) => ({ today: quotas.daily?.user?.used ?? 0, thisMonth: quotas.monthly?.user?.used ?? 0 })),
-  Effect.catchAll((error) =>
-    VtError.isAuthFailure(error)
-      ? Effect.logError(Harvest.describeError(error)).pipe(
-        Effect.zipRight(Effect.fail(new Harvest.KeyRefused({ error })))
-      )
-      : Effect.logWarning(
-        `could not read the key's quota usage (${error._tag}); counting from zero this run`
-      ).pipe(Effect.as(undefined))
-  )
-)
-
-const harvest = (kind: Kind, options: CommonOptions) =>
+const harvest = (kind: Kind, options: HarvestOptions) =>
   Effect.gen(function*() {
-    const policy = yield* Settings.policy(options)
-    const baseUrl = yield* Settings.baseUrl(options.baseUrl)
-    const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
-    const sink = yield* checkOut(options)
-    const apiKey = yield* Settings.apiKey(options.apiKeyFile)
+    const prepared = yield* Runner.prepare(options, Runner.checkOut(options))
     yield* Input.checkReadable(options.input).pipe(
       Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
     )
-    const screen = Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
+    const { policy, screen } = prepared
     const total = screen.tty && !Input.isStdin(options.input)
       ? yield* Input.countLines(options.input).pipe(Effect.option, Effect.map(Option.getOrUndefined))
       : undefined
     const counts = Harvest.emptyCounts()
-    const color = yield* ConsoleLog.colorDefault
-
-    const store = sink.pipe(
-      Layer.mapError((error) =>
-        error._tag === "UsageError"
-          ? error
-          : new Settings.UsageError({ message: `cannot use --out ${options.out}: ${error.message}` })
-      )
-    )
-    const runLog = RunLog.layer({ directory: options.logDir, format: options.logFormat }).pipe(
-      Layer.mapError((error) =>
-        new Settings.UsageError({
-          message: `cannot write the run log in --log-dir ${options.logDir}: ${error.message}`
-        })
-      )
-    )
-    const services = Layer.mergeAll(
-      VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
-      store,
-      runLog
-    )
-
-    const program = Effect.gen(function*() {
-      const logFile = yield* RunLog.RunLogFile
-      const limits = [
-        `per-minute ${policy.perMinute ?? "unlimited"}`,
-        `per-day ${policy.perDay ?? "unlimited"}`,
-        `per-month ${policy.perMonth ?? "unlimited"}`,
-        `concurrency ${policy.concurrency}`
-      ].join(", ")
-      const source = Input.isStdin(options.input) ? "standard input" : options.input
-      yield* Effect.logInfo(`start ${kind.command} ${source} -> ${options.out} (tier ${options.tier}: ${limits})`)
-      screen.line(`vt-harvest ${kind.command}: ${source} -> ${options.out}/ (log ${logFile.path})`)
-      const summarise = (requests: number) =>
-        Effect.gen(function*() {
-          const line = summaryLine(counts, requests)
-          yield* Effect.logInfo(line)
-          yield* Effect.logInfo("end")
-          screen.clear()
-          screen.line(line)
-          if (counts.saved + counts.notFound > 0) {
-            screen.line(
-              `reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${logFile.path}`
-            )
-          }
-        })
-      const initial = options.noQuotaProbe
-        ? undefined
-        : yield* startingLedger.pipe(Effect.tapError(() => summarise(0)))
-      const gate = yield* QuotaGate.make(policy, {
-        initial,
-        probe: options.noQuotaProbe ? undefined : Quotas.windowProbe
-      })
-      const harvestRun = Effect.gen(function*() {
+    exitStatus.code = yield* Runner.run({
+      common: options,
+      prepared,
+      command: kind.command,
+      source: Input.isStdin(options.input) ? "standard input" : options.input,
+      summary: () => summaryLine(counts),
+      closing: (log) =>
+        counts.saved + counts.notFound > 0
+          ? [`reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${log}`]
+          : [],
+      failed: () => counts.failed > 0,
+      body: Effect.gen(function*() {
         yield* Progress.report({
           screen,
           enabled: !options.noProgress,
@@ -262,26 +141,7 @@ const harvest = (kind: Kind, options: CommonOptions) =>
           counts
         })
       })
-      const finish = Effect.gen(function*() {
-        const status = yield* gate.status
-        yield* summarise(status.requests)
-      })
-      yield* harvestRun.pipe(
-        Effect.provideService(QuotaGate.QuotaGate, gate),
-        Effect.onInterrupt(() =>
-          Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")
-        ),
-        Effect.ensuring(finish)
-      )
-      exitStatus.code = counts.failed > 0 ? 1 : 0
     })
-
-    yield* program.pipe(
-      Effect.scoped,
-      Effect.provide(services),
-      Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(screen, color))),
-      Logger.withMinimumLogLevel(LogLevel.Info)
-    )
   })
 
 const fileKind: Kind = {
@@ -346,6 +206,100 @@ const ips = harvestCommand(
     "Example: vt-harvest ips ips.txt -o vt_reports"
 )
 
+// The options every command that sends requests shares (--retry-not-found and --overwrite mean something else
+// for each command, so they are declared per command).
+const { overwrite: _overwrite, retryNotFound: _retryNotFound, ...shared } = common
+
+const waitOptions = {
+  pollInterval: Options.integer("poll-interval").pipe(
+    Options.withDescription(
+      `Seconds between two requests for an analysis (default ${
+        Analyses.defaultPollSeconds("public")
+      } on the public tier, ${Analyses.defaultPollSeconds("premium")} on premium); each one counts against the quota`
+    ),
+    Options.optional
+  ),
+  waitTimeout: Options.integer("wait-timeout").pipe(
+    Options.withDescription(
+      `Seconds to wait for one analysis before giving up on it (default ${Analyses.defaultWaitTimeoutSeconds})`
+    ),
+    Options.optional
+  )
+}
+
+const scan = Command.make(
+  "scan",
+  {
+    paths: Args.text({ name: "path" }).pipe(
+      Args.withDescription("A file, or a directory to scan every regular file under"),
+      Args.atLeast(1)
+    ),
+    ...shared,
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription(
+        "Files scanned at once (default from the tier); their requests still keep the tier's spacing"
+      ),
+      Options.optional
+    ),
+    force: Options.boolean("force").pipe(
+      Options.withDescription("Upload every file, even those VirusTotal already knows or the store already holds")
+    ),
+    overwrite: Options.boolean("overwrite").pipe(
+      Options.withDescription("Look up again files whose report is already saved, and save the fresh report")
+    ),
+    noWait: Options.boolean("no-wait").pipe(
+      Options.withDescription(
+        "Upload without waiting: save the upload's analysis descriptor only (no polls, no file report)"
+      )
+    ),
+    ...waitOptions
+  },
+  (options) => Effect.map(Scan.command(options), (code) => void (exitStatus.code = code))
+).pipe(
+  Command.withDescription(
+    "Scan files: each file's SHA-256 is looked up first; when VirusTotal knows it, its report is saved as\n" +
+      "<out>/<sha256>.json and nothing is uploaded. Otherwise the file is uploaded (through an upload URL above\n" +
+      "32 MiB, at most 650 MB), its analysis is polled until completed and saved under <out>/_analyses/, then the\n" +
+      "file report is saved. Directories are walked recursively (regular files only; symbolic links inside them\n" +
+      "are not followed). A file whose report is already saved is skipped without a request.\n" +
+      "Example: vt-harvest scan samples/ suspicious.exe -o vt_reports"
+  )
+)
+
+const analysis = Command.make(
+  "analysis",
+  {
+    ids: Args.text({ name: "id" }).pipe(
+      Args.withDescription("An analysis id (as scan or VirusTotal gave it), or - to read ids from stdin"),
+      Args.atLeast(1)
+    ),
+    ...shared,
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("Analyses fetched or waited for at once (default from the tier)"),
+      Options.optional
+    ),
+    wait: Options.boolean("wait").pipe(Options.withDescription("Poll each analysis until it is completed")),
+    ...waitOptions,
+    overwrite: Options.boolean("overwrite").pipe(
+      Options.withDescription("Fetch again analyses already saved as completed")
+    ),
+    retryNotFound: Options.boolean("retry-not-found").pipe(
+      Options.withDescription("Ask again for analyses recorded as not found by an earlier run")
+    ),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print one JSON object per analysis instead of CSV")
+    )
+  },
+  (options) => Effect.map(Analyses.command(options), (code) => void (exitStatus.code = code))
+).pipe(
+  Command.withDescription(
+    "Fetch analyses by id into <out>/_analyses/ and print one CSV row per analysis to stdout (id, status,\n" +
+      "malicious, suspicious, undetected, harmless, item: the file's SHA-256 or the URL). An analysis already\n" +
+      "saved as completed is printed from the store without a request. With - ids are read from stdin, one per\n" +
+      "line.\nExample: vt-harvest analysis --wait NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw=="
+  )
+)
+
 const quota = Command.make(
   "quota",
   {
@@ -407,7 +361,7 @@ const summary = Command.make(
           return yield* new Settings.UsageError({ message: `no store at ${options.store}: not a directory` })
         }
       }
-      const store = yield* checkOut({ out: options.store, overwrite: false, gzip: false, readOnly: true })
+      const store = yield* Runner.checkOut({ out: options.store, overwrite: false, gzip: false, readOnly: true })
       let problems = 0
       const onProblem = (key: string, reason: string) =>
         Effect.sync(() => {
@@ -440,7 +394,8 @@ const summary = Command.make(
   Command.withDescription(
     "One CSV row per saved report (key, id, type, malicious, suspicious, undetected, harmless, reputation,\n" +
       "last_analysis_date, names) to stdout; an aligned table on a terminal. Reads directories and s3://\n" +
-      "stores, gzipped or not.\nExample: vt-harvest summary vt_reports > verdicts.csv"
+      "stores, gzipped or not, and the analyses scan and analysis keep in <store>/_analyses.\n" +
+      "Example: vt-harvest summary vt_reports > verdicts.csv"
   )
 )
 
@@ -452,7 +407,7 @@ const summary = Command.make(
  */
 export const command = Command.make("vt-harvest").pipe(
   Command.withDescription("Collect VirusTotal reports in bulk, paced to your quota, resumable."),
-  Command.withSubcommands([files, urls, domains, ips, quota, summary])
+  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary])
 )
 
 /**

@@ -135,3 +135,41 @@ export const fromIpAddress = (address: string): Either.Either<ReportKey, Invalid
  * @category constructors
  */
 export const fromUrl = (url: string): ReportKey => createHash("sha256").update(url, "utf8").digest("hex") as ReportKey
+
+const urlSafeAnalysisId = /^[A-Za-z0-9_-]+$/
+const paddedBase64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+/**
+ * The key of an analysis: the id itself when it is made only of `A-Z a-z 0-9 _ -` (URL analyses,
+ * `u-<sha256>-<seconds>`); otherwise, for the standard base64 ids of file analyses (with `+`, `/` and `=`, which
+ * no key may hold), the same id in URL-safe base64 without its padding (`+` → `-`, `/` → `_`, `=` dropped)
+ * followed by `.b64`. The mapping is one to one: keys of the first form never contain a `.`, and base64 ids are
+ * padded to a multiple of 4 characters, so the padding dropped is known from the length. The id is recovered from
+ * a key of the second form by undoing each step (or read from the saved document's `data.id`).
+ *
+ * @example
+ * fromAnalysisId("NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw==")
+ * // Right("NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw.b64")
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromAnalysisId = (id: string): Either.Either<ReportKey, InvalidKeyError> => {
+  if (urlSafeAnalysisId.test(id)) return make(id)
+  if (paddedBase64.test(id) && id.length % 4 === 0 && id.length <= 196) {
+    return make(`${id.replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_")}.b64`)
+  }
+  return invalid(id, "not an analysis id (base64 padded to a multiple of 4, or A-Z a-z 0-9 _ - only)")
+}
+
+/**
+ * The analysis id a key of {@link fromAnalysisId} stands for.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const toAnalysisId = (key: ReportKey): string => {
+  if (!key.endsWith(".b64")) return key
+  const body = key.slice(0, -".b64".length).replaceAll("-", "+").replaceAll("_", "/")
+  return body + "=".repeat((4 - (body.length % 4)) % 4)
+}

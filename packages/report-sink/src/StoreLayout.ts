@@ -19,6 +19,16 @@ import * as ReportKey from "./ReportKey.js"
 export const notFoundDirectory = "_not_found"
 
 /**
+ * The sub-directory (or key prefix) of a store that holds analyses, itself a store with the same layout: the
+ * analyses `vt-harvest scan` waits for and `vt-harvest analysis` fetches, keyed by
+ * {@link ReportKey.fromAnalysisId}. Listing the store it sits in does not descend into it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const analysesDirectory = "_analyses"
+
+/**
  * The suffix of a record.
  *
  * @since 0.1.0

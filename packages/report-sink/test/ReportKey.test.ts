@@ -133,4 +133,36 @@ describe("ReportKey constructors", () => {
   it("fromUrl always yields a valid key (property)", () => {
     fc.assert(fc.property(fc.string({ unit: "binary" }), (url) => ReportKey.isReportKey(ReportKey.fromUrl(url))))
   })
+
+  it("fromAnalysisId keeps URL-safe ids and maps base64 ids to unpadded base64url + .b64", () => {
+    const file = "NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw=="
+    assert.deepStrictEqual(
+      ReportKey.fromAnalysisId(file),
+      Either.right("NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw.b64" as ReportKey.ReportKey)
+    )
+    const url = `u-${"0123456789abcdef".repeat(4)}-1715100808`
+    assert.deepStrictEqual(ReportKey.fromAnalysisId(url), Either.right(url as ReportKey.ReportKey))
+    assert.deepStrictEqual(ReportKey.fromAnalysisId("ab+/cd=="), Either.right("ab-_cd.b64" as ReportKey.ReportKey))
+    // Two ids that differ only in the alphabet stay apart.
+    assert.notStrictEqual(
+      Either.getOrThrow(ReportKey.fromAnalysisId("ab-_cdef")),
+      Either.getOrThrow(ReportKey.fromAnalysisId("ab+/cdef"))
+    )
+    for (const bad of ["", "abcd=", "ab=c", "a.b", "../x", "ab-+cdef", "a b", "x".repeat(201), "a".repeat(197) + "="]) {
+      assert.isTrue(Either.isLeft(ReportKey.fromAnalysisId(bad)), JSON.stringify(bad))
+    }
+  })
+
+  it("fromAnalysisId is one to one, and toAnalysisId undoes it (property)", () => {
+    const urlSafe = fc.stringMatching(/^[A-Za-z0-9_-]{1,150}$/)
+    const base64 = fc.uint8Array({ minLength: 1, maxLength: 140 }).map((bytes) => Buffer.from(bytes).toString("base64"))
+    fc.assert(
+      fc.property(fc.oneof(urlSafe, base64), fc.oneof(urlSafe, base64), (a, b) => {
+        const ka = Either.getOrThrow(ReportKey.fromAnalysisId(a))
+        const kb = Either.getOrThrow(ReportKey.fromAnalysisId(b))
+        return ReportKey.isReportKey(ka) && ReportKey.toAnalysisId(ka) === a && (a === b) === (ka === kb)
+      }),
+      { numRuns: 2000 }
+    )
+  })
 })

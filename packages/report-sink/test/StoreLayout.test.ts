@@ -15,6 +15,7 @@ describe("StoreLayout", () => {
     assert.strictEqual(StoreLayout.fileName(key("abc"), { gzip: false }), "abc.json")
     assert.strictEqual(StoreLayout.fileName(key("abc"), { gzip: true }), "abc.json.gz")
     assert.strictEqual(StoreLayout.notFoundDirectory, "_not_found")
+    assert.strictEqual(StoreLayout.analysesDirectory, "_analyses")
   })
 
   it("parses the names it makes back", () => {

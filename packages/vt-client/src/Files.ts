@@ -40,6 +40,13 @@ export interface UploadOptions {
   readonly timeout?: Duration.DurationInput | undefined
   /** Use an upload URL whatever the size. */
   readonly viaUploadUrl?: boolean | undefined
+  /**
+   * POST to this one-time URL (from {@link uploadUrl}) instead of asking for one: the two requests of a large
+   * upload can then be paced and retried one by one (each counts against the quota).
+   *
+   * @since 0.2.0
+   */
+  readonly uploadUrl?: string | undefined
 }
 
 /**
@@ -83,7 +90,8 @@ export const uploadUrl = (): Effect.Effect<string, VtError.VtError, VtClient.VtC
 /**
  * Uploads bytes from a stream, as multipart field `file`, streamed with a known length (never buffered): to
  * `POST /files` up to {@link maxDirectUploadBytes}, through a fresh {@link uploadUrl} above. Answers the
- * analysis descriptor; {@link Analysis.wait} follows it. An upload through a URL is two requests.
+ * analysis descriptor; {@link Analysis.wait} follows it. An upload through a URL is two requests (one when the
+ * caller passes `uploadUrl`).
  *
  * @since 0.1.0
  * @category requests
@@ -95,7 +103,7 @@ export const uploadStream = (
   withClient((vt) =>
     Effect.gen(function*() {
       const large = options?.viaUploadUrl === true || source.size > maxDirectUploadBytes
-      const target = large ? yield* uploadUrl() : "/files"
+      const target = options?.uploadUrl ?? (large ? yield* uploadUrl() : "/files")
       const fields = options?.password === undefined ? [] : [{ name: "password", value: options.password }]
       const body = Multipart.body(fields, {
         name: "file",

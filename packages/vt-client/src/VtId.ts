@@ -1,5 +1,5 @@
 /**
- * Validation and normalisation of the ids users list: file hashes, domains, IP addresses and URLs.
+ * Validation and normalisation of the ids users list: file hashes, domains, IP addresses, URLs and analysis ids.
  *
  * Each validator returns `Either.right(normalised)` or `Either.left(reason)`, where the reason is a short
  * sentence fit for "line 12: <reason>". Normalising before anything else is what makes duplicates and
@@ -170,4 +170,39 @@ export const urlIdentifier = (input: string): Either.Either<string, string> => {
   const trimmed = input.trim()
   if (sha256Hex.test(trimmed)) return Either.right(trimmed.toLowerCase())
   return Either.map(url(trimmed), urlId)
+}
+
+const urlSafeId = /^[A-Za-z0-9_-]+$/
+const paddedBase64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+/**
+ * The longest analysis id accepted (VirusTotal's are about 60 characters for files and 80 for URLs).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const maxAnalysisIdLength = 150
+
+/**
+ * An analysis id as VirusTotal hands them out, trimmed: either made of `A-Z a-z 0-9 _ -` (URL analyses are
+ * `u-<sha256>-<unix seconds>`), or standard base64 padded to a multiple of 4 characters (file analyses are the
+ * base64 of `<md5>:<unix seconds>`, ending in `==`); 8 to {@link maxAnalysisIdLength} characters. Anything else
+ * (spaces, `.`, `%`, path separators other than base64's `/`, a mix of both alphabets) is refused, so an untrusted
+ * string is never sent as one.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const analysisId = (input: string): Either.Either<string, string> => {
+  const id = input.trim()
+  if (id.length < 8 || id.length > maxAnalysisIdLength) {
+    return Either.left(`not an analysis id (expected 8 to ${maxAnalysisIdLength} characters)`)
+  }
+  if (urlSafeId.test(id)) return Either.right(id)
+  if (paddedBase64.test(id)) {
+    return id.length % 4 === 0
+      ? Either.right(id)
+      : Either.left("not an analysis id (base64 ids are padded to a multiple of 4 characters)")
+  }
+  return Either.left("not an analysis id (expected base64 or A-Z a-z 0-9 _ - only)")
 }

@@ -131,6 +131,26 @@ describe("uploads", () => {
         }))
     }))
 
+  it.scoped("uploadUrl: a URL the caller fetched is used as is, whatever the size", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = writeFile(dir, "small.txt", "a small file, sent to an upload URL fetched beforehand")
+      yield* withEmulator({}, (server) =>
+        Effect.gen(function*() {
+          const url = yield* Files.uploadUrl()
+          const descriptor = yield* Files.upload(file, { uploadUrl: url })
+          assert.isString(descriptor.id)
+          assert.deepStrictEqual(server.requests.map((r) => [r.method, r.path.replace(/upload\/.+$/, "upload/…")]), [
+            ["GET", "/api/v3/files/upload_url"],
+            ["POST", "/_ah/upload/…"]
+          ])
+          // One-time: a second upload to the same URL is refused, not silently sent elsewhere.
+          const reused = yield* Effect.flip(Files.upload(file, { uploadUrl: url }))
+          assert.instanceOf(reused, VtError.BadRequestError)
+          assert.strictEqual(server.requests.length, 3)
+        }))
+    }))
+
   it.scoped("a file over the direct limit goes through an upload URL; one over the URL limit is refused (413)", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

@@ -299,3 +299,48 @@ describe("urlId", () => {
     return /^[A-Za-z0-9_-]*$/.test(id) && Buffer.from(id, "base64url").toString("utf8") === input
   })
 })
+
+describe("analysisId", () => {
+  // As VirusTotal hands them out: base64 of "<md5>:<unix seconds>", and "u-<url sha256>-<unix seconds>".
+  const fileAnalysis = Buffer.from("66424e91c022a925c46565d3ace31ffb:1475048277").toString("base64")
+  const urlAnalysis = `u-${"a".repeat(64)}-1715100808`
+
+  it("accepts VirusTotal's file and URL analysis ids, trimmed and otherwise unchanged", () => {
+    assert.strictEqual(fileAnalysis, "NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw==")
+    assert.strictEqual(right(VtId.analysisId(fileAnalysis)), fileAnalysis)
+    assert.strictEqual(right(VtId.analysisId(` ${urlAnalysis}\r\n`)), urlAnalysis)
+    assert.strictEqual(right(VtId.analysisId("ab+/cd==")), "ab+/cd==")
+    assert.strictEqual(right(VtId.analysisId("x".repeat(VtId.maxAnalysisIdLength))), "x".repeat(150))
+  })
+
+  it("refuses anything else, saying why", () => {
+    for (
+      const input of [
+        "",
+        "short",
+        "x".repeat(151),
+        "../../etc/passwd",
+        "abc def ghi",
+        "abcdefgh.json",
+        "abc%2Fdefgh",
+        "abcdefgh=",
+        "abcdef===",
+        "ab=cdefgh",
+        "ab-c+defgh=",
+        "abcdefg\u0000",
+        "ｆｕｌｌｗｉｄｔｈ"
+      ]
+    ) {
+      assert.match(left(VtId.analysisId(input)), /^not an analysis id/, JSON.stringify(input))
+    }
+  })
+
+  it.prop(
+    "accepts the standard base64 of any bytes that make 8 to 150 characters",
+    [FastCheck.uint8Array({ minLength: 6, maxLength: 112 })],
+    ([bytes]) => {
+      const id = Buffer.from(bytes).toString("base64")
+      return Either.getOrUndefined(VtId.analysisId(id)) === id
+    }
+  )
+})

@@ -61,7 +61,7 @@ export const humanEta = (now: number, finish: number): string => {
 
 const utc = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"
 
-const bar = (fraction: number, width = 20) => {
+export const bar = (fraction: number, width = 20) => {
   const filled = Math.max(0, Math.min(width, Math.round(fraction * width)))
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
 }
@@ -75,6 +75,30 @@ const quotaWaitUntil = (status: QuotaGate.Status, policy: QuotaPolicy.QuotaPolic
   return until
 }
 
+/** "3/10" (with a bar on a TTY) when the total is known, else "3 done". */
+export const position = (handled: number, total: number | undefined, tty: boolean): string => {
+  if (total === undefined || total <= 0) return `${handled} done`
+  const shown = Math.min(handled, total)
+  return tty ? `${bar(shown / total)} ${shown}/${total}` : `${shown}/${total}`
+}
+
+/** The request rate so far and, while no request may start, until when. */
+export const pace = (
+  status: QuotaGate.Status,
+  policy: QuotaPolicy.QuotaPolicy,
+  startedAt: number,
+  now: number
+): Array<string> => {
+  const parts: Array<string> = []
+  const elapsedMinutes = (now - startedAt) / 60_000
+  if (elapsedMinutes > 0.05 && status.requests > 0) {
+    parts.push(`${(status.requests / elapsedMinutes).toFixed(1)} req/min`)
+  }
+  const waitUntil = quotaWaitUntil(status, policy, now)
+  if (waitUntil !== undefined) parts.push(`waiting for quota until ${utc(waitUntil)}`)
+  return parts
+}
+
 /** The text of one progress report; `total` is the number of input lines when known. */
 export const describe = (
   counts: Counts,
@@ -86,22 +110,11 @@ export const describe = (
   tty: boolean
 ): string => {
   const handled = counts.done + counts.invalid
-  const parts: Array<string> = []
-  if (total !== undefined && total > 0) {
-    const shown = Math.min(handled, total)
-    parts.push(tty ? `${bar(shown / total)} ${shown}/${total}` : `${shown}/${total}`)
-  } else {
-    parts.push(`${handled} done`)
-  }
+  const parts: Array<string> = [position(handled, total, tty)]
   parts.push(`saved ${counts.saved}`, `not found ${counts.notFound}`, `failed ${counts.failed}`)
   if (counts.skipped > 0) parts.push(`skipped ${counts.skipped}`)
   if (counts.invalid > 0) parts.push(`invalid ${counts.invalid}`)
-  const elapsedMinutes = (now - startedAt) / 60_000
-  if (elapsedMinutes > 0.05 && status.requests > 0) {
-    parts.push(`${(status.requests / elapsedMinutes).toFixed(1)} req/min`)
-  }
-  const waitUntil = quotaWaitUntil(status, policy, now)
-  if (waitUntil !== undefined) parts.push(`waiting for quota until ${utc(waitUntil)}`)
+  parts.push(...pace(status, policy, startedAt, now))
   if (total !== undefined) {
     const pending = Math.max(0, total - handled)
     if (pending > 0) {
@@ -112,6 +125,8 @@ export const describe = (
   return parts.join(" · ")
 }
 
+const noCounts: Counts = { saved: 0, notFound: 0, skipped: 0, invalid: 0, failed: 0, done: 0 }
+
 /**
  * Reports progress until the surrounding scope closes: redrawn every quarter second on a TTY, a plain
  * line every `plainEvery` otherwise (never when disabled).
@@ -119,10 +134,13 @@ export const describe = (
 export const report = (options: {
   readonly screen: Screen
   readonly enabled: boolean
-  readonly counts: Counts
+  /** What the default text counts; unused with `text`. */
+  readonly counts?: Counts | undefined
   readonly total: number | undefined
   readonly policy: QuotaPolicy.QuotaPolicy
   readonly plainEvery: Duration.DurationInput
+  /** The text of a report, for commands whose counts are not the harvest's (default {@link describe}). */
+  readonly text?: ((status: QuotaGate.Status, startedAt: number, now: number) => string) | undefined
 }) =>
   Effect.gen(function*() {
     const gate = yield* QuotaGate.QuotaGate
@@ -130,7 +148,17 @@ export const report = (options: {
     const tick = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const status = yield* gate.status
-      const text = describe(options.counts, options.total, status, options.policy, startedAt, now, options.screen.tty)
+      const text = options.text !== undefined
+        ? options.text(status, startedAt, now)
+        : describe(
+          options.counts ?? noCounts,
+          options.total,
+          status,
+          options.policy,
+          startedAt,
+          now,
+          options.screen.tty
+        )
       if (options.screen.tty) options.screen.status(text)
       else options.screen.line(`progress: ${text}`)
     })

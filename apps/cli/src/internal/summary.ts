@@ -32,11 +32,23 @@ export const row = (key: string, body: Uint8Array): Row | string => {
   const data = isRecord(json) ? json.data : undefined
   if (!isRecord(data) || !isRecord(data.attributes)) return "not a VirusTotal object document"
   const attributes = data.attributes
-  const stats = isRecord(attributes.last_analysis_stats) ? attributes.last_analysis_stats : {}
+  // An analysis (a store's _analyses/) carries its verdicts in `stats` and names what it analysed in `meta`.
+  const analysis = data.type === "analysis"
+  const meta = analysis && isRecord(json) && isRecord(json.meta) ? json.meta : {}
+  const stats = isRecord(attributes.last_analysis_stats)
+    ? attributes.last_analysis_stats
+    : analysis && isRecord(attributes.stats)
+    ? attributes.stats
+    : {}
   const names = Array.isArray(attributes.names) && attributes.names.length > 0
     ? attributes.names.filter((name): name is string => typeof name === "string")
-    : [attributes.meaningful_name, attributes.url].filter((name): name is string => typeof name === "string")
-  const date = attributes.last_analysis_date
+    : [
+      attributes.meaningful_name,
+      attributes.url,
+      isRecord(meta.file_info) ? meta.file_info.sha256 : undefined,
+      isRecord(meta.url_info) ? meta.url_info.url : undefined
+    ].filter((name): name is string => typeof name === "string")
+  const date = analysis ? attributes.date : attributes.last_analysis_date
   return {
     key,
     id: field(data.id),

@@ -114,11 +114,11 @@ export class State {
     return record.id
   }
 
-  /** VirusTotal's file analysis ids are base64 of "<md5>:<unix seconds>". */
+  /** VirusTotal's file analysis ids are standard, padded base64 of "<md5>:<unix seconds>" (they end in "=="). */
   fileAnalysis(file: Pick<FileIdentity, "sha256" | "sha1" | "md5" | "size">, at: number, variant?: number): string {
     const seconds = Math.floor(at / 1000)
     return this.addAnalysis({
-      id: Buffer.from(`${file.md5}:${seconds}`).toString("base64url"),
+      id: Buffer.from(`${file.md5}:${seconds}`).toString("base64"),
       created: at,
       file: {
         sha256: file.sha256,
