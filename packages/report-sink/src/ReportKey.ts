@@ -148,8 +148,10 @@ const paddedBase64 = /^[A-Za-z0-9+/]+={0,2}$/
  * a key of the second form by undoing each step (or read from the saved document's `data.id`).
  *
  * @example
- * fromAnalysisId("NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw==")
- * // Right("NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw.b64")
+ * import { ReportKey } from "@vt-harvest/report-sink"
+ *
+ * console.log(ReportKey.fromAnalysisId("NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw=="))
+ * // Right: "NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw.b64"
  *
  * @since 0.2.0
  * @category constructors
