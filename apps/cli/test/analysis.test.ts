@@ -129,7 +129,7 @@ describe("vt-harvest analysis", () => {
 
   it("--wait polls a queued analysis until it is completed; without it the current state is saved and asked again", async () => {
     const dir = tempDir()
-    server.update({ analysisQueuedMs: 400, analysisCompletedMs: 1_500 })
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     const id = await submitFile("a sample that takes a while\n")
 
     const now = await analysis(dir, [id])
@@ -138,7 +138,11 @@ describe("vt-harvest analysis", () => {
     expect(now.stderr).toContain("summary: saved 1, completed 0")
 
     server.clearLog()
-    const waited = await analysis(dir, [id, "--wait"])
+    const waiting = analysis(dir, [id, "--wait"])
+    // The analysis completes once the CLI has seen it unfinished, however slowly the machine runs the CLI.
+    while (analysisRequests().length < 1) await new Promise((resolve) => setTimeout(resolve, 20))
+    server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0 })
+    const waited = await waiting
     expect(waited.code).toBe(0)
     expect(waited.stdout.split("\n")[1]).toMatch(/,completed,\d+,\d+,\d+,\d+,[0-9a-f]{64}$/)
     expect(waited.stderr).toMatch(

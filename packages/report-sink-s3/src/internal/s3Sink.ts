@@ -109,6 +109,9 @@ const hasStatus = (...statuses: ReadonlyArray<number>) => (error: unknown): bool
   return status !== undefined && statuses.includes(status)
 }
 
+/** User metadata (`x-amz-meta-vt-harvest-length`) holding the number of bytes a record was written with. */
+const lengthMetadata = "vt-harvest-length"
+
 const md5Base64 = (data: Uint8Array) => createHash("md5").update(data).digest("base64")
 
 /** @internal */
@@ -182,6 +185,11 @@ export const make = (
       Schedule.intersect(config.retry, Schedule.recurs(config.openRetries))
     )
 
+    // An object counts only when it holds as many bytes as it was written with (`lengthMetadata`). S3 stores a PUT
+    // whole or not at all, but some S3-compatible servers (s3rver among them) keep what arrived of a PUT whose client
+    // died mid-request: the first bytes under the full length, or an empty object with no metadata at all when
+    // nothing but the head arrived. Neither is a record, and the next put replaces it. An object written without the
+    // length (by an earlier version, or another tool) counts unless it is empty: no report is zero bytes long.
     const exists = (operation: string, kind: Kind, key: ReportKey.ReportKey) => {
       const target = objectKey(kind, key)
       return send(
@@ -189,7 +197,11 @@ export const make = (
         `cannot check s3://${bucket}/${target}`,
         key,
         (abortSignal) =>
-          client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(() => true),
+          client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then((head) => {
+            const written = head.Metadata?.[lengthMetadata]
+            if (head.ContentLength === undefined) return true
+            return written === undefined ? head.ContentLength > 0 : Number(written) === head.ContentLength
+          }),
         (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(false))
       )
     }
@@ -204,9 +216,10 @@ export const make = (
           Body: data,
           ContentType: "application/json",
           ContentMD5: md5Base64(data),
+          Metadata: { [lengthMetadata]: String(data.length) },
           ...(config.gzip ? { ContentEncoding: Gzip.contentEncoding } : {})
         }
-        const put = (conditional: boolean) =>
+        const put = (conditional: boolean): Effect.Effect<"written" | "kept", ReportSink.SinkError> =>
           send(
             operation,
             `cannot write s3://${bucket}/${target}`,
@@ -217,6 +230,13 @@ export const make = (
             // 412: another writer created the object first (or an earlier attempt of this one did, its answer lost).
             (effect) =>
               conditional ? Effect.catchIf(effect, hasStatus(412), () => Effect.succeed("kept" as const)) : effect
+          ).pipe(
+            // What is there is kept only if it is a whole record; an incomplete one is replaced.
+            Effect.flatMap((outcome) =>
+              outcome === "kept"
+                ? Effect.flatMap(exists(operation, kind, key), (whole) => whole ? Effect.succeed(outcome) : put(false))
+                : Effect.succeed(outcome)
+            )
           )
         if (!ifAbsent || !conditionalPuts) return yield* put(false)
         return yield* put(true).pipe(
