@@ -86,6 +86,18 @@ export const contract = (
         assert.strictEqual(yield* sink.has(b), "absent")
       }))
 
+    it.scopedLive("has and put are Effects: each looks at the store when it runs, not when it was made", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false, gzip })
+        const check = sink.has(a)
+        const write = sink.put(a, new TextEncoder().encode("{}"), { seen: "absent" })
+        assert.strictEqual(yield* check, "absent")
+        yield* write
+        assert.strictEqual(yield* check, "saved")
+        assert.strictEqual(yield* sink.put(a, new Uint8Array([1])).pipe(Effect.zipRight(sink.has(a))), "saved")
+      }))
+
     it.scopedLive("put after has() said absent (the harvest's order) stores the report like any put", () =>
       Effect.gen(function*() {
         const store = yield* makeStore

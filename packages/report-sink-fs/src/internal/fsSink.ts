@@ -106,15 +106,11 @@ export const make = (
     // Existence checks are synchronous: a stat of a cached directory entry costs a few microseconds, a round trip
     // through libuv's thread pool several times that, and a run checks every id of its input. `throwIfNoEntry`
     // answers "absent" without building an exception; anything else (permissions, I/O) is still an error.
-    const exists = (operation: string, file: string, key: string): Effect.Effect<boolean, ReportSink.SinkError> => {
-      try {
-        return nodeFs.statSync(file, { throwIfNoEntry: false }) === undefined
-          ? Effect.succeed(false)
-          : Effect.succeed(true)
-      } catch (cause) {
-        return Effect.fail(nodeError(operation, `cannot check ${file}`, key, cause))
-      }
-    }
+    const exists = (operation: string, file: string, key: string): Effect.Effect<boolean, ReportSink.SinkError> =>
+      Effect.try({
+        try: () => nodeFs.statSync(file, { throwIfNoEntry: false }) !== undefined,
+        catch: (cause) => nodeError(operation, `cannot check ${file}`, key, cause)
+      })
 
     // A record counts in either form, whatever this sink writes: resume must see what any earlier run stored.
     const present = (operation: string, kind: Kind, key: ReportKey.ReportKey) =>
