@@ -197,9 +197,11 @@ const writeFully = (fd: number, bytes: Uint8Array): void => {
  * Creates this run's log file and adds a logger writing to it (with `Logger.add`, so a console logger keeps
  * working alongside).
  *
- * Each line is written synchronously (one `write` system call, no buffering) before `Effect.log` returns, so a
- * process killed at any instant loses at most the line being written; the file is closed when the layer's scope
- * closes. A failing write (disk full) is reported once on stderr and the run goes on: losing log lines must not
+ * The lines logged in one turn of the event loop are written together at the end of that turn (one `write` system
+ * call), and whatever is pending is written before the file is closed and when the process exits (`process.exit`
+ * included). So a line is in the file by the time the code that logged it yields to I/O; a process killed outright
+ * (SIGKILL) loses at most the lines of the turn it was in, never a part of a line. The file is closed when the
+ * layer's scope closes. A failing write (disk full) is reported once on stderr and the run goes on: losing log lines must not
  * stop a harvest. The directory is created with the `FileSystem` service; the file itself is written with
  * `node:fs`, because the `FileSystem` service has no synchronous write.
  *
@@ -222,6 +224,7 @@ export const layer = (
       ({ fd }) =>
         Effect.sync(() => {
           if (scheduled !== undefined) clearImmediate(scheduled)
+          process.removeListener("exit", flush)
           flush()
           state.closed = true
         }).pipe(Effect.zipRight(Effect.try(() => NFS.closeSync(fd))), Effect.ignore)
@@ -252,6 +255,9 @@ export const layer = (
       pending.push(line)
       scheduled ??= setImmediate(flush)
     }
+    // A program that ends with process.exit (a closed pipe, say) ends before the next turn: its lines are written
+    // on the way out.
+    process.on("exit", flush)
 
     const logger = Logger.make<unknown, void>(({ annotations, cause, date, logLevel, message }) => {
       if (!enabled(logLevel)) return

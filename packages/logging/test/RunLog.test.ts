@@ -271,7 +271,7 @@ describe("RunLog.layer", () => {
       }
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  it.scoped("each line is in the file as soon as Effect.log returns (a kill loses nothing before it)", () =>
+  it.scoped("each line is in the file once the program has yielded to I/O after logging it", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* tempDir

@@ -30,6 +30,23 @@ Effect.runPromise(program.pipe(
 ))
 `
 
+// Logs and ends with process.exit at once, without yielding: the pending lines are written on the way out.
+const exitScript = `
+import { RunLog } from "./dist/index.js"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+const program = Effect.gen(function*() {
+  for (let i = 0; i < 20; i++) yield* Effect.log("line " + i)
+  process.exit(0)
+})
+Effect.runPromise(program.pipe(
+  Effect.provide(Layer.merge(RunLog.layer({ directory: process.argv[1], format: "text" }), Logger.remove(Logger.defaultLogger))),
+  Effect.provide(NodeContext.layer)
+))
+`
+
 describe("RunLog.layer in a killed process", () => {
   it("keeps every line logged before the process last yielded, whole, through SIGKILL (uses the built dist/)", () => {
     const dir = NFS.mkdtempSync(NPath.join(OS.tmpdir(), "runlog-kill-"))
@@ -45,6 +62,25 @@ describe("RunLog.layer in a killed process", () => {
       assert.strictEqual(lines.pop(), "", "the last line is complete")
       assert.isAtLeast(lines.length, 500)
       assert.isAtMost(lines.length, 520)
+      lines.forEach((line, i) => assert.match(line, new RegExp(` -     INFO - line ${i}$`)))
+    } finally {
+      NFS.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("writes the lines still pending when the process exits with process.exit (uses the built dist/)", () => {
+    const dir = NFS.mkdtempSync(NPath.join(OS.tmpdir(), "runlog-exit-"))
+    try {
+      const result = spawnSync(process.execPath, ["--input-type=module", "-e", exitScript, dir], {
+        cwd: packageDir,
+        encoding: "utf8",
+        timeout: 30_000
+      })
+      assert.strictEqual(result.status, 0, result.stderr)
+      const [name] = NFS.readdirSync(dir)
+      const lines = NFS.readFileSync(NPath.join(dir, name), "utf8").split("\n")
+      assert.strictEqual(lines.pop(), "")
+      assert.strictEqual(lines.length, 20)
       lines.forEach((line, i) => assert.match(line, new RegExp(` -     INFO - line ${i}$`)))
     } finally {
       NFS.rmSync(dir, { recursive: true, force: true })
