@@ -27,6 +27,14 @@ import * as Summary from "./internal/summary.js"
  */
 export const exitStatus = { code: 0 }
 
+/**
+ * Whether a command that sends requests is running (see bin.ts: what a closed standard output does).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const sendingRequests: { readonly sending: boolean } = Runner.active
+
 const withEnv = (name: string, fallback: string) => Config.string(name).pipe(Config.withDefault(fallback))
 
 const common = {

@@ -20,14 +20,20 @@ for (const stream of [process.stdout, process.stderr]) {
   }
 }
 
-// `vt-harvest summary store | head`: when the reader goes away, stop quietly as other Unix tools do.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(0)
-  throw error
-})
-
 let signal: NodeJS.Signals | undefined
 for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
+
+// When the reader of standard output goes away (`vt-harvest summary store | head`), a command that only reads stops
+// quietly, as other Unix tools do. A run that sends requests (`analysis … | head`) is stopped as SIGTERM would
+// stop it, so that its summary and run log say it did not finish, and exits 141 (128 + SIGPIPE), not 0.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+  if (!Cli.sendingRequests.sending) process.exit(0)
+  if (signal === undefined) {
+    signal = "SIGPIPE"
+    process.kill(process.pid, "SIGTERM")
+  }
+})
 
 const MainLive = NodeContext.layer.pipe(
   Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
@@ -61,7 +67,7 @@ NodeRuntime.runMain(main, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    if (signal !== undefined) return onExit(signal === "SIGINT" ? 130 : 143)
+    if (signal !== undefined) return onExit(signal === "SIGINT" ? 130 : signal === "SIGPIPE" ? 141 : 143)
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
       return onExit(1)

@@ -5,7 +5,7 @@ import { Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { readJsonFiles, runCli, startCli, tempDir } from "./helpers.js"
 import { startS3rver } from "./s3rver.js"
 
 const key = "cli-analysis-test-key-9d41c3"
@@ -152,6 +152,35 @@ describe("vt-harvest analysis", () => {
     expect(logText(dir)[1]).toMatch(new RegExp(`INFO - analysis ${id.replace(/[+/=]/g, "\\$&")} completed\n`))
     const saved = JSON.parse(fs.readFileSync(path.join(dir, "out", "_analyses", `${analysisKey(id)}.json`), "utf8"))
     expect(saved.data.attributes.status).toBe("completed")
+  })
+
+  it("stops like SIGTERM when its standard output closes (analysis … | head): exit 141, summary and log say so", async () => {
+    const dir = tempDir()
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    const ids = [await submitFile("first pending sample\n"), await submitFile("second pending sample\n")]
+    const { child, done } = startCli([
+      "analysis",
+      ...ids,
+      "--wait",
+      "--out",
+      path.join(dir, "out"),
+      "--log-dir",
+      path.join(dir, "log"),
+      "--base-url",
+      server.url,
+      "--per-minute",
+      "60000",
+      "--poll-interval",
+      "1"
+    ], { env: { VT_API_KEY: key }, cwd: dir })
+    // The reader goes away before the first row: the waits would otherwise last a minute.
+    child.stdout.destroy()
+    const result = await done
+    expect(result.code).toBe(141)
+    expect(result.stderr).toMatch(/summary: saved \d+, completed 0, /)
+    const log = logText(dir)[0]
+    expect(log).toContain("WARNING - stopped by a signal")
+    expect(log.trimEnd()).toMatch(/ - end$/)
   })
 
   it("--wait gives up after --wait-timeout: exit 1, the analysis named, its last state saved", async () => {

@@ -168,6 +168,12 @@ export const describeLimits = (policy: QuotaPolicy.QuotaPolicy): string =>
  * seeds the gate (a refused key stops here), `body` runs with the gate, and whatever happens (done, failed, a
  * signal) the summary line is logged and printed, then `end`. Answers the exit status: 1 when `failed()`.
  */
+/**
+ * Whether a run that sends requests is under way: a closed standard output then stops it as a signal would (the
+ * summary is written and the exit status says so), where a command that only reads just ends.
+ */
+export const active = { sending: false }
+
 export const run = <S, E, R>(options: {
   readonly common: CommonOptions
   readonly prepared: Prepared<S>
@@ -194,6 +200,7 @@ export const run = <S, E, R>(options: {
     let requests = 0
     const target = options.target ?? common.out
     const program = Effect.gen(function*() {
+      active.sending = true
       const logFile = yield* RunLog.RunLogFile
       yield* Effect.logInfo(
         `start ${options.command} ${options.source} -> ${target} (tier ${common.tier}: ${describeLimits(policy)})`
