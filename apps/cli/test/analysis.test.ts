@@ -154,6 +154,17 @@ describe("vt-harvest analysis", () => {
     expect(saved.data.attributes.status).toBe("completed")
   })
 
+  it("asks once for an id listed twice, also when the analysis is not finished yet", async () => {
+    const dir = tempDir()
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    const id = await submitFile("a sample listed twice\n")
+    server.clearLog()
+    const result = await analysis(dir, [id, id])
+    expect(result.code).toBe(0)
+    expect(analysisRequests()).toEqual([id])
+    expect(result.stderr).toMatch(/summary: saved 1, completed 0, not found 0, skipped 1, /)
+  })
+
   it("stops like SIGTERM when its standard output closes (analysis … | head): exit 141, summary and log say so", async () => {
     const dir = tempDir()
     server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })

@@ -227,7 +227,9 @@ export const command = (options: Options) =>
     const body = Effect.gen(function*() {
       const analyses = yield* Runner.AnalysisStore
       const inFlight = new Set<string>()
-      const settled = new Set<string>() // failed ids, and ids fetched this run when --overwrite ignores the store
+      // Ids this run asked for whose duplicates the store would not stop: failed, unfinished, not found, or all of
+      // them under --overwrite (which ignores the store).
+      const settled = new Set<string>()
 
       const show = (body: Uint8Array, key: string) => {
         const value = row(body)
@@ -269,7 +271,10 @@ export const command = (options: Options) =>
               save(key, analysis).pipe(
                 Effect.zipRight(Effect.sync(() => {
                   counts.saved++
+                  // A completed analysis in the store stops its duplicates by itself; an unfinished one would
+                  // send them again, so they are stopped here.
                   if (Analysis.isCompleted(analysis)) counts.completed++
+                  else settled.add(key)
                 })),
                 Effect.zipRight(show(analysis.raw, key))
               ),
@@ -291,6 +296,9 @@ export const command = (options: Options) =>
                 )
               }
               if (VtError.isNotFound(error)) {
+                // Also when an unfinished analysis of an earlier run is saved (a saved record wins over a
+                // not-found one, so the store alone would not stop the duplicates).
+                settled.add(key)
                 return store(analyses.putNotFound(key, new TextEncoder().encode(error.body))).pipe(
                   Effect.zipRight(Effect.sync(() => {
                     counts.notFound++
