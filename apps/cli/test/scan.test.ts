@@ -68,6 +68,24 @@ const logText = (dir: string) =>
 
 const noControl = /[\u0000-\u0008\u000b-\u001f\u007f]/
 
+/**
+ * `large.iso` in `dir`: sparse, 32 MiB of zeros plus a tail chosen so that the emulator does not know the content
+ * (more than `POST /files` takes, so it goes through an upload URL).
+ */
+const largeUnknownFile = (dir: string) => {
+  const size = 32 * 1024 * 1024 + 16
+  const prefix = crypto.createHash("sha256")
+  const zeros = Buffer.alloc(1024 * 1024)
+  for (let i = 0; i < 32; i++) prefix.update(zeros)
+  const tailOf = (n: number) => Buffer.from(String(n).padStart(16, "0"))
+  let tail = 0
+  while (VtEmulator.isKnown(prefix.copy().update(tailOf(tail)).digest("hex"))) tail++
+  const fd = fs.openSync(path.join(dir, "large.iso"), "w")
+  fs.writeSync(fd, tailOf(tail), 0, 16, size - 16)
+  fs.closeSync(fd)
+  return { sha: prefix.copy().update(tailOf(tail)).digest("hex"), size }
+}
+
 describe("vt-harvest scan", () => {
   it("saves the report of a known file without uploading it, uploads an unknown one, and a rerun sends nothing", async () => {
     const dir = tempDir()
@@ -200,18 +218,7 @@ describe("vt-harvest scan", () => {
 
   it("sends a file over 32 MiB through an upload URL", async () => {
     const dir = tempDir()
-    const file = path.join(dir, "large.iso")
-    // Sparse: 32 MiB of zeros plus a tail chosen so that the emulator does not know the content.
-    const size = 32 * 1024 * 1024 + 16
-    const prefix = crypto.createHash("sha256")
-    const zeros = Buffer.alloc(1024 * 1024)
-    for (let i = 0; i < 32; i++) prefix.update(zeros)
-    let tail = 0
-    while (VtEmulator.isKnown(prefix.copy().update(Buffer.from(String(tail).padStart(16, "0"))).digest("hex"))) tail++
-    const fd = fs.openSync(file, "w")
-    fs.writeSync(fd, Buffer.from(String(tail).padStart(16, "0")), 0, 16, size - 16)
-    fs.closeSync(fd)
-    const sha = prefix.copy().update(Buffer.from(String(tail).padStart(16, "0"))).digest("hex")
+    const { sha, size } = largeUnknownFile(dir)
 
     const result = await scan(dir, ["large.iso"])
     expect(result.stderr).toContain(
@@ -226,6 +233,25 @@ describe("vt-harvest scan", () => {
     const report = JSON.parse(fs.readFileSync(path.join(dir, "out", `${sha}.json`), "utf8"))
     expect(report.data.attributes.size).toBe(size)
     expect(logText(dir)[0]).toContain(`uploading "large.iso" (${size} bytes, upload URL)`)
+  })
+
+  it("retries a failed large upload with a fresh upload URL, never posting to a spent one", async () => {
+    const dir = tempDir()
+    largeUnknownFile(dir)
+    // Connections reset at random (seeded so that uploads are among them): every step is retried.
+    server.update({ faults: { reset: 0.3 }, seed: 2 })
+    const result = await scan(dir, ["large.iso", "--retries", "20"])
+    server.update({ faults: {} })
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/summary: uploaded 1, known 0, analysed 1, saved 1, skipped 0, failed 0/)
+    const uploads = server.requests.filter((r) => r.path.startsWith("/_ah/upload/"))
+    expect(uploads.filter((r) => r.fault !== undefined).length).toBeGreaterThan(0)
+    // Each upload went to a URL of its own, fetched for it: none was refused as spent.
+    expect(new Set(uploads.map((r) => r.path)).size).toBe(uploads.length)
+    expect(uploads.filter((r) => r.status === 400)).toEqual([])
+    expect(server.requests.filter((r) => r.path === "/api/v3/files/upload_url").length).toBeGreaterThanOrEqual(
+      uploads.length
+    )
   })
 
   it("--no-wait uploads and saves the analysis descriptor only, each content once", async () => {

@@ -429,7 +429,61 @@ const transientRetry = <E extends VtError.VtError>(policy: QuotaPolicy.QuotaPoli
   )
 
 /**
- * The whole per-item policy around one VirusTotal call: each attempt waits for the gate; a
+ * One request through the gate, not retried: waits for its ticket, runs `self`, and tells the gate how VirusTotal
+ * answered (a `QuotaExceededError` pauses every worker). {@link retry} around one or more of these makes a unit of
+ * work that is retried whole; {@link request} is the usual case of one.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const attempt = <A, E extends VtError.VtError, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | QuotaGate> =>
+  Effect.flatMap(QuotaGate, (gate) =>
+    Effect.flatMap(gate.take, (ticket) =>
+      Effect.tapBoth(self, {
+        onFailure: (error) =>
+          VtError.isQuotaExceeded(error)
+            ? gate.refused(ticket)
+            : isAnswer(error)
+            ? gate.answered(ticket)
+            : Effect.void,
+        onSuccess: () => gate.answered(ticket)
+      })))
+
+/**
+ * The gate's retry policy around a unit of work made of {@link attempt}s: a `QuotaExceededError` is retried at once
+ * (the next attempt waits for the pause the refusal set), as often as it takes; a transient failure after
+ * `QuotaSchedule.transientBackoff`, at most `maxTransientRetries` times, then the last error is returned; any other
+ * error at once. The whole unit runs again each time, so a unit whose requests depend on each other (a one-time
+ * upload URL and the upload to it) starts over from its first request.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const retry = <A, E extends VtError.VtError, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | QuotaGate> =>
+  Effect.flatMap(QuotaGate, (gate) => {
+    // The retry schedule is only set up once the unit fails: a unit that succeeds costs one run.
+    const retryable = (error: E) => VtError.isQuotaExceeded(error) || VtError.isTransient(error)
+    return Effect.catchIf(self, retryable, (first) =>
+      Effect.flatMap(Schedule.driver(transientRetry<E>(gate.policy)), (driver) => {
+        const again = (error: E): Effect.Effect<A, E, R> =>
+          VtError.isQuotaExceeded(error)
+            ? Effect.catchIf(self, retryable, again)
+            : Effect.matchEffect(driver.next(error), {
+              onFailure: () =>
+                Effect.fail(error),
+              onSuccess: () =>
+                Effect.catchIf(self, retryable, again)
+            })
+        return again(first)
+      }))
+  })
+
+/**
+ * The whole per-item policy around one VirusTotal call, `retry(attempt(self))`: each attempt waits for the gate; a
  * `QuotaExceededError` pauses the gate and the same call is tried again, as often as it takes; a transient
  * failure is retried after `QuotaSchedule.transientBackoff`, at most `maxTransientRetries` times, then the last
  * error is returned; any other error is returned at once. `self` is run once per attempt, so it must be the
@@ -440,33 +494,4 @@ const transientRetry = <E extends VtError.VtError>(policy: QuotaPolicy.QuotaPoli
  */
 export const request = <A, E extends VtError.VtError, R>(
   self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | QuotaGate> =>
-  Effect.flatMap(QuotaGate, (gate) => {
-    const attempt = Effect.flatMap(gate.take, (ticket) =>
-      Effect.tapBoth(self, {
-        onFailure: (error) =>
-          VtError.isQuotaExceeded(error)
-            ? gate.refused(ticket)
-            : isAnswer(error)
-            ? gate.answered(ticket)
-            : Effect.void,
-        onSuccess: () => gate.answered(ticket)
-      }))
-    // The retry schedule is only set up once a request fails: a request that succeeds costs one attempt.
-    // A quota refusal is retried at once (the next `take` waits for the pause the refusal set) and does not count
-    // as a transient retry; a transient failure steps the backoff schedule; anything else ends at once.
-    const retryable = (error: E) => VtError.isQuotaExceeded(error) || VtError.isTransient(error)
-    return Effect.catchIf(attempt, retryable, (first) =>
-      Effect.flatMap(Schedule.driver(transientRetry<E>(gate.policy)), (driver) => {
-        const retry = (error: E): Effect.Effect<A, E, R> =>
-          VtError.isQuotaExceeded(error)
-            ? Effect.catchIf(attempt, retryable, retry)
-            : Effect.matchEffect(driver.next(error), {
-              onFailure: () =>
-                Effect.fail(error),
-              onSuccess: () =>
-                Effect.catchIf(attempt, retryable, retry)
-            })
-        return retry(first)
-      }))
-  })
+): Effect.Effect<A, E, R | QuotaGate> => retry(attempt(self))

@@ -416,6 +416,44 @@ describe("QuotaGate.request errors", () => {
       assert.strictEqual(calls.length, 5)
     }))
 
+  it.effect("retry(attempt; attempt): a unit of dependent requests starts over whole, each request gated", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const gate = yield* QuotaGate.make(QuotaPolicy.make(fast, { perMinute: 60, maxTransientRetries: 3 }))
+      // A one-time upload URL, then the upload to it: the first upload fails transiently, the second URL's works,
+      // and a refused URL request is retried too.
+      const seen: Array<string> = []
+      let urls = 0
+      let uploads = 0
+      const uploadUrl = Effect.suspend(() => {
+        urls++
+        seen.push(`url ${urls}`)
+        return urls === 2 ? Effect.fail(quota()) : Effect.succeed(`u${urls}`)
+      })
+      const upload = (url: string) =>
+        Effect.suspend(() => {
+          uploads++
+          seen.push(`upload to ${url}`)
+          return uploads === 1 ? Effect.fail(transient()) : Effect.succeed(`uploaded through ${url}`)
+        })
+      const unit = QuotaGate.retry(
+        Effect.flatMap(QuotaGate.attempt(uploadUrl), (url) => QuotaGate.attempt(upload(url)))
+      )
+      const fiber = yield* Effect.fork(Effect.provideService(unit, QuotaGate.QuotaGate, gate))
+      yield* TestClock.adjust("1 day")
+      assert.strictEqual(yield* Fiber.join(fiber), "uploaded through u3")
+      assert.deepStrictEqual(seen, [
+        "url 1",
+        "upload to u1",
+        "url 2",
+        "url 3",
+        "upload to u3"
+      ])
+      // Every request took its own ticket.
+      assert.strictEqual((yield* gate.status).requests, 5)
+    }))
+
   it.effect("fails at once on not-found, auth and other client errors", () =>
     Effect.gen(function*() {
       const t0 = at("2024-05-07T10:00:00Z")

@@ -258,26 +258,30 @@ export const command = (options: Options) =>
       const lookup = (sha256: string) =>
         QuotaGate.request(Effect.logInfo(`requesting ${sha256}`).pipe(Effect.zipRight(client.getFile(sha256))))
 
-      const upload = (file: string, size: number) =>
-        Effect.gen(function*() {
-          const uploadUrl = size > Files.maxDirectUploadBytes
-            ? yield* QuotaGate.request(
-              Effect.logInfo(`requesting an upload URL for ${show(file)}`).pipe(Effect.zipRight(Files.uploadUrl()))
-            )
-            : undefined
-          const source: Files.Source = {
-            stream: NodeStream.fromReadable(
-              () => fs.createReadStream(file, { highWaterMark: 64 * 1024 }),
-              (error) => error
-            ),
-            size,
-            filename: path.basename(file)
-          }
-          return yield* QuotaGate.request(
+      // A large file goes to a one-time upload URL: the URL and the upload are retried together, so that a retry
+      // after a failed upload asks for a fresh URL instead of posting to a spent one. Each request is gated.
+      const upload = (file: string, size: number) => {
+        const source: Files.Source = {
+          stream: NodeStream.fromReadable(
+            () => fs.createReadStream(file, { highWaterMark: 64 * 1024 }),
+            (error) => error
+          ),
+          size,
+          filename: path.basename(file)
+        }
+        const send = (uploadUrl: string | undefined) =>
+          QuotaGate.attempt(
             Effect.logInfo(`uploading ${show(file)} (${size} bytes${uploadUrl === undefined ? "" : ", upload URL"})`)
               .pipe(Effect.zipRight(Files.uploadStream(source, { uploadUrl })))
           )
-        })
+        return QuotaGate.retry(
+          size > Files.maxDirectUploadBytes
+            ? QuotaGate.attempt(
+              Effect.logInfo(`requesting an upload URL for ${show(file)}`).pipe(Effect.zipRight(Files.uploadUrl()))
+            ).pipe(Effect.flatMap(send))
+            : send(undefined)
+        )
+      }
 
       /** Upload, wait, save the analysis, then the file report; answers the key it was saved under, if it was. */
       const scanFile = (file: string, sha256: string, size: number) =>
