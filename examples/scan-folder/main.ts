@@ -6,8 +6,9 @@
  * One CSV row per file, in the folder's order; a file whose upload or analysis failed gets its error in the last
  * column and the others go on.
  *
- * Every upload and every poll is a request against the key's quota: against VirusTotal keep the default poll
- * interval (20 s); against the emulator a short one makes the analyses (which complete on its own clock) quick.
+ * Every upload and every poll is a request against the key's quota, not paced against each other here: 20 s polls
+ * suit a premium key, a public key (4 a minute) wants VT_POLL_SECONDS=60; against the emulator a short interval
+ * makes the analyses (which complete on its own clock) quick.
  *
  * Environment: VT_API_KEY (required), VT_BASE_URL (default: VirusTotal), VT_SCAN_DIR (required), VT_CSV
  * (default verdicts.csv), VT_POLL_SECONDS (default 20), VT_WAIT_MINUTES (default 10).

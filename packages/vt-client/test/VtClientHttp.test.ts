@@ -513,6 +513,13 @@ for (const transport of ["HttpClient", "undici"] as const) {
   })
 }
 
+/** Waits (real time, up to 10 s) until `condition` holds, for what the server sees after the client acted. */
+const eventually = (condition: () => boolean) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + 10_000
+    while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  }).pipe(Effect.andThen(() => assert.isTrue(condition())))
+
 describe("VtClient on undici directly", () => {
   const options = (server: TestServer, extra?: Partial<VtClient.UndiciOptions>): VtClient.UndiciOptions => ({
     apiKey: Redacted.make(KEY),
@@ -530,8 +537,7 @@ describe("VtClient on undici directly", () => {
       assert.strictEqual((error as VtError.TransportError).reason, "Timeout")
       assert.include(error.message, "300ms")
       // The abandoned request's connection is closed, not left hanging.
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
-      assert.isTrue(closed)
+      yield* eventually(() => closed)
     }).pipe(Effect.scoped))
 
   it.live("an interrupted request is abandoned: its connection closes", () =>
@@ -542,8 +548,7 @@ describe("VtClient on undici directly", () => {
       const fiber = yield* Effect.fork(vt.getFile(sha256))
       yield* server.seen(1)
       yield* Fiber.interrupt(fiber)
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
-      assert.isTrue(closed)
+      yield* eventually(() => closed)
     }).pipe(Effect.scoped))
 
   it.live("a given dispatcher carries the requests and is left open", () =>

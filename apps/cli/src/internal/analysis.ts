@@ -13,6 +13,10 @@ import * as Settings from "./settings.js"
 
 // -- waiting for an analysis ---------------------------------------------------------------------------------------
 
+/** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
+export const statusText = (analysis: { readonly status: string }): string =>
+  /^[a-z][a-z-]{0,39}$/.test(analysis.status) ? analysis.status : Input.quote(analysis.status)
+
 /** The analysis was still not completed when --wait-timeout ran out; `last` is the last state polled. */
 export class WaitTimedOut extends Data.TaggedError("WaitTimedOut")<{
   readonly last: Analysis.Analysis
@@ -260,7 +264,7 @@ export const command = (options: Options) =>
               awaitCompleted(fetch, {
                 ...waiting,
                 delayFirst: false,
-                onState: (analysis) => Effect.logInfo(`analysis ${work.id} ${analysis.status}`)
+                onState: (analysis) => Effect.logInfo(`analysis ${work.id} ${statusText(analysis)}`)
               }),
             () => Effect.sync(() => counts.waiting--)
           )
@@ -283,7 +287,7 @@ export const command = (options: Options) =>
                 settled.add(key)
                 return save(key, error.last).pipe(
                   Effect.zipRight(fail(
-                    `analysis ${work.id} (${work.where}) still ${error.last.status} after ${error.polls} poll${
+                    `analysis ${work.id} (${work.where}) still ${statusText(error.last)} after ${error.polls} poll${
                       error.polls === 1 ? "" : "s"
                     } in ${Duration.format(waiting.timeout)} (--wait-timeout); its last state is saved, ask again later`
                   )),

@@ -1,13 +1,13 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { QuotaGate } from "@vt-harvest/rate-schedule"
 import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
-import { Files, VtClient, VtError } from "@vt-harvest/vt-client"
+import { Files, VtClient, VtError, VtId } from "@vt-harvest/vt-client"
 import type { Option } from "effect"
 import { Data, Duration, Effect, Either, Layer, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { awaitCompleted, fetchAnalysis, waitSettings } from "./analysis.js"
+import { awaitCompleted, fetchAnalysis, statusText, waitSettings } from "./analysis.js"
 import { describeError, KeyRefused, StoreFailed } from "./harvest.js"
 import * as Input from "./input.js"
 import * as Progress from "./progress.js"
@@ -291,8 +291,17 @@ export const command = (options: Options) =>
           }
           const uploaded = yield* Effect.either(upload(file, size))
           if (Either.isLeft(uploaded)) return yield* failed(file)(uploaded.left)
-          const descriptor = uploaded.right
           counts.uploaded++
+          // The id comes from the server: it names files and goes into the log, so it is checked like any input.
+          const checkedId = VtId.analysisId(uploaded.right.id)
+          if (Either.isLeft(checkedId)) {
+            return yield* fail(
+              `uploaded ${show(file)}, but VirusTotal answered an unusable analysis id ${
+                Input.quote(uploaded.right.id)
+              }: ${checkedId.left}`
+            )
+          }
+          const descriptor = { ...uploaded.right, id: checkedId.right }
           yield* Effect.logInfo(`uploaded ${show(file)} as analysis ${descriptor.id}`)
           if (options.noWait) return yield* saveAnalysis(descriptor.id, descriptor.raw)
 
@@ -300,7 +309,7 @@ export const command = (options: Options) =>
           const waited = yield* awaitCompleted(fetchAnalysis(descriptor.id), {
             ...waiting,
             delayFirst: true,
-            onState: (analysis) => Effect.logInfo(`analysis ${descriptor.id} ${analysis.status}`)
+            onState: (analysis) => Effect.logInfo(`analysis ${descriptor.id} ${statusText(analysis)}`)
           }).pipe(
             Effect.either,
             Effect.ensuring(Effect.sync(() => {
@@ -312,7 +321,7 @@ export const command = (options: Options) =>
             if (error._tag !== "WaitTimedOut") return yield* failed(file)(error)
             yield* saveAnalysis(descriptor.id, error.last.raw)
             return yield* fail(
-              `analysis ${descriptor.id} of ${show(file)} still ${error.last.status} after ${
+              `analysis ${descriptor.id} of ${show(file)} still ${statusText(error.last)} after ${
                 Duration.format(waiting.timeout)
               } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${descriptor.id}, or scan the file again later`
             )
