@@ -84,11 +84,11 @@ export const run = (kind: Kind, options: Options) =>
         Effect.zipRight(Effect.logWarning(`line ${line.number}: invalid ${kind.noun} ${quote(line.text)}: ${reason}`))
       )
 
-    const skip = (message: string) =>
-      Effect.sync(() => {
-        counts.skipped++
-        counts.done++
-      }).pipe(Effect.zipRight(Effect.logDebug(message)))
+    // Skips are counted, not logged: a resumed run of a million lines would otherwise build a million messages.
+    const skip = Effect.sync(() => {
+      counts.skipped++
+      counts.done++
+    })
 
     // `seen`: what the store said of the key just before (undefined when it was not asked, under --overwrite).
     const fetchOne = (line: Line, id: string, key: ReportKey.ReportKey, seen: ReportSink.Presence | undefined) =>
@@ -135,15 +135,15 @@ export const run = (kind: Kind, options: Options) =>
         const key = Option.getOrUndefined(Either.getRight(kind.key(id)))
         if (key === undefined) return yield* invalid(line, "cannot be stored under a safe name")
         // Checked and claimed in one step (no yield in between), so concurrent duplicates cannot both pass.
-        if (inFlight.has(key) || settled.has(key)) return yield* skip(`skipped duplicate ${id} (line ${line.number})`)
+        if (inFlight.has(key) || settled.has(key)) return yield* skip
         inFlight.add(key)
         if (options.overwrite) settled.add(key)
         return yield* Effect.gen(function*() {
           if (options.overwrite) return yield* fetchOne(line, id, key, undefined)
           const presence = yield* sink.has(key).pipe(Effect.mapError((error) => new StoreFailed({ error })))
-          if (presence === "saved") return yield* skip(`skipped ${id}: already saved`)
+          if (presence === "saved") return yield* skip
           if (presence === "not-found" && !options.retryNotFound) {
-            return yield* skip(`skipped ${id}: recorded as not found`)
+            return yield* skip
           }
           return yield* fetchOne(line, id, key, presence)
         }).pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(key))))

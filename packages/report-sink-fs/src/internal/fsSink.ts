@@ -172,15 +172,17 @@ export const make = (
         Effect.zipRight(removeIfPresent(operation, fileOf(kind, key, true), key))
       )
 
+    // One step, as every line of a resumed run asks it: up to four stats, no Effect in between.
     const has = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
-      checkKey("has", key).pipe(
-        Effect.zipRight(present("has", "saved", key)),
-        Effect.flatMap((saved) =>
-          saved
-            ? Effect.succeed("saved" as const)
-            : Effect.map(present("has", "not-found", key), (nf) => nf ? "not-found" as const : "absent" as const)
-        )
-      )
+      checkKey("has", key).pipe(Effect.zipRight(Effect.try({
+        try: (): ReportSink.Presence => {
+          const found = (kind: Kind) =>
+            nodeFs.statSync(fileOf(kind, key, config.gzip), { throwIfNoEntry: false }) !== undefined ||
+            nodeFs.statSync(fileOf(kind, key, !config.gzip), { throwIfNoEntry: false }) !== undefined
+          return found("saved") ? "saved" : found("not-found") ? "not-found" : "absent"
+        },
+        catch: (cause) => nodeError("has", `cannot check the records of ${key} in ${root}`, key, cause)
+      })))
 
     const put = (
       key: ReportKey.ReportKey,
