@@ -66,6 +66,10 @@ const result = await esbuild.build({
     ].join("")
   },
   metafile: true,
+  // `vt-harvest --version` says the version being built.
+  define: {
+    VT_HARVEST_VERSION: JSON.stringify(JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).version)
+  },
   plugins: [unusedParsers],
   logLevel: "warning"
 })

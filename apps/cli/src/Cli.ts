@@ -55,15 +55,24 @@ const common = {
   ),
   tier: Options.choice("tier", ["public", "premium"]).pipe(
     Options.withDescription(
-      "Quota preset: public = 4/min, 500/day, 15,500/month, concurrency 1; premium = no limits, concurrency 16"
+      "Quota preset (default public): public = 4/min, 500/day, 15,500/month, concurrency 1; premium = no limits, concurrency 16"
     ),
     Options.withDefault("public" as const)
   ),
-  perMinute: Options.integer("per-minute").pipe(Options.withDescription("Requests per minute"), Options.optional),
-  perDay: Options.integer("per-day").pipe(Options.withDescription("Requests per UTC day"), Options.optional),
-  perMonth: Options.integer("per-month").pipe(Options.withDescription("Requests per UTC month"), Options.optional),
+  perMinute: Options.integer("per-minute").pipe(
+    Options.withDescription("Requests per minute (default: from --tier)"),
+    Options.optional
+  ),
+  perDay: Options.integer("per-day").pipe(
+    Options.withDescription("Requests per UTC day (default: from --tier)"),
+    Options.optional
+  ),
+  perMonth: Options.integer("per-month").pipe(
+    Options.withDescription("Requests per UTC month (default: from --tier)"),
+    Options.optional
+  ),
   concurrency: Options.integer("concurrency").pipe(
-    Options.withDescription("Requests in flight at once"),
+    Options.withDescription("Requests in flight at once (default: from --tier)"),
     Options.optional
   ),
   retries: Options.integer("retries").pipe(
@@ -81,7 +90,7 @@ const common = {
     Options.withFallbackConfig(withEnv("VT_LOG_DIR", "log"))
   ),
   logFormat: Options.choice("log-format", ["text", "json"]).pipe(
-    Options.withDescription("Run log format"),
+    Options.withDescription("Run log format: text lines or JSON lines (default text)"),
     Options.withDefault("text" as const)
   ),
   retryNotFound: Options.boolean("retry-not-found").pipe(
@@ -425,9 +434,28 @@ export const command = Command.make("vt-harvest").pipe(
  * @category commands
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(command, { name: "vt-harvest", version: "0.1.0" })(
-    argv.map((arg, i) => (i >= 2 && arg === "-" ? Input.stdinArgument : arg))
+  argv.length === 4 && argv[2] === "--completions" && argv[3] === "bash"
+    ? Effect.flatMap(
+      Command.getBashCompletions(command, "vt-harvest"),
+      (lines) => Console.log(bashCompletions(lines).join("\n"))
+    )
+    : Command.run(command, { name: "vt-harvest", version })(
+      argv.map((arg, i) => (i >= 2 && arg === "-" ? Input.stdinArgument : arg))
+    )
+
+/**
+ * @effect/cli's bash script names the top command `vt-harvest` where it starts and `vt__harvest` where it matches
+ * subcommands, so nothing after the command name ever completed: one spelling throughout (the function and
+ * `complete` keep the real name).
+ */
+const bashCompletions = (lines: ReadonlyArray<string>): ReadonlyArray<string> =>
+  lines.map((line) =>
+    line.replace(/^(\s*)cmd="vt-harvest"$/, "$1cmd=\"vt__harvest\"").replace(/^(\s*)vt-harvest\)$/, "$1vt__harvest)")
   )
+
+// The package's version, put in by the bundler (build.mjs); the unbundled build says "development".
+declare const VT_HARVEST_VERSION: string | undefined
+const version = typeof VT_HARVEST_VERSION === "string" ? VT_HARVEST_VERSION : "development"
 
 /**
  * Keeps FileSystem in the requirements visible to bin.ts.

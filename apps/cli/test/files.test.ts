@@ -1,4 +1,5 @@
 import { VtEmulator } from "@vt-harvest/vt-emulator"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
@@ -273,5 +274,26 @@ describe("vt-harvest files", () => {
     }
     const unknown = await runCli(["fetch-everything"])
     expect(unknown.code).toBe(2)
+  })
+
+  it("--version says the package's version; --completions bash completes commands and their options", async () => {
+    const version = await runCli(["--version"])
+    expect(version.stdout.trim()).toBe(
+      JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")).version
+    )
+    const script = await runCli(["--completions", "bash"])
+    expect(script.code).toBe(0)
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "vt-harvest.bash"), script.stdout)
+    const complete = (words: ReadonlyArray<string>) =>
+      spawnSync("bash", [
+        "-c",
+        `source vt-harvest.bash; COMP_WORDS=(${words.join(" ")}); COMP_CWORD=${
+          words.length - 1
+        }; _vt-harvest_bash_completions vt-harvest; echo "\${COMPREPLY[@]}"`
+      ], { cwd: dir, encoding: "utf8" }).stdout.trim()
+    expect(complete(["vt-harvest", "sc"])).toBe("scan")
+    expect(complete(["vt-harvest", "files", "--ti"])).toBe("--tier --timeout")
+    expect(complete(["vt-harvest", "analysis", "--wa"])).toBe("--wait --wait-timeout")
   })
 })

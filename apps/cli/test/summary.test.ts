@@ -51,6 +51,22 @@ describe("summary", () => {
     expect(row("k", new TextEncoder().encode("{not json"))).toBe("not JSON")
   })
 
+  it("reads analyses, also the descriptor scan --no-wait saves before any attribute exists", () => {
+    const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
+    const descriptor = row("abc.b64", bytes({ data: { type: "analysis", id: "YWJj" } }))
+    expect(descriptor).toMatchObject({ key: "abc.b64", id: "YWJj", type: "analysis", malicious: "", names: "" })
+    const completed = row(
+      "u-1",
+      bytes({
+        data: { type: "analysis", id: "u-1", attributes: { status: "completed", stats: { malicious: 3 }, date: 0 } },
+        meta: { url_info: { id: "x", url: "http://example.com/" } }
+      })
+    )
+    expect(completed).toMatchObject({ type: "analysis", malicious: "3", names: "http://example.com/" })
+    expect(row("k", bytes({ data: { type: "file", id: "f" } }))).toBe("not a VirusTotal object document")
+    expect(row("k", bytes({ data: { type: "analysis", id: 1 } }))).toBe("not a VirusTotal object document")
+  })
+
   it("prints one CSV row per saved report, from plain and gzipped stores alike", async () => {
     const dir = tempDir()
     const known = hashes(4, true, "summary")

@@ -23,9 +23,19 @@ export interface Counts {
   invalid: number
   failed: number
   done: number
+  /** Blank and comment lines: not ids, but lines of the input the progress total counts. */
+  ignored: number
 }
 
-export const emptyCounts = (): Counts => ({ saved: 0, notFound: 0, skipped: 0, invalid: 0, failed: 0, done: 0 })
+export const emptyCounts = (): Counts => ({
+  saved: 0,
+  notFound: 0,
+  skipped: 0,
+  invalid: 0,
+  failed: 0,
+  done: 0,
+  ignored: 0
+})
 
 /** The key was refused (401/403): the run stops at once, exit status 3. */
 export class KeyRefused extends Data.TaggedError("KeyRefused")<{ readonly error: VtError.VtError }> {}
@@ -161,6 +171,7 @@ export const run = (kind: Kind, options: Options) =>
         for (const line of chunk) {
           const parsed = classify(line, kind.parse)
           if (parsed._tag !== "Ignored") work.push(parsed)
+          else counts.ignored++
         }
         return Queue.offerAll(queue, work)
       }),

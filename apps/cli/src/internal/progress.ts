@@ -1,7 +1,7 @@
 import { ConsoleLog } from "@vt-harvest/logging"
 import { Planner, QuotaGate, type QuotaPolicy, QuotaSchedule } from "@vt-harvest/rate-schedule"
 import { Clock, Duration, Effect, LogLevel, Schedule } from "effect"
-import type { Counts } from "./harvest.js"
+import { type Counts, emptyCounts } from "./harvest.js"
 
 /**
  * The terminal side of stderr. On a TTY a progress line is redrawn in place, and a message first clears it;
@@ -109,7 +109,7 @@ export const describe = (
   now: number,
   tty: boolean
 ): string => {
-  const handled = counts.done + counts.invalid
+  const handled = counts.done + counts.invalid + counts.ignored
   const parts: Array<string> = [position(handled, total, tty)]
   parts.push(`saved ${counts.saved}`, `not found ${counts.notFound}`, `failed ${counts.failed}`)
   if (counts.skipped > 0) parts.push(`skipped ${counts.skipped}`)
@@ -125,7 +125,7 @@ export const describe = (
   return parts.join(" · ")
 }
 
-const noCounts: Counts = { saved: 0, notFound: 0, skipped: 0, invalid: 0, failed: 0, done: 0 }
+const noCounts: Counts = emptyCounts()
 
 /**
  * Reports progress until the surrounding scope closes: redrawn every quarter second on a TTY, a plain

@@ -430,7 +430,9 @@ export const command = (options: Options) =>
       closing: (log) =>
         counts.saved + counts.uploaded > 0
           ? [
-            `reports in ${options.out}/ (analyses under ${Runner.analysesLocation(options.out)}/), log in ${log}`
+            `reports in ${options.out}/${
+              counts.uploaded > 0 ? ` (analyses under ${Runner.analysesLocation(options.out)}/)` : ""
+            }, log in ${log}`
           ]
           : [],
       failed: () => counts.failed > 0,

@@ -30,8 +30,11 @@ export const row = (key: string, body: Uint8Array): Row | string => {
     return "not JSON"
   }
   const data = isRecord(json) ? json.data : undefined
-  if (!isRecord(data) || !isRecord(data.attributes)) return "not a VirusTotal object document"
-  const attributes = data.attributes
+  if (!isRecord(data)) return "not a VirusTotal object document"
+  // What `scan --no-wait` saves for an analysis not waited for: the upload's descriptor, no attributes yet.
+  const descriptor = data.type === "analysis" && data.attributes === undefined && typeof data.id === "string"
+  if (!descriptor && !isRecord(data.attributes)) return "not a VirusTotal object document"
+  const attributes: Record<string, unknown> = isRecord(data.attributes) ? data.attributes : {}
   // An analysis (a store's _analyses/) carries its verdicts in `stats` and names what it analysed in `meta`.
   const analysis = data.type === "analysis"
   const meta = analysis && isRecord(json) && isRecord(json.meta) ? json.meta : {}
@@ -97,7 +100,7 @@ export const table = (all: ReadonlyArray<Row>, width: number): string => {
   return cells.map((line) =>
     line.map((cell, i) => {
       const cut = cell.length > widths[i] ? `${cell.slice(0, widths[i] - 1)}…` : cell
-      return i < 3 || i === line.length - 1 ? cut.padEnd(widths[i]) : cut.padStart(widths[i])
+      return i < 2 || i === line.length - 1 ? cut.padEnd(widths[i]) : cut.padStart(widths[i])
     }).join("  ").trimEnd()
   ).join("\n")
 }
