@@ -40,26 +40,29 @@ const analysisBytes = async (id: string) =>
 
 const analysisKey = (id: string) => Either.getOrThrow(ReportKey.fromAnalysisId(id))
 
+/** `vt-harvest analysis <args>` storing under `dir`, against the emulator, fast-paced. */
+const analysisArgs = (dir: string, args: ReadonlyArray<string>) => [
+  "analysis",
+  ...args,
+  "--out",
+  path.join(dir, "out"),
+  "--log-dir",
+  path.join(dir, "log"),
+  "--base-url",
+  server.url,
+  "--per-minute",
+  "60000",
+  "--poll-interval",
+  "1"
+]
+
 const analysis = (
   dir: string,
   args: ReadonlyArray<string>,
   options: { readonly env?: Record<string, string>; readonly stdin?: string } = {}
 ) =>
   runCli(
-    [
-      "analysis",
-      ...args,
-      "--out",
-      path.join(dir, "out"),
-      "--log-dir",
-      path.join(dir, "log"),
-      "--base-url",
-      server.url,
-      "--per-minute",
-      "60000",
-      "--poll-interval",
-      "1"
-    ],
+    analysisArgs(dir, args),
     {
       env: { VT_API_KEY: key, ...options.env },
       cwd: dir,
@@ -169,21 +172,7 @@ describe("vt-harvest analysis", () => {
     const dir = tempDir()
     server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     const ids = [await submitFile("first pending sample\n"), await submitFile("second pending sample\n")]
-    const { child, done } = startCli([
-      "analysis",
-      ...ids,
-      "--wait",
-      "--out",
-      path.join(dir, "out"),
-      "--log-dir",
-      path.join(dir, "log"),
-      "--base-url",
-      server.url,
-      "--per-minute",
-      "60000",
-      "--poll-interval",
-      "1"
-    ], { env: { VT_API_KEY: key }, cwd: dir })
+    const { child, done } = startCli(analysisArgs(dir, [...ids, "--wait"]), { env: { VT_API_KEY: key }, cwd: dir })
     // The reader goes away before the first row: the waits would otherwise last a minute.
     child.stdout.destroy()
     const result = await done

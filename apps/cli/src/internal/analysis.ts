@@ -1,11 +1,10 @@
 import { QuotaGate } from "@vt-harvest/rate-schedule"
-import type { ReportSink } from "@vt-harvest/report-sink"
 import { ReportKey } from "@vt-harvest/report-sink"
 import { Analysis, VtError, VtId } from "@vt-harvest/vt-client"
 import type { Option } from "effect"
 import { Clock, Data, Duration, Effect, Either, Stream } from "effect"
-import type { Counts } from "./harvest.js"
-import { describeError, emptyCounts, KeyRefused, StoreFailed } from "./harvest.js"
+import type { Counts, StoreFailed } from "./harvest.js"
+import { counted, describeError, emptyCounts, KeyRefused, storeOrStop } from "./harvest.js"
 import * as Input from "./input.js"
 import * as Progress from "./progress.js"
 import * as Runner from "./runner.js"
@@ -239,19 +238,11 @@ export const command = (options: Options) =>
         const value = row(body)
         return value === undefined ? Effect.void : print(formatRow(value, key, options.json))
       }
-      const skip = (message: string) =>
-        Effect.sync(() => {
-          counts.skipped++
-        }).pipe(Effect.zipRight(Effect.logInfo(message)))
-      const fail = (message: string) =>
-        Effect.sync(() => {
-          counts.failed++
-        }).pipe(Effect.zipRight(Effect.logError(message)))
-      const store = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>) =>
-        Effect.mapError(self, (error) => new StoreFailed({ error }))
+      const skip = counted(() => counts.skipped++, Effect.logInfo)
+      const fail = counted(() => counts.failed++, Effect.logError)
 
       const save = (key: ReportKey.ReportKey, analysis: Analysis.Analysis) =>
-        store(analyses.put(key, analysis.raw)).pipe(
+        storeOrStop(analyses.put(key, analysis.raw)).pipe(
           Effect.zipRight(Effect.logInfo(`saved ${Runner.analysesDirectoryName}/${key}.json`))
         )
 
@@ -303,7 +294,7 @@ export const command = (options: Options) =>
                 // Also when an unfinished analysis of an earlier run is saved (a saved record wins over a
                 // not-found one, so the store alone would not stop the duplicates).
                 settled.add(key)
-                return store(analyses.putNotFound(key, new TextEncoder().encode(error.body))).pipe(
+                return storeOrStop(analyses.putNotFound(key, new TextEncoder().encode(error.body))).pipe(
                   Effect.zipRight(Effect.sync(() => {
                     counts.notFound++
                   })),
@@ -333,9 +324,9 @@ export const command = (options: Options) =>
           if (options.overwrite) settled.add(key)
           return yield* Effect.gen(function*() {
             if (!options.overwrite) {
-              const presence = yield* store(analyses.has(key))
+              const presence = yield* storeOrStop(analyses.has(key))
               if (presence === "saved") {
-                const saved = yield* store(analyses.get(key))
+                const saved = yield* storeOrStop(analyses.get(key))
                 const body = saved._tag === "Some" ? saved.value : undefined
                 if (body !== undefined && row(body)?.status === "completed") {
                   yield* skip(`skipped ${work.id}: completed, already saved`)

@@ -43,6 +43,14 @@ export class KeyRefused extends Data.TaggedError("KeyRefused")<{ readonly error:
 /** The store cannot be written: the run stops before burning quota on reports it cannot keep. */
 export class StoreFailed extends Data.TaggedError("StoreFailed")<{ readonly error: ReportSink.SinkError }> {}
 
+/** A store operation whose failure stops the run ({@link StoreFailed}). */
+export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
+  Effect.mapError(self, (error) => new StoreFailed({ error }))
+
+/** An outcome that is counted, then logged: `counted(() => counts.failed++, Effect.logError)`. */
+export const counted = (count: () => void, log: (message: string) => Effect.Effect<void>) => (message: string) =>
+  Effect.zipRight(Effect.sync(count), log(message))
+
 export interface Options {
   readonly source: string
   readonly concurrency: number
@@ -108,7 +116,7 @@ export const run = (kind: Kind, options: Options) =>
         Effect.matchEffect({
           onSuccess: (document) =>
             sink.put(key, document.raw, { seen }).pipe(
-              Effect.mapError((error) => new StoreFailed({ error })),
+              storeOrStop,
               Effect.zipRight(Effect.sync(() => {
                 counts.saved++
               })),
@@ -120,7 +128,7 @@ export const run = (kind: Kind, options: Options) =>
             }
             if (VtError.isNotFound(error)) {
               return sink.putNotFound(key, encoder.encode(error.body)).pipe(
-                Effect.mapError((error) => new StoreFailed({ error })),
+                storeOrStop,
                 Effect.zipRight(Effect.sync(() => {
                   counts.notFound++
                 })),
@@ -150,7 +158,7 @@ export const run = (kind: Kind, options: Options) =>
         if (options.overwrite) settled.add(key)
         return yield* Effect.gen(function*() {
           if (options.overwrite) return yield* fetchOne(line, id, key, undefined)
-          const presence = yield* sink.has(key).pipe(Effect.mapError((error) => new StoreFailed({ error })))
+          const presence = yield* sink.has(key).pipe(storeOrStop)
           if (presence === "saved") return yield* skip
           if (presence === "not-found" && !options.retryNotFound) {
             return yield* skip

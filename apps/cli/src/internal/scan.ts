@@ -8,7 +8,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { awaitCompleted, fetchAnalysis, statusText, waitSettings } from "./analysis.js"
-import { describeError, KeyRefused, StoreFailed } from "./harvest.js"
+import { counted, describeError, KeyRefused, storeOrStop } from "./harvest.js"
 import * as Input from "./input.js"
 import * as Progress from "./progress.js"
 import * as Runner from "./runner.js"
@@ -222,16 +222,8 @@ export const command = (options: Options) =>
       // again (--force, --overwrite). Files saved normally need no memory: the store says they are saved.
       const settled = new Set<string>()
 
-      const store = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>) =>
-        Effect.mapError(self, (error) => new StoreFailed({ error }))
-      const skip = (message: string) =>
-        Effect.sync(() => {
-          counts.skipped++
-        }).pipe(Effect.zipRight(Effect.logInfo(message)))
-      const fail = (message: string) =>
-        Effect.sync(() => {
-          counts.failed++
-        }).pipe(Effect.zipRight(Effect.logError(message)))
+      const skip = counted(() => counts.skipped++, Effect.logInfo)
+      const fail = counted(() => counts.failed++, Effect.logError)
       /** A refused key stops the run (exit status 3); any other error fails this file only. */
       const failed = (file: string) => (error: VtError.VtError): Effect.Effect<void, KeyRefused> =>
         VtError.isAuthFailure(error)
@@ -239,7 +231,7 @@ export const command = (options: Options) =>
           : fail(`${describeError(error)} (file ${show(file)})`)
 
       const saveReport = (key: ReportKey.ReportKey, document: VtClient.Document) =>
-        store(reports.put(key, document.raw)).pipe(
+        storeOrStop(reports.put(key, document.raw)).pipe(
           Effect.zipRight(Effect.sync(() => {
             counts.saved++
           })),
@@ -250,7 +242,7 @@ export const command = (options: Options) =>
         const key = Either.getOrUndefined(ReportKey.fromAnalysisId(id))
         return key === undefined
           ? Effect.logWarning(`analysis id ${Input.quote(id)} cannot be stored under a safe name; not saved`)
-          : store(analyses.put(key, raw)).pipe(
+          : storeOrStop(analyses.put(key, raw)).pipe(
             Effect.zipRight(Effect.logInfo(`saved ${Runner.analysesDirectoryName}/${key}.json`))
           )
       }
@@ -358,7 +350,7 @@ export const command = (options: Options) =>
       const lookUpOrScan = (file: string, sha256: string, size: number, key: ReportKey.ReportKey) =>
         Effect.gen(function*() {
           if (!options.force && !options.overwrite) {
-            const presence = yield* store(reports.has(key))
+            const presence = yield* storeOrStop(reports.has(key))
             if (presence === "saved") return yield* skip(`skipped ${show(file)}: ${key}.json already saved`)
           }
           if (!options.force) {
