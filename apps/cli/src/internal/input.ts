@@ -47,7 +47,7 @@ export const lines = (source: string): Stream.Stream<Line, InputError> =>
   NodeStream.fromReadable<InputError, Uint8Array>(
     // Small chunks: the lines of one chunk wait in the queue together, and with a few thousand of them (256 KiB)
     // enough garbage is made meanwhile that they outlive two scavenges and fill the old space; with a few hundred
-    // they die young. A million-line resume peaks at 177 MiB instead of 200 to 260 (bench/RESULTS.md (c)).
+    // they die young. A million-line resume peaks under 180 MiB (bench/RESULTS.md (c)); it was 200 to 260 MiB.
     () => (isStdin(source) ? process.stdin : fs.createReadStream(source, { highWaterMark: 16 * 1024 })),
     (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
   ).pipe(
