@@ -7,6 +7,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -81,7 +82,7 @@ const AnalysisDocument = Schema.Struct({
  */
 export interface Analysis {
   readonly raw: Uint8Array
-  readonly data: VtClient.VtObject
+  readonly data: VtObject.VtObject
   readonly id: string
   readonly status: Status
   readonly date: Option.Option<Date>
@@ -91,9 +92,14 @@ export interface Analysis {
   readonly urlInfo: Option.Option<typeof UrlInfo.Type>
 }
 
+const AnalysisState = Schema.declare(
+  (u: unknown): u is Analysis => Predicate.hasProperty(u, "raw") && Predicate.hasProperty(u, "status"),
+  { identifier: "Analysis" }
+)
+
 /**
  * The schedule was exhausted before the analysis completed. `status` is the last state seen, `polls` how many
- * requests were made.
+ * requests were made, `last` the last state itself (to store or show: it is the freshest VirusTotal said).
  *
  * @since 0.1.0
  * @category errors
@@ -102,7 +108,9 @@ export class AnalysisTimeoutError extends Schema.TaggedError<AnalysisTimeoutErro
   id: Schema.String,
   status: Schema.String,
   polls: Schema.Number,
-  message: Schema.String
+  message: Schema.String,
+  /** @since 0.2.0 */
+  last: Schema.optional(AnalysisState)
 }) {}
 
 const zeroStats: VtObject.AnalysisStats = Schema.decodeSync(VtObject.AnalysisStats)({})
@@ -142,7 +150,7 @@ export const get = (id: string): Effect.Effect<Analysis, VtError.VtError, VtClie
  * @since 0.1.0
  * @category requests
  */
-export const item = (id: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+export const item = (id: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
   withClient((vt) => Effect.flatMap(segment(vt, "analysis_id", id), (s) => vt.getObject(`/analyses/${s}/item`)))
 
 /**
@@ -174,6 +182,33 @@ export const defaultSchedule: Schedule.Schedule<unknown> = Schedule.spaced(Durat
 export interface WaitOptions {
   /** Spacing and bound of the polls after the first (default {@link defaultSchedule}). */
   readonly schedule?: Schedule.Schedule<unknown, Analysis> | undefined
+  /**
+   * Wait this long before the first poll (default none): an analysis just submitted is never completed at once,
+   * and every poll counts against the quota.
+   *
+   * @since 0.2.0
+   */
+  readonly initialDelay?: Duration.DurationInput | undefined
+}
+
+/**
+ * The polls of a wait spaced `interval` apart (from the end of one to the start of the next, so a poll held back
+ * does not make the next one come sooner), none starting once `timeout` has passed since the first.
+ *
+ * @since 0.2.0
+ * @category schedules
+ */
+export const spacedUpTo = (
+  interval: Duration.DurationInput,
+  timeout: Duration.DurationInput
+): Schedule.Schedule<unknown> => {
+  const spacing = Duration.decode(interval)
+  const bound = Duration.decode(timeout)
+  // The next poll would start after the bound: stop now rather than wait for nothing.
+  return Schedule.spaced(spacing).pipe(
+    Schedule.whileOutput(() => true),
+    Schedule.upTo(Duration.subtract(bound, Duration.min(spacing, bound)))
+  )
 }
 
 /**
@@ -191,13 +226,17 @@ export const poll = (
   Stream.suspend(() => {
     let last: Analysis | undefined
     let polls = 0
-    return Stream.repeatEffectWithSchedule(
-      Effect.tap(get(id), (analysis) =>
-        Effect.sync(() => {
-          last = analysis
-          polls++
-        })),
-      options?.schedule ?? defaultSchedule
+    const first = options?.initialDelay === undefined ? Effect.void : Effect.sleep(options.initialDelay)
+    return Stream.fromEffect(first).pipe(
+      Stream.drain,
+      Stream.concat(Stream.repeatEffectWithSchedule(
+        Effect.tap(get(id), (analysis) =>
+          Effect.sync(() => {
+            last = analysis
+            polls++
+          })),
+        options?.schedule ?? defaultSchedule
+      ))
     ).pipe(
       Stream.takeUntil(isCompleted),
       Stream.concat(Stream.suspend(() =>
@@ -208,7 +247,8 @@ export const poll = (
               id,
               status: last?.status ?? "unknown",
               polls,
-              message: `analysis ${id} still ${last?.status ?? "unknown"} after ${polls} polls`
+              message: `analysis ${id} still ${last?.status ?? "unknown"} after ${polls} polls`,
+              last
             })
           )
       ))

@@ -163,7 +163,7 @@ export const mitreTrees = (
 export const list = (
   hash: string,
   options?: Collection.Options
-): Stream.Stream<VtClient.VtObject, VtError.VtError, VtClient.VtClient> =>
+): Stream.Stream<VtObject.VtObject, VtError.VtError, VtClient.VtClient> =>
   Stream.unwrap(
     withClient((vt) =>
       Effect.map(refPath(vt, VtObject.file(hash)), (path) => Collection.objects(`${path}/behaviours`, options))
@@ -176,7 +176,7 @@ export const list = (
  * @since 0.1.0
  * @category requests
  */
-export const get = (sandboxId: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+export const get = (sandboxId: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
   withClient((vt) =>
     Effect.flatMap(segment(vt, "sandbox_id", sandboxId), (id) => vt.getObject(`/file_behaviours/${id}`))
   )

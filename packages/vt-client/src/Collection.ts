@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { decodeFailure, withClient } from "./internal/api.js"
 import type * as VtClient from "./VtClient.js"
 import * as VtError from "./VtError.js"
+import type * as VtObject from "./VtObject.js"
 
 /**
  * How a collection is read: page size, where to start, extra query parameters, and a bound on the pages.
@@ -192,12 +193,12 @@ export const items = <A>(
  * @since 0.1.0
  * @category decoding
  */
-export const decodeObject = (item: unknown): Either.Either<VtClient.VtObject, string> => {
+export const decodeObject = (item: unknown): Either.Either<VtObject.VtObject, string> => {
   if (!isRecord(item)) return Either.left("not a JSON object")
   if (typeof item.type !== "string") return Either.left("\"type\" is not a string")
   if (typeof item.id !== "string") return Either.left("\"id\" is not a string")
   if (!isRecord(item.attributes)) return Either.left("\"attributes\" is not an object")
-  return Either.right(item as unknown as VtClient.VtObject)
+  return Either.right(item as unknown as VtObject.VtObject)
 }
 
 /**
@@ -222,4 +223,4 @@ export const decodeDescriptor = (item: unknown): Either.Either<Descriptor, strin
 export const objects = (
   path: string,
   options?: Options
-): Stream.Stream<VtClient.VtObject, VtError.VtError, VtClient.VtClient> => items(path, decodeObject, options)
+): Stream.Stream<VtObject.VtObject, VtError.VtError, VtClient.VtClient> => items(path, decodeObject, options)

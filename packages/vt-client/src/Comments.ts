@@ -37,7 +37,7 @@ export const CommentAttributes = Schema.Struct({
  * @category models
  */
 export interface Comment {
-  readonly data: VtClient.VtObject
+  readonly data: VtObject.VtObject
   readonly id: string
   readonly text: string
   readonly date: Option.Option<Date>

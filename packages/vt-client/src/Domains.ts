@@ -7,6 +7,7 @@ import type * as Effect from "effect/Effect"
 import { withClient } from "./internal/api.js"
 import type * as VtClient from "./VtClient.js"
 import type * as VtError from "./VtError.js"
+import type * as VtObject from "./VtObject.js"
 
 /**
  * `GET /domains/{name}` (the service's `getDomain`): the name is validated and normalised first.
@@ -14,5 +15,5 @@ import type * as VtError from "./VtError.js"
  * @since 0.1.0
  * @category requests
  */
-export const get = (name: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+export const get = (name: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
   withClient((vt) => vt.getDomain(name))

@@ -41,8 +41,9 @@ export interface UploadOptions {
   /** Use an upload URL whatever the size. */
   readonly viaUploadUrl?: boolean | undefined
   /**
-   * POST to this one-time URL (from {@link uploadUrl}) instead of asking for one: the two requests of a large
-   * upload can then be paced and retried one by one (each counts against the quota).
+   * POST to this one-time URL (from {@link uploadUrl}) instead of asking for one. Without it, a large upload asks
+   * for the URL and posts to it as one `VtClient.unit`, which a retrying middleware retries whole (a spent URL is
+   * never posted to twice).
    *
    * @since 0.2.0
    */
@@ -68,7 +69,7 @@ export interface Source {
  * @since 0.1.0
  * @category requests
  */
-export const get = (hash: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+export const get = (hash: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
   withClient((vt) => vt.getFile(hash))
 
 const UploadUrlDocument = Schema.Struct({ data: Schema.String })
@@ -100,24 +101,28 @@ export const uploadStream = (
   source: Source,
   options?: UploadOptions
 ): Effect.Effect<Analysis.Descriptor, VtError.VtError, VtClient.VtClient> =>
-  withClient((vt) =>
-    Effect.gen(function*() {
-      const large = options?.viaUploadUrl === true || source.size > maxDirectUploadBytes
-      const target = options?.uploadUrl ?? (large ? yield* uploadUrl() : "/files")
-      const fields = options?.password === undefined ? [] : [{ name: "password", value: options.password }]
-      const body = Multipart.body(fields, {
-        name: "file",
-        filename: source.filename,
-        size: source.size,
-        stream: source.stream
+  withClient((vt) => {
+    const large = options?.viaUploadUrl === true || source.size > maxDirectUploadBytes
+    const post = (target: string) =>
+      Effect.gen(function*() {
+        const fields = options?.password === undefined ? [] : [{ name: "password", value: options.password }]
+        const body = Multipart.body(fields, {
+          name: "file",
+          filename: source.filename,
+          size: source.size,
+          stream: source.stream
+        })
+        const response = yield* vt.execute(
+          HttpClientRequest.post(target).pipe(HttpClientRequest.setBody(body)),
+          { timeout: options?.timeout ?? vt.uploadTimeout }
+        )
+        return yield* analysisDescriptor(vt, response, "POST", target)
       })
-      const response = yield* vt.execute(
-        HttpClientRequest.post(target).pipe(HttpClientRequest.setBody(body)),
-        { timeout: options?.timeout ?? vt.uploadTimeout }
-      )
-      return yield* analysisDescriptor(vt, response, "POST", target)
-    })
-  )
+    if (options?.uploadUrl !== undefined) return post(options.uploadUrl)
+    // A one-time upload URL and the upload to it are one unit: a retry asks for a fresh URL rather than posting to
+    // a spent one.
+    return large ? vt.unit(Effect.flatMap(uploadUrl(), post)) : post("/files")
+  })
 
 /**
  * Uploads a file from disk, streamed (memory stays flat whatever its size): see {@link uploadStream}.

@@ -7,6 +7,7 @@ import type * as Effect from "effect/Effect"
 import { withClient } from "./internal/api.js"
 import type * as VtClient from "./VtClient.js"
 import type * as VtError from "./VtError.js"
+import type * as VtObject from "./VtObject.js"
 
 /**
  * `GET /ip_addresses/{ip}` (the service's `getIpAddress`): IPv4 as written, IPv6 in RFC 5952 form.
@@ -14,5 +15,5 @@ import type * as VtError from "./VtError.js"
  * @since 0.1.0
  * @category requests
  */
-export const get = (ip: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+export const get = (ip: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
   withClient((vt) => vt.getIpAddress(ip))

@@ -38,7 +38,7 @@ export const objects = (
   ref: VtObject.Ref,
   name: string,
   options?: Collection.Options
-): Stream.Stream<VtClient.VtObject, VtError.VtError, VtClient.VtClient> =>
+): Stream.Stream<VtObject.VtObject, VtError.VtError, VtClient.VtClient> =>
   Stream.unwrap(Effect.map(path(ref, name, false), (p) => Collection.objects(p, options)))
 
 /**

@@ -27,7 +27,7 @@ export const id: (url: string) => string = VtId.urlId
  * @since 0.1.0
  * @category requests
  */
-export const get = (urlOrId: string): Effect.Effect<VtClient.Document, VtError.VtError, VtClient.VtClient> =>
+export const get = (urlOrId: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
   withClient((vt) => vt.getUrl(urlOrId))
 
 /**

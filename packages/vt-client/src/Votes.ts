@@ -42,7 +42,7 @@ export const VoteAttributes = Schema.Struct({
  * @category models
  */
 export interface Vote {
-  readonly data: VtClient.VtObject
+  readonly data: VtObject.VtObject
   readonly id: string
   readonly verdict: Verdict | (string & {})
   readonly date: Option.Option<Date>

@@ -3,10 +3,17 @@
  *
  * Every call answers with the exact bytes VirusTotal sent (decompressed) next to the parsed document, or
  * with a tagged {@link VtError.VtError}. The client sends each request once: retries and pacing belong to
- * the caller's policy (see `@vt-harvest/rate-schedule`).
+ * a policy that decorates the client ({@link transform}; `@vt-harvest/rate-schedule`'s `QuotaGate.layerClient`
+ * is the one the project ships), so that every request of every module passes through it.
+ *
+ * What the client guarantees by itself, whatever decorates it: the key goes only to the API's own origin (never to
+ * another host, never over plain http when the API is https, never along a redirect, which is not followed);
+ * answers are bounded (size after decompression, decompression ratio, time); an object asked for by id is
+ * checked to be that object; texts in errors are free of the key.
  *
  * @since 0.1.0
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -17,15 +24,18 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { Dispatcher } from "undici"
 import * as internal from "./internal/request.js"
 import * as Undici from "./internal/undici.js"
 import * as VtError from "./VtError.js"
 import * as VtId from "./VtId.js"
+import type * as VtObjectModule from "./VtObject.js"
 
 /**
  * The public API's address.
@@ -99,35 +109,50 @@ export interface Options {
   readonly legacyBaseUrl?: string | undefined
   /** Per upload; defaults to {@link defaultUploadTimeout}. */
   readonly uploadTimeout?: Duration.DurationInput | undefined
+  /** The largest answer accepted, in bytes after decompression; defaults to {@link defaultMaxBodyBytes}. */
+  readonly maxBodyBytes?: number | undefined
+  /**
+   * The largest decompressed size accepted per compressed byte of a gzip answer; defaults to
+   * {@link defaultMaxGzipRatio}.
+   */
+  readonly maxGzipRatio?: number | undefined
 }
 
 /**
- * A VirusTotal object: `attributes` holds everything VirusTotal sent, including attributes this type
- * does not name.
+ * The largest answer the client accepts by default: 64 MiB after decompression. VirusTotal's largest reports
+ * (a file with every relationship) run to a few MiB; anything larger is a fault or an attack, and an answer is
+ * held whole in memory.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const defaultMaxBodyBytes = 64 * 1024 * 1024
+
+/**
+ * How much larger than its compressed form a gzip answer may be by default. JSON reports compress about ten to
+ * one; a gzip bomb compresses a thousand to one.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const defaultMaxGzipRatio = 200
+
+/**
+ * A VirusTotal object (defined in `VtObject`, named here too for the signatures of this module).
  *
  * @since 0.1.0
  * @category models
  */
-export interface VtObject {
-  readonly type: string
-  readonly id: string
-  readonly attributes: Record<string, unknown>
-  readonly links?: Record<string, unknown> | undefined
-  readonly relationships?: Record<string, unknown> | undefined
-  readonly context_attributes?: Record<string, unknown> | undefined
-}
+export type VtObject = VtObjectModule.VtObject
 
 /**
- * An object answer: `raw` is the body exactly as received (after gzip decoding), the thing to store;
- * `data` is the parsed object, for decisions and summaries.
+ * An object answer (defined in `VtObject`): `raw` is the body exactly as received, the thing to store; `data` the
+ * parsed object.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Document {
-  readonly raw: Uint8Array
-  readonly data: VtObject
-}
+export type Document = VtObjectModule.Document
 
 /**
  * Any successful (2xx) JSON answer, before endpoint-specific checks.
@@ -192,7 +217,8 @@ export interface RequestOptions {
 
 /**
  * The client: typed getters for the objects with reports, and the core (`execute`, `executeBytes`) every module
- * of this package builds its requests on. Every call sends one request and never retries.
+ * of this package builds its requests on. Every call sends one request and never retries, unless a
+ * {@link Middleware} installed with {@link transform} says otherwise.
  *
  * @since 0.1.0
  * @category models
@@ -200,17 +226,25 @@ export interface RequestOptions {
 export interface Service {
   /**
    * `GET /files/{hash}` for an MD5, SHA-1 or SHA-256 in any case. A malformed hash fails with
-   * `InvalidIdError` without sending anything.
+   * `InvalidIdError` without sending anything. The answer must be that file (`data.id` the SHA-256 asked for, or
+   * `attributes.md5` / `attributes.sha1` the MD5 or SHA-1 asked for), else `RejectedResponseError`.
    */
   readonly getFile: (hash: string) => Effect.Effect<Document, VtError.VtError>
   /**
    * `GET /urls/{id}` for a URL (its id is computed: unpadded URL-safe base64) or a URL object id (64 hex digits,
-   * the SHA-256 of VirusTotal's canonical URL). Anything else fails with `InvalidIdError`, nothing sent.
+   * the SHA-256 of VirusTotal's canonical URL). Anything else fails with `InvalidIdError`, nothing sent. The
+   * answer must be a URL object (with the id asked for, when asked by object id).
    */
   readonly getUrl: (urlOrId: string) => Effect.Effect<Document, VtError.VtError>
-  /** `GET /domains/{name}`; the name is validated and normalised first (`VtId.domain`). */
+  /**
+   * `GET /domains/{name}`; the name is validated and normalised first (`VtId.domain`); the answer must be that
+   * domain.
+   */
   readonly getDomain: (name: string) => Effect.Effect<Document, VtError.VtError>
-  /** `GET /ip_addresses/{ip}`; the address is validated and normalised first (`VtId.ipAddress`). */
+  /**
+   * `GET /ip_addresses/{ip}`; the address is validated and normalised first (`VtId.ipAddress`); the answer must
+   * be that address.
+   */
   readonly getIpAddress: (ip: string) => Effect.Effect<Document, VtError.VtError>
   /**
    * `GET` of a path answering one object (`{"data":{"type","id","attributes"}}`). The caller encodes the
@@ -227,15 +261,22 @@ export interface Service {
   /**
    * The core every call goes through: adds the key, `accept: application/json` unless the request sets
    * its own `accept`, and `accept-encoding: gzip`; prefixes a relative URL (starting with `/`) with the
-   * base URL; applies the timeout; reads and decompresses the body; maps every failure to a `VtError`
-   * (non-2xx answers through `VtError.fromResponse`). Absolute URLs are sent as they are (VirusTotal's
-   * one-time upload URLs). A relative URL may hold {@link apiKeyPlaceholder}. `options.api` selects the
-   * legacy v2 conventions (see {@link Api}).
+   * base URL; applies the timeout; reads and decompresses the body within the size bounds; maps every failure to
+   * a `VtError` (non-2xx answers through `VtError.fromResponse`, redirects included: they are never followed).
+   * Absolute URLs (VirusTotal's one-time upload URLs) are sent only to the origin of the base URL (or of the legacy
+   * base URL); any other is refused with a `TransportError` of reason `UnsafeTarget` and nothing is sent. A
+   * relative URL may hold {@link apiKeyPlaceholder}. `options.api` selects the legacy v2 conventions (see
+   * {@link Api}). Every request passes through the middlewares installed with {@link transform}.
    */
   readonly executeBytes: (
     request: HttpClientRequest.HttpClientRequest,
     options?: ExecuteOptions
   ) => Effect.Effect<BytesResponse, VtError.VtError>
+  /**
+   * Marks `self` as one unit of requests that depend on each other (a one-time upload URL and the upload to it):
+   * middlewares retry the unit whole instead of its requests one by one. Without a middleware, `self` as it is.
+   */
+  readonly unit: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** The base URL requests are resolved against (no trailing slash). */
   readonly baseUrl: string
   /** The legacy v2 base URL (no trailing slash). */
@@ -243,15 +284,49 @@ export interface Service {
   /** The upload timeout the client was configured with. */
   readonly uploadTimeout: Duration.Duration
   /**
-   * The text with every occurrence of the key (any letter case, URL-encoded too) replaced by `<redacted>`: what
-   * the client does to everything it puts in an error, for callers composing their own messages.
+   * The text with every occurrence of the key (any letter case, URL-encoded, JSON-escaped, or any mix of these
+   * spellings) replaced by `<redacted>`: what the client does to everything it puts in an error, for callers
+   * composing their own messages.
    */
   readonly redact: (text: string) => string
 }
 
 /**
- * The service tag. Provide it with {@link layer} or {@link layerConfig} (both need an `HttpClient`, e.g.
- * `NodeHttpClient.layerUndici` from `@effect/platform-node`).
+ * What a middleware knows of a request before it is sent.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RequestInfo {
+  readonly method: string
+  /** The absolute URL, without its query string, free of the key. */
+  readonly url: string
+  readonly api: Api
+  /**
+   * The request is part of a {@link Service.unit}: the unit is retried whole, so this request must not be
+   * retried alone.
+   */
+  readonly inUnit: boolean
+}
+
+/**
+ * A policy around every request of a client, installed with {@link transform}: `request` wraps each request as
+ * it is about to be sent (it may wait before running `send`, run it again, or fail without running it);
+ * `unit` wraps each {@link Service.unit}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Middleware {
+  readonly request: (
+    send: Effect.Effect<BytesResponse, VtError.VtError>,
+    info: RequestInfo
+  ) => Effect.Effect<BytesResponse, VtError.VtError>
+  readonly unit?: (<A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined
+}
+
+/**
+ * The service tag. Provide it with {@link layer}, {@link layerUndici} or {@link layerConfig}.
  *
  * @since 0.1.0
  * @category tags
@@ -261,53 +336,189 @@ export class VtClient extends Context.Tag("@vt-harvest/vt-client/VtClient")<VtCl
 const addRedactedName = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
   names.includes(apiKeyHeader) ? names : [...names, apiKeyHeader]
 
+/** Whether the requests of the current fiber belong to a {@link Service.unit}. */
+const currentUnit = FiberRef.unsafeMake(false)
+
 /**
  * How a request leaves: given the request (absolute URL, key and headers set), a description of it free of the key,
- * and the time it may take, the answer as received. The two transports are HttpClient's and undici's.
+ * the time it may take and the most bytes its body may have as received, the answer as received. The two
+ * transports are HttpClient's and undici's.
  */
 type Transport = (
   request: HttpClientRequest.HttpClientRequest,
   target: string,
   timeout: Duration.Duration,
-  scrub: (text: string) => string
-) => Effect.Effect<internal.RawAnswer, VtError.TransportError | VtError.ResponseDecodeError>
+  scrub: (text: string) => string,
+  maxBytes: number
+) => Effect.Effect<internal.RawAnswer, VtError.TransportError | VtError.ResponseDecodeError | VtError.VtError>
 
-const httpClientTransport = (httpClient: HttpClient.HttpClient): Transport => (request, target, timeout, scrub) => {
-  const keyInUrl = (request: HttpClientRequest.HttpClientRequest) => {
-    const text = `${request.url} ${JSON.stringify(request.urlParams)}`
-    return scrub(text) !== text
-  }
-  return httpClient.execute(request).pipe(
-    Effect.catchTags({
-      RequestError: (error) => Effect.fail(internal.fromRequestError(error, target, scrub)),
-      // Only a status filter raises this at this stage, and none is installed; kept total anyway.
-      ResponseError: (error) => Effect.fail(internal.fromBodyError(error, target, scrub))
-    }),
-    Effect.flatMap((response) =>
-      response.arrayBuffer.pipe(
-        Effect.catchTag("ResponseError", (error) => Effect.fail(internal.fromBodyError(error, target, scrub))),
-        Effect.map((buffer): internal.RawAnswer => ({
-          status: response.status,
-          headers: response.headers,
-          body: new Uint8Array(buffer)
-        }))
-      )
-    ),
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () =>
-        new VtError.TransportError({
-          reason: "Timeout",
-          message: `${target}: no complete answer within ${Duration.format(timeout)}`
-        })
-    }),
-    Effect.locallyWith(Headers.currentRedactedNames, addRedactedName),
-    // A span records the full URL; a URL holding the key (`/users/{key}/…`) gets no span at all.
-    Effect.locallyWith(
-      HttpClient.currentTracerDisabledWhen,
-      (disabled) => (request) => disabled(request) || keyInUrl(request)
+const httpClientTransport =
+  (httpClient: HttpClient.HttpClient): Transport => (request, target, timeout, scrub, maxBytes) => {
+    const keyInUrl = (request: HttpClientRequest.HttpClientRequest) => {
+      const text = `${request.url} ${JSON.stringify(request.urlParams)}`
+      return scrub(text) !== text
+    }
+    return httpClient.execute(request).pipe(
+      Effect.catchTags({
+        RequestError: (error) => Effect.fail(internal.fromRequestError(error, target, scrub)),
+        // Only a status filter raises this at this stage, and none is installed; kept total anyway.
+        ResponseError: (error) => Effect.fail(internal.fromBodyError(error, target, scrub))
+      }),
+      Effect.flatMap((response) =>
+        response.stream.pipe(
+          Stream.catchTag("ResponseError", (error) => Stream.fail(internal.fromBodyError(error, target, scrub))),
+          Stream.runFoldEffect(
+            { chunks: [] as Array<Uint8Array>, size: 0 },
+            (acc, chunk): Effect.Effect<{ chunks: Array<Uint8Array>; size: number }, VtError.RejectedResponseError> => {
+              acc.size += chunk.length
+              if (acc.size > maxBytes) return Effect.fail(internal.tooLarge(response.status, target, maxBytes))
+              acc.chunks.push(chunk)
+              return Effect.succeed(acc)
+            }
+          ),
+          Effect.map(({ chunks, size }): internal.RawAnswer => ({
+            status: response.status,
+            headers: response.headers,
+            body: internal.concat(chunks, size)
+          }))
+        )
+      ),
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new VtError.TransportError({
+            reason: "Timeout",
+            message: `${target}: no complete answer within ${Duration.format(timeout)}`
+          })
+      }),
+      Effect.locallyWith(Headers.currentRedactedNames, addRedactedName),
+      // A span records the full URL; a URL holding the key (`/users/{key}/…`) gets no span at all.
+      Effect.locallyWith(
+        HttpClient.currentTracerDisabledWhen,
+        (disabled) => (request) => disabled(request) || keyInUrl(request)
+      ),
+      // A redirect is an answer like any other (never followed: it would carry the key elsewhere). Only the fetch
+      // client follows redirects by default; the Node clients never do.
+      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
     )
+  }
+
+/** What {@link derive} builds the derived calls of a service from. */
+interface Core {
+  readonly executeBytes: Service["executeBytes"]
+  readonly unit: Service["unit"]
+  readonly baseUrl: string
+  readonly legacyBaseUrl: string
+  readonly uploadTimeout: Duration.Duration
+  readonly redact: (text: string) => string
+}
+
+const isAbsolute = (request: HttpClientRequest.HttpClientRequest) => /^https?:\/\//i.test(request.url)
+
+// How errors name a request: method and URL, never the query string (cursors are long and opaque, and v2 carries
+// the key there).
+const describeRequest = (core: Core, request: HttpClientRequest.HttpClientRequest, api: Api = "v3") =>
+  core.redact(
+    `${request.method} ${
+      isAbsolute(request) ? request.url : `${api === "v2" ? core.legacyBaseUrl : core.baseUrl}${request.url}`
+    }`
   )
+
+/** Everything but `executeBytes` and `unit`, built on them: so a transformed client's calls all pass its middleware. */
+const derive = (core: Core): Service => {
+  const { executeBytes, redact } = core
+
+  const execute: Service["execute"] = (request, callOptions) =>
+    Effect.flatMap(executeBytes(request, callOptions), ({ raw, status }) =>
+      Either.match(internal.parseJson(raw), {
+        onLeft: (reason) =>
+          Effect.fail(
+            new VtError.ResponseDecodeError({
+              status,
+              message: `${describeRequest(core, request, callOptions?.api)}: ${redact(reason)}`
+            })
+          ),
+        onRight: (json): Effect.Effect<JsonResponse> => Effect.succeed({ status, raw, json })
+      }))
+
+  const getJson: Service["getJson"] = (path, requestOptions) =>
+    execute(
+      HttpClientRequest.get(path, { urlParams: requestOptions?.urlParams }),
+      { timeout: requestOptions?.timeout }
+    )
+
+  // Checked by a scan of the bytes that builds nothing; `data` is parsed only if someone reads it.
+  const objectAt = (
+    path: string,
+    requestOptions: RequestOptions | undefined,
+    expect: internal.Expectation | undefined
+  ): Effect.Effect<Document, VtError.VtError> =>
+    Effect.flatMap(
+      executeBytes(
+        HttpClientRequest.get(path, { urlParams: requestOptions?.urlParams }),
+        { timeout: requestOptions?.timeout }
+      ),
+      ({ raw, status }): Effect.Effect<Document, VtError.VtError> => {
+        const checked = internal.checkObject(raw, expect)
+        switch (checked._tag) {
+          case "Ok":
+            return Effect.succeed(checked.document)
+          case "Malformed":
+            return Effect.fail(
+              new VtError.ResponseDecodeError({
+                status,
+                message: redact(`GET ${core.baseUrl}${path}: ${checked.reason}`)
+              })
+            )
+          case "Unexpected":
+            return Effect.fail(
+              new VtError.RejectedResponseError({
+                status,
+                reason: "UnexpectedObject",
+                message: redact(`GET ${core.baseUrl}${path}: ${checked.reason}; not the object asked for`)
+              })
+            )
+        }
+      }
+    )
+
+  const getObject: Service["getObject"] = (path, requestOptions) => objectAt(path, requestOptions, undefined)
+
+  const validated = (
+    kind: string,
+    what: string,
+    validate: (input: string) => Either.Either<string, string>,
+    collection: string,
+    expect: (id: string) => internal.Expectation
+  ) =>
+  (input: string): Effect.Effect<Document, VtError.VtError> =>
+    Either.match(validate(input), {
+      onLeft: (reason) =>
+        Effect.fail(
+          new VtError.InvalidIdError({
+            kind,
+            input: redact(input),
+            message: redact(`invalid ${what} ${JSON.stringify(input)}: ${reason}`)
+          })
+        ),
+      onRight: (id) => objectAt(`/${collection}/${internal.encodeSegment(id)}`, undefined, expect(id))
+    })
+
+  return VtClient.of({
+    getFile: validated("file", "file hash", VtId.fileHash, "files", internal.expectFile),
+    getUrl: validated("url", "URL", VtId.urlIdentifier, "urls", internal.expectUrl),
+    getDomain: validated("domain", "domain", VtId.domain, "domains", internal.expectDomain),
+    getIpAddress: validated("ip_address", "IP address", VtId.ipAddress, "ip_addresses", internal.expectIpAddress),
+    getObject,
+    getJson,
+    execute,
+    executeBytes,
+    unit: core.unit,
+    baseUrl: core.baseUrl,
+    legacyBaseUrl: core.legacyBaseUrl,
+    uploadTimeout: core.uploadTimeout,
+    redact
+  })
 }
 
 const makeWith = (options: Options, transport: Transport): Service => {
@@ -316,14 +527,14 @@ const makeWith = (options: Options, transport: Transport): Service => {
     .replace(/\/+$/, "")
   const timeout = Duration.decode(options.timeout ?? defaultTimeout)
   const uploadTimeout = Duration.decode(options.uploadTimeout ?? defaultUploadTimeout)
+  const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes
+  const maxGzipRatio = options.maxGzipRatio ?? defaultMaxGzipRatio
   const scrub = internal.makeScrub(Redacted.value(options.apiKey))
+  // The only origins the key is sent to: the API's own (and the legacy API's, on the same host in practice).
+  const origins = new Set([internal.originOf(baseUrl), internal.originOf(legacyBaseUrl)])
 
-  const isAbsolute = (request: HttpClientRequest.HttpClientRequest) => /^https?:\/\//i.test(request.url)
   const resolve = (request: HttpClientRequest.HttpClientRequest, api: Api = "v3") =>
     isAbsolute(request) ? request : HttpClientRequest.prependUrl(request, api === "v2" ? legacyBaseUrl : baseUrl)
-  // How errors name a request: method and URL, never the query string (cursors are long and opaque, and v2
-  // carries the key there).
-  const describe = (request: HttpClientRequest.HttpClientRequest) => scrub(`${request.method} ${request.url}`)
 
   // The key is read from the Redacted value only here, as the request leaves.
   const authorize = (request: HttpClientRequest.HttpClientRequest, relative: boolean, api: Api) => {
@@ -339,29 +550,41 @@ const makeWith = (options: Options, transport: Transport): Service => {
   }
 
   const answer = (target: string, api: Api) => (raw: internal.RawAnswer) =>
-    internal.decompress(raw.body).pipe(
+    internal.decompress(raw.body, maxBodyBytes, maxGzipRatio).pipe(
       Effect.mapError((error) =>
-        new VtError.ResponseDecodeError({
-          status: raw.status,
-          message: scrub(`${target}: the gzip body could not be decompressed: ${error.message}`)
-        })
+        error._tag === "Bound"
+          ? new VtError.RejectedResponseError({
+            status: raw.status,
+            reason: error.reason,
+            message: scrub(`${target}: ${error.message}`)
+          })
+          : new VtError.ResponseDecodeError({
+            status: raw.status,
+            message: scrub(`${target}: the gzip body could not be decompressed: ${error.message}`)
+          })
       ),
       Effect.flatMap((body): Effect.Effect<BytesResponse, VtError.ApiError> => {
         const status = raw.status
         if (api === "v2") {
-          const legacy = internal.legacyStatus(status, scrub(internal.decodeText(body)))
+          const legacy = internal.legacyStatus(status, internal.decodeText(body), scrub)
           if (legacy !== undefined) return Effect.fail(legacy)
         }
         return status >= 200 && status <= 299
           ? Effect.succeed({ status, headers: Headers.fromInput(raw.headers), raw: body })
-          : Effect.fail(VtError.fromResponse(status, scrub(internal.decodeText(body))))
+          : Effect.fail(VtError.fromResponse(status, internal.decodeText(body), scrub))
       })
     )
 
-  const executeBytes: Service["executeBytes"] = (request, callOptions) => {
+  const send = (request: HttpClientRequest.HttpClientRequest, callOptions: ExecuteOptions | undefined) => {
     const api = callOptions?.api ?? "v3"
     const resolved = resolve(request, api)
-    const target = describe(resolved)
+    const target = scrub(`${resolved.method} ${resolved.url}`)
+    const refused = internal.unsafeTarget(resolved.url, origins)
+    if (refused !== undefined) {
+      return Effect.fail(
+        new VtError.TransportError({ reason: "UnsafeTarget", message: scrub(`${target}: not sent: ${refused}`) })
+      )
+    }
     const duration = callOptions?.timeout === undefined ? timeout : Duration.decode(callOptions.timeout)
     return Effect.suspend(() =>
       transport(
@@ -375,81 +598,69 @@ const makeWith = (options: Options, transport: Transport): Service => {
         ),
         target,
         duration,
-        scrub
+        scrub,
+        maxBodyBytes
       )
     ).pipe(Effect.flatMap(answer(target, api)))
   }
 
-  const execute: Service["execute"] = (request, callOptions) =>
-    Effect.flatMap(executeBytes(request, callOptions), ({ raw, status }) =>
-      Either.match(internal.parseJson(raw), {
-        onLeft: (reason) =>
-          Effect.fail(
-            new VtError.ResponseDecodeError({
-              status,
-              message: `${describe(resolve(request, callOptions?.api))}: ${scrub(reason)}`
-            })
-          ),
-        onRight: (json): Effect.Effect<JsonResponse> => Effect.succeed({ status, raw, json })
-      }))
-
-  const getJson: Service["getJson"] = (path, requestOptions) =>
-    execute(
-      HttpClientRequest.get(path, { urlParams: requestOptions?.urlParams }),
-      { timeout: requestOptions?.timeout }
-    )
-
-  // Checked by a scan of the bytes that builds nothing; `data` is parsed only if someone reads it.
-  const getObject: Service["getObject"] = (path, requestOptions) =>
-    Effect.flatMap(
-      executeBytes(
-        HttpClientRequest.get(path, { urlParams: requestOptions?.urlParams }),
-        { timeout: requestOptions?.timeout }
-      ),
-      ({ raw, status }) => {
-        const problem = internal.objectProblem(raw)
-        return problem === undefined
-          ? Effect.succeed(internal.lazyDocument(raw))
-          : Effect.fail(
-            new VtError.ResponseDecodeError({ status, message: scrub(`GET ${baseUrl}${path}: ${problem}`) })
-          )
-      }
-    )
-
-  const validated = (
-    kind: string,
-    what: string,
-    validate: (input: string) => Either.Either<string, string>,
-    collection: string
-  ) =>
-  (input: string): Effect.Effect<Document, VtError.VtError> =>
-    Either.match(validate(input), {
-      onLeft: (reason) =>
-        Effect.fail(
-          new VtError.InvalidIdError({
-            kind,
-            input: scrub(input),
-            message: scrub(`invalid ${what} ${JSON.stringify(input)}: ${reason}`)
-          })
-        ),
-      onRight: (id) => getObject(`/${collection}/${internal.encodeSegment(id)}`)
-    })
-
-  return VtClient.of({
-    getFile: validated("file", "file hash", VtId.fileHash, "files"),
-    getUrl: validated("url", "URL", VtId.urlIdentifier, "urls"),
-    getDomain: validated("domain", "domain", VtId.domain, "domains"),
-    getIpAddress: validated("ip_address", "IP address", VtId.ipAddress, "ip_addresses"),
-    getObject,
-    getJson,
-    execute,
-    executeBytes,
+  return derive({
+    executeBytes: send,
+    unit: (self) => Effect.locally(self, currentUnit, true),
     baseUrl,
     legacyBaseUrl,
     uploadTimeout,
     redact: scrub
   })
 }
+
+/**
+ * The client with a middleware around every request it sends (each attempt) and around every
+ * {@link Service.unit}: getters, `execute`, `getJson` and every module of this package built on the service all
+ * pass through it. Middlewares stack: the last installed is the outermost.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const transform = (service: Service, middleware: Middleware): Service => {
+  const unitOf = middleware.unit
+  const core: Core = {
+    executeBytes: (request, options) =>
+      Effect.flatMap(FiberRef.get(currentUnit), (inUnit) =>
+        middleware.request(service.executeBytes(request, options), {
+          method: request.method,
+          url: describeUrl(service, request, options?.api),
+          api: options?.api ?? "v3",
+          inUnit
+        })),
+    unit: unitOf === undefined ? service.unit : (self) => unitOf(service.unit(self)),
+    baseUrl: service.baseUrl,
+    legacyBaseUrl: service.legacyBaseUrl,
+    uploadTimeout: service.uploadTimeout,
+    redact: service.redact
+  }
+  return derive(core)
+}
+
+const describeUrl = (service: Service, request: HttpClientRequest.HttpClientRequest, api: Api = "v3") =>
+  service.redact(
+    isAbsolute(request) ? request.url : `${api === "v2" ? service.legacyBaseUrl : service.baseUrl}${request.url}`
+  )
+
+/**
+ * {@link transform} as a layer: replaces the `VtClient` in context by the same client with the middleware made by
+ * `make` (which may read the context, e.g. a quota gate).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerTransform = <E, R>(
+  make: (service: Service) => Effect.Effect<Middleware, E, R>
+): Layer.Layer<VtClient, E, VtClient | R> =>
+  Layer.effect(
+    VtClient,
+    Effect.flatMap(VtClient, (service) => Effect.map(make(service), (middleware) => transform(service, middleware)))
+  )
 
 /**
  * Builds the service on the `HttpClient` in context. Any client works (fetch, Node, Bun…), and requests get
@@ -502,7 +713,8 @@ export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never
     (dispatcher) =>
       makeWith(
         options,
-        (request, target, timeout, scrub) => Undici.send(dispatcher, request, target, timeout, scrub)
+        (request, target, timeout, scrub, maxBytes) =>
+          Undici.send(dispatcher, request, target, timeout, scrub, maxBytes)
       )
   )
 

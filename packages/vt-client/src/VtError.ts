@@ -180,13 +180,32 @@ export class DeadlineExceededError
 export class UnknownApiError extends Schema.TaggedError<UnknownApiError>()("UnknownApiError", apiErrorFields) {}
 
 /**
- * No usable answer: the connection failed or was reset, or the request timed out.
+ * No usable answer: the connection failed or was reset, or the request timed out (`Timeout`, `Connection`,
+ * `Other`: all worth another try); or the request could not be sent safely: the server's certificate or the TLS
+ * handshake failed (`Tls`, which another try would only repeat: the run should stop and say why), or the target
+ * was refused before anything left (`UnsafeTarget`: another origin than the API's, or plain http where the API
+ * is https, which would receive the key).
  *
  * @since 0.1.0
  * @category errors
  */
 export class TransportError extends Schema.TaggedError<TransportError>()("TransportError", {
-  reason: Schema.Literal("Timeout", "Connection", "Other"),
+  reason: Schema.Literal("Timeout", "Connection", "Other", "Tls", "UnsafeTarget"),
+  message: Schema.String
+}) {}
+
+/**
+ * An answer arrived and was refused as it stands: its body is larger than the client accepts (`TooLarge`, counted
+ * after decompression), it decompresses beyond the accepted ratio (`Compression`, a gzip bomb), or it is a
+ * well-formed object that is not the one asked for (`UnexpectedObject`: another `data.id`, another type). Not
+ * transient: asking again would bring the same answer.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RejectedResponseError extends Schema.TaggedError<RejectedResponseError>()("RejectedResponseError", {
+  status: Schema.Number,
+  reason: Schema.Literal("TooLarge", "Compression", "UnexpectedObject"),
   message: Schema.String
 }) {}
 
@@ -248,7 +267,7 @@ export type ApiError =
  * @since 0.1.0
  * @category errors
  */
-export type VtError = ApiError | TransportError | ResponseDecodeError | InvalidIdError
+export type VtError = ApiError | TransportError | ResponseDecodeError | RejectedResponseError | InvalidIdError
 
 type ApiErrorClass = new(props: { status: number; code: string; message: string; body: string }) => ApiError
 
@@ -281,14 +300,18 @@ export const apiErrorCodes: ReadonlyArray<string> = Object.keys(byCode)
 
 // Without an error document only these statuses say how to retry; every other status (404 included: a
 // wrong base URL must not turn every id into "not found") becomes UnknownApiError.
+//
+// Any 429 without a document is taken for a spent quota window (every worker pauses, the request is tried again once
+// the window has reset), never for a request to retry at once: an empty or foreign 429 body is what a proxy or a
+// rate limiter in front of VirusTotal sends, and hammering it would only earn more refusals.
 const byStatus: Readonly<Record<number, ApiErrorClass>> = {
-  429: TooManyRequestsError,
+  429: QuotaExceededError,
   502: TransientError,
   503: TransientError,
   504: DeadlineExceededError
 }
 
-const parseErrorDocument = (body: string): { code: string; message: string } | undefined => {
+const parseErrorDocument = (body: string): { readonly code: string; readonly message: string } | undefined => {
   let json: unknown
   try {
     json = JSON.parse(body)
@@ -308,26 +331,38 @@ const parseErrorDocument = (body: string): { code: string; message: string } | u
  * - A VirusTotal error document with a documented code gives that code's error, whatever the status.
  * - A document with an undocumented code gives UnknownApiError carrying that code.
  * - A body that is not an error document (HTML from a proxy, empty, truncated) gives, by status:
- *   429 TooManyRequestsError, 502/503 TransientError, 504 DeadlineExceededError, otherwise UnknownApiError;
+ *   429 QuotaExceededError, 502/503 TransientError, 504 DeadlineExceededError, otherwise UnknownApiError;
  *   `code` is then `""` so the synthesis stays visible.
+ *
+ * `redact` is applied to the texts the error carries (`message`, `body`, an undocumented `code`) once the body has
+ * been decoded: the key is hidden from whatever prints the error, and what decides the error's class is the body
+ * as the server sent it (a key that happens to be part of an error code must not change the code).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromResponse = (status: number, body: string): ApiError => {
+export const fromResponse = (status: number, body: string, redact: (text: string) => string = identity): ApiError => {
   const document = parseErrorDocument(body)
   if (document !== undefined) {
-    const Class = Object.hasOwn(byCode, document.code) ? byCode[document.code] : UnknownApiError
-    return new Class({ status, code: document.code, message: document.message || `HTTP ${status}`, body })
+    const known = Object.hasOwn(byCode, document.code)
+    const Class = known ? byCode[document.code] : UnknownApiError
+    return new Class({
+      status,
+      code: known ? document.code : redact(document.code),
+      message: redact(document.message) || `HTTP ${status}`,
+      body: redact(body)
+    })
   }
   const Class = Object.hasOwn(byStatus, status) ? byStatus[status] : UnknownApiError
   return new Class({
     status,
     code: "",
     message: `HTTP ${status} without a VirusTotal error document`,
-    body
+    body: redact(body)
   })
 }
+
+const identity = (text: string): string => text
 
 /**
  * A quota window of the key is spent: wait for it to reset, then retry the same request.
@@ -338,7 +373,9 @@ export const fromResponse = (status: number, body: string): ApiError => {
 export const isQuotaExceeded = (u: unknown): u is QuotaExceededError => u instanceof QuotaExceededError
 
 /**
- * Worth retrying the same request after a backoff.
+ * Worth retrying the same request after a backoff: 429 TooManyRequestsError, 503, 504, a connection that failed or
+ * timed out, a body cut short or not JSON. Not a TLS failure nor a target refused before sending
+ * (`TransportError` reasons `Tls` and `UnsafeTarget`), which another try would only repeat.
  *
  * @since 0.1.0
  * @category predicates
@@ -349,22 +386,53 @@ export const isTransient = (
   u instanceof TooManyRequestsError ||
   u instanceof TransientError ||
   u instanceof DeadlineExceededError ||
-  u instanceof TransportError ||
+  (u instanceof TransportError && u.reason !== "Tls" && u.reason !== "UnsafeTarget") ||
   u instanceof ResponseDecodeError
 
+const authTags: ReadonlySet<string> = new Set([
+  "AuthenticationRequiredError",
+  "UserNotActiveError",
+  "WrongCredentialsError",
+  "ForbiddenError"
+])
+
 /**
- * The key is refused: nothing more should be sent with it.
+ * Any answer VirusTotal (or whatever stands in front of it) gave with an error status: every {@link ApiError}.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isApiError = (u: unknown): u is ApiError =>
+  Predicate.isTagged(u, "UnknownApiError") || (Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" &&
+    Object.hasOwn(byCode, u._tag) && Predicate.hasProperty(u, "status"))
+
+/**
+ * The key is refused: nothing more should be sent with it. Any answer with status 401 or 403 is a refusal, whatever
+ * its body (a proxy's HTML login page included), as are VirusTotal's own codes for it.
  *
  * @since 0.1.0
  * @category predicates
  */
-export const isAuthFailure = (
-  u: unknown
-): u is AuthenticationRequiredError | UserNotActiveError | WrongCredentialsError | ForbiddenError =>
-  u instanceof AuthenticationRequiredError ||
-  u instanceof UserNotActiveError ||
-  u instanceof WrongCredentialsError ||
-  u instanceof ForbiddenError
+export const isAuthFailure = (u: unknown): u is ApiError =>
+  isApiError(u) && (authTags.has(u._tag) || u.status === 401 || u.status === 403)
+
+/**
+ * The connection could not be secured (a certificate that does not verify, a TLS handshake that fails): every
+ * request would fail the same way, so a run should stop and say how to fix it (`NODE_EXTRA_CA_CERTS` for a
+ * corporate proxy's certificate authority).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isTlsFailure = (u: unknown): u is TransportError => u instanceof TransportError && u.reason === "Tls"
+
+/**
+ * Nothing more should be sent after this error: the key is refused, or no request can be sent securely.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isFatal = (u: unknown): u is ApiError | TransportError => isAuthFailure(u) || isTlsFailure(u)
 
 /**
  * VirusTotal does not know the object.

@@ -2,7 +2,7 @@
  * VirusTotal objects: references to the four kinds of object that have reports (files, URLs, domains, IP
  * addresses), the schemas of the attributes people use, and typed accessors for them.
  *
- * Decoding never drops data. A {@link VtClient.Document} keeps the bytes exactly as received (`raw`, the thing
+ * Decoding never drops data. A {@link Document} keeps the bytes exactly as received (`raw`, the thing
  * to store) and the parsed object with every attribute, named or not; the schemas here preserve attributes
  * they do not name (`onExcessProperty: "preserve"`), and the accessors only read.
  *
@@ -12,7 +12,38 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as VtClient from "./VtClient.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Objects and documents
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A VirusTotal object: `attributes` holds everything VirusTotal sent, including attributes this type
+ * does not name.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface VtObject {
+  readonly type: string
+  readonly id: string
+  readonly attributes: Record<string, unknown>
+  readonly links?: Record<string, unknown> | undefined
+  readonly relationships?: Record<string, unknown> | undefined
+  readonly context_attributes?: Record<string, unknown> | undefined
+}
+
+/**
+ * An object answer: `raw` is the body exactly as received (after gzip decoding), the thing to store;
+ * `data` is the parsed object, for decisions and summaries.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Document {
+  readonly raw: Uint8Array
+  readonly data: VtObject
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // References
@@ -310,7 +341,7 @@ export const Envelope = Schema.Struct({
  */
 export const decodeAttributes = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema, parseOptions)
-  return (object: VtClient.VtObject): Either.Either<A, string> =>
+  return (object: VtObject): Either.Either<A, string> =>
     Either.mapLeft(decode(object.attributes), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
 }
 
@@ -325,7 +356,7 @@ export const decodeAttributes = <A, I>(schema: Schema.Schema<A, I>) => {
  * @category accessors
  */
 export const attribute = <A, I>(
-  object: VtClient.VtObject,
+  object: VtObject,
   name: string,
   schema: Schema.Schema<A, I>
 ): Option.Option<A> =>
@@ -339,7 +370,7 @@ export const attribute = <A, I>(
  * @since 0.1.0
  * @category accessors
  */
-export const lastAnalysisStats = (object: VtClient.VtObject): Option.Option<AnalysisStats> =>
+export const lastAnalysisStats = (object: VtObject): Option.Option<AnalysisStats> =>
   attribute(object, "last_analysis_stats", AnalysisStats)
 
 /**
@@ -349,7 +380,7 @@ export const lastAnalysisStats = (object: VtClient.VtObject): Option.Option<Anal
  * @category accessors
  */
 export const lastAnalysisResults = (
-  object: VtClient.VtObject
+  object: VtObject
 ): Option.Option<{ readonly [engine: string]: EngineResult }> =>
   attribute(object, "last_analysis_results", EngineResults)
 
@@ -359,7 +390,7 @@ export const lastAnalysisResults = (
  * @since 0.1.0
  * @category accessors
  */
-export const names = (object: VtClient.VtObject): ReadonlyArray<string> =>
+export const names = (object: VtObject): ReadonlyArray<string> =>
   Option.getOrElse(attribute(object, "names", Schema.Array(Schema.String)), () => [])
 
 /**
@@ -368,7 +399,7 @@ export const names = (object: VtClient.VtObject): ReadonlyArray<string> =>
  * @since 0.1.0
  * @category accessors
  */
-export const meaningfulName = (object: VtClient.VtObject): Option.Option<string> =>
+export const meaningfulName = (object: VtObject): Option.Option<string> =>
   attribute(object, "meaningful_name", Schema.String)
 
 /**
@@ -377,7 +408,7 @@ export const meaningfulName = (object: VtClient.VtObject): Option.Option<string>
  * @since 0.1.0
  * @category accessors
  */
-export const hashes = (object: VtClient.VtObject): {
+export const hashes = (object: VtObject): {
   readonly md5: Option.Option<string>
   readonly sha1: Option.Option<string>
   readonly sha256: Option.Option<string>
@@ -393,7 +424,7 @@ export const hashes = (object: VtClient.VtObject): {
  * @since 0.1.0
  * @category accessors
  */
-export const date = (object: VtClient.VtObject, name: string): Option.Option<Date> =>
+export const date = (object: VtObject, name: string): Option.Option<Date> =>
   Option.map(attribute(object, name, Schema.Number), (seconds) => new Date(seconds * 1000))
 
 /**
@@ -402,7 +433,7 @@ export const date = (object: VtClient.VtObject, name: string): Option.Option<Dat
  * @since 0.1.0
  * @category accessors
  */
-export const lastAnalysisDate = (object: VtClient.VtObject): Option.Option<Date> => date(object, "last_analysis_date")
+export const lastAnalysisDate = (object: VtObject): Option.Option<Date> => date(object, "last_analysis_date")
 
 /**
  * `first_submission_date` as a `Date`.
@@ -410,8 +441,7 @@ export const lastAnalysisDate = (object: VtClient.VtObject): Option.Option<Date>
  * @since 0.1.0
  * @category accessors
  */
-export const firstSubmissionDate = (object: VtClient.VtObject): Option.Option<Date> =>
-  date(object, "first_submission_date")
+export const firstSubmissionDate = (object: VtObject): Option.Option<Date> => date(object, "first_submission_date")
 
 /**
  * `last_submission_date` as a `Date`.
@@ -419,8 +449,7 @@ export const firstSubmissionDate = (object: VtClient.VtObject): Option.Option<Da
  * @since 0.1.0
  * @category accessors
  */
-export const lastSubmissionDate = (object: VtClient.VtObject): Option.Option<Date> =>
-  date(object, "last_submission_date")
+export const lastSubmissionDate = (object: VtObject): Option.Option<Date> => date(object, "last_submission_date")
 
 /**
  * `last_modification_date` as a `Date`.
@@ -428,8 +457,7 @@ export const lastSubmissionDate = (object: VtClient.VtObject): Option.Option<Dat
  * @since 0.1.0
  * @category accessors
  */
-export const lastModificationDate = (object: VtClient.VtObject): Option.Option<Date> =>
-  date(object, "last_modification_date")
+export const lastModificationDate = (object: VtObject): Option.Option<Date> => date(object, "last_modification_date")
 
 /**
  * `reputation`.
@@ -437,8 +465,7 @@ export const lastModificationDate = (object: VtClient.VtObject): Option.Option<D
  * @since 0.1.0
  * @category accessors
  */
-export const reputation = (object: VtClient.VtObject): Option.Option<number> =>
-  attribute(object, "reputation", Schema.Number)
+export const reputation = (object: VtObject): Option.Option<number> => attribute(object, "reputation", Schema.Number)
 
 /**
  * `tags` (empty when absent).
@@ -446,7 +473,7 @@ export const reputation = (object: VtClient.VtObject): Option.Option<number> =>
  * @since 0.1.0
  * @category accessors
  */
-export const tags = (object: VtClient.VtObject): ReadonlyArray<string> =>
+export const tags = (object: VtObject): ReadonlyArray<string> =>
   Option.getOrElse(attribute(object, "tags", Schema.Array(Schema.String)), () => [])
 
 /**
@@ -455,8 +482,7 @@ export const tags = (object: VtClient.VtObject): ReadonlyArray<string> =>
  * @since 0.1.0
  * @category accessors
  */
-export const totalVotes = (object: VtClient.VtObject): Option.Option<TotalVotes> =>
-  attribute(object, "total_votes", TotalVotes)
+export const totalVotes = (object: VtObject): Option.Option<TotalVotes> => attribute(object, "total_votes", TotalVotes)
 
 /**
  * A file's `size` in bytes.
@@ -464,4 +490,4 @@ export const totalVotes = (object: VtClient.VtObject): Option.Option<TotalVotes>
  * @since 0.1.0
  * @category accessors
  */
-export const size = (object: VtClient.VtObject): Option.Option<number> => attribute(object, "size", Schema.Number)
+export const size = (object: VtObject): Option.Option<number> => attribute(object, "size", Schema.Number)

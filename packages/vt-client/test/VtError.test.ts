@@ -77,7 +77,8 @@ describe("fromResponse", () => {
   it("without an error document, only retry-relevant statuses are synthesised", () => {
     const html = "<html><body>502 Bad Gateway</body></html>"
     const cases: ReadonlyArray<readonly [number, string, string]> = [
-      [429, "", "TooManyRequestsError"],
+      [429, "", "QuotaExceededError"],
+      [429, html, "QuotaExceededError"],
       [502, html, "TransientError"],
       [503, "", "TransientError"],
       [503, "Service Unavailable", "TransientError"],
@@ -165,6 +166,37 @@ describe("predicates", () => {
         .filter((p) => p(e)).length
       assert.isAtMost(hits, 1, e._tag)
     }
+  })
+
+  it("isAuthFailure: any 401 or 403, whatever the body (a proxy's HTML page included)", () => {
+    const page = "<html><body>Proxy Authentication Required</body></html>"
+    for (const status of [401, 403]) {
+      for (const body of [page, "", document("NotFoundError", "odd"), document("SomethingNew", "x")]) {
+        assert.isTrue(VtError.isAuthFailure(VtError.fromResponse(status, body)), `${status} ${body}`)
+      }
+    }
+    assert.isFalse(VtError.isAuthFailure(VtError.fromResponse(404, page)))
+  })
+
+  it("isTransient and isFatal: TLS failures and refused targets are not worth another try", () => {
+    const tls = new VtError.TransportError({ reason: "Tls", message: "self-signed certificate" })
+    const unsafe = new VtError.TransportError({ reason: "UnsafeTarget", message: "another origin" })
+    assert.isFalse(VtError.isTransient(tls))
+    assert.isFalse(VtError.isTransient(unsafe))
+    assert.isTrue(VtError.isTlsFailure(tls))
+    assert.isTrue(VtError.isFatal(tls))
+    assert.isFalse(VtError.isFatal(unsafe))
+    assert.isTrue(VtError.isFatal(api("WrongCredentialsError", 401)))
+    assert.isFalse(VtError.isFatal(transport))
+  })
+
+  it("fromResponse decodes the body before redacting it: a key inside an error code changes nothing", () => {
+    const redact = (text: string) => text.replaceAll("x", "<redacted>")
+    const error = VtError.fromResponse(429, document("QuotaExceededError", "quota x"), redact)
+    assert.strictEqual(error._tag, "QuotaExceededError")
+    assert.strictEqual(error.code, "QuotaExceededError")
+    assert.strictEqual(error.message, "quota <redacted>")
+    assert.notInclude(error.body, "x")
   })
 
   it("accept any value", () => {

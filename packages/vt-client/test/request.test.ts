@@ -21,13 +21,53 @@ describe("body helpers", () => {
   it.effect("decompress: gzip by its magic bytes, anything else untouched", () =>
     Effect.gen(function*() {
       const json = new TextEncoder().encode("{\"data\":1}")
-      assert.deepStrictEqual(yield* internal.decompress(new Uint8Array(gzipSync(json))), json)
-      assert.strictEqual(yield* internal.decompress(json), json)
+      const decompress = (bytes: Uint8Array) => internal.decompress(bytes, 1024 * 1024, 200)
+      assert.deepStrictEqual(yield* decompress(new Uint8Array(gzipSync(json))), json)
+      assert.strictEqual(yield* decompress(json), json)
       const empty = new Uint8Array(0)
-      assert.strictEqual(yield* internal.decompress(empty), empty)
-      const error = yield* Effect.flip(internal.decompress(new Uint8Array([0x1f, 0x8b, 0, 0])))
-      assert.instanceOf(error, Error)
+      assert.strictEqual(yield* decompress(empty), empty)
+      const error = yield* Effect.flip(decompress(new Uint8Array([0x1f, 0x8b, 0, 0])))
+      assert.strictEqual(error._tag, "Gzip")
     }))
+
+  it.effect("decompress: bounded by size and by ratio, without inflating past the bound", () =>
+    Effect.gen(function*() {
+      const bomb = new Uint8Array(gzipSync(Buffer.alloc(32 * 1024 * 1024, 0x20)))
+      const byRatio = yield* Effect.flip(internal.decompress(bomb, 64 * 1024 * 1024, 200))
+      assert.deepStrictEqual([byRatio._tag, byRatio._tag === "Bound" && byRatio.reason], ["Bound", "Compression"])
+      const bySize = yield* Effect.flip(internal.decompress(bomb, 1024 * 1024, 1_000_000))
+      assert.deepStrictEqual([bySize._tag, bySize._tag === "Bound" && bySize.reason], ["Bound", "TooLarge"])
+      const plain = yield* Effect.flip(internal.decompress(new Uint8Array(2048), 1024, 200))
+      assert.deepStrictEqual([plain._tag, plain._tag === "Bound" && plain.reason], ["Bound", "TooLarge"])
+    }))
+
+  it("makeScrub: the key in any spelling a URL or a JSON string allows, never part of the text around it", () => {
+    const key = "Ab\"c\\d/e-F"
+    const scrub = internal.makeScrub(key)
+    for (
+      const text of [
+        key,
+        key.toLowerCase(),
+        JSON.stringify(key).slice(1, -1),
+        encodeURIComponent(key),
+        "\\u0041b\\\"c\\\\d\\/e-f",
+        "%41b%22c%5Cd%2fe%2DF"
+      ]
+    ) {
+      assert.strictEqual(scrub(`<${text}>`), "<<redacted>>", text)
+    }
+    assert.strictEqual(internal.makeScrub("x")("no key here"), "no key here")
+  })
+
+  it("unsafeTarget: only the API's origins, scheme and port included", () => {
+    const origins = new Set(["https://www.virustotal.com"])
+    assert.isUndefined(internal.unsafeTarget("https://www.virustotal.com/_ah/upload/x", origins))
+    assert.isString(internal.unsafeTarget("http://www.virustotal.com/_ah/upload/x", origins))
+    assert.isString(internal.unsafeTarget("https://www.virustotal.com:8443/x", origins))
+    assert.isString(internal.unsafeTarget("https://evil.example/x", origins))
+    assert.isString(internal.unsafeTarget("https://www.virustotal.com.evil.example/x", origins))
+    assert.isString(internal.unsafeTarget("not a url", origins))
+  })
 
   it("parseJson explains why a body is unusable", () => {
     const bytes = (text: string) => new TextEncoder().encode(text)

@@ -7,7 +7,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Analysis from "../Analysis.js"
 import * as VtClient from "../VtClient.js"
 import * as VtError from "../VtError.js"
 import * as VtId from "../VtId.js"
@@ -106,7 +105,7 @@ export const toDocument = (
   response: VtClient.JsonResponse,
   method: string,
   path: string
-): Effect.Effect<VtClient.Document, VtError.ResponseDecodeError> =>
+): Effect.Effect<VtObject.Document, VtError.ResponseDecodeError> =>
   Either.match(checkEnvelope(response.json), {
     onLeft: (reason) =>
       Effect.fail(
@@ -150,5 +149,5 @@ export const analysisDescriptor = (
   response: VtClient.JsonResponse,
   method: string,
   path: string
-): Effect.Effect<Analysis.Descriptor, VtError.ResponseDecodeError> =>
+): Effect.Effect<{ readonly id: string; readonly raw: Uint8Array }, VtError.ResponseDecodeError> =>
   Effect.map(decode(vt, DescriptorDocument, response, method, path), (doc) => ({ id: doc.data.id, raw: response.raw }))

@@ -3,26 +3,102 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import { gunzip } from "node:zlib"
-import type { Document } from "../VtClient.js"
-import { type ApiError, ForbiddenError, QuotaExceededError, ResponseDecodeError, TransportError } from "../VtError.js"
+import {
+  type ApiError,
+  ForbiddenError,
+  QuotaExceededError,
+  RejectedResponseError,
+  ResponseDecodeError,
+  TransportError
+} from "../VtError.js"
+import * as VtId from "../VtId.js"
+import type { Document } from "../VtObject.js"
 import * as Json from "./json.js"
 
 /** @internal */
 export const redactedText = "<redacted>"
 
 /**
- * Replaces every occurrence of the key (in any letter case, and URL-encoded) in text we are about to put
- * in an error: the key can reach such text through a server echoing it, a URL path (`/users/{key}/…`), an
- * id it was pasted in place of, or a low-level error message.
+ * Replaces every occurrence of the key in text we are about to put in an error: the key can reach such text through
+ * a server echoing it (raw, URL-encoded, JSON-escaped, in any letter case, or in any mix of these spellings, one
+ * character at a time), a URL path (`/users/{key}/…`), an id it was pasted in place of, or a low-level error
+ * message. Only ever applied to text already decoded for its meaning: an error's class is decided on the body as
+ * received (a short key may well be part of an error code).
  *
  * @internal
  */
 export const makeScrub = (key: string): (text: string) => string => {
   if (key === "") return (text) => text
-  const variants = [...new Set([key, encodeURIComponent(key)])]
-  const pattern = new RegExp(variants.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "gi")
+  const pattern = new RegExp(Array.from(key, spellings).join(""), "gi")
   return (text) => text.replace(pattern, redactedText)
 }
+
+const regexEscape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")
+
+// Every way one character of the key can be written in a URL or a JSON string.
+const spellings = (char: string): string => {
+  const code = char.codePointAt(0) ?? 0
+  const ways = new Set([regexEscape(char), regexEscape(encodeURIComponent(char))])
+  if (code < 0x80) ways.add(`%${code.toString(16).padStart(2, "0")}`)
+  if (code <= 0xffff) ways.add(`\\\\u${code.toString(16).padStart(4, "0")}`)
+  if (char === "\"" || char === "\\" || char === "/") ways.add(`\\\\${regexEscape(char)}`)
+  return ways.size === 1 ? [...ways][0] : `(?:${[...ways].join("|")})`
+}
+
+/**
+ * The origin of an http(s) URL, or the URL itself when it has none (then nothing matches it).
+ *
+ * @internal
+ */
+export const originOf = (url: string): string => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}
+
+/**
+ * Why an absolute URL must not receive the key, or `undefined` when its origin is one of `origins` (scheme, host and
+ * port alike: the same host over plain http is another origin).
+ *
+ * @internal
+ */
+export const unsafeTarget = (url: string, origins: ReadonlySet<string>): string | undefined => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return "not a URL"
+  }
+  if (origins.has(parsed.origin)) return undefined
+  return `${parsed.origin} is not the API's origin (${[...origins].join(", ")}); the API key goes nowhere else`
+}
+
+const tlsCodes = /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH|EPROTO$)/
+
+/**
+ * Whether a transport failure is about TLS (a certificate that does not verify, a handshake that fails), looking
+ * through the chain of causes: such a failure repeats on every request.
+ *
+ * @internal
+ */
+export const isTlsCause = (cause: unknown): boolean => {
+  for (let current = cause, depth = 0; current instanceof Error && depth < 8; depth++) {
+    const code = Predicate.hasProperty(current, "code") && typeof current.code === "string" ? current.code : ""
+    if (tlsCodes.test(code) || /certificate|ssl routines|tls/i.test(current.message)) return true
+    current = current.cause
+  }
+  return false
+}
+
+/**
+ * The hint a TLS failure carries: what to do about a corporate proxy's own certificate authority.
+ *
+ * @internal
+ */
+export const tlsHint =
+  "the server's certificate could not be verified; behind a proxy that inspects TLS, point NODE_EXTRA_CA_CERTS at its CA certificate (a PEM file)"
 
 const describeCause = (cause: unknown): string => {
   if (cause instanceof Error) {
@@ -46,6 +122,9 @@ export const fromRequestError = (
 ): TransportError => {
   const cause = describeCause(error.cause)
   const detail = cause === "" ? error.description ?? "" : cause
+  if (isTlsCause(error.cause)) {
+    return new TransportError({ reason: "Tls", message: scrub(`${target}: ${detail}: ${tlsHint}`) })
+  }
   return new TransportError({
     reason: error.reason === "Transport" ? "Connection" : "Other",
     message: scrub(
@@ -69,7 +148,44 @@ export const fromBodyError = (
   })
 }
 
-const maxDecompressed = 512 * 1024 * 1024
+/**
+ * An answer over one of the client's bounds.
+ *
+ * @internal
+ */
+export interface Bound {
+  readonly _tag: "Bound"
+  readonly reason: "TooLarge" | "Compression"
+  readonly message: string
+}
+
+/** @internal */
+export interface GzipFailure {
+  readonly _tag: "Gzip"
+  readonly message: string
+}
+
+const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`
+
+/** @internal */
+export const tooLarge = (status: number, target: string, maxBytes: number): RejectedResponseError =>
+  new RejectedResponseError({
+    status,
+    reason: "TooLarge",
+    message: `${target}: the answer is larger than ${mib(maxBytes)} (maxBodyBytes); not read further`
+  })
+
+/** @internal */
+export const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  return out
+}
 
 /**
  * A gzip member starts with 1f 8b, and JSON text never starts with 0x1f: looking at the bytes rather than
@@ -80,19 +196,43 @@ const maxDecompressed = 512 * 1024 * 1024
  */
 export const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
 
-/** @internal */
-export const decompress = (bytes: Uint8Array): Effect.Effect<Uint8Array, Error> =>
-  isGzip(bytes)
-    ? Effect.async<Uint8Array, Error>((resume) => {
-      gunzip(bytes, { maxOutputLength: maxDecompressed }, (error, out) => {
-        resume(
-          error === null
-            ? Effect.succeed(new Uint8Array(out.buffer, out.byteOffset, out.byteLength))
-            : Effect.fail(error)
-        )
-      })
+/**
+ * The body decompressed when it is gzip, never growing beyond `maxBytes` nor beyond `maxRatio` times its compressed
+ * size: inflating stops at the bound (zlib's `maxOutputLength`), so a bomb costs no more memory than the bound.
+ *
+ * @internal
+ */
+export const decompress = (
+  bytes: Uint8Array,
+  maxBytes: number,
+  maxRatio: number
+): Effect.Effect<Uint8Array, Bound | GzipFailure> => {
+  if (!isGzip(bytes)) {
+    return bytes.length > maxBytes
+      ? Effect.fail({ _tag: "Bound", reason: "TooLarge", message: `the answer is larger than ${mib(maxBytes)}` })
+      : Effect.succeed(bytes)
+  }
+  const byRatio = Math.max(64 * 1024, Math.floor(bytes.length * maxRatio))
+  const limit = Math.min(maxBytes, byRatio)
+  return Effect.async<Uint8Array, Bound | GzipFailure>((resume) => {
+    gunzip(bytes, { maxOutputLength: limit }, (error, out) => {
+      if (error === null) return resume(Effect.succeed(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)))
+      const code = Predicate.hasProperty(error, "code") ? error.code : undefined
+      if (code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError) {
+        return resume(Effect.fail(
+          limit === maxBytes
+            ? { _tag: "Bound", reason: "TooLarge", message: `the answer decompresses to more than ${mib(maxBytes)}` }
+            : {
+              _tag: "Bound",
+              reason: "Compression",
+              message: `the gzip answer of ${bytes.length} bytes decompresses to more than ${maxRatio} times its size`
+            }
+        ))
+      }
+      resume(Effect.fail({ _tag: "Gzip", message: error.message }))
     })
-    : Effect.succeed(bytes)
+  })
+}
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
 const lenientUtf8 = new TextDecoder("utf-8")
@@ -159,17 +299,17 @@ export const legacyBaseUrlOf = (baseUrl: string, fallback: string): string =>
  *
  * @internal
  */
-export const legacyStatus = (status: number, body: string): ApiError | undefined => {
+export const legacyStatus = (status: number, body: string, scrub: (text: string) => string): ApiError | undefined => {
   if (status === 204) {
     return new QuotaExceededError({
       status,
       code: "",
       message: "HTTP 204: the v2 request quota is spent",
-      body
+      body: scrub(body)
     })
   }
   if (status === 403 && !body.includes("\"error\"")) {
-    return new ForbiddenError({ status, code: "", message: "HTTP 403: forbidden or bad key", body })
+    return new ForbiddenError({ status, code: "", message: "HTTP 403: forbidden or bad key", body: scrub(body) })
   }
   return undefined
 }
@@ -186,19 +326,100 @@ export interface RawAnswer {
 }
 
 /**
- * What is wrong with the bytes as an object answer (`{"data":{"type","id","attributes"}}`), or `undefined`: the
- * same verdicts as {@link parseJson} followed by {@link checkEnvelope}, from one scan that builds nothing.
+ * What an object answer must be: its `data.type`, and a check of its id (or of its attributes, for a file asked for
+ * by MD5 or SHA-1, whose `data.id` is the SHA-256). `reason` says what was asked for, for messages.
+ *
+ * @internal
+ */
+export interface Expectation {
+  readonly type: string
+  readonly asked: string
+  readonly matches: (id: string, document: Document) => boolean
+}
+
+/** @internal */
+export const expectFile = (hash: string): Expectation => ({
+  type: "file",
+  asked: hash,
+  matches: (id, document) => {
+    if (hash.length === 64) return id.toLowerCase() === hash
+    const attribute = hash.length === 32 ? document.data.attributes.md5 : document.data.attributes.sha1
+    return typeof attribute === "string" && attribute.toLowerCase() === hash
+  }
+})
+
+/** @internal */
+export const expectUrl = (urlId: string): Expectation => ({
+  type: "url",
+  asked: urlId,
+  // Asked for by URL (its base64 id), VirusTotal answers with the SHA-256 of its canonical form of the URL, which
+  // only VirusTotal can compute; asked for by that SHA-256, the same one.
+  matches: (id) =>
+    /^[0-9a-f]{64}$/i.test(urlId)
+      ? id.toLowerCase() === urlId.toLowerCase()
+      : /^[0-9a-f]{64}$/i.test(id) || id === urlId
+})
+
+/** @internal */
+export const expectDomain = (name: string): Expectation => ({
+  type: "domain",
+  asked: name,
+  matches: (id) => Either.getOrUndefined(VtId.domain(id)) === name
+})
+
+/** @internal */
+export const expectIpAddress = (ip: string): Expectation => ({
+  type: "ip_address",
+  asked: ip,
+  matches: (id) => Either.getOrUndefined(VtId.ipAddress(id)) === ip
+})
+
+/** @internal */
+export type ObjectCheck =
+  | { readonly _tag: "Ok"; readonly document: Document }
+  | { readonly _tag: "Malformed"; readonly reason: string }
+  | { readonly _tag: "Unexpected"; readonly reason: string }
+
+/**
+ * The bytes as an object answer (`{"data":{"type","id","attributes"}}`), checked by one scan that builds nothing
+ * (the same verdicts as {@link parseJson} followed by {@link checkEnvelope}), then against what was asked for.
+ *
+ * @internal
+ */
+export const checkObject = (bytes: Uint8Array, expect: Expectation | undefined): ObjectCheck => {
+  const result = Json.scan(bytes)
+  const problem = result._tag === "Invalid" ? result.reason : Json.envelopeProblem(result.envelope)
+  if (problem !== undefined) return { _tag: "Malformed", reason: problem }
+  const document = lazyDocument(bytes)
+  if (expect === undefined || result._tag === "Invalid" || result.envelope === undefined) {
+    return { _tag: "Ok", document }
+  }
+  const { id, type } = result.envelope
+  if (type !== expect.type) {
+    return {
+      _tag: "Unexpected",
+      reason: `asked for the ${expect.type} ${expect.asked}, got a ${JSON.stringify(type)} object`
+    }
+  }
+  if (id === undefined || !expect.matches(id, document)) {
+    return { _tag: "Unexpected", reason: `asked for the ${expect.type} ${expect.asked}, got ${JSON.stringify(id)}` }
+  }
+  return { _tag: "Ok", document }
+}
+
+/**
+ * What is wrong with the bytes as an object answer, or `undefined`: {@link checkObject} without an expectation.
  *
  * @internal
  */
 export const objectProblem = (bytes: Uint8Array): string | undefined => {
-  const result = Json.scan(bytes)
-  return result._tag === "Invalid" ? result.reason : Json.envelopeProblem(result.envelope)
+  const checked = checkObject(bytes, undefined)
+  return checked._tag === "Ok" ? undefined : checked.reason
 }
 
 /**
  * A document whose `data` is parsed on first read (and kept): a caller storing `raw` never pays for the parse.
- * Only for bytes {@link objectProblem} accepted.
+ * Only for bytes {@link checkObject} accepted.
  *
  * @internal
  */

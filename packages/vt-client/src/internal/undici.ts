@@ -14,8 +14,9 @@ import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
 import type { Dispatcher } from "undici"
 import type * as UndiciModule from "undici"
+import type { RejectedResponseError } from "../VtError.js"
 import { ResponseDecodeError, TransportError } from "../VtError.js"
-import type { RawAnswer } from "./request.js"
+import { isTlsCause, type RawAnswer, tlsHint, tooLarge } from "./request.js"
 
 /** @internal */
 export type Module = typeof UndiciModule
@@ -73,8 +74,9 @@ export const send = (
   request: HttpClientRequest.HttpClientRequest,
   target: string,
   timeout: Duration.Duration,
-  scrub: (text: string) => string
-): Effect.Effect<RawAnswer, TransportError | ResponseDecodeError> =>
+  scrub: (text: string) => string,
+  maxBytes: number
+): Effect.Effect<RawAnswer, TransportError | ResponseDecodeError | RejectedResponseError> =>
   Effect.flatMap(
     Effect.mapError(bodyOf(request.body), (error) =>
       new TransportError({ reason: "Other", message: scrub(`${target}: request not sent: ${errorText(error)}`) })),
@@ -89,12 +91,15 @@ export const send = (
           // clock (TestClock) by Effect's timeout, which follows that clock.
           Effect.clockWith((clock) =>
             clock instanceof LiveClock
-              ? exchange(dispatcher, request, url, body, bodyHeaders, target, timeout, scrub)
-              : Effect.timeoutFail(exchange(dispatcher, request, url, body, bodyHeaders, target, undefined, scrub), {
-                duration: timeout,
-                onTimeout: () =>
-                  timedOut(target, timeout)
-              })
+              ? exchange(dispatcher, request, url, body, bodyHeaders, target, timeout, scrub, maxBytes)
+              : Effect.timeoutFail(
+                exchange(dispatcher, request, url, body, bodyHeaders, target, undefined, scrub, maxBytes),
+                {
+                  duration: timeout,
+                  onTimeout: () =>
+                    timedOut(target, timeout)
+                }
+              )
           )
       })
   )
@@ -112,9 +117,10 @@ const exchange = (
   bodyHeaders: Record<string, string>,
   target: string,
   timeout: Duration.Duration | undefined,
-  scrub: (text: string) => string
+  scrub: (text: string) => string,
+  maxBytes: number
 ) =>
-  Effect.async<RawAnswer, TransportError | ResponseDecodeError>((resume) => {
+  Effect.async<RawAnswer, TransportError | ResponseDecodeError | RejectedResponseError>((resume) => {
     let controller: Dispatcher.DispatchController | undefined
     let abortReason: Error | undefined
     let done = false
@@ -122,7 +128,7 @@ const exchange = (
     let headers: Record<string, string | Array<string> | undefined> = {}
     let chunks: Array<Buffer> = []
     let size = 0
-    const finish = (effect: Effect.Effect<RawAnswer, TransportError | ResponseDecodeError>) => {
+    const finish = (effect: Effect.Effect<RawAnswer, TransportError | ResponseDecodeError | RejectedResponseError>) => {
       if (done) return
       done = true
       clearTimeout(timer)
@@ -147,8 +153,15 @@ const exchange = (
         headers = responseHeaders as Record<string, string | Array<string> | undefined>
       },
       onResponseData(_c, chunk) {
-        chunks.push(chunk)
         size += chunk.length
+        if (size > maxBytes) {
+          // Nothing more is read: an endless or oversized body costs no more memory than the bound.
+          chunks = []
+          finish(Effect.fail(tooLarge(status, target, maxBytes)))
+          abort(new Error("answer too large"))
+          return
+        }
+        chunks.push(chunk)
       },
       onResponseEnd() {
         const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
@@ -162,7 +175,9 @@ const exchange = (
       onResponseError(_c, error) {
         const detail = errorText(error)
         finish(Effect.fail(
-          status === 0
+          status === 0 && isTlsCause(error)
+            ? new TransportError({ reason: "Tls", message: scrub(`${target}: ${detail}: ${tlsHint}`) })
+            : status === 0
             ? new TransportError({ reason: "Connection", message: scrub(`${target}: connection failed: ${detail}`) })
             : new ResponseDecodeError({
               status,
