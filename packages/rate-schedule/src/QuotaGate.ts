@@ -1,83 +1,81 @@
 /**
- * The process-wide quota gate: every request to VirusTotal passes through it, whichever worker sends it, so
- * the pacing, the pauses after a refusal and the own day/month ledger hold for the whole process.
+ * The quota gate: one per process (or per key), shared by every worker, decorating the client so that every request
+ * any module sends passes through it (`layerClient`, `layerGated`). It keeps the pacing, the pauses after a refusal,
+ * the own hour/day/month ledger and the key's learned limits for the whole process; it retries each request by
+ * `QuotaSchedule.retry`; and once the key is refused (any 401/403) or TLS cannot be trusted, it sends nothing more.
+ *
+ * The decisions are the pure functions of `GateState`; this module runs them in one `Ref` on the `Clock`, sleeps
+ * when they say wait, and steps the escalation Schedule (`QuotaSchedule.quotaExceeded`) on every refusal.
  *
  * @since 0.1.0
  */
+import * as Quota from "@vt-harvest/vt-client/Quota"
+import * as VtClient from "@vt-harvest/vt-client/VtClient"
 import * as VtError from "@vt-harvest/vt-client/VtError"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as Ledger from "./internal/ledger.js"
-import * as QuotaPolicy from "./QuotaPolicy.js"
+import * as GateState from "./GateState.js"
+import type * as QuotaPolicy from "./QuotaPolicy.js"
 import * as QuotaSchedule from "./QuotaSchedule.js"
 
 /**
- * The permission to send one request, handed out by `take`. Give it back to `refused` or `answered` when the
- * outcome is known: the gate needs to know when the request started to tell a fresh refusal from the refusal
- * of a request that was already in flight when the gate paused.
+ * The permission to send one request, handed out by `take`. Give it back to `refused`, `throttled` or `answered`
+ * when the outcome is known: the gate needs to know when the request started to tell a fresh refusal from the
+ * refusal of a request that was already in flight when the gate paused.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Ticket {
-  /** When the request was allowed to start (epoch milliseconds, from the `Clock`). */
-  readonly startedAt: number
-  /** The request's number in the process, from 1: orders starts even when they share a millisecond. */
-  readonly sequence: number
-}
+export type Ticket = GateState.Ticket
 
 /**
- * A snapshot of the gate, for progress displays and logs.
+ * A snapshot of the gate, for progress displays and logs: until when and why no request may start (`waitingUntil`,
+ * `waitingFor`), the ledger, the requests started, the limits in force.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Status {
-  /** The end of the current pause (epoch milliseconds), `undefined` when not paused. */
-  readonly pausedUntil: number | undefined
-  /** Requests started in the current UTC day. */
-  readonly today: number
-  /** Requests started in the current UTC month. */
-  readonly thisMonth: number
-  /** Requests started since the gate was made. */
-  readonly requests: number
-}
+export type Status = GateState.Status
 
 /**
- * The gate itself, for callers that drive it by hand ({@link request} does it for one VirusTotal call): take a
- * ticket before each request, then report how VirusTotal answered it.
+ * The gate itself. The client decorated with {@link layerClient} drives it; {@link attempt} and {@link retry} drive
+ * it by hand around other work.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Service {
-  /** The policy the gate enforces. */
+  /** The policy the gate was made with (the limits in force, lowered to the key's, are in `status`). */
   readonly policy: QuotaPolicy.QuotaPolicy
   /**
-   * Waits until a request may start, records the start in the ledger and returns its ticket. Callers are
-   * served one at a time, so starts are at least `spacing` apart for the whole process whatever the
-   * concurrency; it also waits out a pause and a full day or month ledger.
+   * Waits until a request may start, records the start in the ledger and returns its ticket. With spacing,
+   * callers are served one at a time, so starts are at least `spacing` apart for the whole process whatever the
+   * concurrency; it also waits out a pause and a full hour, day or month. Fails, sending nothing, once the gate is
+   * halted.
    */
-  readonly take: Effect.Effect<Ticket>
+  readonly take: Effect.Effect<Ticket, VtError.VtError>
   /**
-   * VirusTotal refused the request of `ticket` with `QuotaExceededError`: pause every worker. With a `probe`,
-   * it is asked once which window is spent (no request starts meanwhile) and the pause lasts until that window
-   * resets. Otherwise, or when it cannot tell: the first refusal pauses one `quotaWindow`; a refusal of a
-   * request sent after that pause, with no answer in between, pauses until the next 00:00 UTC (the 1st of the
-   * next month when the own monthly ledger is full) plus `resetMargin`. A refusal of a request that was in
-   * flight when the latest pause was set changes nothing (and runs no probe).
+   * VirusTotal refused the request of `ticket` with `QuotaExceededError`: every worker pauses, for as long as the
+   * escalation schedule says (`QuotaSchedule.quotaExceeded`) or, with a `probe`, until the window the probe finds
+   * spent resets. A refusal of a request that was in flight when the latest pause was set changes nothing.
    */
   readonly refused: (ticket: Ticket) => Effect.Effect<void>
-  /** VirusTotal answered the request of `ticket` with anything but a quota refusal: the quota is not spent. */
+  /** VirusTotal answered `TooManyRequestsError`: every worker pauses briefly (doubling while it goes on). */
+  readonly throttled: (ticket: Ticket) => Effect.Effect<void>
+  /** VirusTotal answered the request of `ticket` with anything but a refusal: the quota is not spent. */
   readonly answered: (ticket: Ticket) => Effect.Effect<void>
+  /** Nothing more may be sent: every later `take` fails with `error`. */
+  readonly halt: (error: VtError.VtError) => Effect.Effect<void>
+  /** The key's own quotas are known: limits are lowered to them and the ledger counts what the key used. */
+  readonly learn: (usage: GateState.Usage) => Effect.Effect<void>
   /** The gate's state now. */
   readonly status: Effect.Effect<Status>
 }
@@ -88,7 +86,7 @@ export interface Service {
  * window resets: `"minute"` one `quotaWindow`; `"hourly"` the next full UTC hour; `"daily"` the next 00:00
  * UTC; `"monthly"` 00:00 UTC on the 1st of the next month (the last three plus `resetMargin`). `"unknown"`:
  * the probe could not tell (it failed, or no window looks spent), so the gate escalates as it does without a
- * probe (one `quotaWindow`, then the next 00:00 UTC).
+ * probe.
  *
  * @since 0.2.0
  * @category models
@@ -144,7 +142,7 @@ const isSpent = (usage: QuotaUsage | WindowUsage | undefined): boolean =>
  * waiting for a shorter one to reset would only earn another refusal (monthly, then daily, then hourly). A
  * window is spent when `used >= allowed`, in the user's or in the group's part. `"unknown"` when none is
  * spent: then the minute window (which `overall_quotas` does not report) is the likely one, and the gate
- * escalates as without a probe. Use it to build a `probe` from the client's decoded quota response.
+ * escalates as without a probe.
  *
  * @since 0.2.0
  * @category utils
@@ -159,6 +157,34 @@ export const spentWindow = (quotas: OverallQuotas): SpentWindow =>
     : "unknown"
 
 /**
+ * The key's quotas as `GET /users/{apikey}/overall_quotas` reports them, for {@link Options.quotas} and
+ * {@link Service.learn}. Sent through the client in context as it is: give it the client the gate decorates, not
+ * the decorated one (the gate does not pace nor count its own questions).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const readQuotas: Effect.Effect<OverallQuotas, VtError.VtError, VtClient.VtClient> = Effect.map(
+  Quota.overall(),
+  (quotas) => ({
+    hourly: Option.getOrUndefined(quotas.hourly),
+    daily: Option.getOrUndefined(quotas.daily),
+    monthly: Option.getOrUndefined(quotas.monthly)
+  })
+)
+
+/**
+ * A probe for {@link Options.probe}: asks `overall_quotas` which window is spent; `"unknown"` when it cannot tell.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const windowProbe: Effect.Effect<SpentWindow, never, VtClient.VtClient> = readQuotas.pipe(
+  Effect.map(spentWindow),
+  Effect.orElseSucceed((): SpentWindow => "unknown")
+)
+
+/**
  * What a gate may know beyond its policy.
  *
  * @since 0.2.0
@@ -166,19 +192,21 @@ export const spentWindow = (quotas: OverallQuotas): SpentWindow =>
  */
 export interface Options<R = never> {
   /**
-   * What the key already used in the current UTC day and month (the `used` of `api_requests_daily` and
-   * `api_requests_monthly` in VirusTotal's `overall_quotas`), so that a second run on the same day starts its
-   * ledger from there and waits for 00:00 UTC (or the 1st) by itself instead of spending a refusal to find
-   * out. The counts belong to the UTC day and month in which the gate is made. Without it the ledger starts
-   * from zero.
+   * What the key already used in the current UTC day and month, so that a second run on the same day starts its
+   * ledger from there. Superseded by `quotas`, which also says what the key is allowed.
    */
   readonly initial?: { readonly today: number; readonly thisMonth: number } | undefined
   /**
-   * Asks VirusTotal which window is spent (typically `GET /users/{apikey}/overall_quotas` and `spentWindow`).
-   * After a `QuotaExceededError` that sets a pause, the gate runs it once, while every worker waits, and pauses
-   * until that window resets instead of guessing. Failures are answered with `"unknown"` by the probe itself
-   * (its error type is `never`); a defect, an interruption or no answer within one `quotaWindow` counts as
-   * `"unknown"` too. Its request is not paced nor counted by the gate.
+   * The key's `overall_quotas` (see {@link readQuotas}): the limits in force become the smaller of the policy's and
+   * the key's `allowed`, and the ledger starts from what the key already used (see `GateState.learn`).
+   */
+  readonly quotas?: OverallQuotas | undefined
+  /**
+   * Asks VirusTotal which window is spent (typically {@link windowProbe}). After a `QuotaExceededError` that sets
+   * a pause, the gate runs it once, while every worker waits, and pauses until that window resets instead of
+   * guessing. Failures are answered with `"unknown"` by the probe itself (its error type is `never`); a defect, an
+   * interruption or no answer within one `quotaWindow` counts as `"unknown"` too. Its request is not paced nor
+   * counted by the gate.
    */
   readonly probe?: Effect.Effect<SpentWindow, never, R> | undefined
 }
@@ -187,31 +215,9 @@ export interface Options<R = never> {
  * The gate shared by all workers of the process.
  *
  * @since 0.1.0
- * @category models
+ * @category tags
  */
 export class QuotaGate extends Context.Tag("@vt-harvest/rate-schedule/QuotaGate")<QuotaGate, Service>() {}
-
-interface State {
-  readonly ledger: Ledger.Ledger
-  /** Requests started so far; the sequence number of the latest ticket. */
-  readonly requests: number
-  readonly lastStart: number | undefined
-  /** No request starts before this instant; `-Infinity` when never paused. */
-  readonly pausedUntil: number
-  /** Tickets up to this sequence number were in flight (or done) when the latest pause was set. */
-  readonly pausedAfter: number
-  /** The latest pause followed a refusal and no request sent after it has been answered since. */
-  readonly refusedSinceAnswer: boolean
-  /** The end of the ledger wait already logged, so that it is logged once. */
-  readonly announced: number
-  /** Completed when the probe run for the latest pause has answered; no request starts until then. */
-  readonly probing: Deferred.Deferred<void> | undefined
-}
-
-type Step =
-  | { readonly _tag: "Start"; readonly ticket: Ticket }
-  | { readonly _tag: "Wait"; readonly until: number; readonly announce: string | undefined }
-  | { readonly _tag: "Probing"; readonly answered: Deferred.Deferred<void> }
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -221,9 +227,21 @@ const quotaExceededLine = (until: number, window: SpentWindow): string =>
   }`
 
 /**
+ * Both clocks at once: wall time for UTC boundaries, the monotonic one (`currentTimeNanos`) for spans. Rounded to the
+ * nearest millisecond: a clock that derives nanoseconds from a float of milliseconds (the TestClock) is off by a
+ * fraction of one.
+ */
+const now: Effect.Effect<GateState.Now> = Effect.clockWith((clock) =>
+  Effect.sync(() => ({
+    wall: clock.unsafeCurrentTimeMillis(),
+    mono: Number((clock.unsafeCurrentTimeNanos() + 500_000n) / 1_000_000n)
+  }))
+)
+
+/**
  * Makes a gate enforcing `policy`. Make one per process (or per API key) and share it between all workers.
- * `options.initial` seeds the ledger with what the key already used today and this month; `options.probe`
- * asks VirusTotal which window is spent after a refusal (the gate needs whatever the probe needs).
+ * `options.quotas` lowers the limits to the key's own and seeds the ledger; `options.probe` asks VirusTotal which
+ * window is spent after a refusal (the gate needs whatever the probe needs).
  *
  * @since 0.1.0
  * @category constructors
@@ -233,173 +251,132 @@ export const make = <R = never>(
   options?: Options<R>
 ): Effect.Effect<Service, never, R> =>
   Effect.gen(function*() {
-    const spacing = Duration.toMillis(QuotaPolicy.spacing(policy))
     const windowMillis = Duration.toMillis(policy.quotaWindow)
     const margin = Duration.toMillis(policy.resetMargin)
-    const now0 = yield* Clock.currentTimeMillis
+    const backoffBase = Duration.toMillis(policy.backoffBase)
+    const backoffCap = Duration.toMillis(policy.backoffCap)
+    const start = yield* now
     const context = yield* Effect.context<R>()
     const probe = options?.probe === undefined ? undefined : Effect.provide(options.probe, context)
-    const state = yield* Ref.make<State>({
-      ledger: options?.initial === undefined ? Ledger.empty(now0) : Ledger.seeded(now0, options.initial),
-      requests: 0,
-      lastStart: undefined,
-      pausedUntil: -Infinity,
-      pausedAfter: 0,
-      refusedSinceAnswer: false,
-      announced: -Infinity,
-      probing: undefined
-    })
-    // Held while waiting: the next caller's spacing is measured from the start this caller makes.
+    const fresh = GateState.initial(policy, start, options?.initial)
+    const state = yield* Ref.make(options?.quotas === undefined ? fresh : GateState.learn(fresh, options.quotas, start))
+    // Completed when the probe run for the latest pause has answered.
+    const probing = yield* Ref.make<Deferred.Deferred<void> | undefined>(undefined)
+    // Held while waiting for spacing: the next caller's spacing is measured from the start this caller makes.
     const permit = yield* Effect.makeSemaphore(1)
+    // Refusals are settled one at a time: the escalation schedule steps once per fresh refusal.
+    const refusing = yield* Effect.makeSemaphore(1)
+    const escalation = QuotaSchedule.quotaExceeded(policy)
 
-    const step = (s: State, now: number): readonly [Step, State] => {
-      if (s.probing !== undefined) return [{ _tag: "Probing", answered: s.probing }, s]
-      const ledger = Ledger.roll(s.ledger, now)
-      let until = Math.max(s.pausedUntil, s.lastStart === undefined ? -Infinity : s.lastStart + spacing)
-      let announce: string | undefined = undefined
-      if (Ledger.dayFull(policy, ledger) && QuotaSchedule.nextUtcMidnight(now) > until) {
-        until = QuotaSchedule.nextUtcMidnight(now)
-        announce = `daily limit of ${policy.perDay} requests reached, waiting until ${iso(until)} to request again`
-      }
-      if (Ledger.monthFull(policy, ledger) && QuotaSchedule.nextUtcMonth(now) > until) {
-        until = QuotaSchedule.nextUtcMonth(now)
-        announce = `monthly limit of ${policy.perMonth} requests reached, waiting until ${iso(until)} to request again`
-      }
-      if (until <= now) {
-        const ticket: Ticket = { startedAt: now, sequence: s.requests + 1 }
-        return [{ _tag: "Start", ticket }, {
-          ...s,
-          ledger: Ledger.record(ledger),
-          requests: ticket.sequence,
-          lastStart: now
-        }]
-      }
-      // A wait already announced (by this caller before a sleep, or by one that was interrupted) is not repeated.
-      if (announce !== undefined && s.announced === until) announce = undefined
-      return [{ _tag: "Wait", until, announce }, {
-        ...s,
-        ledger,
-        announced: announce === undefined ? s.announced : until
-      }]
-    }
-
-    const waitAndTake: Effect.Effect<Ticket> = permit.withPermits(1)(Effect.gen(function*() {
+    const waitAndTake: Effect.Effect<Ticket, VtError.VtError> = permit.withPermits(1)(Effect.gen(function*() {
       while (true) {
-        const now = yield* Clock.currentTimeMillis
-        const next = yield* Ref.modify(state, (s) => step(s, now))
-        if (next._tag === "Start") return next.ticket
-        if (next._tag === "Probing") {
-          // The length of the pause is not known yet: look again once the probe has answered.
-          yield* Deferred.await(next.answered)
-          continue
+        const at = yield* now
+        const next = yield* Ref.modify(state, (s) => GateState.take(s, at))
+        switch (next._tag) {
+          case "Start":
+            return next.ticket
+          case "Halted":
+            return yield* Effect.fail(next.reason as VtError.VtError)
+          case "Probing": {
+            // The length of the pause is not known yet: look again once the probe has answered.
+            const answered = yield* Ref.get(probing)
+            if (answered !== undefined) yield* Deferred.await(answered)
+            else yield* Effect.yieldNow()
+            continue
+          }
+          case "Wait":
+            if (next.announce !== undefined) yield* Effect.logWarning(next.announce)
+            // Sleep, then look again: another worker may have set a pause meanwhile.
+            yield* Effect.sleep(Duration.millis(next.millis))
         }
-        if (next.announce !== undefined) yield* Effect.logWarning(next.announce)
-        // Sleep, then look again: another worker may have set a pause meanwhile.
-        yield* Effect.sleep(Duration.millis(next.until - now))
       }
     }))
 
-    // Without spacing a caller never queues behind another for a slot, so when the gate is open (no pause, no full
-    // ledger) it takes its ticket at once, without the permit; otherwise it joins the queue. With spacing every
-    // caller queues, so that the waiting ones keep their order.
-    const take: Effect.Effect<Ticket> = spacing > 0 ? waitAndTake : Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
+    // Without spacing a caller never queues behind another for a slot, so when the gate is open it takes its ticket
+    // at once, without the permit; otherwise it joins the queue. With spacing every caller queues, so that the
+    // waiting ones keep their order.
+    const spaced = GateState.limitsOf(policy).spacing > 0
+    const take: Effect.Effect<Ticket, VtError.VtError> = spaced ? waitAndTake : Effect.flatMap(
+      now,
+      (at) =>
         Effect.flatMap(
           Ref.modify(state, (s) => {
-            const [next, after] = step(s, now)
+            const [next, after] = GateState.take(s, at)
             return next._tag === "Start" ? [next.ticket, after] : [undefined, s]
           }),
           (ticket) => ticket === undefined ? waitAndTake : Effect.succeed(ticket)
         )
     )
 
-    // When a spent window resets, seen from the refusal at `now`; `undefined` for "unknown" (or anything a probe
-    // returns that is not a window).
-    const resetOf = (window: SpentWindow, now: number): number | undefined => {
+    // When a spent window resets, seen from the refusal at `at`; `undefined` for "unknown".
+    const resetOf = (window: SpentWindow, at: GateState.Now): QuotaSchedule.Pause | undefined => {
       switch (window) {
         case "minute":
-          return now + windowMillis
+          return { _tag: "For", millis: windowMillis }
         case "hourly":
-          return QuotaSchedule.nextUtcHour(now) + margin
+          return { _tag: "Until", instant: QuotaSchedule.nextUtcHour(at.wall) + margin }
         case "daily":
-          return QuotaSchedule.nextUtcMidnight(now) + margin
+          return { _tag: "Until", instant: QuotaSchedule.nextUtcMidnight(at.wall) + margin }
         case "monthly":
-          return QuotaSchedule.nextUtcMonth(now) + margin
+          return { _tag: "Until", instant: QuotaSchedule.nextUtcMonth(at.wall) + margin }
         default:
           return undefined
       }
     }
 
-    // Without an answer from a probe: one window, then (refused again with no answer in between) the next
-    // 00:00 UTC, or the 1st when the own monthly ledger is full.
-    const escalation = (s: State, ledger: Ledger.Ledger, now: number): number =>
-      !s.refusedSinceAnswer
-        ? now + windowMillis
-        : (Ledger.monthFull(policy, ledger) ? QuotaSchedule.nextUtcMonth(now) : QuotaSchedule.nextUtcMidnight(now)) +
-          margin
+    const pausedUntil = (at: GateState.Now) => Effect.map(Ref.get(state), (s) => GateState.status(s, at).pausedUntil)
 
     const refused = (ticket: Ticket): Effect.Effect<void> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const probed = probe === undefined ? undefined : yield* Deferred.make<void>()
-          const pause = yield* Ref.modify(
-            state,
-            (s): readonly [{ readonly before: number; readonly fallback: number } | undefined, State] => {
-              if (ticket.sequence <= s.pausedAfter) return [undefined, s]
-              const ledger = Ledger.roll(s.ledger, now)
-              const fallback = Math.max(s.pausedUntil, escalation(s, ledger, now))
-              // Until the probe answers, takers wait for it; `pausedUntil` is what `status` shows meanwhile.
-              return [{ before: s.pausedUntil, fallback }, {
-                ...s,
-                ledger,
-                pausedUntil: fallback,
-                pausedAfter: s.requests,
-                refusedSinceAnswer: true,
-                probing: probed
-              }]
-            }
+        refusing.withPermits(1)(Effect.gen(function*() {
+          const at = yield* now
+          const before = yield* Ref.get(state)
+          if (!GateState.isFresh(before, ticket)) return
+          // The escalation schedule says how long, from how many refusals came in a row.
+          const [, pause] = yield* escalation.step(
+            at.wall,
+            { monthFull: GateState.monthFull(before, at) },
+            before.refusals
           )
-          if (pause === undefined) return
-          if (probe === undefined || probed === undefined) {
-            return yield* Effect.logWarning(quotaExceededLine(pause.fallback, "unknown"))
+          const answered = probe === undefined ? undefined : yield* Deferred.make<void>()
+          if (answered !== undefined) yield* Ref.set(probing, answered)
+          yield* Ref.update(state, (s) => GateState.refused(s, ticket, pause, at, { probing: answered !== undefined }))
+          if (probe === undefined || answered === undefined) {
+            return yield* Effect.logWarning(quotaExceededLine((yield* pausedUntil(at)) ?? at.wall, "unknown"))
           }
           // Interruptible while it waits for VirusTotal; an interruption counts as no answer, and the pause is
           // settled and the takers released whatever happens.
           const exit = yield* Effect.exit(restore(Effect.timeout(probe, policy.quotaWindow)))
-          const answer: SpentWindow = Exit.isSuccess(exit) ? exit.value : "unknown"
-          const reset = resetOf(answer, now)
-          const until = reset === undefined ? pause.fallback : Math.max(pause.before, reset)
-          yield* Ref.update(state, (s) => ({ ...s, pausedUntil: until, probing: undefined }))
-          yield* Deferred.succeed(probed, undefined)
-          yield* Effect.logWarning(quotaExceededLine(until, reset === undefined ? "unknown" : answer))
-        })
+          const window: SpentWindow = Exit.isSuccess(exit) ? exit.value : "unknown"
+          const measured = resetOf(window, at)
+          yield* Ref.update(state, (s) => GateState.probed(s, measured, pause, at, before))
+          yield* Ref.set(probing, undefined)
+          yield* Deferred.succeed(answered, undefined)
+          yield* Effect.logWarning(
+            quotaExceededLine((yield* pausedUntil(at)) ?? at.wall, measured === undefined ? "unknown" : window)
+          )
+        }))
       )
 
-    const answered = (ticket: Ticket): Effect.Effect<void> =>
-      Ref.update(
-        state,
-        (s) => ticket.sequence > s.pausedAfter && s.refusedSinceAnswer ? { ...s, refusedSinceAnswer: false } : s
-      )
+    const throttled = (ticket: Ticket): Effect.Effect<void> =>
+      Effect.flatMap(now, (at) => Ref.update(state, (s) => GateState.throttled(s, ticket, at, backoffBase, backoffCap)))
 
-    const status: Effect.Effect<Status> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(Ref.get(state), (s) => {
-        const ledger = Ledger.roll(s.ledger, now)
-        return {
-          pausedUntil: s.pausedUntil > now ? s.pausedUntil : undefined,
-          today: ledger.today,
-          thisMonth: ledger.thisMonth,
-          requests: s.requests
-        }
-      }))
+    const answered = (ticket: Ticket): Effect.Effect<void> => Ref.update(state, (s) => GateState.answered(s, ticket))
 
-    return QuotaGate.of({ policy, take, refused, answered, status })
+    const halt = (error: VtError.VtError): Effect.Effect<void> => Ref.update(state, (s) => GateState.halt(s, error))
+
+    const learn = (usage: GateState.Usage): Effect.Effect<void> =>
+      Effect.flatMap(now, (at) => Ref.update(state, (s) => GateState.learn(s, usage, at)))
+
+    const status: Effect.Effect<Status> = Effect.flatMap(now, (at) =>
+      Effect.map(Ref.get(state), (s) => GateState.status(s, at)))
+
+    return QuotaGate.of({ policy, take, refused, throttled, answered, halt, learn, status })
   })
 
 /**
  * The gate as a layer; build it once per process so that all workers share it. The options are those of
- * `make`: seed the ledger with `initial`, ask which window is spent with `probe`.
+ * `make`: lower the limits to the key's with `quotas`, ask which window is spent with `probe`.
  *
  * @since 0.1.0
  * @category layers
@@ -409,89 +386,118 @@ export const layer = <R = never>(
   options?: Options<R>
 ): Layer.Layer<QuotaGate, never, R> => Layer.effect(QuotaGate, make(policy, options))
 
-// A network error is no answer, and an id the client refused was never sent: neither says anything about the quota.
+const isTagged = (u: unknown): u is { readonly _tag: string } =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string"
+
+const tagOf = (u: unknown): string => (isTagged(u) ? u._tag : "an error")
+
+// A network error is no answer, and a request the client refused was never sent: neither says anything about the
+// quota.
 const isAnswer = (error: VtError.VtError): boolean => error._tag !== "TransportError" && error._tag !== "InvalidIdError"
 
-// Retries transient failures with `transientBackoff`, logging each retry; any other error ends at once.
-const transientRetry = <E extends VtError.VtError>(policy: QuotaPolicy.QuotaPolicy): Schedule.Schedule<unknown, E> =>
-  Schedule.recurWhile<E>((error) => VtError.isTransient(error)).pipe(
-    Schedule.intersect(QuotaSchedule.transientBackoff(policy)),
-    Schedule.intersect(Schedule.count),
-    Schedule.onDecision(([[error, delay], retries], decision) =>
-      ScheduleDecision.isDone(decision)
+/** What the answer to the request of `ticket` tells the gate. */
+const report = (gate: Service, ticket: Ticket, error: unknown): Effect.Effect<void> =>
+  VtError.isQuotaExceeded(error)
+    ? gate.refused(ticket)
+    : error instanceof VtError.TooManyRequestsError
+    ? gate.throttled(ticket)
+    : VtError.isFatal(error)
+    ? Effect.zipRight(gate.halt(error), gate.answered(ticket))
+    : isTagged(error) && isAnswer(error as VtError.VtError)
+    ? gate.answered(ticket)
+    : Effect.void
+
+/**
+ * One request through the gate, not retried: waits for its ticket, runs `self`, and tells the gate how VirusTotal
+ * answered (a `QuotaExceededError` pauses every worker, a refused key halts the gate). {@link retry} around one or
+ * more of these makes a unit of work that is retried whole.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const attempt = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | VtError.VtError, R | QuotaGate> =>
+  Effect.flatMap(QuotaGate, (gate) => attemptWith(gate, self))
+
+const attemptWith = <A, E, R>(gate: Service, self: Effect.Effect<A, E, R>): Effect.Effect<A, E | VtError.VtError, R> =>
+  Effect.flatMap(gate.take, (ticket) =>
+    Effect.tapBoth(self, {
+      onFailure: (error) => report(gate, ticket, error),
+      onSuccess: () => gate.answered(ticket)
+    }))
+
+// `QuotaSchedule.retry`, saying in the log what it retries and when.
+const retrySchedule = (policy: QuotaPolicy.QuotaPolicy) =>
+  QuotaSchedule.retry(policy).pipe(
+    Schedule.onDecision((decision, next) =>
+      ScheduleDecision.isDone(next) || decision._tag !== "Transient"
         ? Effect.void
         : Effect.logInfo(
-          `retrying after ${error._tag} (attempt ${retries + 1}/${policy.maxTransientRetries}) in ${
-            Duration.format(delay)
+          `retrying after ${tagOf(decision.error)} (attempt ${decision.attempt}/${policy.maxTransientRetries}) in ${
+            Duration.format(decision.delay)
           }`
         )
     )
   )
 
 /**
- * One request through the gate, not retried: waits for its ticket, runs `self`, and tells the gate how VirusTotal
- * answered (a `QuotaExceededError` pauses every worker). {@link retry} around one or more of these makes a unit of
- * work that is retried whole; {@link request} is the usual case of one.
+ * The gate's retry policy (`QuotaSchedule.retry`) around a unit of work made of {@link attempt}s: a
+ * `QuotaExceededError` is retried at once (the next attempt waits for the pause the refusal set), as often as it
+ * takes; a transient failure after `QuotaSchedule.transientBackoff`, at most `maxTransientRetries` times, then the
+ * last error is returned; any other error at once. The whole unit runs again each time.
  *
  * @since 0.2.0
  * @category utils
  */
-export const attempt = <A, E extends VtError.VtError, R>(
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | QuotaGate> =>
-  Effect.flatMap(QuotaGate, (gate) =>
-    Effect.flatMap(gate.take, (ticket) =>
-      Effect.tapBoth(self, {
-        onFailure: (error) =>
-          VtError.isQuotaExceeded(error)
-            ? gate.refused(ticket)
-            : isAnswer(error)
-            ? gate.answered(ticket)
-            : Effect.void,
-        onSuccess: () => gate.answered(ticket)
-      })))
+export const retry = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | QuotaGate> =>
+  Effect.flatMap(QuotaGate, (gate) => Effect.retry(self, retrySchedule(gate.policy)))
 
 /**
- * The gate's retry policy around a unit of work made of {@link attempt}s: a `QuotaExceededError` is retried at once
- * (the next attempt waits for the pause the refusal set), as often as it takes; a transient failure after
- * `QuotaSchedule.transientBackoff`, at most `maxTransientRetries` times, then the last error is returned; any other
- * error at once. The whole unit runs again each time, so a unit whose requests depend on each other (a one-time
- * upload URL and the upload to it) starts over from its first request.
- *
- * @since 0.2.0
- * @category utils
- */
-export const retry = <A, E extends VtError.VtError, R>(
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | QuotaGate> =>
-  Effect.flatMap(QuotaGate, (gate) => {
-    // The retry schedule is only set up once the unit fails: a unit that succeeds costs one run.
-    const retryable = (error: E) => VtError.isQuotaExceeded(error) || VtError.isTransient(error)
-    return Effect.catchIf(self, retryable, (first) =>
-      Effect.flatMap(Schedule.driver(transientRetry<E>(gate.policy)), (driver) => {
-        const again = (error: E): Effect.Effect<A, E, R> =>
-          VtError.isQuotaExceeded(error)
-            ? Effect.catchIf(self, retryable, again)
-            : Effect.matchEffect(driver.next(error), {
-              onFailure: () =>
-                Effect.fail(error),
-              onSuccess: () =>
-                Effect.catchIf(self, retryable, again)
-            })
-        return again(first)
-      }))
-  })
-
-/**
- * The whole per-item policy around one VirusTotal call, `retry(attempt(self))`: each attempt waits for the gate; a
- * `QuotaExceededError` pauses the gate and the same call is tried again, as often as it takes; a transient
- * failure is retried after `QuotaSchedule.transientBackoff`, at most `maxTransientRetries` times, then the last
- * error is returned; any other error is returned at once. `self` is run once per attempt, so it must be the
- * request itself (not a memoised result).
+ * The whole per-request policy around one VirusTotal call, `retry(attempt(self))`. With the decorated client
+ * ({@link layerClient}) every call already gets it; this is for work that does not go through a `VtClient`.
  *
  * @since 0.1.0
  * @category utils
  */
-export const request = <A, E extends VtError.VtError, R>(
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | QuotaGate> => retry(attempt(self))
+export const request = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | VtError.VtError, R | QuotaGate> =>
+  retry(attempt(self))
+
+/**
+ * The gate as a client middleware: every request waits for its ticket and reports its answer; a request alone is
+ * retried by `QuotaSchedule.retry`, a request inside a `VtClient.unit` is not (the unit is, whole).
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const middleware = (gate: Service): VtClient.Middleware => {
+  const schedule = retrySchedule(gate.policy)
+  return {
+    request: (send, info) => {
+      const once = attemptWith(gate, send)
+      return info.inUnit ? once : Effect.retry(once, schedule)
+    },
+    unit: (self) => Effect.retry(self, schedule)
+  }
+}
+
+/**
+ * Replaces the `VtClient` in context by the same client behind the gate in context: from then on nothing sent
+ * through it escapes the gate, whichever module sends it.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerClient: Layer.Layer<VtClient.VtClient, never, VtClient.VtClient | QuotaGate> = VtClient
+  .layerTransform(() => Effect.map(QuotaGate, middleware))
+
+/**
+ * A gate for `policy` and the client in context decorated by it, in one layer: the usual way to build a program's
+ * client. The gate's own questions (`options.probe`) go through the undecorated client.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerGated = <R = never>(
+  policy: QuotaPolicy.QuotaPolicy,
+  options?: Options<R>
+): Layer.Layer<VtClient.VtClient | QuotaGate, never, VtClient.VtClient | R> =>
+  layerClient.pipe(Layer.provideMerge(layer(policy, options)))

@@ -8,8 +8,9 @@ import * as Duration from "effect/Duration"
 
 /**
  * A quota policy. A limit that is `undefined` is not enforced on the client side (VirusTotal may still
- * refuse, which the quota gate handles). Limits are counted per process, per UTC minute, day and month,
- * which is how VirusTotal counts them.
+ * refuse, which the quota gate handles). Limits are counted per gate (one per process, or one shared ledger), per
+ * UTC hour, day and month, which is how VirusTotal counts them; the per-minute limit is kept by spacing request
+ * starts evenly.
  *
  * @since 0.1.0
  * @category models
@@ -17,6 +18,13 @@ import * as Duration from "effect/Duration"
 export interface QuotaPolicy {
   /** Requests per minute; request starts are spaced `60 s / perMinute` apart for the whole process. */
   readonly perMinute: number | undefined
+  /**
+   * Requests per UTC hour counted by the gate's own ledger (VirusTotal reports an hourly window for some keys;
+   * the gate learns it from `overall_quotas`). Optional: a policy without it has no hourly limit.
+   *
+   * @since 0.2.0
+   */
+  readonly perHour?: number | undefined
   /** Requests per UTC day counted by the process's own ledger. */
   readonly perDay: number | undefined
   /** Requests per UTC month counted by the process's own ledger. */

@@ -30,6 +30,15 @@ export * as QuotaSchedule from "./QuotaSchedule.js"
 export * as QuotaGate from "./QuotaGate.js"
 
 /**
+ * The quota gate's state machine as pure functions: spacing on a monotonic clock, the UTC hour/day/month ledger,
+ * pauses after refusals, the key's learned limits.
+ *
+ * @since 0.2.0
+ * @category modules
+ */
+export * as GateState from "./GateState.js"
+
+/**
  * Finish-time estimates under a policy, for ETAs.
  *
  * @since 0.1.0

@@ -39,6 +39,14 @@ const items = (n: number) => Array.from({ length: n }, (_, i) => `item${i}`)
 const publicTier = QuotaPolicy.publicTier
 const after = (t0: number, ...offsets: ReadonlyArray<number>) => offsets.map((s) => t0 + seconds(s))
 
+/** The counts of a status (the fields these tests were written against). */
+const counts = (status: QuotaGate.Status) => ({
+  pausedUntil: status.pausedUntil,
+  today: status.today,
+  thisMonth: status.thisMonth,
+  requests: status.requests
+})
+
 describe("QuotaGate spacing", () => {
   it.effect("starts requests exactly 60 s / perMinute apart at concurrency 1", () =>
     Effect.gen(function*() {
@@ -175,22 +183,23 @@ describe("QuotaGate on QuotaExceededError", () => {
       ])
     }).pipe(Effect.provide(captureLogsLayer)))
 
-  it.effect("keeps pausing until the next midnight while refused, without dropping the item", () =>
+  it.effect("refused again after 00:00 UTC: the month is spent, waits until the 1st, never drops the item", () =>
     Effect.gen(function*() {
       const t0 = at("2024-05-07T17:00:00Z")
       yield* TestClock.setTime(t0)
       const { calls, fiber } = yield* harvest(
         publicTier,
         ["a"],
-        (item, attempt) => attempt <= 3 ? Effect.fail(quota()) : ok(item)
+        (item, attempt) => attempt <= 4 ? Effect.fail(quota()) : ok(item)
       )
-      yield* TestClock.adjust("3 days")
+      yield* TestClock.adjust("70 days")
       assert.deepStrictEqual(yield* join(fiber), ["a"])
       assert.deepStrictEqual(startsOf(calls), [
         t0,
         t0 + seconds(60),
         at("2024-05-08T00:00:05Z"),
-        at("2024-05-09T00:00:05Z")
+        at("2024-06-01T00:00:05Z"),
+        at("2024-07-01T00:00:05Z")
       ])
     }))
 
@@ -291,7 +300,12 @@ describe("QuotaGate on QuotaExceededError", () => {
       yield* TestClock.adjust("5 seconds")
       assert.deepStrictEqual(yield* join(fiber), ["a"])
       assert.deepStrictEqual(startsOf(calls), [t0, t0 + seconds(60), at("2024-02-01T00:00:05Z")])
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 1, thisMonth: 1, requests: 3 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 1,
+        thisMonth: 1,
+        requests: 3
+      })
     }))
 })
 
@@ -304,7 +318,12 @@ describe("QuotaGate own ledger", () => {
       const { calls, fiber, gate } = yield* harvest(policy, items(5), ok)
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(startsOf(calls), [t0, t0 + seconds(15), at("2024-05-07T17:00:00Z")])
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 3, thisMonth: 3, requests: 3 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 3,
+        thisMonth: 3,
+        requests: 3
+      })
       yield* TestClock.setTime(at("2024-05-07T23:59:59.999Z"))
       assert.strictEqual(calls.length, 3)
       yield* TestClock.adjust("1 millis")
@@ -312,7 +331,12 @@ describe("QuotaGate own ledger", () => {
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(yield* join(fiber), items(5))
       assert.deepStrictEqual(startsOf(calls).slice(3), [at("2024-05-08T00:00:00Z"), at("2024-05-08T00:00:15Z")])
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 2, thisMonth: 5, requests: 5 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 2,
+        thisMonth: 5,
+        requests: 5
+      })
       assert.deepStrictEqual(lines(), [
         "daily limit of 3 requests reached, waiting until 2024-05-08T00:00:00.000Z to request again"
       ])
@@ -324,11 +348,21 @@ describe("QuotaGate own ledger", () => {
       yield* TestClock.setTime(t0)
       const { calls, fiber, gate } = yield* harvest(publicTier, items(6), ok)
       yield* TestClock.adjust("59 seconds")
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 4, thisMonth: 4, requests: 4 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 4,
+        thisMonth: 4,
+        requests: 4
+      })
       yield* TestClock.adjust("1 minute")
       assert.strictEqual((yield* join(fiber)).length, 6)
       assert.deepStrictEqual(startsOf(calls), after(t0, 0, 15, 30, 45, 60, 75))
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 2, thisMonth: 2, requests: 6 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 2,
+        thisMonth: 2,
+        requests: 6
+      })
     }))
 
   it.effect("a full monthly ledger waits until the 1st of the next month, not the next day", () =>
@@ -360,7 +394,12 @@ describe("QuotaGate own ledger", () => {
       )
       yield* TestClock.adjust("2 minutes")
       yield* join(fiber)
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 3, thisMonth: 3, requests: 3 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 3,
+        thisMonth: 3,
+        requests: 3
+      })
     }))
 })
 
@@ -454,23 +493,45 @@ describe("QuotaGate.request errors", () => {
       assert.strictEqual((yield* gate.status).requests, 5)
     }))
 
-  it.effect("fails at once on not-found, auth and other client errors", () =>
+  it.effect("fails at once on not-found and other client errors", () =>
     Effect.gen(function*() {
       const t0 = at("2024-05-07T10:00:00Z")
       yield* TestClock.setTime(t0)
-      const errors = { a: notFound(), b: wrongCredentials(), c: invalidArgument() }
+      const errors = { a: notFound(), b: invalidArgument() }
       const { calls, fiber } = yield* harvest(
         QuotaPolicy.make(fast, { concurrency: 1 }),
-        ["a", "b", "c"],
+        ["a", "b"],
         (item) => Effect.fail(errors[item as keyof typeof errors])
       )
       const results = yield* Fiber.join(fiber)
       assert.deepStrictEqual(results.map((r) => r._tag === "Left" ? r.left._tag : r._tag), [
         "NotFoundError",
-        "WrongCredentialsError",
         "InvalidArgumentError"
       ])
-      assert.deepStrictEqual(startsOf(calls), [t0, t0, t0])
+      assert.deepStrictEqual(startsOf(calls), [t0, t0])
+    }))
+
+  it.effect("a refused key halts the gate: nothing more is sent, every later request fails with the refusal", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const { calls, fiber, gate } = yield* harvest(
+        QuotaPolicy.make(fast, { concurrency: 4 }),
+        ["a", "b", "c", "d", "e", "f"],
+        (item) => item === "a" ? Effect.fail(wrongCredentials()) : Effect.fail(notFound()),
+        1
+      )
+      const results = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(results.map((r) => r._tag === "Left" ? r.left._tag : r._tag), [
+        "WrongCredentialsError",
+        "WrongCredentialsError",
+        "WrongCredentialsError",
+        "WrongCredentialsError",
+        "WrongCredentialsError",
+        "WrongCredentialsError"
+      ])
+      assert.deepStrictEqual(calls.map((c) => c.item), ["a"])
+      assert.isTrue((yield* gate.status).halted)
     }))
 
   it.effect("uses the gate from the context, shared by separate callers", () =>
@@ -500,7 +561,12 @@ describe("QuotaGate seeded ledger", () => {
       })
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(startsOf(calls), [t0])
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 500, thisMonth: 2_001, requests: 1 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 500,
+        thisMonth: 2_001,
+        requests: 1
+      })
       yield* TestClock.setTime(at("2024-05-07T23:59:59.999Z"))
       assert.strictEqual(calls.length, 1)
       yield* TestClock.adjust("1 millis")
@@ -508,7 +574,12 @@ describe("QuotaGate seeded ledger", () => {
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(yield* join(fiber), items(3))
       assert.deepStrictEqual(startsOf(calls), [t0, at("2024-05-08T00:00:00Z"), at("2024-05-08T00:00:15Z")])
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 2, thisMonth: 2_003, requests: 3 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 2,
+        thisMonth: 2_003,
+        requests: 3
+      })
       assert.deepStrictEqual(lines(), [
         "daily limit of 500 requests reached, waiting until 2024-05-08T00:00:00.000Z to request again"
       ])
@@ -525,7 +596,12 @@ describe("QuotaGate seeded ledger", () => {
       assert.strictEqual(calls.length, 0)
       yield* TestClock.setTime(at("2024-01-31T23:59:59.999Z"))
       assert.strictEqual(calls.length, 0)
-      assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 0, thisMonth: 15_500, requests: 0 })
+      assert.deepStrictEqual(counts(yield* gate.status), {
+        pausedUntil: undefined,
+        today: 0,
+        thisMonth: 15_500,
+        requests: 0
+      })
       yield* TestClock.adjust("1 millis")
       assert.deepStrictEqual(calls[0], { item: "item0", at: at("2024-02-01T00:00:00Z") })
       yield* TestClock.adjust("1 minute")
@@ -546,7 +622,12 @@ describe("QuotaGate seeded ledger", () => {
       })
       const fiber = yield* Effect.gen(function*() {
         const gate = yield* QuotaGate.QuotaGate
-        assert.deepStrictEqual(yield* gate.status, { pausedUntil: undefined, today: 500, thisMonth: 900, requests: 0 })
+        assert.deepStrictEqual(counts(yield* gate.status), {
+          pausedUntil: undefined,
+          today: 500,
+          thisMonth: 900,
+          requests: 0
+        })
         yield* QuotaGate.request(call)
         return yield* gate.status
       }).pipe(
@@ -556,7 +637,7 @@ describe("QuotaGate seeded ledger", () => {
       yield* TestClock.setTime(at("2024-05-07T23:59:59.999Z"))
       assert.deepStrictEqual(starts, [])
       yield* TestClock.adjust("1 millis")
-      assert.deepStrictEqual(yield* Fiber.join(fiber), {
+      assert.deepStrictEqual(counts(yield* Fiber.join(fiber)), {
         pausedUntil: undefined,
         today: 1,
         thisMonth: 901,
@@ -564,6 +645,29 @@ describe("QuotaGate seeded ledger", () => {
       })
       assert.deepStrictEqual(starts, [at("2024-05-08T00:00:00Z")])
     }))
+})
+
+describe("QuotaGate learned limits", () => {
+  it.effect("a key allowed 3 a day, 1 used: two requests, the third at 00:00 UTC, no refusal spent", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T22:00:00Z")
+      yield* TestClock.setTime(t0)
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { concurrency: 2 })
+      const { calls, fiber, gate } = yield* harvest(policy, items(3), ok, undefined, {
+        quotas: { daily: { user: { used: 1, allowed: 3 } } }
+      })
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(startsOf(calls), [t0, t0])
+      const status = yield* gate.status
+      assert.deepStrictEqual([status.limits.perDay, status.waitingFor, status.waitingUntil], [
+        3,
+        "day",
+        at("2024-05-08T00:00:00Z")
+      ])
+      yield* TestClock.setTime(at("2024-05-08T00:00:00Z"))
+      assert.deepStrictEqual(yield* join(fiber), items(3))
+      assert.deepStrictEqual(startsOf(calls), [t0, t0, at("2024-05-08T00:00:00Z")])
+    }).pipe(Effect.provide(captureLogsLayer)))
 })
 
 describe("QuotaGate probe", () => {
