@@ -6,6 +6,9 @@
  * into place, so killing the process at any instant leaves either no record or a complete one; temporaries left by
  * a killed run are removed when the next sink is made on the directory.
  *
+ * The directory supplies the primitives (`StorePrimitives`: find, read, write, remove, list records); the rules of
+ * the contract come from `ReportSink.make`, the same for every store.
+ *
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -14,7 +17,7 @@ import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as internal from "./internal/fsSink.js"
+import * as internal from "./internal/fsPrimitives.js"
 
 /**
  * The directory, plus the options every sink takes (`overwrite`, `gzip`).
@@ -65,12 +68,12 @@ export const make: (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    return yield* internal.make(fs, path, {
+    const primitives = yield* internal.make(fs, path, {
       directory: options.directory,
-      overwrite: options.overwrite ?? false,
       gzip: options.gzip ?? false,
       removeStaleTemps: options.removeStaleTemps ?? true
     })
+    return ReportSink.make(primitives, options)
   })
 
 /**

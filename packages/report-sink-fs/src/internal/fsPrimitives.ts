@@ -1,0 +1,205 @@
+import type * as PlatformError from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
+import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { randomBytes } from "node:crypto"
+import * as nodeFs from "node:fs"
+
+/** @internal */
+export interface Config {
+  readonly directory: string
+  /** The form this store writes, looked for first. */
+  readonly gzip: boolean
+  readonly removeStaleTemps: boolean
+}
+
+type Kind = StorePrimitives.Kind
+
+// `.<key>.<12 hex>.tmp`: a leading dot can never be a key, so a temporary is never listed or taken for a report,
+// and the fixed shape means cleanup only ever removes files this sink created.
+const tempPattern = /^\.(?!\.)[A-Za-z0-9._-]{1,200}\.[0-9a-f]{12}\.tmp$/
+
+// 12 hex digits unique to each temporary file of this process: 8 random ones drawn once, then a counter (drawing
+// random bytes for every write costs more than the rest of naming the file).
+const tempPrefix = randomBytes(4).toString("hex")
+let tempCounter = 0
+const tempSuffix = (): string => `${tempPrefix}${(tempCounter++ & 0xffff).toString(16).padStart(4, "0")}`
+
+const describe = (error: PlatformError.PlatformError): string =>
+  error._tag === "SystemError" ? error.description ?? error.reason : error.message
+
+const isNotFound = (error: PlatformError.PlatformError): boolean =>
+  error._tag === "SystemError" && error.reason === "NotFound"
+
+const nodeError = (operation: string, what: string, key: string, cause: unknown) =>
+  new ReportSink.SinkError({
+    operation,
+    key,
+    message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    cause
+  })
+
+const sinkError = (operation: string, what: string, key?: string) => (error: PlatformError.PlatformError) =>
+  new ReportSink.SinkError({
+    operation,
+    ...(key === undefined ? {} : { key }),
+    message: `${what}: ${describe(error)}`,
+    cause: error
+  })
+
+/** @internal */
+export const make = (
+  fs: FileSystem.FileSystem,
+  path: Path.Path,
+  config: Config
+): Effect.Effect<StorePrimitives.StorePrimitives, ReportSink.SinkError> =>
+  Effect.gen(function*() {
+    // Resolved once: a later change of working directory must not move the store.
+    const root = path.resolve(config.directory)
+    const notFoundRoot = path.join(root, StoreLayout.notFoundDirectory)
+    const directoryOf = (kind: Kind) => kind === "saved" ? root : notFoundRoot
+    const fileOf = (kind: Kind, key: ReportKey.ReportKey, gzip: boolean) =>
+      path.join(directoryOf(kind), StoreLayout.fileName(key, { gzip }))
+
+    yield* Effect.forEach([root, notFoundRoot], (dir) =>
+      fs.makeDirectory(dir, { recursive: true }).pipe(
+        Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
+      ), { discard: true })
+
+    // The directory is walked entry by entry (node:fs opendir) rather than listed whole: a store of a million
+    // reports would otherwise hold a million names in memory just to find a few leftover temporaries.
+    const staleTemps = (dir: string): Stream.Stream<string, ReportSink.SinkError> =>
+      Stream.suspend(() =>
+        Stream.fromAsyncIterable(
+          (async function*() {
+            const handle = await nodeFs.promises.opendir(dir, { bufferSize: 256 })
+            for await (const entry of handle) if (tempPattern.test(entry.name)) yield entry.name
+          })(),
+          (cause) =>
+            new ReportSink.SinkError({
+              operation: "open",
+              message: `cannot read directory ${dir}: ${String(cause)}`,
+              cause
+            })
+        )
+      )
+
+    const removeStaleTemps = (dir: string) =>
+      Stream.runForEach(staleTemps(dir), (name) => {
+        const file = path.join(dir, name)
+        return fs.remove(file).pipe(
+          Effect.catchIf(isNotFound, () => Effect.void),
+          Effect.mapError(sinkError("open", `cannot remove stale temporary file ${file}`))
+        )
+      })
+    if (config.removeStaleTemps) {
+      yield* removeStaleTemps(root)
+      yield* removeStaleTemps(notFoundRoot)
+    }
+
+    // Existence checks are synchronous: a stat of a cached directory entry costs a few microseconds, a round trip
+    // through libuv's thread pool several times that, and a run checks every id of its input. `throwIfNoEntry`
+    // answers "absent" without building an exception; anything else (permissions, I/O) is still an error.
+    const existsFile = (file: string, key: string): Effect.Effect<boolean, ReportSink.SinkError> =>
+      Effect.try({
+        try: () => nodeFs.statSync(file, { throwIfNoEntry: false }) !== undefined,
+        catch: (cause) => nodeError("exists", `cannot check ${file}`, key, cause)
+      })
+
+    // A record counts in either form: resume must see what any earlier run stored, whatever its setting.
+    const exists = (kind: Kind, key: ReportKey.ReportKey) =>
+      existsFile(fileOf(kind, key, config.gzip), key).pipe(
+        Effect.flatMap((found) => found ? Effect.succeed(true) : existsFile(fileOf(kind, key, !config.gzip), key))
+      )
+
+    // One step, as every line of a resumed run asks it: up to four stats, no Effect in between.
+    const presence = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
+      Effect.try({
+        try: (): ReportSink.Presence => {
+          const found = (kind: Kind) =>
+            nodeFs.statSync(fileOf(kind, key, config.gzip), { throwIfNoEntry: false }) !== undefined ||
+            nodeFs.statSync(fileOf(kind, key, !config.gzip), { throwIfNoEntry: false }) !== undefined
+          return found("saved") ? "saved" : found("not-found") ? "not-found" : "absent"
+        },
+        catch: (cause) => nodeError("has", `cannot check the records of ${key} in ${root}`, key, cause)
+      })
+
+    const removeIfPresent = (file: string, key: string) =>
+      existsFile(file, key).pipe(
+        Effect.flatMap((found) =>
+          found
+            ? fs.remove(file).pipe(
+              Effect.catchIf(isNotFound, () => Effect.void),
+              Effect.mapError(sinkError("remove", `cannot remove stale record ${file}`, key))
+            )
+            : Effect.void
+        )
+      )
+
+    // The temporary file is written and renamed into place by libuv's threads (the bytes are the costly part),
+    // as one step that is not interrupted half-way: an interruption waits for it, and a failure removes the
+    // temporary file.
+    const writeAtomically = (dir: string, key: string, target: string, body: Uint8Array) =>
+      Effect.async<void, ReportSink.SinkError>((resume) => {
+        const temp = path.join(dir, `.${key}.${tempSuffix()}.tmp`)
+        const fail = (what: string) => (cause: NodeJS.ErrnoException) => {
+          nodeFs.unlink(temp, () => resume(Effect.fail(nodeError("write", what, key, cause))))
+        }
+        nodeFs.writeFile(temp, body, { flag: "wx" }, (error) => {
+          if (error !== null) return fail(`cannot write ${temp}`)(error)
+          nodeFs.rename(temp, target, (error) => {
+            if (error !== null) return fail(`cannot rename ${temp} to ${target}`)(error)
+            resume(Effect.void)
+          })
+        })
+      }).pipe(Effect.uninterruptible)
+
+    // Renaming over the target replaces a record in the same form. Without a record a moment ago (`fresh`) there is
+    // no other form either; otherwise it is removed after the write: an interruption in between leaves two complete
+    // copies of the record (both count as one), never none. `ifAbsent` is left to the rules' check before: a
+    // conditional rename would cost a link and an unlink for each new report.
+    const write = (kind: Kind, key: ReportKey.ReportKey, bytes: Uint8Array, options: StorePrimitives.WriteOptions) => {
+      const written = writeAtomically(directoryOf(kind), key, fileOf(kind, key, options.gzip), bytes)
+      return options.fresh ? written : Effect.zipRight(written, removeIfPresent(fileOf(kind, key, !options.gzip), key))
+    }
+
+    const remove = (kind: Kind, key: ReportKey.ReportKey) =>
+      Effect.zipRight(removeIfPresent(fileOf(kind, key, false), key), removeIfPresent(fileOf(kind, key, true), key))
+
+    const readIfPresent = (file: string, key: string) =>
+      fs.readFile(file).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<Uint8Array>())),
+        Effect.mapError(sinkError("read", `cannot read ${file}`, key))
+      )
+
+    // Either form; the plain one first, as a write removes the other form after it.
+    const read = (kind: Kind, key: ReportKey.ReportKey) =>
+      readIfPresent(fileOf(kind, key, false), key).pipe(
+        Effect.flatMap((plain) =>
+          Option.isSome(plain)
+            ? Effect.succeed(Option.some<StorePrimitives.Stored>({ bytes: plain.value, gzip: false }))
+            : Effect.map(
+              readIfPresent(fileOf(kind, key, true), key),
+              Option.map((bytes): StorePrimitives.Stored => ({ bytes, gzip: true }))
+            )
+        )
+      )
+
+    // Each key once, in whichever forms it is present.
+    const keysIn = (dir: string) =>
+      fs.readDirectory(dir).pipe(
+        Effect.mapError(sinkError("list", `cannot read directory ${dir}`)),
+        Effect.map((names) =>
+          new Set(names.flatMap((name) => Option.toArray(StoreLayout.parseFileName(name)).map((parsed) => parsed.key)))
+        )
+      )
+
+    const keys = (kind: Kind) => Stream.fromIterableEffect(keysIn(directoryOf(kind)))
+
+    return { location: config.directory, exists, presence, read, write, remove, keys }
+  })
