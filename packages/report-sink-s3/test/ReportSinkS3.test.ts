@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
@@ -243,6 +244,9 @@ describe("ReportSinkS3", () => {
       assert.strictEqual(yield* sink.has(key("empty")), "absent")
       assert.strictEqual(yield* sink.has(key("cut")), "absent")
       assert.strictEqual(yield* sink.has(key("gone")), "absent")
+      // Nor are they read as reports.
+      assert.isTrue(Option.isNone(yield* sink.get(key("empty"))))
+      assert.isTrue(Option.isNone(yield* sink.get(key("cut"))))
       // Replaced whichever way the put is asked, with or without the hint, and also past a conditional PUT's 412.
       yield* sink.put(key("empty"), bytes("{\"data\":2}"), { seen: "absent" })
       yield* sink.put(key("cut"), bytes("{\"data\":3}"))

@@ -287,10 +287,13 @@ export const make = (
         (abortSignal) =>
           client.send(new GetObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(async (object) => {
             const bytes = object.Body === undefined ? new Uint8Array() : await object.Body.transformToByteArray()
-            return Option.some<StorePrimitives.Stored>({
-              bytes,
-              gzip: object.ContentEncoding === Gzip.contentEncoding || Gzip.isGzip(bytes)
-            })
+            // What `exists` would not count is not read as a record either.
+            return isWhole(bytes.length, object.Metadata)
+              ? Option.some<StorePrimitives.Stored>({
+                bytes,
+                gzip: object.ContentEncoding === Gzip.contentEncoding || Gzip.isGzip(bytes)
+              })
+              : Option.none()
           }),
         (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(Option.none<StorePrimitives.Stored>()))
       )
