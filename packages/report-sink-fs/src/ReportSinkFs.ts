@@ -20,7 +20,7 @@ import * as Layer from "effect/Layer"
 import * as internal from "./internal/fsPrimitives.js"
 
 /**
- * The directory, plus the options every sink takes (`overwrite`, `gzip`).
+ * The directory, plus the options every sink takes (`overwrite`, `gzip`, `readOnly`).
  *
  * @since 0.1.0
  * @category models
@@ -56,6 +56,10 @@ export const fileName = (key: ReportKey.ReportKey, options?: { readonly gzip?: b
 /**
  * Creates the directories if needed, removes temporaries left by a killed run, and returns the sink.
  *
+ * With `readOnly` it creates and removes nothing: the directory must exist (a missing `_not_found` is an empty one),
+ * and `put`, `putNotFound` and `checkWritable` fail. Call `checkWritable` on a sink that will write before spending
+ * anything on reports: opening does not prove the directory takes files.
+ *
  * Only one process should write to a store at a time: a second run starting on the same directory removes the
  * first one's temporaries, which makes that write fail (with a {@link ReportSink.SinkError}, never a partial file).
  *
@@ -71,14 +75,15 @@ export const make: (
     const primitives = yield* internal.make(fs, path, {
       directory: options.directory,
       gzip: options.gzip ?? false,
-      removeStaleTemps: options.removeStaleTemps ?? true
+      removeStaleTemps: options.removeStaleTemps ?? true,
+      readOnly: options.readOnly ?? false
     })
     return ReportSink.make(primitives, options)
   })
 
 /**
  * {@link make} as a layer providing {@link ReportSink.ReportSink}; fails with a `SinkError` when the directory
- * cannot be created or read.
+ * cannot be created or read (or, opened `readOnly`, does not exist).
  *
  * @since 0.1.0
  * @category layers

@@ -52,6 +52,12 @@ export interface Options {
    * without compression alike, so a store can be resumed whatever the setting.
    */
   readonly gzip?: boolean | undefined
+  /**
+   * Open the store for reading only (default `false`): opening creates nothing and removes nothing, `put` and
+   * `putNotFound` fail, and so does {@link Service.checkWritable}. For readers that may run beside a harvest writing
+   * to the same store (a summary), and for stores the user may not write to.
+   */
+  readonly readOnly?: boolean | undefined
 }
 
 /**
@@ -126,6 +132,12 @@ export interface Service {
    * saved report. Names that are not keys of this store are skipped.
    */
   readonly list: Stream.Stream<Entry, SinkError>
+  /**
+   * Proves that records can be written now, before anything is spent on reports that could not be kept: the store
+   * writes and removes a probe where it writes reports and not-found records (a name no record can have, so a probe
+   * is never listed, and nothing is left behind). Fails on a sink opened read-only.
+   */
+  readonly checkWritable: Effect.Effect<void, SinkError>
 }
 
 /**
@@ -146,6 +158,7 @@ export class ReportSink extends Context.Tag("@vt-harvest/report-sink/ReportSink"
  *   `seen` it skips the checks that answer covers (after `"absent"`: one `write`, nothing else).
  * - Records are written gzip-compressed with `gzip`, and read back decompressed whichever way they were written.
  * - `has` answers `saved` over `not-found`; `list` skips not-found records next to a saved report (stale).
+ * - With `readOnly`, `put`, `putNotFound` and `checkWritable` fail without calling a primitive.
  *
  * @example
  * import { ReportSink } from "@vt-harvest/report-sink"
@@ -165,7 +178,8 @@ export class ReportSink extends Context.Tag("@vt-harvest/report-sink/ReportSink"
  *   read: (kind, key) => Effect.sync(() => Option.fromNullable(records[kind].get(key))),
  *   write: (kind, key, bytes, { gzip }) => Effect.sync(() => void records[kind].set(key, { bytes, gzip })),
  *   remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
- *   keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()]))
+ *   keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
+ *   probe: Effect.void
  * }
  * const sink = ReportSink.make(primitives, { gzip: true })
  *

@@ -87,6 +87,11 @@ export interface StorePrimitives {
   /** The key of each record of this kind, once per key whatever its forms; names that are not records skipped. */
   readonly keys: (kind: Kind) => Stream.Stream<ReportKey, ReportSink.SinkError>
   /**
+   * Writes and removes a probe wherever records of either kind are written, under a name no record can have, and
+   * fails when the store cannot take a record now. Never run on a store opened read-only.
+   */
+  readonly probe: Effect.Effect<void, ReportSink.SinkError>
+  /**
    * Optional: {@link ReportSink.Service.has} in one step, when the store can answer it faster than with two
    * `exists` (the directory store: up to four synchronous `lstat`s, no Effect in between).
    */

@@ -186,3 +186,28 @@ describe("ReportSink.make: the rules over primitives", () => {
       assert.deepStrictEqual(held, ["aa", "aa", "aa"])
     }))
 })
+
+describe("ReportSink.make: read-only and checkWritable", () => {
+  const a = Either.getOrThrow(ReportKey.make("aa"))
+
+  it.effect("a read-only sink calls no primitive to write, nor the probe", () =>
+    Effect.gen(function*() {
+      const recorder = recording({ probe: Effect.dieMessage("probed") })
+      const sink = ReportSink.make(recorder.store, { readOnly: true })
+      yield* Effect.flip(sink.put(a, new Uint8Array([1]), { seen: "absent" }))
+      yield* Effect.flip(sink.putNotFound(a, new Uint8Array([1])))
+      const error = yield* Effect.flip(sink.checkWritable)
+      assert.strictEqual(error.message, "memory is open read-only")
+      assert.deepStrictEqual(recorder.runs, [])
+    }))
+
+  it.effect("checkWritable is the store's probe, its failure named checkWritable", () =>
+    Effect.gen(function*() {
+      const recorder = recording({
+        probe: Effect.fail(new ReportSink.SinkError({ operation: "probe", message: "cannot write in /x: EACCES" }))
+      })
+      const error = yield* Effect.flip(ReportSink.make(recorder.store).checkWritable)
+      assert.strictEqual(error.operation, "checkWritable")
+      assert.strictEqual(error.message, "cannot write in /x: EACCES")
+    }))
+})

@@ -19,7 +19,7 @@ import * as ReportSink from "../src/ReportSink.js"
 /** One empty store, opened as many times as a test needs (a rerun opens the same store again). */
 export interface Store {
   readonly open: (
-    options: { readonly overwrite: boolean; readonly gzip: boolean }
+    options: { readonly overwrite: boolean; readonly gzip: boolean; readonly readOnly?: boolean }
   ) => Effect.Effect<ReportSink.Service, unknown, Scope.Scope>
   /**
    * The document stored for a report (`"saved"`) or a not-found record, decompressed if the store compressed it;
@@ -282,6 +282,48 @@ export const contract = (
         assert.strictEqual(yield* store.read("not-found", c), undefined)
         assert.strictEqual(yield* second.has(c), "saved")
         assert.deepStrictEqual(yield* listed(second), [`not-found:${b}`, `saved:${c}`, `saved:${a}`].sort())
+      }))
+
+    it.scopedLive("checkWritable passes on a store that takes records, and leaves nothing to list", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const sink = yield* store.open({ overwrite: false, gzip })
+        yield* sink.checkWritable
+        assert.deepStrictEqual(yield* listed(sink), [])
+        yield* sink.put(a, bytes("a"))
+        yield* sink.putNotFound(b, bytes("b"))
+        yield* sink.checkWritable
+        assert.deepStrictEqual(yield* listed(sink), [`not-found:${b}`, `saved:${a}`])
+      }))
+
+    it.scopedLive("a store opened read-only reads what is there and refuses every write", () =>
+      Effect.gen(function*() {
+        const store = yield* makeStore
+        const writer = yield* store.open({ overwrite: false, gzip })
+        yield* writer.put(a, bytes("a"))
+        yield* writer.putNotFound(b, bytes("b"))
+        const reader = yield* store.open({ overwrite: true, gzip, readOnly: true })
+        assert.strictEqual(yield* reader.has(a), "saved")
+        assert.strictEqual(yield* reader.has(b), "not-found")
+        assert.strictEqual(text(Option.getOrUndefined(yield* reader.get(a))), "a")
+        assert.deepStrictEqual(yield* listed(reader), [`not-found:${b}`, `saved:${a}`])
+        for (
+          const [operation, attempt] of [
+            ["put", reader.put(a, bytes("new"))],
+            ["put", reader.put(c, bytes("c"), { seen: "absent" })],
+            ["putNotFound", reader.putNotFound(c, bytes("c"))],
+            ["checkWritable", reader.checkWritable]
+          ] as const
+        ) {
+          const error = yield* Effect.flip(attempt)
+          assert.strictEqual(error._tag, "SinkError")
+          assert.strictEqual(error.operation, operation)
+          assert.include(error.message, `${reader.location} is open read-only`)
+        }
+        assert.strictEqual(text(yield* store.read("saved", a)), "a")
+        assert.strictEqual(yield* store.read("saved", c), undefined)
+        assert.strictEqual(yield* store.read("not-found", c), undefined)
+        assert.deepStrictEqual(yield* listed(writer), [`not-found:${b}`, `saved:${a}`])
       }))
 
     it.scopedLive("refuses keys that bypassed the type, and stores nothing", () =>

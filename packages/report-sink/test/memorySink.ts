@@ -43,7 +43,9 @@ export const primitives = (memory: Memory): StorePrimitives.StorePrimitives => {
         }
       }),
     remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
-    keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()]))
+    keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
+    // Nothing in memory can refuse a record.
+    probe: Effect.void
   }
 }
 

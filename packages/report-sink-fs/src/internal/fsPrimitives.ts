@@ -15,6 +15,8 @@ export interface Config {
   /** The form this store writes, looked for first. */
   readonly gzip: boolean
   readonly removeStaleTemps: boolean
+  /** Create nothing, remove nothing: no directory, no clean-up; a missing `_not_found` is an empty one. */
+  readonly readOnly: boolean
 }
 
 type Kind = StorePrimitives.Kind
@@ -35,10 +37,10 @@ const describe = (error: PlatformError.PlatformError): string =>
 const isNotFound = (error: PlatformError.PlatformError): boolean =>
   error._tag === "SystemError" && error.reason === "NotFound"
 
-const nodeError = (operation: string, what: string, key: string, cause: unknown) =>
+const nodeError = (operation: string, what: string, key: string | undefined, cause: unknown) =>
   new ReportSink.SinkError({
     operation,
-    key,
+    ...(key === undefined ? {} : { key }),
     message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
     cause
   })
@@ -65,10 +67,23 @@ export const make = (
     const fileOf = (kind: Kind, key: ReportKey.ReportKey, gzip: boolean) =>
       path.join(directoryOf(kind), StoreLayout.fileName(key, { gzip }))
 
-    yield* Effect.forEach([root, notFoundRoot], (dir) =>
-      fs.makeDirectory(dir, { recursive: true }).pipe(
-        Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
-      ), { discard: true })
+    if (config.readOnly) {
+      const info = yield* Effect.try({
+        try: () => nodeFs.statSync(root, { throwIfNoEntry: false }),
+        catch: (cause) => nodeError("open", `cannot open ${root}`, undefined, cause)
+      })
+      if (info === undefined || !info.isDirectory()) {
+        return yield* new ReportSink.SinkError({
+          operation: "open",
+          message: `cannot open ${root}: ${info === undefined ? "no such directory" : "not a directory"}`
+        })
+      }
+    } else {
+      yield* Effect.forEach([root, notFoundRoot], (dir) =>
+        fs.makeDirectory(dir, { recursive: true }).pipe(
+          Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
+        ), { discard: true })
+    }
 
     // The directory is walked entry by entry (node:fs opendir) rather than listed whole: a store of a million
     // reports would otherwise hold a million names in memory just to find a few leftover temporaries.
@@ -96,7 +111,7 @@ export const make = (
           Effect.mapError(sinkError("open", `cannot remove stale temporary file ${file}`))
         )
       })
-    if (config.removeStaleTemps) {
+    if (config.removeStaleTemps && !config.readOnly) {
       yield* removeStaleTemps(root)
       yield* removeStaleTemps(notFoundRoot)
     }
@@ -190,9 +205,13 @@ export const make = (
         )
       )
 
-    // Each key once, in whichever forms it is present.
+    // Each key once, in whichever forms it is present. Opened read-only, a store need not have a `_not_found` yet.
     const keysIn = (dir: string) =>
       fs.readDirectory(dir).pipe(
+        Effect.catchIf(
+          (error) => config.readOnly && dir === notFoundRoot && isNotFound(error),
+          () => Effect.succeed([])
+        ),
         Effect.mapError(sinkError("list", `cannot read directory ${dir}`)),
         Effect.map((names) =>
           new Set(names.flatMap((name) => Option.toArray(StoreLayout.parseFileName(name)).map((parsed) => parsed.key)))
@@ -201,5 +220,19 @@ export const make = (
 
     const keys = (kind: Kind) => Stream.fromIterableEffect(keysIn(directoryOf(kind)))
 
-    return { location: config.directory, exists, presence, read, write, remove, keys }
+    // A file no record can have (a temporary's name: a start-up clean-up removes it if the process dies in
+    // between) created and removed where each kind of record is written.
+    const probe = Effect.forEach([root, notFoundRoot], (dir) =>
+      Effect.async<void, ReportSink.SinkError>((resume) => {
+        const file = path.join(dir, `.probe.${tempSuffix()}.tmp`)
+        nodeFs.writeFile(file, "", { flag: "wx" }, (error) => {
+          if (error !== null) return resume(Effect.fail(nodeError("probe", `cannot write in ${dir}`, undefined, error)))
+          nodeFs.unlink(file, (error) =>
+            resume(
+              error === null ? Effect.void : Effect.fail(nodeError("probe", `cannot remove ${file}`, undefined, error))
+            ))
+        })
+      }).pipe(Effect.uninterruptible), { discard: true })
+
+    return { location: config.directory, exists, presence, read, write, remove, keys, probe }
   })

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as S3Location from "../S3Location.js"
 
 /** @internal */
@@ -106,6 +106,9 @@ const hasStatus = (...statuses: ReadonlyArray<number>) => (error: unknown): bool
   const status = statusOf(error)
   return status !== undefined && statuses.includes(status)
 }
+
+/** The start of the name of the objects {@link make}'s `probe` puts and deletes; never a key (a leading `.`). */
+const probeName = ".vt-harvest-probe-"
 
 /** User metadata (`x-amz-meta-vt-harvest-length`) holding the number of bytes a record was written with. */
 const lengthMetadata = "vt-harvest-length"
@@ -334,5 +337,32 @@ export const make = (
 
     const keys = (kind: Kind) => keysUnder(kind === "saved" ? savedPrefix : notFoundPrefix)
 
-    return { location: url, exists, read, write, remove, keys, exclusive }
+    // An object no record can have (a leading `.` is never a key, so it is never listed), put and deleted under the
+    // prefix and under `_not_found/`: a policy may grant writes to one and not the other, and `put` deletes
+    // not-found records, so the delete is proven as well.
+    const probeAt = (prefix: string) =>
+      Effect.suspend(() => {
+        const target = `${prefix}${probeName}${randomBytes(8).toString("hex")}`
+        return send(
+          "probe",
+          `cannot write to s3://${bucket}/${prefix}`,
+          undefined,
+          (abortSignal) =>
+            client.send(
+              new PutObjectCommand({ Bucket: bucket, Key: target, Body: new Uint8Array(), ContentType: "text/plain" }),
+              { abortSignal }
+            )
+        ).pipe(
+          Effect.zipRight(send(
+            "probe",
+            `cannot delete s3://${bucket}/${target}`,
+            undefined,
+            (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: target }), { abortSignal })
+          )),
+          Effect.asVoid
+        )
+      })
+    const probe = Effect.zipRight(probeAt(savedPrefix), probeAt(notFoundPrefix))
+
+    return { location: url, exists, read, write, remove, keys, exclusive, probe }
   })

@@ -21,6 +21,7 @@ const duringPut = during("put")
 const duringPutNotFound = during("putNotFound")
 const duringGet = during("get")
 const duringList = during("list")
+const duringCheckWritable = during("checkWritable")
 
 /** @internal */
 export const make = (
@@ -30,6 +31,7 @@ export const make = (
   const { location } = primitives
   const overwrite = options.overwrite ?? false
   const gzip = options.gzip ?? false
+  const readOnly = options.readOnly ?? false
   const exclusive = primitives.exclusive ?? (<A, E>(_: ReportKey, effect: Effect.Effect<A, E>) => effect)
 
   // The key is checked before any primitive is even called: a cast could smuggle `../x` in, and a store turns keys
@@ -94,18 +96,35 @@ export const make = (
     }
   }
 
+  const refused = (operation: string, key?: ReportKey) =>
+    Effect.fail(
+      new ReportSink.SinkError({
+        operation,
+        key,
+        message: `${location} is open read-only${key === undefined ? "" : `: cannot store ${key}`}`
+      })
+    )
+
   const put = (
     key: ReportKey,
     body: Uint8Array,
     putOptions?: ReportSink.PutOptions
   ): Effect.Effect<void, ReportSink.SinkError> =>
-    checked("put", key, () => Effect.mapError(exclusive(key, save(key, body, putOptions?.seen)), duringPut))
+    checked(
+      "put",
+      key,
+      () =>
+        readOnly ? refused("put", key) : Effect.mapError(exclusive(key, save(key, body, putOptions?.seen)), duringPut)
+    )
 
   const putNotFound = (key: ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
     checked(
       "putNotFound",
       key,
-      () => Effect.mapError(exclusive(key, write("not-found", key, body, record)), duringPutNotFound)
+      () =>
+        readOnly
+          ? refused("putNotFound", key)
+          : Effect.mapError(exclusive(key, write("not-found", key, body, record)), duringPutNotFound)
     )
 
   const get = (key: ReportKey): Effect.Effect<Option.Option<Uint8Array>, ReportSink.SinkError> =>
@@ -146,5 +165,7 @@ export const make = (
     )
   ).pipe(Stream.mapError(duringList))
 
-  return ReportSink.ReportSink.of({ location, has, put, get, putNotFound, list })
+  const checkWritable = readOnly ? refused("checkWritable") : Effect.mapError(primitives.probe, duringCheckWritable)
+
+  return ReportSink.ReportSink.of({ location, has, put, get, putNotFound, list, checkWritable })
 }
