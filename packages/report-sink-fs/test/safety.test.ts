@@ -12,6 +12,8 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
+import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as nodeFs from "node:fs"
 import { ReportSinkFs } from "../src/index.js"
 
@@ -140,5 +142,81 @@ describe("ReportSinkFs.checkWritable", () => {
       assert.include(error.message, `cannot write in ${nested}`)
       assert.include(error.message, "ENOTDIR")
       assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), ["_not_found"])
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+/** The pid of a process that has exited: its temporaries are abandoned. */
+const deadPid = (): number => {
+  const child = spawnSync(process.execPath, ["-e", ""])
+  assert.isNumber(child.pid)
+  return child.pid
+}
+const randomPart = () => randomBytes(8).toString("hex")
+const hoursAgo = (file: string, hours: number) => {
+  const then = new Date(Date.now() - hours * 3600_000)
+  nodeFs.utimesSync(file, then, then)
+}
+
+describe("ReportSinkFs start-up clean-up", () => {
+  it.scoped("removes the temporaries of a dead process, and keeps those of a live one", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const nested = path.join(dir, "_not_found")
+      yield* fs.makeDirectory(nested)
+      const dead = deadPid()
+      const live = [
+        path.join(dir, `.vt-harvest-tmp-${process.pid}-${randomPart()}`),
+        path.join(nested, `.vt-harvest-tmp-${process.pid}-${randomPart()}`),
+        // Another process, alive (pid 1 always is); even an old temporary of a live process is left to it.
+        path.join(dir, `.vt-harvest-tmp-1-${randomPart()}`)
+      ]
+      const abandoned = [
+        path.join(dir, `.vt-harvest-tmp-${dead}-${randomPart()}`),
+        path.join(nested, `.vt-harvest-tmp-${dead}-${randomPart()}`)
+      ]
+      for (const file of [...live, ...abandoned]) yield* fs.writeFileString(file, "{\"partial")
+      hoursAgo(live[2]!, 3)
+      yield* ReportSinkFs.make({ directory: dir })
+      for (const file of live) assert.isTrue(yield* fs.exists(file), `${file} was removed`)
+      for (const file of abandoned) assert.isFalse(yield* fs.exists(file), `${file} was kept`)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("removes temporaries without an owner (an earlier version's) only once they are an hour old", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const fresh = path.join(dir, ".abc.0123456789ab.tmp")
+      const old = path.join(dir, ".def.ba9876543210.tmp")
+      yield* fs.writeFileString(fresh, "{\"partial")
+      yield* fs.writeFileString(old, "{\"partial")
+      hoursAgo(old, 2)
+      yield* ReportSinkFs.make({ directory: dir })
+      assert.isTrue(yield* fs.exists(fresh))
+      assert.isFalse(yield* fs.exists(old))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("names its temporaries .vt-harvest-tmp-<pid>-<16 random hex digits>", () =>
+    Effect.gen(function*() {
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      const seen = new Set<string>()
+      const watcher = nodeFs.watch(dir)
+      const nestedWatcher = nodeFs.watch(path.join(dir, "_not_found"))
+      watcher.on("change", (_, name) => seen.add(String(name)))
+      nestedWatcher.on("change", (_, name) => seen.add(String(name)))
+      yield* sink.put(key("abc"), bytes("{}"))
+      yield* sink.putNotFound(key("def"), bytes("{}"))
+      yield* sink.checkWritable
+      yield* Effect.sleep("50 millis")
+      watcher.close()
+      nestedWatcher.close()
+      const temps = [...seen].filter((name) => name.startsWith("."))
+      assert.isAtLeast(temps.length, 4, temps.join(", "))
+      for (const name of temps) assert.match(name, new RegExp(`^\\.vt-harvest-tmp-${process.pid}-[0-9a-f]{16}$`))
+      assert.strictEqual(new Set(temps.map((name) => name.slice(-16))).size, temps.length)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

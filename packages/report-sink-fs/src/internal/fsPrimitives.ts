@@ -6,7 +6,7 @@ import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { randomBytes } from "node:crypto"
+import { randomFillSync } from "node:crypto"
 import * as nodeFs from "node:fs"
 
 /** @internal */
@@ -21,15 +21,49 @@ export interface Config {
 
 type Kind = StorePrimitives.Kind
 
-// `.<key>.<12 hex>.tmp`: a leading dot can never be a key, so a temporary is never listed or taken for a report,
-// and the fixed shape means cleanup only ever removes files this sink created.
-const tempPattern = /^\.(?!\.)[A-Za-z0-9._-]{1,200}\.[0-9a-f]{12}\.tmp$/
+// `.vt-harvest-tmp-<pid>-<16 hex>`: a leading dot can never be a key, so a temporary is never listed or taken for a
+// report; the pid says whose it is, so that the start-up clean-up removes only those of processes that are gone; and
+// the random part (64 bits, drawn for each file) cannot be guessed, so nobody can lay a file or link in its way.
+const tempName = /^\.vt-harvest-tmp-([1-9][0-9]{0,9})-[0-9a-f]{16}$/
+// `.<key>.<12 hex>.tmp`, the temporaries of earlier versions: no owner to ask, so only removed once they are old.
+const legacyTempName = /^\.(?!\.)[A-Za-z0-9._-]{1,200}\.[0-9a-f]{12}\.tmp$/
+const legacyTempAge = 60 * 60 * 1000
 
-// 12 hex digits unique to each temporary file of this process: 8 random ones drawn once, then a counter (drawing
-// random bytes for every write costs more than the rest of naming the file).
-const tempPrefix = randomBytes(4).toString("hex")
-let tempCounter = 0
-const tempSuffix = (): string => `${tempPrefix}${(tempCounter++ & 0xffff).toString(16).padStart(4, "0")}`
+// Random bytes are drawn 4 KiB at a time: one `randomBytes` call per file would cost more than the rest of naming it.
+const pool = Buffer.alloc(4096)
+let poolOffset = pool.length
+const randomHex = (): string => {
+  if (poolOffset + 8 > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  poolOffset += 8
+  return pool.toString("hex", poolOffset - 8, poolOffset)
+}
+
+/** @internal */
+export const tempFileName = (): string => `.vt-harvest-tmp-${process.pid}-${randomHex()}`
+
+// Alive unless the system says there is no such process (`EPERM`: it exists, under another user).
+const isAlive = (pid: number): boolean => {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH"
+  }
+}
+
+// A temporary another run abandoned: its process is gone, or it has no owner and is an hour old. The temporary of a
+// live process is never one: it is about to be renamed into place.
+const isAbandoned = (file: string, name: string, now: number): boolean => {
+  const owned = tempName.exec(name)
+  if (owned !== null) return !isAlive(Number(owned[1]))
+  if (!legacyTempName.test(name)) return false
+  const info = nodeFs.lstatSync(file, { throwIfNoEntry: false })
+  return info !== undefined && now - info.mtimeMs > legacyTempAge
+}
 
 const describe = (error: PlatformError.PlatformError): string =>
   error._tag === "SystemError" ? error.description ?? error.reason : error.message
@@ -86,13 +120,17 @@ export const make = (
     }
 
     // The directory is walked entry by entry (node:fs opendir) rather than listed whole: a store of a million
-    // reports would otherwise hold a million names in memory just to find a few leftover temporaries.
+    // reports would otherwise hold a million names in memory just to find a few leftover temporaries. Only regular
+    // files are considered (this sink's temporaries are nothing else), and unlinking never follows a link.
     const staleTemps = (dir: string): Stream.Stream<string, ReportSink.SinkError> =>
       Stream.suspend(() =>
         Stream.fromAsyncIterable(
           (async function*() {
             const handle = await nodeFs.promises.opendir(dir, { bufferSize: 256 })
-            for await (const entry of handle) if (tempPattern.test(entry.name)) yield entry.name
+            const now = Date.now()
+            for await (const entry of handle) {
+              if (entry.isFile() && isAbandoned(path.join(dir, entry.name), entry.name, now)) yield entry.name
+            }
           })(),
           (cause) =>
             new ReportSink.SinkError({
@@ -106,10 +144,14 @@ export const make = (
     const removeStaleTemps = (dir: string) =>
       Stream.runForEach(staleTemps(dir), (name) => {
         const file = path.join(dir, name)
-        return fs.remove(file).pipe(
-          Effect.catchIf(isNotFound, () => Effect.void),
-          Effect.mapError(sinkError("open", `cannot remove stale temporary file ${file}`))
-        )
+        return Effect.tryPromise({
+          // Gone already: removed by another run starting at the same time.
+          try: () =>
+            nodeFs.promises.unlink(file).catch((error: NodeJS.ErrnoException) => {
+              if (error.code !== "ENOENT") throw error
+            }),
+          catch: (cause) => nodeError("open", `cannot remove stale temporary file ${file}`, undefined, cause)
+        })
       })
     if (config.removeStaleTemps && !config.readOnly) {
       yield* removeStaleTemps(root)
@@ -160,7 +202,7 @@ export const make = (
     // temporary file.
     const writeAtomically = (dir: string, key: string, target: string, body: Uint8Array) =>
       Effect.async<void, ReportSink.SinkError>((resume) => {
-        const temp = path.join(dir, `.${key}.${tempSuffix()}.tmp`)
+        const temp = path.join(dir, tempFileName())
         const fail = (what: string) => (cause: NodeJS.ErrnoException) => {
           nodeFs.unlink(temp, () => resume(Effect.fail(nodeError("write", what, key, cause))))
         }
@@ -220,11 +262,11 @@ export const make = (
 
     const keys = (kind: Kind) => Stream.fromIterableEffect(keysIn(directoryOf(kind)))
 
-    // A file no record can have (a temporary's name: a start-up clean-up removes it if the process dies in
-    // between) created and removed where each kind of record is written.
+    // A file no record can have (a temporary's name: the start-up clean-up of a later run removes it if this process
+    // dies in between) created and removed where each kind of record is written.
     const probe = Effect.forEach([root, notFoundRoot], (dir) =>
       Effect.async<void, ReportSink.SinkError>((resume) => {
-        const file = path.join(dir, `.probe.${tempSuffix()}.tmp`)
+        const file = path.join(dir, tempFileName())
         nodeFs.writeFile(file, "", { flag: "wx" }, (error) => {
           if (error !== null) return resume(Effect.fail(nodeError("probe", `cannot write in ${dir}`, undefined, error)))
           nodeFs.unlink(file, (error) =>
