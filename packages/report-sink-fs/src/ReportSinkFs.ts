@@ -2,9 +2,13 @@
  * A {@link ReportSink.ReportSink} on a local directory.
  *
  * Layout: `<directory>/<key>.json` for reports, `<directory>/_not_found/<key>.json` for not-found records, or
- * `<key>.json.gz` for both with `gzip`. Every file is written to a temporary name in the same directory and renamed
- * into place, so killing the process at any instant leaves either no record or a complete one; temporaries left by
- * a killed run are removed when the next sink is made on the directory.
+ * `<key>.json.gz` for both with `gzip`. Every file is written to a temporary name in the same directory
+ * (`.vt-harvest-tmp-<pid>-<random>`) and renamed into place, so killing the process at any instant leaves either no
+ * record or a complete one; temporaries left by a process that is gone are removed when the next sink is made on the
+ * directory.
+ *
+ * The directory supplies the primitives (`StorePrimitives`: find, read, write, remove, list records); the rules of
+ * the contract come from `ReportSink.make`, the same for every store.
  *
  * @since 0.1.0
  */
@@ -14,10 +18,10 @@ import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as internal from "./internal/fsSink.js"
+import * as internal from "./internal/fsPrimitives.js"
 
 /**
- * The directory, plus the options every sink takes (`overwrite`, `gzip`).
+ * The directory, plus the options every sink takes (`overwrite`, `gzip`, `readOnly`).
  *
  * @since 0.1.0
  * @category models
@@ -26,8 +30,9 @@ export interface Options extends ReportSink.Options {
   /** The store directory; relative paths are resolved against the working directory when the sink is made. */
   readonly directory: string
   /**
-   * Remove temporary files a killed run left behind (default true). Readers that may run while a harvest writes to
-   * the same directory (a summary, say) pass false, so they never remove a temporary file about to be renamed.
+   * Remove temporary files a killed run left behind (default true): those named with the pid of a process that is
+   * gone, and those of earlier versions (no pid) once an hour old; never one of a live process. A sink opened
+   * `readOnly` removes nothing whatever this says.
    */
   readonly removeStaleTemps?: boolean | undefined
 }
@@ -53,8 +58,12 @@ export const fileName = (key: ReportKey.ReportKey, options?: { readonly gzip?: b
 /**
  * Creates the directories if needed, removes temporaries left by a killed run, and returns the sink.
  *
- * Only one process should write to a store at a time: a second run starting on the same directory removes the
- * first one's temporaries, which makes that write fail (with a {@link ReportSink.SinkError}, never a partial file).
+ * With `readOnly` it creates and removes nothing: the directory must exist (a missing `_not_found` is an empty one),
+ * and `put`, `putNotFound` and `checkWritable` fail. Call `checkWritable` on a sink that will write before spending
+ * anything on reports: opening does not prove the directory takes files.
+ *
+ * A second process starting on a directory another one is writing to leaves that one's temporaries alone (they are
+ * named with its pid, which is alive). Writers of one key in two processes at once still race: the last rename wins.
  *
  * @since 0.1.0
  * @category constructors
@@ -65,17 +74,18 @@ export const make: (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    return yield* internal.make(fs, path, {
+    const primitives = yield* internal.make(fs, path, {
       directory: options.directory,
-      overwrite: options.overwrite ?? false,
       gzip: options.gzip ?? false,
-      removeStaleTemps: options.removeStaleTemps ?? true
+      removeStaleTemps: options.removeStaleTemps ?? true,
+      readOnly: options.readOnly ?? false
     })
+    return ReportSink.make(primitives, options)
   })
 
 /**
  * {@link make} as a layer providing {@link ReportSink.ReportSink}; fails with a `SinkError` when the directory
- * cannot be created or read.
+ * cannot be created or read (or, opened `readOnly`, does not exist).
  *
  * @since 0.1.0
  * @category layers

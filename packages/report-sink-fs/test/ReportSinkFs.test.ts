@@ -8,6 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { spawnSync } from "node:child_process"
+import * as nodeFs from "node:fs"
 import { contract } from "../../report-sink/test/contract.js"
 import { ReportSinkFs } from "../src/index.js"
 
@@ -108,9 +110,13 @@ describe("ReportSinkFs", () => {
       const dir = yield* tempDir
       const nf = path.join(dir, "_not_found")
       yield* fs.makeDirectory(nf, { recursive: true })
-      const stale = [path.join(dir, ".abc.0123456789ab.tmp"), path.join(nf, ".def.ba9876543210.tmp")]
-      const kept = [".gitkeep", "notes.txt", ".mine.tmp", "abc.json"]
+      // Left by a process that has exited, and by an earlier version two hours ago.
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid
+      const stale = [path.join(dir, `.vt-harvest-tmp-${gone}-0123456789abcdef`), path.join(nf, ".def.ba9876543210.tmp")]
+      const kept = [".gitkeep", "notes.txt", ".mine.tmp", "abc.json", ".vt-harvest-tmp-x"]
       for (const file of stale) yield* fs.writeFileString(file, "{\"partial")
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000)
+      nodeFs.utimesSync(stale[1]!, twoHoursAgo, twoHoursAgo)
       for (const name of kept) yield* fs.writeFileString(path.join(dir, name), "x")
       // A reader that may share the directory with a running harvest leaves them alone.
       yield* ReportSinkFs.make({ directory: dir, removeStaleTemps: false })

@@ -8,6 +8,9 @@
  * concurrent writer can never be overwritten either. Every request is retried on 5xx, throttling, timeouts and
  * network errors, with capped exponential backoff.
  *
+ * The bucket supplies the primitives (`StorePrimitives`: find, read, write, remove, list records); the rules of the
+ * contract come from `ReportSink.make`, the same for every store.
+ *
  * @since 0.1.0
  */
 import * as S3 from "@aws-sdk/client-s3"
@@ -22,7 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as internal from "./internal/s3Sink.js"
+import * as internal from "./internal/s3Primitives.js"
 
 /**
  * The S3 client the sink sends its requests with. Provide your own (`Layer.succeed(S3Client, new S3.S3Client(…))`)
@@ -166,12 +169,10 @@ export const make = (options: Options): Effect.Effect<ReportSink.Service, Report
   Effect.flatMap(S3Client, (client) =>
     internal.make(client, {
       location: { bucket: options.bucket, prefix: options.prefix },
-      overwrite: options.overwrite ?? false,
-      gzip: options.gzip ?? false,
       retry: options.retry ?? defaultRetry,
       openRetries: 3,
       timeout: Duration.decode(options.timeout ?? "60 seconds")
-    }))
+    })).pipe(Effect.map((primitives) => ReportSink.make(primitives, options)))
 
 /**
  * {@link make} as a layer providing {@link ReportSink.ReportSink}; needs an {@link S3Client} (see

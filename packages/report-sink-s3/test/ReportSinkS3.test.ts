@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
@@ -243,6 +244,9 @@ describe("ReportSinkS3", () => {
       assert.strictEqual(yield* sink.has(key("empty")), "absent")
       assert.strictEqual(yield* sink.has(key("cut")), "absent")
       assert.strictEqual(yield* sink.has(key("gone")), "absent")
+      // Nor are they read as reports.
+      assert.isTrue(Option.isNone(yield* sink.get(key("empty"))))
+      assert.isTrue(Option.isNone(yield* sink.get(key("cut"))))
       // Replaced whichever way the put is asked, with or without the hint, and also past a conditional PUT's 412.
       yield* sink.put(key("empty"), bytes("{\"data\":2}"), { seen: "absent" })
       yield* sink.put(key("cut"), bytes("{\"data\":3}"))
@@ -324,6 +328,63 @@ describe("ReportSinkS3", () => {
       yield* sink.put(key("b"), bytes("b"))
       assert.strictEqual(refused, 1)
       assert.strictEqual(text((yield* getObject(server.client, bucket, `${prefix}/b.json`))?.body), "b")
+    }))
+
+  it.scopedLive("checkWritable puts and deletes a probe under the prefix and _not_found/, leaving nothing", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const client = new S3.S3Client(clientConfig(server.url))
+      const sent = recording(client)
+      const sink = yield* makeSink({ prefix }, client)
+      yield* sink.checkWritable
+      const puts = sent.filter((s) => s.command === "PutObjectCommand").map((s) => String(s.input.Key))
+      const deletes = sent.filter((s) => s.command === "DeleteObjectCommand").map((s) => String(s.input.Key))
+      assert.strictEqual(puts.length, 2)
+      assert.match(puts[0]!, new RegExp(`^${prefix}/\\.vt-harvest-probe-[0-9a-f]{16}$`))
+      assert.match(puts[1]!, new RegExp(`^${prefix}/_not_found/\\.vt-harvest-probe-[0-9a-f]{16}$`))
+      assert.deepStrictEqual(deletes, puts)
+      assert.deepStrictEqual(yield* allKeys(server.client, bucket, `${prefix}/`), [])
+    }))
+
+  it.scopedLive("checkWritable fails, naming the bucket and the cause, when a put or a delete is refused", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      for (const refused of ["PutObjectCommand", "DeleteObjectCommand"]) {
+        const client = new S3.S3Client(clientConfig(server.url))
+        client.middlewareStack.add(
+          (next, context) => (args) =>
+            context.commandName === refused ? Promise.reject(s3Error("AccessDenied", 403)) : next(args),
+          { step: "initialize", name: "refuseWrites" }
+        )
+        const sink = yield* makeSink({ prefix }, client)
+        const error = yield* Effect.flip(sink.checkWritable)
+        assert.strictEqual(error._tag, "SinkError")
+        assert.strictEqual(error.operation, "checkWritable")
+        assert.include(
+          error.message,
+          refused === "PutObjectCommand"
+            ? `cannot write to s3://${bucket}/${prefix}/`
+            : `cannot delete s3://${bucket}/${prefix}/`
+        )
+        assert.include(error.message, "AccessDenied (HTTP 403)")
+      }
+    }))
+
+  it.scopedLive("opened read-only, sends no write at all", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      yield* (yield* makeSink({ prefix })).put(key("k"), bytes("k"))
+      const client = new S3.S3Client(clientConfig(server.url))
+      const sent = recording(client)
+      const sink = yield* makeSink({ prefix, readOnly: true }, client)
+      assert.deepStrictEqual(yield* listed(sink), ["saved:k"])
+      yield* Effect.flip(sink.put(key("other"), bytes("x")))
+      yield* Effect.flip(sink.putNotFound(key("k"), bytes("x")))
+      yield* Effect.flip(sink.checkWritable)
+      assert.deepStrictEqual(
+        sent.filter((s) => s.command === "PutObjectCommand" || s.command === "DeleteObjectCommand"),
+        []
+      )
     }))
 
   it.scopedLive("loses nothing when the server stops for a while mid-run and starts again on the same port", () =>

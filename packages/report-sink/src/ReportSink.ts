@@ -12,8 +12,10 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
+import * as rules from "./internal/rules.js"
 import { isReportKey } from "./ReportKey.js"
 import type { ReportKey } from "./ReportKey.js"
+import type * as StorePrimitives from "./StorePrimitives.js"
 
 /**
  * What a store holds for a key. `saved` wins over `not-found` when, after a retry, both records exist.
@@ -50,6 +52,12 @@ export interface Options {
    * without compression alike, so a store can be resumed whatever the setting.
    */
   readonly gzip?: boolean | undefined
+  /**
+   * Open the store for reading only (default `false`): opening creates nothing and removes nothing, `put` and
+   * `putNotFound` fail, and so does {@link Service.checkWritable}. For readers that may run beside a harvest writing
+   * to the same store (a summary), and for stores the user may not write to.
+   */
+  readonly readOnly?: boolean | undefined
 }
 
 /**
@@ -124,6 +132,12 @@ export interface Service {
    * saved report. Names that are not keys of this store are skipped.
    */
   readonly list: Stream.Stream<Entry, SinkError>
+  /**
+   * Proves that records can be written now, before anything is spent on reports that could not be kept: the store
+   * writes and removes a probe where it writes reports and not-found records (a name no record can have, so a probe
+   * is never listed, and nothing is left behind). Fails on a sink opened read-only.
+   */
+  readonly checkWritable: Effect.Effect<void, SinkError>
 }
 
 /**
@@ -134,6 +148,46 @@ export interface Service {
  * @category models
  */
 export class ReportSink extends Context.Tag("@vt-harvest/report-sink/ReportSink")<ReportSink, Service>() {}
+
+/**
+ * A store with the whole contract, built from the primitives a store supplies: every rule of the contract is here,
+ * once, for every store.
+ *
+ * - Keys are checked before any primitive runs.
+ * - `put` keeps an existing report unless `overwrite`, and afterwards removes the key's not-found record; with
+ *   `seen` it skips the checks that answer covers (after `"absent"`: one `write`, nothing else).
+ * - Records are written gzip-compressed with `gzip`, and read back decompressed whichever way they were written.
+ * - `has` answers `saved` over `not-found`; `list` skips not-found records next to a saved report (stale).
+ * - With `readOnly`, `put`, `putNotFound` and `checkWritable` fail without calling a primitive.
+ *
+ * @example
+ * import { ReportSink } from "@vt-harvest/report-sink"
+ * import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
+ * import * as Effect from "effect/Effect"
+ * import * as Option from "effect/Option"
+ * import * as Stream from "effect/Stream"
+ *
+ * // A store in two Maps: the primitives say where records are; the rules come from `make`.
+ * const records = {
+ *   saved: new Map<ReportKey.ReportKey, StorePrimitives.Stored>(),
+ *   "not-found": new Map<ReportKey.ReportKey, StorePrimitives.Stored>()
+ * }
+ * const primitives: StorePrimitives.StorePrimitives = {
+ *   location: "memory",
+ *   exists: (kind, key) => Effect.sync(() => records[kind].has(key)),
+ *   read: (kind, key) => Effect.sync(() => Option.fromNullable(records[kind].get(key))),
+ *   write: (kind, key, bytes, { gzip }) => Effect.sync(() => void records[kind].set(key, { bytes, gzip })),
+ *   remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
+ *   keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
+ *   probe: Effect.void
+ * }
+ * const sink = ReportSink.make(primitives, { gzip: true })
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (primitives: StorePrimitives.StorePrimitives, options?: Options): Service =>
+  rules.make(primitives, options)
 
 /**
  * When an id has to be requested again, given what the store holds.

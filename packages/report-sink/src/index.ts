@@ -29,6 +29,15 @@ export * as ReportKey from "./ReportKey.js"
 export * as ReportSink from "./ReportSink.js"
 
 /**
+ * What a store supplies so that `ReportSink.make` gives it the whole contract: find, read, write, remove and list
+ * records.
+ *
+ * @since 0.2.0
+ * @category modules
+ */
+export * as StorePrimitives from "./StorePrimitives.js"
+
+/**
  * File names of records (`<key>.json`, `<key>.json.gz`) and the not-found directory.
  *
  * @since 0.1.0

@@ -1,56 +1,62 @@
 /**
- * A ReportSink in memory, to check the contract suite itself and the pure helpers. It keeps documents as given
- * whatever the gzip setting: compression is a matter of how a store holds bytes, not of what it holds.
+ * A store in memory, built like any other: primitives over a few Maps, the rules from `ReportSink.make`. It runs the
+ * contract suite here (so the suite and the rules are checked without a disk or a server), and shows that a third
+ * store gets the whole contract for free.
+ *
+ * Records are held as written, compressed or not, with their gzip flag, as S3 holds them with `Content-Encoding`.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Gzip from "../src/Gzip.js"
 import type { ReportKey } from "../src/ReportKey.js"
 import * as ReportSink from "../src/ReportSink.js"
+import type * as StorePrimitives from "../src/StorePrimitives.js"
 import type { Store } from "./contract.js"
 
-export const makeStore = (): Store => {
-  const saved = new Map<ReportKey, Uint8Array>()
-  const notFound = new Map<ReportKey, Uint8Array>()
-  const location = "memory"
-  const open = (options: { readonly overwrite: boolean }): Effect.Effect<ReportSink.Service> =>
-    Effect.succeed({
-      location,
-      has: (key) =>
-        ReportSink.checkKey("has", key, location).pipe(
-          Effect.zipRight(
-            Effect.sync((): ReportSink.Presence =>
-              saved.has(key) ? "saved" : notFound.has(key) ? "not-found" : "absent"
-            )
-          )
-        ),
-      put: (key, body) =>
-        ReportSink.checkKey("put", key, location).pipe(
-          Effect.zipRight(Effect.sync(() => {
-            if (options.overwrite || !saved.has(key)) saved.set(key, body.slice())
-            notFound.delete(key)
-          }))
-        ),
-      get: (key) =>
-        ReportSink.checkKey("get", key, location).pipe(
-          Effect.zipRight(Effect.sync(() => Option.fromNullable(saved.get(key)).pipe(Option.map((b) => b.slice()))))
-        ),
-      putNotFound: (key, body) =>
-        ReportSink.checkKey("putNotFound", key, location).pipe(
-          Effect.zipRight(Effect.sync(() => void notFound.set(key, body.slice())))
-        ),
-      list: Stream.suspend(() =>
-        Stream.fromIterable([
-          ...[...saved.keys()].map((key) => ({ key, presence: "saved" as const })),
-          ...[...notFound.keys()].filter((key) => !saved.has(key)).map((key) => ({
-            key,
-            presence: "not-found" as const
-          }))
-        ])
-      )
-    })
+type Records = Record<StorePrimitives.Kind, Map<ReportKey, StorePrimitives.Stored>>
+
+/** The records of one memory store. */
+export interface Memory {
+  readonly records: Records
+}
+
+export const makeMemory = (): Memory => ({ records: { saved: new Map(), "not-found": new Map() } })
+
+export const primitives = (memory: Memory): StorePrimitives.StorePrimitives => {
+  const { records } = memory
   return {
-    open,
-    read: (kind, key) => Effect.sync(() => (kind === "saved" ? saved : notFound).get(key))
+    location: "memory",
+    exists: (kind, key) => Effect.sync(() => records[kind].has(key)),
+    read: (kind, key) =>
+      Effect.sync(() =>
+        Option.map(
+          Option.fromNullable(records[kind].get(key)),
+          (stored) => ({ ...stored, bytes: stored.bytes.slice() })
+        )
+      ),
+    write: (kind, key, bytes, options) =>
+      Effect.sync(() => {
+        // What a store that can write conditionally does with `ifAbsent`.
+        if (!options.ifAbsent || !records[kind].has(key)) {
+          records[kind].set(key, { bytes: bytes.slice(), gzip: options.gzip })
+        }
+      }),
+    remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
+    keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
+    // Nothing in memory can refuse a record.
+    probe: Effect.void
+  }
+}
+
+export const makeStore = (): Store => {
+  const memory = makeMemory()
+  return {
+    open: (options) => Effect.succeed(ReportSink.make(primitives(memory), options)),
+    read: (kind, key) =>
+      Option.match(Option.fromNullable(memory.records[kind].get(key)), {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (stored) => stored.gzip ? Gzip.decompress(stored.bytes) : Effect.succeed(stored.bytes)
+      })
   }
 }

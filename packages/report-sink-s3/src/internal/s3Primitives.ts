@@ -8,7 +8,7 @@ import {
   PutObjectCommand
 } from "@aws-sdk/client-s3"
 import { Gzip, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
-import type { ReportKey } from "@vt-harvest/report-sink"
+import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -16,20 +16,18 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as S3Location from "../S3Location.js"
 
 /** @internal */
 export interface Config {
   readonly location: S3Location.S3Location
-  readonly overwrite: boolean
-  readonly gzip: boolean
   readonly retry: Schedule.Schedule<unknown, unknown>
   readonly openRetries: number
   readonly timeout: Duration.Duration
 }
 
-type Kind = "saved" | "not-found"
+type Kind = StorePrimitives.Kind
 
 /** One attempt took longer than the configured timeout; the request was aborted. */
 class AttemptTimeout extends Data.TaggedError("AttemptTimeout")<{ readonly duration: Duration.Duration }> {}
@@ -109,6 +107,9 @@ const hasStatus = (...statuses: ReadonlyArray<number>) => (error: unknown): bool
   return status !== undefined && statuses.includes(status)
 }
 
+/** The start of the name of the objects {@link make}'s `probe` puts and deletes; never a key (a leading `.`). */
+const probeName = ".vt-harvest-probe-"
+
 /** User metadata (`x-amz-meta-vt-harvest-length`) holding the number of bytes a record was written with. */
 const lengthMetadata = "vt-harvest-length"
 
@@ -118,7 +119,7 @@ const md5Base64 = (data: Uint8Array) => createHash("md5").update(data).digest("b
 export const make = (
   client: S3.S3Client,
   config: Config
-): Effect.Effect<ReportSink.Service, ReportSink.SinkError> =>
+): Effect.Effect<StorePrimitives.StorePrimitives, ReportSink.SinkError> =>
   Effect.gen(function*() {
     const { location } = config
     const { bucket } = location
@@ -190,26 +191,27 @@ export const make = (
     // died mid-request: the first bytes under the full length, or an empty object with no metadata at all when
     // nothing but the head arrived. Neither is a record, and the next put replaces it. An object written without the
     // length (by an earlier version, or another tool) counts unless it is empty: no report is zero bytes long.
-    const exists = (operation: string, kind: Kind, key: ReportKey.ReportKey) => {
+    const isWhole = (length: number, metadata: Record<string, string> | undefined) => {
+      const written = metadata?.[lengthMetadata]
+      return written === undefined ? length > 0 : Number(written) === length
+    }
+    const exists = (kind: Kind, key: ReportKey.ReportKey) => {
       const target = objectKey(kind, key)
       return send(
-        operation,
+        "exists",
         `cannot check s3://${bucket}/${target}`,
         key,
         (abortSignal) =>
-          client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then((head) => {
-            const written = head.Metadata?.[lengthMetadata]
-            if (head.ContentLength === undefined) return true
-            return written === undefined ? head.ContentLength > 0 : Number(written) === head.ContentLength
-          }),
+          client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then((head) =>
+            head.ContentLength === undefined || isWhole(head.ContentLength, head.Metadata)
+          ),
         (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(false))
       )
     }
 
-    const write = (operation: string, kind: Kind, key: ReportKey.ReportKey, body: Uint8Array, ifAbsent: boolean) =>
-      Effect.gen(function*() {
+    const write = (kind: Kind, key: ReportKey.ReportKey, data: Uint8Array, options: StorePrimitives.WriteOptions) =>
+      Effect.suspend(() => {
         const target = objectKey(kind, key)
-        const data = config.gzip ? yield* Gzip.compress(body) : body
         const input: S3.PutObjectCommandInput = {
           Bucket: bucket,
           Key: target,
@@ -217,11 +219,11 @@ export const make = (
           ContentType: "application/json",
           ContentMD5: md5Base64(data),
           Metadata: { [lengthMetadata]: String(data.length) },
-          ...(config.gzip ? { ContentEncoding: Gzip.contentEncoding } : {})
+          ...(options.gzip ? { ContentEncoding: Gzip.contentEncoding } : {})
         }
         const put = (conditional: boolean): Effect.Effect<"written" | "kept", ReportSink.SinkError> =>
           send(
-            operation,
+            "write",
             `cannot write s3://${bucket}/${target}`,
             key,
             (abortSignal) =>
@@ -234,12 +236,12 @@ export const make = (
             // What is there is kept only if it is a whole record; an incomplete one is replaced.
             Effect.flatMap((outcome) =>
               outcome === "kept"
-                ? Effect.flatMap(exists(operation, kind, key), (whole) => whole ? Effect.succeed(outcome) : put(false))
+                ? Effect.flatMap(exists(kind, key), (whole) => whole ? Effect.succeed(outcome) : put(false))
                 : Effect.succeed(outcome)
             )
           )
-        if (!ifAbsent || !conditionalPuts) return yield* put(false)
-        return yield* put(true).pipe(
+        if (!options.ifAbsent || !conditionalPuts) return put(false)
+        return put(true).pipe(
           Effect.catchIf(
             (error) => hasStatus(501)(error.cause),
             () =>
@@ -249,25 +251,23 @@ export const make = (
               })
           )
         )
-      })
+      }).pipe(Effect.asVoid)
 
-    const remove = (operation: string, kind: Kind, key: ReportKey.ReportKey) => {
+    const remove = (kind: Kind, key: ReportKey.ReportKey) => {
       const target = objectKey(kind, key)
       return send(
-        operation,
+        "remove",
         `cannot delete s3://${bucket}/${target}`,
         key,
         (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: target }), { abortSignal })
-      )
+      ).pipe(Effect.asVoid)
     }
-
-    const checkKey = (operation: string, key: string) => ReportSink.checkKey(operation, key, url)
 
     // Writes of one key from this sink go one at a time. S3 would keep the last of concurrent PUTs whole, but some
     // S3-compatible servers (s3rver among them) interleave them into one corrupt object; and one at a time, the
     // HEAD of a second put sees the first one's report. Only keys being written are held here.
     const writing = new Map<string, { readonly lock: Effect.Semaphore; users: number }>()
-    const oneAtATime = <A, E>(key: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    const exclusive = <A, E>(key: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.suspend(() => {
         const entry = writing.get(key) ?? { lock: Effect.unsafeMakeSemaphore(1), users: 0 }
         writing.set(key, entry)
@@ -279,80 +279,28 @@ export const make = (
         )
       })
 
-    const has = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
-      checkKey("has", key).pipe(
-        Effect.zipRight(exists("has", "saved", key)),
-        Effect.flatMap((saved) =>
-          saved
-            ? Effect.succeed("saved" as const)
-            : Effect.map(exists("has", "not-found", key), (nf) => nf ? "not-found" as const : "absent" as const)
-        )
-      )
-
-    // The SDK hands Content-Encoding: gzip bodies over as stored, so they are decompressed here.
-    const get = (key: ReportKey.ReportKey): Effect.Effect<Option.Option<Uint8Array>, ReportSink.SinkError> => {
-      const target = objectKey("saved", key)
-      return checkKey("get", key).pipe(
-        Effect.zipRight(send(
-          "get",
-          `cannot read s3://${bucket}/${target}`,
-          key,
-          (abortSignal) =>
-            client.send(new GetObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(async (
-              object
-            ) => ({
-              encoding: object.ContentEncoding,
-              body: object.Body === undefined ? new Uint8Array() : await object.Body.transformToByteArray()
-            })).then(Option.some),
-          (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(Option.none()))
-        )),
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.succeed(Option.none<Uint8Array>()),
-          onSome: ({ body, encoding }) =>
-            encoding === Gzip.contentEncoding || Gzip.isGzip(body)
-              ? Gzip.decompress(body).pipe(
-                Effect.map(Option.some),
-                Effect.mapError((error) =>
-                  new ReportSink.SinkError({
-                    operation: "get",
-                    key,
-                    message: `cannot decompress s3://${bucket}/${target}: ${error.message}`
-                  })
-                )
-              )
-              : Effect.succeed(Option.some(body))
-        }))
+    // The SDK hands Content-Encoding: gzip bodies over as stored; the rules decompress them. A body that starts
+    // with gzip's magic number is compressed too (no JSON document does), whatever the headers say.
+    const read = (kind: Kind, key: ReportKey.ReportKey) => {
+      const target = objectKey(kind, key)
+      return send(
+        "read",
+        `cannot read s3://${bucket}/${target}`,
+        key,
+        (abortSignal) =>
+          client.send(new GetObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(async (object) => {
+            const bytes = object.Body === undefined ? new Uint8Array() : await object.Body.transformToByteArray()
+            // What `exists` would not count is not read as a record either.
+            return isWhole(bytes.length, object.Metadata)
+              ? Option.some<StorePrimitives.Stored>({
+                bytes,
+                gzip: object.ContentEncoding === Gzip.contentEncoding || Gzip.isGzip(bytes)
+              })
+              : Option.none()
+          }),
+        (effect) => Effect.catchIf(effect, hasStatus(404), () => Effect.succeed(Option.none<StorePrimitives.Stored>()))
       )
     }
-
-    const putChecked = (key: ReportKey.ReportKey, body: Uint8Array) =>
-      Effect.gen(function*() {
-        // The HEAD spares an upload when the report is there, and keeps the rule on servers that ignore
-        // `If-None-Match` (s3rver, older S3-compatible servers), where a concurrent writer could still win the race;
-        // on S3 itself the conditional PUT closes it.
-        const keep = !config.overwrite && (yield* exists("put", "saved", key))
-        if (!keep) {
-          yield* write("put", "saved", key, body, !config.overwrite)
-        }
-        yield* remove("put", "not-found", key)
-      })
-
-    // Absent a moment ago: no HEAD (the conditional PUT still keeps a report that appeared since, where the server
-    // honours it) and no DELETE of a not-found record that is not there. One request instead of three.
-    const put = (
-      key: ReportKey.ReportKey,
-      body: Uint8Array,
-      options?: ReportSink.PutOptions
-    ): Effect.Effect<void, ReportSink.SinkError> =>
-      checkKey("put", key).pipe(Effect.zipRight(oneAtATime(
-        key,
-        options?.seen === "absent" ? write("put", "saved", key, body, !config.overwrite) : putChecked(key, body)
-      )))
-
-    const putNotFound = (key: ReportKey.ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
-      checkKey("putNotFound", key).pipe(
-        Effect.zipRight(oneAtATime(key, write("putNotFound", "not-found", key, body, false)))
-      )
 
     // The keys of the records directly under `prefix`, page by page (ListObjectsV2 with a `/` delimiter, so
     // `_not_found/` and any other sub-prefix is not descended into).
@@ -387,18 +335,34 @@ export const make = (
           })
         ))
 
-    const list: Stream.Stream<ReportSink.Entry, ReportSink.SinkError> = Stream.concat(
-      keysUnder(savedPrefix).pipe(Stream.map((key): ReportSink.Entry => ({ key, presence: "saved" }))),
-      keysUnder(notFoundPrefix).pipe(
-        // A not-found record next to a saved report is stale (the put that cleared it was interrupted).
-        Stream.mapEffect((key) => Effect.map(exists("list", "saved", key), (saved) => ({ key, saved })), {
-          concurrency: 8
-        }),
-        Stream.filterMap(({ key, saved }) =>
-          saved ? Option.none() : Option.some<ReportSink.Entry>({ key, presence: "not-found" })
-        )
-      )
-    )
+    const keys = (kind: Kind) => keysUnder(kind === "saved" ? savedPrefix : notFoundPrefix)
 
-    return ReportSink.ReportSink.of({ location: url, has, get, put, putNotFound, list })
+    // An object no record can have (a leading `.` is never a key, so it is never listed), put and deleted under the
+    // prefix and under `_not_found/`: a policy may grant writes to one and not the other, and `put` deletes
+    // not-found records, so the delete is proven as well.
+    const probeAt = (prefix: string) =>
+      Effect.suspend(() => {
+        const target = `${prefix}${probeName}${randomBytes(8).toString("hex")}`
+        return send(
+          "probe",
+          `cannot write to s3://${bucket}/${prefix}`,
+          undefined,
+          (abortSignal) =>
+            client.send(
+              new PutObjectCommand({ Bucket: bucket, Key: target, Body: new Uint8Array(), ContentType: "text/plain" }),
+              { abortSignal }
+            )
+        ).pipe(
+          Effect.zipRight(send(
+            "probe",
+            `cannot delete s3://${bucket}/${target}`,
+            undefined,
+            (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: target }), { abortSignal })
+          )),
+          Effect.asVoid
+        )
+      })
+    const probe = Effect.zipRight(probeAt(savedPrefix), probeAt(notFoundPrefix))
+
+    return { location: url, exists, read, write, remove, keys, exclusive, probe }
   })

@@ -1,0 +1,222 @@
+/**
+ * What a directory store does with what it did not write: symbolic links, FIFOs, a read-only directory, and the
+ * temporaries of another live process.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import { assert, describe, it } from "@effect/vitest"
+import { ReportKey } from "@vt-harvest/report-sink"
+import type { ReportSink } from "@vt-harvest/report-sink"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as nodeFs from "node:fs"
+import { ReportSinkFs } from "../src/index.js"
+
+const key = (s: string): ReportKey.ReportKey => Either.getOrThrow(ReportKey.make(s))
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
+const sorted = (names: ReadonlyArray<string>) => [...names].sort()
+
+const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "sink-fs-" }))
+
+const listed = (sink: ReportSink.Service) =>
+  Effect.map(
+    Stream.runCollect(sink.list),
+    (entries) => Chunk.toReadonlyArray(entries).map((e) => `${e.presence}:${e.key}`).sort()
+  )
+
+describe("ReportSinkFs opened read-only", () => {
+  it.scoped("creates nothing, removes nothing, and reads a store that has no _not_found yet", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      yield* fs.writeFileString(path.join(dir, "abc.json"), "{}")
+      yield* fs.writeFileString(path.join(dir, ".abc.0123456789ab.tmp"), "{\"partial")
+      const before = sorted(yield* fs.readDirectory(dir))
+      const sink = yield* ReportSinkFs.make({ directory: dir, readOnly: true })
+      assert.strictEqual(yield* sink.has(key("abc")), "saved")
+      assert.strictEqual(yield* sink.has(key("def")), "absent")
+      assert.deepStrictEqual(yield* listed(sink), ["saved:abc"])
+      assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), before)
+      const error = yield* Effect.flip(sink.checkWritable)
+      assert.include(error.message, "open read-only")
+      assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), before)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("fails with a SinkError naming a directory that does not exist, and creates none", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const missing = path.join(yield* tempDir, "missing")
+      const error = yield* Effect.flip(ReportSinkFs.make({ directory: missing, readOnly: true }))
+      assert.strictEqual(error.operation, "open")
+      assert.include(error.message, `cannot open ${missing}: no such directory`)
+      assert.isFalse(yield* fs.exists(missing))
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+// Root passes every permission check: the store is then used as `nobody`, for whom the modes below hold.
+const nobody = 65534
+const isRoot = process.geteuid?.() === 0
+const unprivileged = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  isRoot
+    ? Effect.acquireUseRelease(
+      Effect.sync(() => process.seteuid?.(nobody)),
+      () => effect,
+      () => Effect.sync(() => process.seteuid?.(0))
+    )
+    : effect
+const readOnlyDirectory = (dir: string) => nodeFs.chmodSync(dir, 0o555)
+const writableDirectory = (dir: string) => {
+  if (isRoot) nodeFs.chownSync(dir, nobody, nobody)
+  nodeFs.chmodSync(dir, 0o755)
+}
+
+describe("ReportSinkFs.checkWritable", () => {
+  it.scopedLive("writes and removes a probe in the store and in _not_found, leaving nothing behind", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      yield* sink.put(key("abc"), bytes("{}"))
+      const watcher = nodeFs.watch(dir)
+      const nestedWatcher = nodeFs.watch(path.join(dir, "_not_found"))
+      const seen: Array<string> = []
+      watcher.on("change", (_, name) => seen.push(`store/${String(name)}`))
+      nestedWatcher.on("change", (_, name) => seen.push(`_not_found/${String(name)}`))
+      yield* sink.checkWritable
+      yield* Effect.sleep("50 millis")
+      watcher.close()
+      nestedWatcher.close()
+      assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), ["_not_found", "abc.json"])
+      assert.deepStrictEqual(yield* fs.readDirectory(path.join(dir, "_not_found")), [])
+      // Both directories saw a file come and go.
+      assert.isTrue(seen.some((name) => name.startsWith("store/.")), seen.join(", "))
+      assert.isTrue(seen.some((name) => name.startsWith("_not_found/.")), seen.join(", "))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("fails on a read-only store directory, or a read-only _not_found, with a message naming it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const base = yield* tempDir
+      nodeFs.chmodSync(base, 0o755)
+      const store = path.join(base, "store")
+      yield* fs.makeDirectory(path.join(store, "_not_found"), { recursive: true })
+      readOnlyDirectory(store)
+      const error = yield* unprivileged(
+        Effect.flatMap(ReportSinkFs.make({ directory: store }), (sink) => Effect.flip(sink.checkWritable))
+      )
+      assert.strictEqual(error._tag, "SinkError")
+      assert.strictEqual(error.operation, "checkWritable")
+      assert.include(error.message, `cannot write in ${store}`)
+      assert.include(error.message, "EACCES")
+      writableDirectory(store)
+      readOnlyDirectory(path.join(store, "_not_found"))
+      const nested = yield* unprivileged(
+        Effect.flatMap(ReportSinkFs.make({ directory: store }), (sink) => Effect.flip(sink.checkWritable))
+      )
+      assert.include(nested.message, `cannot write in ${path.join(store, "_not_found")}`)
+      assert.deepStrictEqual(yield* fs.readDirectory(store), ["_not_found"])
+      assert.deepStrictEqual(yield* fs.readDirectory(path.join(store, "_not_found")), [])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  // Holds for root as well: no permission lets a file be created inside a regular file.
+  it.scoped("fails when _not_found was replaced by a regular file after opening, naming it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      const nested = path.join(dir, "_not_found")
+      yield* fs.remove(nested, { recursive: true })
+      yield* fs.writeFileString(nested, "not a directory")
+      const error = yield* Effect.flip(sink.checkWritable)
+      assert.strictEqual(error.operation, "checkWritable")
+      assert.include(error.message, `cannot write in ${nested}`)
+      assert.include(error.message, "ENOTDIR")
+      assert.deepStrictEqual(sorted(yield* fs.readDirectory(dir)), ["_not_found"])
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+/** The pid of a process that has exited: its temporaries are abandoned. */
+const deadPid = (): number => {
+  const child = spawnSync(process.execPath, ["-e", ""])
+  assert.isNumber(child.pid)
+  return child.pid
+}
+const randomPart = () => randomBytes(8).toString("hex")
+const hoursAgo = (file: string, hours: number) => {
+  const then = new Date(Date.now() - hours * 3600_000)
+  nodeFs.utimesSync(file, then, then)
+}
+
+describe("ReportSinkFs start-up clean-up", () => {
+  it.scoped("removes the temporaries of a dead process, and keeps those of a live one", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const nested = path.join(dir, "_not_found")
+      yield* fs.makeDirectory(nested)
+      const dead = deadPid()
+      const live = [
+        path.join(dir, `.vt-harvest-tmp-${process.pid}-${randomPart()}`),
+        path.join(nested, `.vt-harvest-tmp-${process.pid}-${randomPart()}`),
+        // Another process, alive (pid 1 always is); even an old temporary of a live process is left to it.
+        path.join(dir, `.vt-harvest-tmp-1-${randomPart()}`)
+      ]
+      const abandoned = [
+        path.join(dir, `.vt-harvest-tmp-${dead}-${randomPart()}`),
+        path.join(nested, `.vt-harvest-tmp-${dead}-${randomPart()}`)
+      ]
+      for (const file of [...live, ...abandoned]) yield* fs.writeFileString(file, "{\"partial")
+      hoursAgo(live[2]!, 3)
+      yield* ReportSinkFs.make({ directory: dir })
+      for (const file of live) assert.isTrue(yield* fs.exists(file), `${file} was removed`)
+      for (const file of abandoned) assert.isFalse(yield* fs.exists(file), `${file} was kept`)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("removes temporaries without an owner (an earlier version's) only once they are an hour old", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const fresh = path.join(dir, ".abc.0123456789ab.tmp")
+      const old = path.join(dir, ".def.ba9876543210.tmp")
+      yield* fs.writeFileString(fresh, "{\"partial")
+      yield* fs.writeFileString(old, "{\"partial")
+      hoursAgo(old, 2)
+      yield* ReportSinkFs.make({ directory: dir })
+      assert.isTrue(yield* fs.exists(fresh))
+      assert.isFalse(yield* fs.exists(old))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("names its temporaries .vt-harvest-tmp-<pid>-<16 random hex digits>", () =>
+    Effect.gen(function*() {
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      const seen = new Set<string>()
+      const watcher = nodeFs.watch(dir)
+      const nestedWatcher = nodeFs.watch(path.join(dir, "_not_found"))
+      watcher.on("change", (_, name) => seen.add(String(name)))
+      nestedWatcher.on("change", (_, name) => seen.add(String(name)))
+      yield* sink.put(key("abc"), bytes("{}"))
+      yield* sink.putNotFound(key("def"), bytes("{}"))
+      yield* sink.checkWritable
+      yield* Effect.sleep("50 millis")
+      watcher.close()
+      nestedWatcher.close()
+      const temps = [...seen].filter((name) => name.startsWith("."))
+      assert.isAtLeast(temps.length, 4, temps.join(", "))
+      for (const name of temps) assert.match(name, new RegExp(`^\\.vt-harvest-tmp-${process.pid}-[0-9a-f]{16}$`))
+      assert.strictEqual(new Set(temps.map((name) => name.slice(-16))).size, temps.length)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
