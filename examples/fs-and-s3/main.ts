@@ -40,7 +40,8 @@ const both = (first: ReportSink.Service, second: ReportSink.Service): ReportSink
     Effect.zip(first.putNotFound(key, body), second.putNotFound(key, body), { concurrent: true }).pipe(Effect.asVoid),
   get: (key) =>
     Effect.flatMap(first.get(key), Option.match({ onNone: () => second.get(key), onSome: Effect.succeedSome })),
-  list: first.list
+  list: first.list,
+  checkWritable: Effect.zip(first.checkWritable, second.checkWritable, { concurrent: true }).pipe(Effect.asVoid)
 })
 
 const SinkLive = Layer.effect(
@@ -54,7 +55,10 @@ const SinkLive = Layer.effect(
     const [fs, s3] = yield* Effect.all([ReportSinkFs.make({ directory }), ReportSinkS3.make(location)], {
       concurrency: 2
     })
-    return both(fs, s3)
+    const sink = both(fs, s3)
+    // Each store proves it takes records (a probe written and removed) before anything is spent on reports.
+    yield* sink.checkWritable
+    return sink
   })
 ).pipe(
   // The S3 client from the standard AWS environment (a custom endpoint turns on path-style addressing).

@@ -2,7 +2,7 @@
  * A sink of one's own, built on the store contract: every record is one line of an NDJSON file.
  *
  * `NdjsonSink.make` implements `ReportSink.Service` (from @vt-harvest/report-sink): `has`, `put`, `putNotFound`,
- * `get`, `list`. Anything written against the contract works with it unchanged: here a harvest paced and retried
+ * `get`, `list`, `checkWritable`. Anything written against the contract works with it unchanged: here a harvest paced and retried
  * by the process-wide quota gate of @vt-harvest/rate-schedule, which resumes from the file on a rerun.
  *
  * The file: one JSON object per line, `{"key","presence":"saved"|"not-found","at","document"}`, appended with a
@@ -131,7 +131,9 @@ const make = (
             new ReportSink.SinkError({ operation: "get", key, message: error.message, cause: error })
           )
         ),
-      list: Stream.suspend(() => Stream.fromIterable([...index].map(([key, presence]) => ({ key, presence }))))
+      list: Stream.suspend(() => Stream.fromIterable([...index].map(([key, presence]) => ({ key, presence })))),
+      // The file was opened for appending when the sink was made, which failed unless it takes writes.
+      checkWritable: Effect.void
     })
   })
 

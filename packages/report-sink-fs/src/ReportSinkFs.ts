@@ -7,6 +7,9 @@
  * record or a complete one; temporaries left by a process that is gone are removed when the next sink is made on the
  * directory.
  *
+ * Only regular files are records: links, FIFOs, sockets and devices under a record's name are neither listed nor
+ * opened. `_not_found` is never followed through a symbolic link (nor the directory itself with `refuseSymlink`).
+ *
  * The directory supplies the primitives (`StorePrimitives`: find, read, write, remove, list records); the rules of
  * the contract come from `ReportSink.make`, the same for every store.
  *
@@ -35,6 +38,13 @@ export interface Options extends ReportSink.Options {
    * `readOnly` removes nothing whatever this says.
    */
   readonly removeStaleTemps?: boolean | undefined
+  /**
+   * Refuse a `directory` that is itself a symbolic link, at open and before every step (default false: the directory
+   * the user named may be a link they made, to another disk say). Pass true for a sub-store under it, such as
+   * `<out>/_analyses`, so that nothing is read or written through a link out of `<out>`. `_not_found` is never
+   * followed through a link, whatever this says.
+   */
+  readonly refuseSymlink?: boolean | undefined
 }
 
 /**
@@ -78,7 +88,8 @@ export const make: (
       directory: options.directory,
       gzip: options.gzip ?? false,
       removeStaleTemps: options.removeStaleTemps ?? true,
-      readOnly: options.readOnly ?? false
+      readOnly: options.readOnly ?? false,
+      refuseSymlink: options.refuseSymlink ?? false
     })
     return ReportSink.make(primitives, options)
   })

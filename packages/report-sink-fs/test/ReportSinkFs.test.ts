@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { spawnSync } from "node:child_process"
 import * as nodeFs from "node:fs"
+import type { Store } from "../../report-sink/test/contract.js"
 import { contract } from "../../report-sink/test/contract.js"
 import { ReportSinkFs } from "../src/index.js"
 
@@ -43,7 +44,7 @@ for (const gzip of [false, true]) {
       const dir = yield* tempDir
       const path = yield* Path.Path
       return {
-        open: (options: { readonly overwrite: boolean; readonly gzip: boolean }) =>
+        open: (options: Parameters<Store["open"]>[0]) =>
           ReportSinkFs.make({ directory: dir, ...options }).pipe(Effect.provide(NodeContext.layer)),
         read: (kind: "saved" | "not-found", k: ReportKey.ReportKey) =>
           readRecord(kind === "saved" ? dir : path.join(dir, "_not_found"), k).pipe(Effect.provide(NodeContext.layer))

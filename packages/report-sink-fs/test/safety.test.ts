@@ -11,10 +11,12 @@ import type { ReportSink } from "@vt-harvest/report-sink"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as nodeFs from "node:fs"
+import * as net from "node:net"
 import { ReportSinkFs } from "../src/index.js"
 
 const key = (s: string): ReportKey.ReportKey => Either.getOrThrow(ReportKey.make(s))
@@ -28,6 +30,28 @@ const listed = (sink: ReportSink.Service) =>
     Stream.runCollect(sink.list),
     (entries) => Chunk.toReadonlyArray(entries).map((e) => `${e.presence}:${e.key}`).sort()
   )
+
+/** A store directory and, beside it, a directory the store must never read, write or delete in. */
+const storeAndOutside = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const base = yield* tempDir
+  const store = path.join(base, "store")
+  const outside = path.join(base, "outside")
+  yield* fs.makeDirectory(store)
+  yield* fs.makeDirectory(outside)
+  const secret = path.join(outside, "secret.json")
+  yield* fs.writeFileString(secret, "{\"secret\":true}")
+  /** What is outside, name and content, to compare before and after. */
+  const snapshot = Effect.gen(function*() {
+    const names = sorted(yield* fs.readDirectory(outside))
+    return yield* Effect.forEach(
+      names,
+      (name) => Effect.map(fs.readFileString(path.join(outside, name)), (text) => `${name}=${text}`)
+    )
+  })
+  return { base, store, outside, secret, snapshot }
+})
 
 describe("ReportSinkFs opened read-only", () => {
   it.scoped("creates nothing, removes nothing, and reads a store that has no _not_found yet", () =>
@@ -60,9 +84,22 @@ describe("ReportSinkFs opened read-only", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
-// Root passes every permission check: the store is then used as `nobody`, for whom the modes below hold.
+// Root passes every permission check: the store is then used as `nobody`, for whom the modes below hold. Where root
+// cannot switch its effective user (no CAP_SETUID), modes prove nothing and the tests that rely on them are skipped.
 const nobody = 65534
 const isRoot = process.geteuid?.() === 0
+const canDropRoot = ((): boolean => {
+  if (!isRoot) return true
+  try {
+    process.seteuid?.(nobody)
+    process.seteuid?.(0)
+    return process.geteuid?.() === 0
+  } catch {
+    return false
+  }
+})()
+const permissionsHold = !isRoot || canDropRoot
+const whenPermissionsHold = " (skipped: running as root, which no file mode stops, and unable to act as nobody)"
 const unprivileged = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   isRoot
     ? Effect.acquireUseRelease(
@@ -101,31 +138,36 @@ describe("ReportSinkFs.checkWritable", () => {
       assert.isTrue(seen.some((name) => name.startsWith("_not_found/.")), seen.join(", "))
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  it.scoped("fails on a read-only store directory, or a read-only _not_found, with a message naming it", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const base = yield* tempDir
-      nodeFs.chmodSync(base, 0o755)
-      const store = path.join(base, "store")
-      yield* fs.makeDirectory(path.join(store, "_not_found"), { recursive: true })
-      readOnlyDirectory(store)
-      const error = yield* unprivileged(
-        Effect.flatMap(ReportSinkFs.make({ directory: store }), (sink) => Effect.flip(sink.checkWritable))
-      )
-      assert.strictEqual(error._tag, "SinkError")
-      assert.strictEqual(error.operation, "checkWritable")
-      assert.include(error.message, `cannot write in ${store}`)
-      assert.include(error.message, "EACCES")
-      writableDirectory(store)
-      readOnlyDirectory(path.join(store, "_not_found"))
-      const nested = yield* unprivileged(
-        Effect.flatMap(ReportSinkFs.make({ directory: store }), (sink) => Effect.flip(sink.checkWritable))
-      )
-      assert.include(nested.message, `cannot write in ${path.join(store, "_not_found")}`)
-      assert.deepStrictEqual(yield* fs.readDirectory(store), ["_not_found"])
-      assert.deepStrictEqual(yield* fs.readDirectory(path.join(store, "_not_found")), [])
-    }).pipe(Effect.provide(NodeContext.layer)))
+  it.scoped.skipIf(!permissionsHold)(
+    `fails on a read-only store directory, or a read-only _not_found, with a message naming it${
+      permissionsHold ? "" : whenPermissionsHold
+    }`,
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const base = yield* tempDir
+        nodeFs.chmodSync(base, 0o755)
+        const store = path.join(base, "store")
+        yield* fs.makeDirectory(path.join(store, "_not_found"), { recursive: true })
+        readOnlyDirectory(store)
+        const error = yield* unprivileged(
+          Effect.flatMap(ReportSinkFs.make({ directory: store }), (sink) => Effect.flip(sink.checkWritable))
+        )
+        assert.strictEqual(error._tag, "SinkError")
+        assert.strictEqual(error.operation, "checkWritable")
+        assert.include(error.message, `cannot write in ${store}`)
+        assert.include(error.message, "EACCES")
+        writableDirectory(store)
+        readOnlyDirectory(path.join(store, "_not_found"))
+        const nested = yield* unprivileged(
+          Effect.flatMap(ReportSinkFs.make({ directory: store }), (sink) => Effect.flip(sink.checkWritable))
+        )
+        assert.include(nested.message, `cannot write in ${path.join(store, "_not_found")}`)
+        assert.deepStrictEqual(yield* fs.readDirectory(store), ["_not_found"])
+        assert.deepStrictEqual(yield* fs.readDirectory(path.join(store, "_not_found")), [])
+      }).pipe(Effect.provide(NodeContext.layer))
+  )
 
   // Holds for root as well: no permission lets a file be created inside a regular file.
   it.scoped("fails when _not_found was replaced by a regular file after opening, naming it", () =>
@@ -219,4 +261,163 @@ describe("ReportSinkFs start-up clean-up", () => {
       for (const name of temps) assert.match(name, new RegExp(`^\\.vt-harvest-tmp-${process.pid}-[0-9a-f]{16}$`))
       assert.strictEqual(new Set(temps.map((name) => name.slice(-16))).size, temps.length)
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("ReportSinkFs and symbolic links", () => {
+  const secret = key("secret")
+
+  it.scoped("refuses to open a store whose _not_found is a link, read-only or not, and touches nothing", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { outside, snapshot, store } = yield* storeAndOutside
+      const link = path.join(store, "_not_found")
+      yield* fs.symlink(outside, link)
+      const before = yield* snapshot
+      for (const readOnly of [false, true]) {
+        const error = yield* Effect.flip(ReportSinkFs.make({ directory: store, readOnly }))
+        assert.strictEqual(error.operation, "open")
+        assert.include(error.message, `refusing ${link}: a symbolic link`)
+      }
+      assert.deepStrictEqual(yield* snapshot, before)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a _not_found replaced by a link after opening is never written, read or deleted through", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { outside, snapshot, store } = yield* storeAndOutside
+      const sink = yield* ReportSinkFs.make({ directory: store })
+      const link = path.join(store, "_not_found")
+      yield* fs.remove(link, { recursive: true })
+      yield* fs.symlink(outside, link)
+      const before = yield* snapshot
+      const attempts: ReadonlyArray<readonly [string, Effect.Effect<unknown, ReportSink.SinkError>]> = [
+        ["putNotFound", sink.putNotFound(key("other"), bytes("{}"))],
+        // A save removes the not-found record of the key: here outside/secret.json. The report itself is written
+        // (in the store), the removal refused.
+        ["put", sink.put(secret, bytes("{}"))],
+        // Not saved: whether it is recorded not found would be read through the link.
+        ["has", sink.has(key("unknown"))],
+        ["list", Stream.runDrain(sink.list)],
+        ["checkWritable", sink.checkWritable]
+      ]
+      for (const [operation, attempt] of attempts) {
+        const error = yield* Effect.flip(attempt)
+        assert.strictEqual(error._tag, "SinkError")
+        assert.strictEqual(error.operation, operation)
+        assert.include(error.message, `refusing ${link}: a symbolic link`)
+      }
+      assert.deepStrictEqual(yield* snapshot, before)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a record that is a link is no record: not listed, not read, and replaced (the link, not its target)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { outside, secret: secretFile, snapshot, store } = yield* storeAndOutside
+      const sink = yield* ReportSinkFs.make({ directory: store })
+      yield* fs.symlink(secretFile, path.join(store, "abc.json"))
+      yield* fs.symlink(secretFile, path.join(store, "_not_found", "def.json"))
+      yield* fs.symlink(outside, path.join(store, "dir.json"))
+      const before = yield* snapshot
+      assert.strictEqual(yield* sink.has(key("abc")), "absent")
+      assert.strictEqual(yield* sink.has(key("def")), "absent")
+      assert.isTrue(Option.isNone(yield* sink.get(key("abc"))))
+      assert.deepStrictEqual(yield* listed(sink), [])
+      yield* sink.put(key("abc"), bytes("{\"mine\":1}"))
+      yield* sink.put(key("def"), bytes("{}"))
+      assert.strictEqual(yield* fs.readFileString(path.join(store, "abc.json")), "{\"mine\":1}")
+      assert.strictEqual(yield* fs.readLink(path.join(store, "_not_found", "def.json")), secretFile)
+      assert.deepStrictEqual(yield* listed(sink), ["saved:abc", "saved:def"])
+      assert.deepStrictEqual(yield* snapshot, before)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("with refuseSymlink, a store directory that is a link is refused at open and after", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { outside, snapshot, store } = yield* storeAndOutside
+      const analyses = path.join(store, "_analyses")
+      yield* fs.symlink(outside, analyses)
+      const before = yield* snapshot
+      for (const readOnly of [false, true]) {
+        const error = yield* Effect.flip(ReportSinkFs.make({ directory: analyses, refuseSymlink: true, readOnly }))
+        assert.include(error.message, `refusing ${analyses}: a symbolic link`)
+      }
+      yield* fs.remove(analyses)
+      const sink = yield* ReportSinkFs.make({ directory: analyses, refuseSymlink: true })
+      yield* fs.remove(analyses, { recursive: true })
+      yield* fs.symlink(outside, analyses)
+      const error = yield* Effect.flip(sink.put(key("abc"), bytes("{}")))
+      assert.strictEqual(error.operation, "put")
+      assert.include(error.message, `refusing ${analyses}: a symbolic link`)
+      assert.include((yield* Effect.flip(sink.checkWritable)).message, `refusing ${analyses}`)
+      assert.deepStrictEqual(yield* snapshot, before)
+      // Without it, the directory given may be a link the user made (an --out on another disk).
+      const linked = yield* ReportSinkFs.make({ directory: analyses })
+      assert.strictEqual(yield* linked.has(secret), "saved")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("ReportSinkFs and files it did not write", () => {
+  it.scopedLive("list skips FIFOs, sockets and directories without opening them; has and get see no record", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      yield* sink.put(key("good"), bytes("{}"))
+      yield* sink.putNotFound(key("gone"), bytes("{}"))
+      const made = spawnSync("mkfifo", [path.join(dir, "fifo.json"), path.join(dir, "_not_found", "nf.json.gz")])
+      assert.strictEqual(made.status, 0, String(made.stderr))
+      const server = net.createServer()
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(path.join(dir, "sock.json"), () => resume(Effect.void))),
+        () => Effect.sync(() => server.close())
+      )
+      yield* fs.makeDirectory(path.join(dir, "dir.json"))
+      assert.deepStrictEqual(yield* listed(sink), ["not-found:gone", "saved:good"])
+      for (const name of ["fifo", "sock", "dir", "nf"]) {
+        assert.strictEqual(yield* sink.has(key(name)), "absent", name)
+        assert.isTrue(Option.isNone(yield* sink.get(key(name))), name)
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped.skipIf(!permissionsHold)(
+    `an unreadable record is listed, and get fails for it alone, naming the file${
+      permissionsHold ? "" : whenPermissionsHold
+    }`,
+    () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const base = yield* tempDir
+        nodeFs.chmodSync(base, 0o755)
+        const dir = path.join(base, "store")
+        const writer = yield* ReportSinkFs.make({ directory: dir })
+        yield* writer.put(key("locked"), bytes("{\"locked\":1}"))
+        yield* writer.put(key("open"), bytes("{\"open\":1}"))
+        writableDirectory(dir)
+        nodeFs.chmodSync(path.join(dir, "locked.json"), 0o000)
+        const { entries, locked, open } = yield* unprivileged(
+          Effect.gen(function*() {
+            const sink = yield* ReportSinkFs.make({ directory: dir, readOnly: true })
+            return {
+              entries: yield* listed(sink),
+              locked: yield* Effect.either(sink.get(key("locked"))),
+              open: yield* sink.get(key("open"))
+            }
+          })
+        )
+        assert.deepStrictEqual(entries, ["saved:locked", "saved:open"])
+        assert.isTrue(Either.isLeft(locked))
+        if (Either.isLeft(locked)) {
+          assert.strictEqual(locked.left.operation, "get")
+          assert.strictEqual(locked.left.key, "locked")
+          assert.include(locked.left.message, `cannot read ${path.join(dir, "locked.json")}`)
+          assert.include(locked.left.message, "EACCES")
+        }
+        assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(open)), "{\"open\":1}")
+      }).pipe(Effect.provide(NodeContext.layer))
+  )
 })

@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
+import type { Store } from "../../report-sink/test/contract.js"
 import { contract } from "../../report-sink/test/contract.js"
 import { ReportSinkS3 } from "../src/index.js"
 import type { Server } from "./s3rver.js"
@@ -74,7 +75,7 @@ for (const gzip of [false, true]) {
       const objectKey = (kind: "saved" | "not-found", k: ReportKey.ReportKey) =>
         kind === "saved" ? `${prefix}/${k}.json` : `${prefix}/_not_found/${k}.json`
       return {
-        open: (options: { readonly overwrite: boolean; readonly gzip: boolean }) => makeSink({ prefix, ...options }),
+        open: (options: Parameters<Store["open"]>[0]) => makeSink({ prefix, ...options }),
         read: (kind: "saved" | "not-found", k: ReportKey.ReportKey) =>
           readDocument(server.client, bucket, objectKey(kind, k))
       }

@@ -3,9 +3,9 @@
  * each addressed by a kind (a report or a not-found record) and a key.
  *
  * The rules (keep a report unless `overwrite`, a save clears the not-found record, gzip on write and either form on
- * read, stale not-found records, key checks, `put`'s `seen` hint) live in {@link ReportSink.make} and nowhere else.
- * A store only says how a record is found, read, written, removed and listed where it keeps them: a directory, an S3
- * prefix, a map in memory. Keys reach the primitives checked; bytes reach them compressed or not, as the rules
+ * read, stale not-found records, key checks, `put`'s `seen` hint, refusing writes when opened `readOnly`) live in
+ * {@link ReportSink.make} and nowhere else. A store only says how a record is found, read, written, removed and listed
+ * where it keeps them, and how it proves it takes records (`probe`): a directory, an S3 prefix, a map in memory. Keys reach the primitives checked; bytes reach them compressed or not, as the rules
  * decided.
  *
  * @since 0.2.0

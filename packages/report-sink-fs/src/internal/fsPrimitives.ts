@@ -17,6 +17,8 @@ export interface Config {
   readonly removeStaleTemps: boolean
   /** Create nothing, remove nothing: no directory, no clean-up; a missing `_not_found` is an empty one. */
   readonly readOnly: boolean
+  /** The store directory itself must not be a symbolic link either (a sub-store such as `<out>/_analyses`). */
+  readonly refuseSymlink: boolean
 }
 
 type Kind = StorePrimitives.Kind
@@ -87,6 +89,35 @@ const sinkError = (operation: string, what: string, key?: string) => (error: Pla
     cause: error
   })
 
+// `O_NOFOLLOW`: a link in place of the file is refused (`ELOOP`) rather than followed; `O_NONBLOCK`: opening a FIFO
+// that took a record's name returns at once instead of waiting for a writer. Both are 0 where the system lacks them.
+const { O_CREAT, O_EXCL, O_NOFOLLOW = 0, O_NONBLOCK = 0, O_RDONLY, O_WRONLY } = nodeFs.constants
+const createFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+const readFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK
+
+/** Thrown (and caught in this module) when a directory that must be a real one is a symbolic link. */
+class LinkRefused {
+  constructor(readonly directory: string) {}
+}
+
+const linkRefused = (operation: string, directory: string, key: string | undefined) =>
+  new ReportSink.SinkError({
+    operation,
+    ...(key === undefined ? {} : { key }),
+    message: `refusing ${directory}: a symbolic link (records are never read or written through one)`
+  })
+
+// The failure of a step that may have met a link where a directory must be.
+const failure = (operation: string, what: string, key: string | undefined) => (cause: unknown) =>
+  cause instanceof LinkRefused ? linkRefused(operation, cause.directory, key) : nodeError(operation, what, key, cause)
+
+const errorCode = (cause: unknown): string | undefined => (cause as NodeJS.ErrnoException | null)?.code
+
+// Only a regular file is a record: not a link (whatever it points to), a FIFO, a socket, a device or a directory.
+const isRecordFile = (file: string): boolean => nodeFs.lstatSync(file, { throwIfNoEntry: false })?.isFile() === true
+
+const isLink = (file: string): boolean => nodeFs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true
+
 /** @internal */
 export const make = (
   fs: FileSystem.FileSystem,
@@ -101,22 +132,54 @@ export const make = (
     const fileOf = (kind: Kind, key: ReportKey.ReportKey, gzip: boolean) =>
       path.join(directoryOf(kind), StoreLayout.fileName(key, { gzip }))
 
-    if (config.readOnly) {
-      const info = yield* Effect.try({
-        try: () => nodeFs.statSync(root, { throwIfNoEntry: false }),
-        catch: (cause) => nodeError("open", `cannot open ${root}`, undefined, cause)
+    // The directories a record of each kind is reached through that must not be links: `_not_found` always (a link
+    // there would lead writes and deletes out of the store), the store directory with `refuseSymlink` (otherwise it
+    // is what the user named, and may be a link they made). Checked with lstat before every step that touches them;
+    // a link put there between the check and the step is the one window left (Node has no openat).
+    const guarded: Record<Kind, ReadonlyArray<string>> = {
+      saved: config.refuseSymlink ? [root] : [],
+      "not-found": config.refuseSymlink ? [root, notFoundRoot] : [notFoundRoot]
+    }
+    const refuseLinks = (kind: Kind): void => {
+      for (const dir of guarded[kind]) if (isLink(dir)) throw new LinkRefused(dir)
+    }
+    const guard = (operation: string, kind: Kind, key?: string): Effect.Effect<void, ReportSink.SinkError> =>
+      Effect.try({
+        try: () => refuseLinks(kind),
+        catch: failure(operation, `cannot check ${directoryOf(kind)}`, key)
       })
-      if (info === undefined || !info.isDirectory()) {
-        return yield* new ReportSink.SinkError({
-          operation: "open",
-          message: `cannot open ${root}: ${info === undefined ? "no such directory" : "not a directory"}`
-        })
-      }
+
+    // Opening: the directories are checked (and, unless read-only, created) before anything else is done in them.
+    const directoryProblem = (dir: string): string | undefined => {
+      const info = nodeFs.statSync(dir, { throwIfNoEntry: false })
+      return info === undefined ? "no such directory" : info.isDirectory() ? undefined : "not a directory"
+    }
+    const opened = (dir: string, mayBeMissing: boolean) =>
+      Effect.try({
+        try: () => {
+          if ((dir === root ? config.refuseSymlink : true) && isLink(dir)) throw new LinkRefused(dir)
+          const problem = directoryProblem(dir)
+          if (problem !== undefined && !(mayBeMissing && problem === "no such directory")) {
+            throw new Error(problem)
+          }
+        },
+        catch: failure("open", `cannot open ${dir}`, undefined)
+      })
+    const created = (dir: string) =>
+      fs.makeDirectory(dir, { recursive: true }).pipe(
+        Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
+      )
+    if (config.readOnly) {
+      yield* opened(root, false)
+      yield* opened(notFoundRoot, true)
     } else {
-      yield* Effect.forEach([root, notFoundRoot], (dir) =>
-        fs.makeDirectory(dir, { recursive: true }).pipe(
-          Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
-        ), { discard: true })
+      // A link in place of either directory is refused before anything is created through it.
+      if (config.refuseSymlink) yield* opened(root, true)
+      yield* created(root)
+      yield* opened(root, false)
+      yield* opened(notFoundRoot, true)
+      yield* created(notFoundRoot)
+      yield* opened(notFoundRoot, false)
     }
 
     // The directory is walked entry by entry (node:fs opendir) rather than listed whole: a store of a million
@@ -132,12 +195,7 @@ export const make = (
               if (entry.isFile() && isAbandoned(path.join(dir, entry.name), entry.name, now)) yield entry.name
             }
           })(),
-          (cause) =>
-            new ReportSink.SinkError({
-              operation: "open",
-              message: `cannot read directory ${dir}: ${String(cause)}`,
-              cause
-            })
+          (cause) => nodeError("open", `cannot read directory ${dir}`, undefined, cause)
         )
       )
 
@@ -158,35 +216,37 @@ export const make = (
       yield* removeStaleTemps(notFoundRoot)
     }
 
-    // Existence checks are synchronous: a stat of a cached directory entry costs a few microseconds, a round trip
+    // Existence checks are synchronous: an lstat of a cached directory entry costs a few microseconds, a round trip
     // through libuv's thread pool several times that, and a run checks every id of its input. `throwIfNoEntry`
     // answers "absent" without building an exception; anything else (permissions, I/O) is still an error.
-    const existsFile = (file: string, key: string): Effect.Effect<boolean, ReportSink.SinkError> =>
+    const exists = (kind: Kind, key: ReportKey.ReportKey): Effect.Effect<boolean, ReportSink.SinkError> =>
       Effect.try({
-        try: () => nodeFs.statSync(file, { throwIfNoEntry: false }) !== undefined,
-        catch: (cause) => nodeError("exists", `cannot check ${file}`, key, cause)
+        // A record counts in either form: resume must see what any earlier run stored, whatever its setting.
+        try: () => {
+          refuseLinks(kind)
+          return isRecordFile(fileOf(kind, key, config.gzip)) || isRecordFile(fileOf(kind, key, !config.gzip))
+        },
+        catch: failure("exists", `cannot check the ${kind} record of ${key} in ${root}`, key)
       })
 
-    // A record counts in either form: resume must see what any earlier run stored, whatever its setting.
-    const exists = (kind: Kind, key: ReportKey.ReportKey) =>
-      existsFile(fileOf(kind, key, config.gzip), key).pipe(
-        Effect.flatMap((found) => found ? Effect.succeed(true) : existsFile(fileOf(kind, key, !config.gzip), key))
-      )
-
-    // One step, as every line of a resumed run asks it: up to four stats, no Effect in between.
+    // One step, as every line of a resumed run asks it: up to four lstats, no Effect in between.
     const presence = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
       Effect.try({
         try: (): ReportSink.Presence => {
-          const found = (kind: Kind) =>
-            nodeFs.statSync(fileOf(kind, key, config.gzip), { throwIfNoEntry: false }) !== undefined ||
-            nodeFs.statSync(fileOf(kind, key, !config.gzip), { throwIfNoEntry: false }) !== undefined
+          const found = (kind: Kind) => {
+            refuseLinks(kind)
+            return isRecordFile(fileOf(kind, key, config.gzip)) || isRecordFile(fileOf(kind, key, !config.gzip))
+          }
           return found("saved") ? "saved" : found("not-found") ? "not-found" : "absent"
         },
-        catch: (cause) => nodeError("has", `cannot check the records of ${key} in ${root}`, key, cause)
+        catch: failure("has", `cannot check the records of ${key} in ${root}`, key)
       })
 
     const removeIfPresent = (file: string, key: string) =>
-      existsFile(file, key).pipe(
+      Effect.try({
+        try: () => isRecordFile(file),
+        catch: failure("remove", `cannot check ${file}`, key)
+      }).pipe(
         Effect.flatMap((found) =>
           found
             ? fs.remove(file).pipe(
@@ -197,20 +257,31 @@ export const make = (
         )
       )
 
-    // The temporary file is written and renamed into place by libuv's threads (the bytes are the costly part),
-    // as one step that is not interrupted half-way: an interruption waits for it, and a failure removes the
-    // temporary file.
-    const writeAtomically = (dir: string, key: string, target: string, body: Uint8Array) =>
+    // The temporary file is created (never through a link: O_EXCL and O_NOFOLLOW), written and renamed into place by
+    // libuv's threads (the bytes are the costly part), as one step that is not interrupted half-way: an interruption
+    // waits for it, and a failure removes the temporary file. A rename replaces a link at the target, never follows it.
+    const writeAtomically = (kind: Kind, key: string, target: string, body: Uint8Array) =>
       Effect.async<void, ReportSink.SinkError>((resume) => {
-        const temp = path.join(dir, tempFileName())
+        try {
+          refuseLinks(kind)
+        } catch (cause) {
+          return resume(Effect.fail(failure("write", `cannot check ${directoryOf(kind)}`, key)(cause)))
+        }
+        const temp = path.join(directoryOf(kind), tempFileName())
         const fail = (what: string) => (cause: NodeJS.ErrnoException) => {
           nodeFs.unlink(temp, () => resume(Effect.fail(nodeError("write", what, key, cause))))
         }
-        nodeFs.writeFile(temp, body, { flag: "wx" }, (error) => {
-          if (error !== null) return fail(`cannot write ${temp}`)(error)
-          nodeFs.rename(temp, target, (error) => {
-            if (error !== null) return fail(`cannot rename ${temp} to ${target}`)(error)
-            resume(Effect.void)
+        nodeFs.open(temp, createFlags, 0o666, (error, fd) => {
+          // Nothing was created: nothing to remove.
+          if (error !== null) return resume(Effect.fail(nodeError("write", `cannot write ${temp}`, key, error)))
+          nodeFs.writeFile(fd, body, (error) => {
+            nodeFs.close(fd, (closeError) => {
+              if (error !== null || closeError !== null) return fail(`cannot write ${temp}`)((error ?? closeError)!)
+              nodeFs.rename(temp, target, (error) => {
+                if (error !== null) return fail(`cannot rename ${temp} to ${target}`)(error)
+                resume(Effect.void)
+              })
+            })
           })
         })
       }).pipe(Effect.uninterruptible)
@@ -220,23 +291,42 @@ export const make = (
     // copies of the record (both count as one), never none. `ifAbsent` is left to the rules' check before: a
     // conditional rename would cost a link and an unlink for each new report.
     const write = (kind: Kind, key: ReportKey.ReportKey, bytes: Uint8Array, options: StorePrimitives.WriteOptions) => {
-      const written = writeAtomically(directoryOf(kind), key, fileOf(kind, key, options.gzip), bytes)
+      const written = writeAtomically(kind, key, fileOf(kind, key, options.gzip), bytes)
       return options.fresh ? written : Effect.zipRight(written, removeIfPresent(fileOf(kind, key, !options.gzip), key))
     }
 
     const remove = (kind: Kind, key: ReportKey.ReportKey) =>
-      Effect.zipRight(removeIfPresent(fileOf(kind, key, false), key), removeIfPresent(fileOf(kind, key, true), key))
-
-    const readIfPresent = (file: string, key: string) =>
-      fs.readFile(file).pipe(
-        Effect.map(Option.some),
-        Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<Uint8Array>())),
-        Effect.mapError(sinkError("read", `cannot read ${file}`, key))
+      guard("remove", kind, key).pipe(
+        Effect.zipRight(removeIfPresent(fileOf(kind, key, false), key)),
+        Effect.zipRight(removeIfPresent(fileOf(kind, key, true), key))
       )
+
+    // Only a regular file is read, opened without following a link and without waiting on a FIFO; what took its
+    // place between the lstat and the open is checked again on the open file.
+    const readIfPresent = (file: string, key: string) =>
+      Effect.tryPromise({
+        try: async (): Promise<Option.Option<Uint8Array>> => {
+          if (!isRecordFile(file)) return Option.none()
+          const handle = await nodeFs.promises.open(file, readFlags).catch((error: unknown) => {
+            if (["ENOENT", "ELOOP", "ENXIO"].includes(errorCode(error) ?? "")) return undefined
+            throw error
+          })
+          if (handle === undefined) return Option.none()
+          try {
+            if (!(await handle.stat()).isFile()) return Option.none()
+            const data = await handle.readFile()
+            return Option.some(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+          } finally {
+            await handle.close()
+          }
+        },
+        catch: failure("read", `cannot read ${file}`, key)
+      })
 
     // Either form; the plain one first, as a write removes the other form after it.
     const read = (kind: Kind, key: ReportKey.ReportKey) =>
-      readIfPresent(fileOf(kind, key, false), key).pipe(
+      guard("read", kind, key).pipe(
+        Effect.zipRight(readIfPresent(fileOf(kind, key, false), key)),
         Effect.flatMap((plain) =>
           Option.isSome(plain)
             ? Effect.succeed(Option.some<StorePrimitives.Stored>({ bytes: plain.value, gzip: false }))
@@ -247,34 +337,60 @@ export const make = (
         )
       )
 
-    // Each key once, in whichever forms it is present. Opened read-only, a store need not have a `_not_found` yet.
-    const keysIn = (dir: string) =>
-      fs.readDirectory(dir).pipe(
-        Effect.catchIf(
-          (error) => config.readOnly && dir === notFoundRoot && isNotFound(error),
-          () => Effect.succeed([])
-        ),
-        Effect.mapError(sinkError("list", `cannot read directory ${dir}`)),
-        Effect.map((names) =>
-          new Set(names.flatMap((name) => Option.toArray(StoreLayout.parseFileName(name)).map((parsed) => parsed.key)))
+    // Each key once, in whichever forms it is present, streamed from the directory as it is read (memory does not
+    // grow with the store): a compressed record is skipped when the plain one is there too. Only regular files are
+    // records; FIFOs, sockets, devices, links and directories are skipped by the type the directory entry gives,
+    // never opened. Opened read-only, a store need not have a `_not_found` yet.
+    const keys = (kind: Kind): Stream.Stream<ReportKey.ReportKey, ReportSink.SinkError> => {
+      const dir = directoryOf(kind)
+      return Stream.unwrap(Effect.as(
+        guard("list", kind),
+        Stream.suspend(() =>
+          Stream.fromAsyncIterable(
+            (async function*() {
+              const handle = await nodeFs.promises.opendir(dir, { bufferSize: 256 }).catch((error: unknown) => {
+                if (config.readOnly && kind === "not-found" && errorCode(error) === "ENOENT") return undefined
+                throw error
+              })
+              if (handle === undefined) return
+              for await (const entry of handle) {
+                if (!entry.isFile()) continue
+                const parsed = StoreLayout.parseFileName(entry.name)
+                if (Option.isNone(parsed)) continue
+                const { gzip, key } = parsed.value
+                if (gzip && isRecordFile(fileOf(kind, key, false))) continue
+                yield key
+              }
+            })(),
+            (cause) => nodeError("list", `cannot read directory ${dir}`, undefined, cause)
+          )
         )
-      )
-
-    const keys = (kind: Kind) => Stream.fromIterableEffect(keysIn(directoryOf(kind)))
+      ))
+    }
 
     // A file no record can have (a temporary's name: the start-up clean-up of a later run removes it if this process
     // dies in between) created and removed where each kind of record is written.
-    const probe = Effect.forEach([root, notFoundRoot], (dir) =>
+    const probeIn = (kind: Kind) =>
       Effect.async<void, ReportSink.SinkError>((resume) => {
+        const dir = directoryOf(kind)
+        try {
+          refuseLinks(kind)
+        } catch (cause) {
+          return resume(Effect.fail(failure("probe", `cannot check ${dir}`, undefined)(cause)))
+        }
         const file = path.join(dir, tempFileName())
-        nodeFs.writeFile(file, "", { flag: "wx" }, (error) => {
+        nodeFs.open(file, createFlags, 0o666, (error, fd) => {
           if (error !== null) return resume(Effect.fail(nodeError("probe", `cannot write in ${dir}`, undefined, error)))
-          nodeFs.unlink(file, (error) =>
-            resume(
-              error === null ? Effect.void : Effect.fail(nodeError("probe", `cannot remove ${file}`, undefined, error))
-            ))
+          nodeFs.close(fd, () =>
+            nodeFs.unlink(file, (error) =>
+              resume(
+                error === null
+                  ? Effect.void
+                  : Effect.fail(nodeError("probe", `cannot remove ${file}`, undefined, error))
+              )))
         })
-      }).pipe(Effect.uninterruptible), { discard: true })
+      }).pipe(Effect.uninterruptible)
+    const probe = Effect.zipRight(probeIn("saved"), probeIn("not-found"))
 
     return { location: config.directory, exists, presence, read, write, remove, keys, probe }
   })
