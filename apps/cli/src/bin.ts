@@ -20,58 +20,60 @@ for (const stream of [process.stdout, process.stderr]) {
   }
 }
 
-let signal: NodeJS.Signals | undefined
-for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
+/** The process edges: signals, a closed standard output, and the exit status the program answers. */
+const main = () => {
+  let signal: NodeJS.Signals | undefined
+  for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
 
-// When the reader of standard output goes away (`vt-harvest summary store | head`), a command that only reads stops
-// quietly, as other Unix tools do. A run that sends requests (`analysis … | head`) is stopped as SIGTERM would
-// stop it, so that its summary and run log say it did not finish, and exits 141 (128 + SIGPIPE), not 0.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code !== "EPIPE") throw error
-  if (!Cli.sendingRequests.sending) process.exit(0)
-  if (signal === undefined) {
-    signal = "SIGPIPE"
-    process.kill(process.pid, "SIGTERM")
-  }
-})
-
-const MainLive = NodeContext.layer.pipe(
-  Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
-)
-
-const fail = (code: number, message?: string) =>
-  Effect.sync(() => {
-    if (message !== undefined) process.stderr.write(`vt-harvest: ${message}\n`)
-    Cli.exitStatus.code = code
+  // When the reader of standard output goes away (`vt-harvest summary store | head`), a command that only reads
+  // stops quietly, as other Unix tools do. A run that sends requests (`analysis … | head`) is stopped as SIGTERM
+  // would stop it, so that its summary and run log say it did not finish, and exits 141 (128 + SIGPIPE), not 0.
+  const sending = Cli.sendsRequests(process.argv)
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error
+    if (!sending) process.exit(0)
+    if (signal === undefined) {
+      signal = "SIGPIPE"
+      process.kill(process.pid, "SIGTERM")
+    }
   })
 
-const main = Cli.run(process.argv).pipe(
-  Effect.catchAll((error) => {
-    if (ValidationError.isValidationError(error)) return fail(2)
-    switch (error._tag) {
-      case "UsageError":
-        return fail(2, error.message)
-      case "KeyRefused":
-        return fail(3, `the API key was refused (${error.error._tag}); nothing more was sent`)
-      case "StoreFailed":
-        return fail(1, `cannot write to the store: ${error.error.message}; stopped so no quota is wasted`)
-      case "InputError":
-      case "RequestFailed":
-        return fail(1, error.message)
-    }
-  }),
-  Effect.provide(MainLive)
-)
+  const MainLive = NodeContext.layer.pipe(
+    Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
+  )
 
-NodeRuntime.runMain(main, {
-  disableErrorReporting: true,
-  disablePrettyLogger: true,
-  teardown: (exit, onExit) => {
-    if (signal !== undefined) return onExit(signal === "SIGINT" ? 130 : signal === "SIGPIPE" ? 141 : 143)
-    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-      process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
-      return onExit(1)
+  const fail = (code: number, message?: string) =>
+    Effect.sync(() => {
+      if (message !== undefined) process.stderr.write(`vt-harvest: ${message}\n`)
+      return code
+    })
+
+  const program = Cli.run(process.argv).pipe(
+    Effect.catchAll((error) => {
+      if (ValidationError.isValidationError(error)) return fail(2)
+      switch (error._tag) {
+        case "UsageError":
+          return fail(2, error.message)
+        case "RequestFailed":
+          return fail(1, error.message)
+      }
+    }),
+    Effect.provide(MainLive)
+  )
+
+  let status = 0
+  NodeRuntime.runMain(Effect.map(program, (code) => void (status = code)), {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => {
+      if (signal !== undefined) return onExit(signal === "SIGINT" ? 130 : signal === "SIGPIPE" ? 141 : 143)
+      if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+        process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
+        return onExit(1)
+      }
+      onExit(status)
     }
-    onExit(Cli.exitStatus.code)
-  }
-})
+  })
+}
+
+main()

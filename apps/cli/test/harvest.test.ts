@@ -1,25 +1,18 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
-import { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
-import { VtClient, VtId } from "@vt-harvest/vt-client"
+import { VtClient } from "@vt-harvest/vt-client"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
-import { Clock, Duration, Effect, Fiber, Layer, Logger, Redacted, TestClock } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Logger, Redacted, Ref, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { emptyCounts, type Kind, run } from "../src/internal/harvest.js"
+import { harvest } from "../src/commands/files.js"
+import * as Outcome from "../src/engine/Outcome.js"
+import * as Kinds from "../src/internal/kinds.js"
 import { hashes, tempDir } from "./helpers.js"
 
 const key = "harvest-clock-test-key"
-
-const fileKind: Kind = {
-  command: "files",
-  noun: "hash",
-  parse: VtId.fileHash,
-  key: ReportKey.fromFileHash,
-  fetch: (client, id) => client.getFile(id)
-}
 
 /**
  * Real time passes so real HTTP can complete; test time jumps to the next thing the gate waits for, but only
@@ -37,7 +30,7 @@ const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, arrived: () => number) =>
       if (status.requests > arrived()) continue
       const now = yield* Clock.currentTimeMillis
       yield* TestClock.adjust(
-        status.pausedUntil !== undefined && status.pausedUntil > now ? status.pausedUntil - now : Duration.seconds(1)
+        status.waitingUntil !== undefined && status.waitingUntil > now ? status.waitingUntil - now : Duration.seconds(1)
       )
     }
   })
@@ -57,30 +50,36 @@ describe("the files pipeline on the TestClock against the emulator", () => {
         const input = path.join(dir, "in.txt")
         fs.writeFileSync(input, ids.join("\n") + "\n")
         const messages: Array<string> = []
-        const starts: Array<number> = [] // test-clock time of each "requesting", logged right after the gate's take
-        const capture = Logger.make(({ date, message }) => {
-          const text = Array.isArray(message) ? message.join(" ") : String(message)
-          messages.push(text)
-          if (text.startsWith("requesting ")) starts.push(date.getTime())
+        const capture = Logger.make(({ message }) => {
+          messages.push(Array.isArray(message) ? message.join(" ") : String(message))
         })
 
         const policy = QuotaPolicy.make(QuotaPolicy.publicTier, { perDay: undefined, perMinute: 4 })
-        const counts = emptyCounts()
+        const tally = yield* Ref.make(Outcome.empty)
+        const starts: Array<number> = []
+        // The CLI's own client: the gate decorates it, so the pipeline never gates a call itself.
         const layer = Layer.mergeAll(
-          VtClient.layer({ apiKey: Redacted.make(key), baseUrl: server.url }),
+          QuotaGate.layerGated(policy).pipe(
+            // Below the gate: sees each request as the gate lets it go, at the test-clock time it was let go.
+            Layer.provide(VtClient.layerTransform(() =>
+              Effect.succeed({
+                request: (send) =>
+                  Effect.zipRight(Effect.map(Clock.currentTimeMillis, (t) => void starts.push(t)), send)
+              })
+            )),
+            Layer.provide(VtClient.layer({ apiKey: Redacted.make(key), baseUrl: server.url }))
+          ),
           ReportSinkFs.layer({ directory: path.join(dir, "out") })
         ).pipe(Layer.provide(Layer.mergeAll(NodeHttpClient.layerUndici, NodeContext.layer)))
 
-        const gateLayer = QuotaGate.layer(policy)
         yield* Effect.gen(function*() {
           const fiber = yield* Effect.fork(
-            run(fileKind, { source: input, concurrency: 1, retryNotFound: false, overwrite: false, counts }).pipe(
-              Effect.provide(layer)
-            )
+            harvest(Kinds.files, { input, concurrency: 1, retryNotFound: false, overwrite: false }, tally)
           )
           yield* drive(fiber, () => server.requests.filter((r) => r.path.includes("/files/")).length)
           yield* Fiber.join(fiber)
-        }).pipe(Effect.provide(gateLayer), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+        }).pipe(Effect.provide(layer), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+        const counts = yield* Ref.get(tally)
 
         assert.strictEqual(counts.saved, 5)
         assert.strictEqual(counts.failed, 0)
@@ -91,7 +90,8 @@ describe("the files pipeline on the TestClock against the emulator", () => {
         assert.strictEqual(requests[4].id, ids[3])
         assert.strictEqual(requests[5].id, ids[3])
         // The minute pause costs about a minute, the second refusal waits for 00:00 UTC (plus a small margin).
-        // Times are the gate's own starts: the emulator's arrival times can lag while the clock is driven.
+        // The retries happen inside the gated client, below the pipeline: `starts` are the gate's own starts (the
+        // emulator's arrival times can lag while the clock is driven).
         assert.strictEqual(starts.length, 7)
         assert.isAtLeast(starts[4] - starts[3], 60_000)
         assert.isBelow(starts[4] - starts[3], 61_000)

@@ -142,11 +142,11 @@ describe("vt-harvest scan", () => {
     for (const line of log.split("\n").filter(Boolean)) {
       expect(line).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - [ A-Z]{8} - \S/)
     }
-    expect(log).toMatch(/ - start scan samples -> .*out \(tier public: per-minute 60000/)
+    expect(log).toMatch(/ - start scan samples -> .*out \(api http:\/\/127\.0\.0\.1:\d+, tier public: per-minute 60000/)
     expect(log).toContain(`    INFO - requesting ${knownSha}\n`)
     expect(log).toContain(`    INFO - saved ${knownSha}.json\n`)
     expect(log).toContain(`    INFO - uploaded "samples/nested/deeper/unknown.bin" as analysis ${analysisId}\n`)
-    expect(log).toContain(`    INFO - requesting analysis ${analysisId}\n`)
+    expect(log).toContain(`    INFO - analysis ${analysisId} completed\n`)
     expect(log).toContain(`    INFO - saved _analyses/${analysisKey(analysisId)}.json\n`)
     expect(log).toContain(`    INFO - saved ${unknownSha}.json\n`)
     expect(log).toContain(" - summary: uploaded 1, known 1, analysed 1, saved 2, skipped 2, failed 0, requests 5\n")

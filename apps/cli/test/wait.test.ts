@@ -1,35 +1,34 @@
+import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
-import type { Analysis } from "@vt-harvest/vt-client"
-import { Clock, Duration, Effect, Fiber, Option, TestClock } from "effect"
-import {
-  awaitCompleted,
-  defaultPollSeconds,
-  defaultWaitTimeoutSeconds,
-  WaitTimedOut
-} from "../src/internal/analysis.js"
+import { Analysis, VtClient } from "@vt-harvest/vt-client"
+import { Clock, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import * as Analyses from "../src/internal/analyses.js"
 
-const state = (status: string): Analysis.Analysis => ({
-  raw: new Uint8Array(),
-  data: { type: "analysis", id: "x", attributes: { status } } as never,
-  id: "x",
-  status,
-  date: Option.none(),
-  stats: {} as never,
-  results: {},
-  fileInfo: Option.none(),
-  urlInfo: Option.none()
-})
+const id = "YW5hbHlzaXMtaWQ="
 
-/** A fake GET /analyses/{id}: answers the given statuses in turn and records when (test clock, ms) it was asked. */
-const fakeAnalysis = (statuses: ReadonlyArray<string>) => {
+/**
+ * VirusTotal as a function of the test clock: `GET /analyses/{id}` answers the given statuses in turn and records
+ * when it was asked. The client is the CLI's: gated by `policy`, so every poll passes the gate.
+ */
+const fakeVirusTotal = (statuses: ReadonlyArray<string>, policy = QuotaPolicy.premiumTier) => {
   const at: Array<number> = []
-  const fetch = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.sync(() => {
+  const http = HttpClient.make((request) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
       at.push(now)
-      return state(statuses[Math.min(at.length - 1, statuses.length - 1)])
-    }))
-  return { at, fetch }
+      const status = statuses[Math.min(at.length - 1, statuses.length - 1)]
+      const body = JSON.stringify({ data: { type: "analysis", id, attributes: { status } } })
+      return HttpClientResponse.fromWeb(
+        request,
+        new Response(body, { headers: { "content-type": "application/json" } })
+      )
+    })
+  )
+  const layer = QuotaGate.layerGated(policy).pipe(
+    Layer.provide(VtClient.layer({ apiKey: Redacted.make("wait-test-key"), baseUrl: "https://vt.test/api/v3" })),
+    Layer.provide(Layer.succeed(HttpClient.HttpClient, http))
+  )
+  return { at, layer }
 }
 
 /** Moves the test clock on a second at a time until the fiber is done. */
@@ -43,73 +42,69 @@ const runToEnd = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
     return yield* Effect.dieMessage("the wait never ended")
   })
 
+const settings = (interval: number, timeout: number) => ({
+  interval: Duration.seconds(interval),
+  timeout: Duration.seconds(timeout)
+})
+
 describe("waiting for an analysis", () => {
-  it.effect("polls every interval after a first wait, until the analysis is completed", () =>
+  it.effect("a just-submitted analysis: polls every interval after a first wait, until it is completed", () =>
     Effect.gen(function*() {
-      const { at, fetch } = fakeAnalysis(["queued", "in-progress", "completed"])
-      const seen: Array<string> = []
-      const fiber = yield* Effect.fork(awaitCompleted(fetch, {
-        interval: Duration.seconds(60),
-        timeout: Duration.minutes(10),
-        delayFirst: true,
-        onState: (analysis) => Effect.sync(() => void seen.push(analysis.status))
-      }))
+      const { at, layer } = fakeVirusTotal(["queued", "in-progress", "completed"])
+      const fiber = yield* Effect.fork(
+        Effect.provide(Analyses.wait(id, settings(60, 600), { justSubmitted: true }), layer)
+      )
       const completed = yield* runToEnd(fiber)
       assert.strictEqual(completed.status, "completed")
       assert.deepStrictEqual(at, [60_000, 120_000, 180_000])
-      assert.deepStrictEqual(seen, ["queued", "in-progress", "completed"])
     }))
 
-  it.effect("without delayFirst the first poll is at once", () =>
+  it.effect("an analysis asked for by id: the first poll is at once", () =>
     Effect.gen(function*() {
-      const { at, fetch } = fakeAnalysis(["completed"])
-      const fiber = yield* Effect.fork(awaitCompleted(fetch, {
-        interval: Duration.seconds(20),
-        timeout: Duration.minutes(10),
-        delayFirst: false
-      }))
+      const { at, layer } = fakeVirusTotal(["completed"])
+      const fiber = yield* Effect.fork(
+        Effect.provide(Analyses.wait(id, settings(20, 600), { justSubmitted: false }), layer)
+      )
       yield* runToEnd(fiber)
       assert.deepStrictEqual(at, [0])
     }))
 
-  it.effect("gives up when the next poll would start after the timeout, with the last state", () =>
+  it.effect("gives up when the next poll would start after the timeout (from the first poll), with the last state", () =>
     Effect.gen(function*() {
-      const { at, fetch } = fakeAnalysis(["queued", "in-progress"])
+      const { at, layer } = fakeVirusTotal(["queued", "in-progress", "queued"])
       const fiber = yield* Effect.fork(
-        Effect.flip(awaitCompleted(fetch, {
-          interval: Duration.seconds(60),
-          timeout: Duration.seconds(150),
-          delayFirst: true
-        }))
+        Effect.flip(Effect.provide(Analyses.wait(id, settings(60, 150), { justSubmitted: true }), layer))
       )
       const error = yield* runToEnd(fiber)
-      assert.instanceOf(error, WaitTimedOut)
-      assert.strictEqual(error.polls, 2)
-      assert.strictEqual(error.last.status, "in-progress")
-      assert.deepStrictEqual(at, [60_000, 120_000])
+      assert.instanceOf(error, Analysis.AnalysisTimeoutError)
+      if (error._tag !== "AnalysisTimeoutError") return
+      assert.strictEqual(error.polls, 3)
+      assert.strictEqual(error.last?.status, "queued")
+      assert.deepStrictEqual(at, [60_000, 120_000, 180_000])
     }))
 
-  it.effect("every poll goes through the quota gate: its spacing wins over a shorter interval", () =>
+  it.effect("every poll goes through the gated client: its spacing wins over a shorter interval", () =>
     Effect.gen(function*() {
       // One request a minute, polls asked for every 20 s: the gate holds each poll back until its turn, and the
       // interval is counted from the end of a poll, so polls start at 20 s, 80 s, 140 s.
-      const gate = yield* QuotaGate.make(QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 1 }))
-      const { at, fetch } = fakeAnalysis(["queued", "queued", "completed"])
-      const fiber = yield* Effect.fork(
-        awaitCompleted(QuotaGate.request(fetch), {
-          interval: Duration.seconds(20),
-          timeout: Duration.minutes(10),
-          delayFirst: true
-        }).pipe(Effect.provideService(QuotaGate.QuotaGate, gate))
+      const { at, layer } = fakeVirusTotal(
+        ["queued", "queued", "completed"],
+        QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 1 })
       )
-      yield* runToEnd(fiber)
+      const fiber = yield* Effect.fork(
+        Effect.gen(function*() {
+          yield* Analyses.wait(id, settings(20, 600), { justSubmitted: true })
+          return yield* Effect.flatMap(QuotaGate.QuotaGate, (gate) => gate.status)
+        }).pipe(Effect.provide(layer))
+      )
+      const status = yield* runToEnd(fiber)
       assert.deepStrictEqual(at, [20_000, 80_000, 140_000])
-      assert.strictEqual((yield* gate.status).requests, 3)
+      assert.strictEqual(status.requests, 3)
     }))
 
   it("defaults: every 60 s on a public key, 20 s on premium, for at most 10 minutes", () => {
-    assert.strictEqual(defaultPollSeconds("public"), 60)
-    assert.strictEqual(defaultPollSeconds("premium"), 20)
-    assert.strictEqual(defaultWaitTimeoutSeconds, 600)
+    assert.strictEqual(Analyses.defaultPollSeconds("public"), 60)
+    assert.strictEqual(Analyses.defaultPollSeconds("premium"), 20)
+    assert.strictEqual(Analyses.defaultWaitTimeoutSeconds, 600)
   })
 })

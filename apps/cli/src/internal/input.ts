@@ -95,10 +95,18 @@ export const countLines = (source: string): Effect.Effect<number, InputError> =>
     return Effect.sync(() => stream.destroy())
   })
 
+/** Renders an untrusted string for a log line: one line, control characters escaped, bounded length. */
+export { quote } from "./text.js"
+
 /**
- * Renders an untrusted string for a log line: one line, control characters escaped, bounded length.
+ * The number of lines of a regular file, for a progress bar and an ETA; `undefined` for anything else (a pipe, a
+ * FIFO, /dev/stdin, a process substitution), which is read once, as it streams, and never drained to count it.
  */
-export const quote = (text: string, max = 120): string => {
-  const cut = text.length > max ? `${text.slice(0, max)}…` : text
-  return JSON.stringify(cut)
-}
+export const countLinesOfFile = (source: string): Effect.Effect<number | undefined> =>
+  isStdin(source)
+    ? Effect.succeed(undefined)
+    : Effect.promise(() => fs.promises.stat(source).then((stat) => stat.isFile(), () => false)).pipe(
+      Effect.flatMap((regular) =>
+        regular ? Effect.orElseSucceed(countLines(source), () => undefined) : Effect.succeed(undefined)
+      )
+    )

@@ -1,7 +1,7 @@
 import { ConsoleLog } from "@vt-harvest/logging"
-import { Planner, QuotaGate, type QuotaPolicy, QuotaSchedule } from "@vt-harvest/rate-schedule"
-import { Clock, Duration, Effect, LogLevel, Schedule } from "effect"
-import { type Counts, emptyCounts } from "./harvest.js"
+import { Planner, QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
+import { Clock, Duration, Effect, LogLevel, Ref, Schedule } from "effect"
+import * as Outcome from "../engine/Outcome.js"
 
 /**
  * The terminal side of stderr. On a TTY a progress line is redrawn in place, and a message first clears it;
@@ -66,15 +66,6 @@ export const bar = (fraction: number, width = 20) => {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
 }
 
-/** Until when no request may start: a 429 pause, or the own ledger's day or month being spent. */
-const quotaWaitUntil = (status: QuotaGate.Status, policy: QuotaPolicy.QuotaPolicy, now: number) => {
-  let until = status.pausedUntil !== undefined && status.pausedUntil > now ? status.pausedUntil : undefined
-  const later = (t: number) => (until = until === undefined ? t : Math.max(until, t))
-  if (policy.perDay !== undefined && status.today >= policy.perDay) later(QuotaSchedule.nextUtcMidnight(now))
-  if (policy.perMonth !== undefined && status.thisMonth >= policy.perMonth) later(QuotaSchedule.nextUtcMonth(now))
-  return until
-}
-
 /** "3/10" (with a bar on a TTY) when the total is known, else "3 done". */
 export const position = (handled: number, total: number | undefined, tty: boolean): string => {
   if (total === undefined || total <= 0) return `${handled} done`
@@ -82,26 +73,37 @@ export const position = (handled: number, total: number | undefined, tty: boolea
   return tty ? `${bar(shown / total)} ${shown}/${total}` : `${shown}/${total}`
 }
 
-/** The request rate so far and, while no request may start, until when. */
-export const pace = (
-  status: QuotaGate.Status,
-  policy: QuotaPolicy.QuotaPolicy,
-  startedAt: number,
-  now: number
-): Array<string> => {
+/** The policy with the limits the gate has in force (lowered to the key's own once learned), for the ETA. */
+const effective = (policy: QuotaPolicy.QuotaPolicy, status: QuotaGate.Status): QuotaPolicy.QuotaPolicy => ({
+  ...policy,
+  perHour: status.limits.perHour,
+  perDay: status.limits.perDay,
+  perMonth: status.limits.perMonth
+})
+
+/** The request rate so far and, while no request may start, until when (as the gate says). */
+export const pace = (status: QuotaGate.Status, startedAt: number, now: number): Array<string> => {
   const parts: Array<string> = []
   const elapsedMinutes = (now - startedAt) / 60_000
   if (elapsedMinutes > 0.05 && status.requests > 0) {
     parts.push(`${(status.requests / elapsedMinutes).toFixed(1)} req/min`)
   }
-  const waitUntil = quotaWaitUntil(status, policy, now)
-  if (waitUntil !== undefined) parts.push(`waiting for quota until ${utc(waitUntil)}`)
+  if (status.waitingUntil !== undefined && status.waitingUntil > now) {
+    parts.push(`waiting for quota until ${utc(status.waitingUntil)}`)
+  }
   return parts
 }
 
-/** The text of one progress report; `total` is the number of input lines when known. */
+/** What a progress display shows of a run: which counters, always or once they are above zero. */
+export interface View {
+  readonly counters: ReadonlyArray<Outcome.Counter>
+  readonly whenAny: ReadonlyArray<Outcome.Counter>
+}
+
+/** The text of one progress report; `total` is the number of items (input lines, files) when known. */
 export const describe = (
-  counts: Counts,
+  tally: Outcome.Tally,
+  view: View,
   total: number | undefined,
   status: QuotaGate.Status,
   policy: QuotaPolicy.QuotaPolicy,
@@ -109,23 +111,20 @@ export const describe = (
   now: number,
   tty: boolean
 ): string => {
-  const handled = counts.done + counts.invalid + counts.ignored
-  const parts: Array<string> = [position(handled, total, tty)]
-  parts.push(`saved ${counts.saved}`, `not found ${counts.notFound}`, `failed ${counts.failed}`)
-  if (counts.skipped > 0) parts.push(`skipped ${counts.skipped}`)
-  if (counts.invalid > 0) parts.push(`invalid ${counts.invalid}`)
-  parts.push(...pace(status, policy, startedAt, now))
+  const parts: Array<string> = [position(tally.handled, total, tty)]
+  parts.push(...Outcome.describe(tally, view.counters))
+  parts.push(...Outcome.describe(tally, view.whenAny.filter((counter) => tally[counter] > 0)))
+  if (tally.waiting > 0) parts.push(`waiting for ${tally.waiting} analys${tally.waiting === 1 ? "is" : "es"}`)
+  parts.push(...pace(status, startedAt, now))
   if (total !== undefined) {
-    const pending = Math.max(0, total - handled)
+    const pending = Math.max(0, total - tally.handled)
     if (pending > 0) {
-      const finish = Planner.finishTime(policy, pending, { today: status.today, thisMonth: status.thisMonth }, now)
-      if (finish > now) parts.push(`ETA ${utc(finish)} (${humanEta(now, finish)})`)
+      const finish = Planner.finishTime(effective(policy, status), pending, status, now)
+      if (finish > now && Number.isFinite(finish)) parts.push(`ETA ${utc(finish)} (${humanEta(now, finish)})`)
     }
   }
   return parts.join(" · ")
 }
-
-const noCounts: Counts = emptyCounts()
 
 /**
  * Reports progress until the surrounding scope closes: redrawn every quarter second on a TTY, a plain
@@ -134,35 +133,33 @@ const noCounts: Counts = emptyCounts()
 export const report = (options: {
   readonly screen: Screen
   readonly enabled: boolean
-  /** What the default text counts; unused with `text`. */
-  readonly counts?: Counts | undefined
+  readonly tally: Ref.Ref<Outcome.Tally>
+  readonly view: View
   readonly total: number | undefined
   readonly policy: QuotaPolicy.QuotaPolicy
   readonly plainEvery: Duration.DurationInput
-  /** The text of a report, for commands whose counts are not the harvest's (default {@link describe}). */
-  readonly text?: ((status: QuotaGate.Status, startedAt: number, now: number) => string) | undefined
 }) =>
   Effect.gen(function*() {
+    if (!options.enabled) return
     const gate = yield* QuotaGate.QuotaGate
     const startedAt = yield* Clock.currentTimeMillis
     const tick = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const status = yield* gate.status
-      const text = options.text !== undefined
-        ? options.text(status, startedAt, now)
-        : describe(
-          options.counts ?? noCounts,
-          options.total,
-          status,
-          options.policy,
-          startedAt,
-          now,
-          options.screen.tty
-        )
+      const tally = yield* Ref.get(options.tally)
+      const text = describe(
+        tally,
+        options.view,
+        options.total,
+        status,
+        options.policy,
+        startedAt,
+        now,
+        options.screen.tty
+      )
       if (options.screen.tty) options.screen.status(text)
       else options.screen.line(`progress: ${text}`)
     })
-    if (!options.enabled) return
     const every = options.screen.tty ? Duration.millis(250) : Duration.decode(options.plainEvery)
     yield* Effect.addFinalizer(() => Effect.sync(() => options.screen.clear()))
     yield* Effect.forkScoped(Effect.repeat(Effect.delay(tick, every), Schedule.forever))

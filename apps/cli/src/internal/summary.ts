@@ -1,5 +1,6 @@
 import { ReportSink } from "@vt-harvest/report-sink"
 import { Effect, Option, Stream } from "effect"
+import * as Text from "./text.js"
 
 /** The CSV columns, in order. */
 export const columns = [
@@ -66,9 +67,15 @@ export const row = (key: string, body: Uint8Array): Row | string => {
   }
 }
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-export const csvField = (value: string): string =>
-  /[",\r\n]/.test(value) ? `"${value.replaceAll("\"", "\"\"")}"` : value
+/**
+ * RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. A field a spreadsheet would run as
+ * a formula (one that begins with =, +, -, @, a tab or a carriage return, and is not a number) is defused with a
+ * leading apostrophe, as OWASP's CSV-injection rule says.
+ */
+export const csvField = (value: string): string => {
+  const safe = /^[=+\-@\t\r]/.test(value) && !/^[+-]?\d+(?:\.\d+)?$/.test(value) ? `'${value}` : value
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll("\"", "\"\"")}"` : safe
+}
 
 export const csvLine = (values: ReadonlyArray<string>): string => values.map(csvField).join(",")
 
@@ -93,7 +100,7 @@ export const rows = (onProblem: (key: string, reason: string) => Effect.Effect<v
 /** A plain-text table for a terminal: aligned columns, long names cut. */
 export const table = (all: ReadonlyArray<Row>, width: number): string => {
   const shown = ["key", "type", "malicious", "suspicious", "undetected", "harmless", "names"] as const
-  const cells = [shown.map((c) => c as string), ...all.map((r) => shown.map((c) => r[c]))]
+  const cells = [shown.map((c) => c as string), ...all.map((r) => shown.map((c) => Text.oneLine(r[c])))]
   const widths = shown.map((_, i) => Math.max(...cells.map((line) => line[i].length)))
   const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0)
   widths[widths.length - 1] = Math.max(10, Math.min(widths[widths.length - 1], width - fixed))

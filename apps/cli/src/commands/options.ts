@@ -1,0 +1,116 @@
+/**
+ * The options commands share, declared once.
+ */
+import { Args, Options } from "@effect/cli"
+import { Config } from "effect"
+import * as Analyses from "../internal/analyses.js"
+import * as Settings from "../internal/settings.js"
+
+const withEnv = (name: string, fallback: string) => Config.string(name).pipe(Config.withDefault(fallback))
+
+export const out = Options.text("out").pipe(
+  Options.withAlias("o"),
+  Options.withDescription(
+    "Where reports go: a directory (default vt_reports) or s3://bucket/prefix (AWS_* environment) [VT_OUT]"
+  ),
+  Options.withFallbackConfig(withEnv("VT_OUT", "vt_reports"))
+)
+
+export const baseUrl = Options.text("base-url").pipe(
+  Options.withDescription(`VirusTotal API root (default ${Settings.defaultBaseUrl}) [VT_BASE_URL]`),
+  Options.withFallbackConfig(withEnv("VT_BASE_URL", Settings.defaultBaseUrl))
+)
+
+export const apiKeyFile = Options.text("api-key-file").pipe(
+  Options.withDescription("Read the API key from this file instead of VT_API_KEY"),
+  Options.optional
+)
+
+/** The options of every command that sends requests and writes to a store (`Run.CommonOptions`). */
+export const common = {
+  out,
+  baseUrl,
+  apiKeyFile,
+  tier: Options.choice("tier", ["public", "premium"]).pipe(
+    Options.withDescription(
+      "Quota preset (default public): public = 4/min, 500/day, 15,500/month, concurrency 1; premium = no limits, concurrency 16"
+    ),
+    Options.withDefault("public" as const)
+  ),
+  perMinute: Options.integer("per-minute").pipe(
+    Options.withDescription("Requests per minute (default: from --tier)"),
+    Options.optional
+  ),
+  perDay: Options.integer("per-day").pipe(
+    Options.withDescription("Requests per UTC day (default: from --tier, lowered to the key's own limit)"),
+    Options.optional
+  ),
+  perMonth: Options.integer("per-month").pipe(
+    Options.withDescription("Requests per UTC month (default: from --tier, lowered to the key's own limit)"),
+    Options.optional
+  ),
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withDescription("Requests in flight at once (default: from --tier)"),
+    Options.optional
+  ),
+  retries: Options.integer("retries").pipe(
+    Options.withDescription(
+      "Retries of an item after a transient failure (503, 504, timeouts…) before it fails (default 5)"
+    ),
+    Options.optional
+  ),
+  timeout: Options.integer("timeout").pipe(
+    Options.withDescription("Seconds a request may take before it is abandoned and retried (default 60)"),
+    Options.optional
+  ),
+  logDir: Options.text("log-dir").pipe(
+    Options.withDescription("Directory for the run log (default log) [VT_LOG_DIR]"),
+    Options.withFallbackConfig(withEnv("VT_LOG_DIR", "log"))
+  ),
+  logFormat: Options.choice("log-format", ["text", "json"]).pipe(
+    Options.withDescription("Run log format: text lines or JSON lines (default text)"),
+    Options.withDefault("text" as const)
+  ),
+  gzip: Options.boolean("gzip").pipe(
+    Options.withDescription(
+      "Store gzip-compressed records (<key>.json.gz in a directory, Content-Encoding: gzip on S3); reruns read both"
+    )
+  ),
+  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("No progress display, plain lines only")),
+  noQuotaProbe: Options.boolean("no-quota-probe").pipe(
+    Options.withDescription(
+      "Don't ask VirusTotal what the key is allowed and already used before starting, nor which window a 429 spent"
+    )
+  )
+}
+
+export const overwrite = (description: string) =>
+  Options.boolean("overwrite").pipe(Options.withDescription(description))
+
+export const retryNotFound = (description: string) =>
+  Options.boolean("retry-not-found").pipe(Options.withDescription(description))
+
+export const concurrency = (description: string) =>
+  Options.integer("concurrency").pipe(Options.withDescription(description), Options.optional)
+
+/** --poll-interval and --wait-timeout, for commands that wait for analyses. */
+export const wait = {
+  pollInterval: Options.integer("poll-interval").pipe(
+    Options.withDescription(
+      `Seconds between two requests for an analysis (default ${
+        Analyses.defaultPollSeconds("public")
+      } on the public tier, ${Analyses.defaultPollSeconds("premium")} on premium); each one counts against the quota`
+    ),
+    Options.optional
+  ),
+  waitTimeout: Options.integer("wait-timeout").pipe(
+    Options.withDescription(
+      `Seconds to wait for one analysis before giving up on it (default ${Analyses.defaultWaitTimeoutSeconds})`
+    ),
+    Options.optional
+  )
+}
+
+export const input = Args.text({ name: "input" }).pipe(
+  Args.withDescription("A file with one id per line, or - for standard input")
+)

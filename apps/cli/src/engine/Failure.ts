@@ -1,0 +1,64 @@
+/**
+ * How a failed request ends: the item fails, or the whole run stops. Decided here once, for every command.
+ */
+import type { ReportSink } from "@vt-harvest/report-sink"
+import { VtError } from "@vt-harvest/vt-client"
+import { Data, Effect } from "effect"
+import * as Text from "../internal/text.js"
+import * as Outcome from "./Outcome.js"
+
+/** The key was refused (any 401 or 403, whatever the body): the run stops at once, exit status 3. */
+export class KeyRefused extends Data.TaggedError("KeyRefused")<{ readonly error: VtError.VtError }> {}
+
+/** The connection to VirusTotal cannot be trusted (a TLS or certificate error): the run stops, exit status 1. */
+export class Untrusted extends Data.TaggedError("Untrusted")<{ readonly error: VtError.TransportError }> {}
+
+/** The store cannot be written: the run stops before spending quota on reports it cannot keep, exit status 1. */
+export class StoreFailed extends Data.TaggedError("StoreFailed")<{ readonly error: ReportSink.SinkError }> {}
+
+/** What stops a run before its input ends. */
+export type Stop = KeyRefused | Untrusted | StoreFailed
+
+/** A store operation whose failure stops the run. */
+export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
+  Effect.mapError(self, (error) => new StoreFailed({ error }))
+
+/** `Error: <status> <body>`, one line with control characters escaped, for the run log and the console. */
+export const describeError = (error: VtError.VtError): string => {
+  switch (error._tag) {
+    case "TransportError":
+      return `Error: ${error.reason} ${Text.oneLine(error.message)}`
+    case "ResponseDecodeError":
+      return `Error: ${error.status} ${Text.oneLine(error.message)}`
+    case "RejectedResponseError":
+      return `Error: ${error.status} ${error.reason}: ${Text.oneLine(error.message)}`
+    case "InvalidIdError":
+      return `Error: invalid ${error.kind} ${Text.oneLine(error.message)}`
+    default:
+      return `Error: ${error.status} ${error.code} ${Text.oneLine(error.body === "" ? error.message : error.body)}`
+  }
+}
+
+/**
+ * A request of the item described by `where` failed with `error`: a refused key or an untrusted connection stops
+ * the run (the gate has already stopped every other request); anything else fails this item only.
+ */
+export const classify = (
+  where: string,
+  also: ReadonlyArray<Outcome.Counter> = []
+) =>
+(error: VtError.VtError): Effect.Effect<Outcome.Outcome, KeyRefused | Untrusted> => {
+  if (VtError.isAuthFailure(error)) {
+    return Effect.zipRight(Effect.logError(describeError(error)), Effect.fail(new KeyRefused({ error })))
+  }
+  if (VtError.isTlsFailure(error)) return Effect.fail(new Untrusted({ error }))
+  return Effect.succeed(Outcome.failed(`${describeError(error)} (${where})`, also))
+}
+
+/** The same decision for a request made outside the item pipeline (the start-up quota read, `quota`). */
+export const stopOn = (error: VtError.VtError): Effect.Effect<never, KeyRefused | Untrusted> =>
+  VtError.isAuthFailure(error)
+    ? Effect.zipRight(Effect.logError(describeError(error)), Effect.fail(new KeyRefused({ error })))
+    : VtError.isTlsFailure(error)
+    ? Effect.fail(new Untrusted({ error }))
+    : Effect.die(error)

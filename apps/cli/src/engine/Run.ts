@@ -1,0 +1,300 @@
+/**
+ * One run of a command that sends requests, the same for every command: settings checked (exit status 2, nothing
+ * sent), the store proven writable, the run log opened, the key's own quotas learned, the client gated, the
+ * command's pipeline run with progress, and whatever happens (done, stopped, a signal) the summary line logged and
+ * printed, then `end`. The exit status is the value it answers.
+ */
+import type { FileSystem, Path } from "@effect/platform"
+import { ConsoleLog, RunLog } from "@vt-harvest/logging"
+import { QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
+import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
+import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
+import { VtClient, VtError } from "@vt-harvest/vt-client"
+import type { Option } from "effect"
+import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Ref } from "effect"
+import * as nodePath from "node:path"
+import type { InputError } from "../internal/input.js"
+import * as Progress from "../internal/progress.js"
+import * as Quotas from "../internal/quotas.js"
+import * as Settings from "../internal/settings.js"
+import * as Failure from "./Failure.js"
+import * as Outcome from "./Outcome.js"
+
+/** The options of every command that sends requests and writes to a store. */
+export interface CommonOptions extends Settings.LimitOptions {
+  readonly out: string
+  readonly baseUrl: string
+  readonly apiKeyFile: Option.Option<string>
+  readonly timeout: Option.Option<number>
+  readonly logDir: string
+  readonly logFormat: "text" | "json"
+  readonly gzip: boolean
+  readonly noProgress: boolean
+  readonly noQuotaProbe: boolean
+}
+
+/** A store layer as `--out` names it. */
+export type StoreLayer<S = ReportSink.ReportSink> = Layer.Layer<
+  S,
+  ReportSink.SinkError | Settings.UsageError,
+  FileSystem.FileSystem | Path.Path
+>
+
+/**
+ * The store --out names, checked before anything is sent. The S3 sink, and the AWS SDK with it, is loaded only for
+ * s3:// outputs, so that a run to a directory does not pay for loading it.
+ */
+export const checkOut = (
+  options: {
+    readonly out: string
+    readonly overwrite: boolean
+    readonly gzip: boolean
+    readonly readOnly?: boolean
+    /** The directory itself must not be a symbolic link (a sub-store of --out, never followed out of it). */
+    readonly refuseSymlink?: boolean
+  }
+): Effect.Effect<StoreLayer, Settings.UsageError> => {
+  const { gzip, out, overwrite } = options
+  const readOnly = options.readOnly === true
+  if (/^s3:\/\//i.test(out)) {
+    return Effect.gen(function*() {
+      const { ReportSinkS3, S3Location } = yield* Effect.promise(() => import("@vt-harvest/report-sink-s3"))
+      const location = yield* Either.mapLeft(
+        S3Location.parse(out),
+        (error) => new Settings.UsageError({ message: `bad --out: ${error.message}` })
+      )
+      // The SDK warns on every run under Node 20 about its releases of 2027; nothing a user of this CLI can act on.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+      const client = ReportSinkS3.layerS3Client().pipe(
+        Layer.mapError((error) =>
+          new Settings.UsageError({ message: `cannot configure S3 from the environment: ${String(error)}` })
+        )
+      )
+      return ReportSinkS3.layer({ ...location, overwrite, gzip, readOnly }).pipe(Layer.provide(client))
+    })
+  }
+  return out.trim() === ""
+    ? Effect.fail(new Settings.UsageError({ message: "--out must name a directory or s3://bucket/prefix" }))
+    : Effect.succeed(
+      ReportSinkFs.layer({
+        directory: out,
+        overwrite,
+        gzip,
+        readOnly,
+        removeStaleTemps: !readOnly,
+        refuseSymlink: options.refuseSymlink === true
+      })
+    )
+}
+
+/** `<out>/_analyses`: the sub-directory, or the sub-prefix of an s3:// output (`s3://bucket/prefix/_analyses`). */
+export const analysesLocation = (out: string): string =>
+  /^s3:\/\//i.test(out)
+    ? `${out.replace(/\/$/, "")}/${StoreLayout.analysesDirectory}`
+    : nodePath.join(out, StoreLayout.analysesDirectory)
+
+/**
+ * The analyses of a run: a store of their own under `<out>/_analyses`, made by the same sink packages. It always
+ * replaces what it holds, since a later state of an analysis (completed) supersedes an earlier one (queued).
+ */
+export class AnalysisStore extends Context.Tag("@vt-harvest/cli/AnalysisStore")<AnalysisStore, ReportSink.Service>() {}
+
+/** The analyses store of --out, checked like --out itself. */
+export const checkAnalysesOut = (
+  options: { readonly out: string; readonly gzip: boolean }
+): Effect.Effect<StoreLayer<AnalysisStore>, Settings.UsageError> =>
+  Effect.map(
+    checkOut({ out: analysesLocation(options.out), overwrite: true, gzip: options.gzip, refuseSymlink: true }),
+    (layer) => Layer.project(layer, ReportSink.ReportSink, AnalysisStore, (sink) => sink)
+  )
+
+/** The settings every command checks before anything is sent (each failure is exit status 2). */
+export interface Prepared<S> {
+  readonly policy: QuotaPolicy.QuotaPolicy
+  readonly baseUrl: string
+  /** The client as configured, not gated yet: the run gates it. */
+  readonly client: Layer.Layer<VtClient.VtClient>
+  readonly stores: Layer.Layer<S, Settings.UsageError, FileSystem.FileSystem | Path.Path>
+  readonly screen: Progress.Screen
+}
+
+/** Checks the limits, --base-url, --timeout, the store(s) --out names and the API key, in that order. */
+export const prepare = <S>(
+  options: CommonOptions,
+  stores: Effect.Effect<StoreLayer<S>, Settings.UsageError>
+): Effect.Effect<Prepared<S>, Settings.UsageError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const policy = yield* Settings.policy(options)
+    const baseUrl = yield* Settings.baseUrl(options.baseUrl)
+    const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
+    const layer = yield* stores
+    const apiKey = yield* Settings.apiKey(options.apiKeyFile)
+    return {
+      policy,
+      baseUrl,
+      client: VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
+      stores: layer.pipe(
+        Layer.mapError((error) =>
+          error._tag === "UsageError"
+            ? error
+            : new Settings.UsageError({ message: `cannot use --out ${options.out}: ${error.message}` })
+        )
+      ),
+      screen: Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
+    }
+  })
+
+/** The limits in force, for the start line of the run log. */
+export const describeLimits = (policy: QuotaPolicy.QuotaPolicy): string =>
+  [
+    `per-minute ${policy.perMinute ?? "unlimited"}`,
+    `per-day ${policy.perDay ?? "unlimited"}`,
+    `per-month ${policy.perMonth ?? "unlimited"}`,
+    `concurrency ${policy.concurrency}`
+  ].join(", ")
+
+/**
+ * The key's quotas at the start: they lower the gate's limits to the key's own and seed its ledger. A refused key
+ * or an untrusted connection stops the run here (nothing else is sent); any other failure only costs the head
+ * start.
+ */
+const startingQuotas = QuotaGate.readQuotas.pipe(
+  Effect.tap((quotas) =>
+    Effect.logInfo(
+      `quota used: today ${Quotas.describeWindow(quotas.daily)}, this month ${
+        Quotas.describeWindow(quotas.monthly)
+      }, this hour ${Quotas.describeWindow(quotas.hourly)}`
+    )
+  ),
+  Effect.catchAll((error): Effect.Effect<QuotaGate.OverallQuotas | undefined, Failure.Stop> =>
+    VtError.isFatal(error)
+      ? Effect.flatMap(Failure.classify("the start-up quota request")(error), () => Effect.succeed(undefined))
+      : Effect.logWarning(`could not read the key's quota usage (${error._tag}); counting from zero this run`).pipe(
+        Effect.as(undefined)
+      )
+  )
+)
+
+/** What a stopped run says, and its exit status. */
+const stopped = (stop: Failure.Stop | InputError): readonly [number, string] => {
+  switch (stop._tag) {
+    case "KeyRefused":
+      return [3, `the API key was refused (${stop.error._tag}); nothing more was sent`]
+    case "Untrusted":
+      return [1, `${Failure.describeError(stop.error)}; stopped, nothing more was sent`]
+    case "StoreFailed":
+      return [1, `cannot write to the store: ${stop.error.message}; stopped so no quota is wasted`]
+    case "InputError":
+      return [1, stop.message]
+  }
+}
+
+/** A run as a command declares it. */
+export interface Spec<S, R> {
+  readonly common: CommonOptions
+  readonly prepared: Prepared<S>
+  readonly command: string
+  readonly source: string
+  /** Where the run writes, for the start line (default --out). */
+  readonly target?: string | undefined
+  /** The stores proven writable before the first request. */
+  readonly writable: Effect.Effect<ReadonlyArray<ReportSink.Service>, never, S>
+  /** The counters of the summary line, in order. */
+  readonly summary: ReadonlyArray<Outcome.Counter>
+  readonly progress: Progress.View
+  /** The number of items, when known, for the progress bar and the ETA. */
+  readonly total: number | undefined
+  readonly closing?: ((tally: Outcome.Tally, logPath: string) => ReadonlyArray<string>) | undefined
+  readonly body: (
+    tally: Ref.Ref<Outcome.Tally>
+  ) => Effect.Effect<void, Failure.Stop | InputError, R | S | VtClient.VtClient | QuotaGate.QuotaGate>
+}
+
+/** Runs a command's pipeline and answers its exit status. */
+export const run = <S, R>(spec: Spec<S, R>) =>
+  Effect.gen(function*() {
+    const { common, prepared } = spec
+    const { policy, screen } = prepared
+    const color = yield* ConsoleLog.colorDefault
+    const runLog = RunLog.layer({ directory: common.logDir, format: common.logFormat }).pipe(
+      Layer.mapError((error) =>
+        new Settings.UsageError({ message: `cannot write the run log in --log-dir ${common.logDir}: ${error.message}` })
+      )
+    )
+    const target = spec.target ?? common.out
+    const tally = yield* Ref.make(Outcome.empty)
+    const program = Effect.gen(function*() {
+      const logFile = yield* RunLog.RunLogFile
+      // No quota for reports that cannot be kept: each store takes (and removes) a probe before the first request.
+      for (const store of yield* spec.writable) {
+        yield* store.checkWritable.pipe(
+          Effect.mapError((error) =>
+            new Settings.UsageError({
+              message: `cannot write to --out ${common.out}: ${error.message}; nothing was sent`
+            })
+          )
+        )
+      }
+      yield* Effect.logInfo(
+        `start ${spec.command} ${spec.source} -> ${target} (api ${
+          new URL(prepared.baseUrl).origin
+        }, tier ${common.tier}: ${describeLimits(policy)})`
+      )
+      screen.line(`vt-harvest ${spec.command}: ${spec.source} -> ${target}/ (log ${logFile.path})`)
+      const gateRef = yield* Ref.make<QuotaGate.Service | undefined>(undefined)
+      const summarise = Effect.gen(function*() {
+        const gate = yield* Ref.get(gateRef)
+        const requests = gate === undefined ? 0 : (yield* gate.status).requests
+        const line = `${Outcome.summaryLine(yield* Ref.get(tally), spec.summary)}, requests ${requests}`
+        yield* Effect.logInfo(line)
+        yield* Effect.logInfo("end")
+        screen.clear()
+        screen.line(line)
+        for (const closing of spec.closing?.(yield* Ref.get(tally), logFile.path) ?? []) screen.line(closing)
+      })
+      const run = Effect.gen(function*() {
+        const quotas = common.noQuotaProbe ? undefined : yield* startingQuotas
+        const gated = QuotaGate.layerGated(policy, {
+          quotas,
+          probe: common.noQuotaProbe ? undefined : QuotaGate.windowProbe
+        })
+        return yield* Effect.gen(function*() {
+          yield* Ref.set(gateRef, yield* QuotaGate.QuotaGate)
+          yield* Progress.report({
+            screen,
+            enabled: !common.noProgress,
+            tally,
+            view: spec.progress,
+            total: spec.total,
+            policy,
+            plainEvery: "30 seconds"
+          })
+          yield* spec.body(tally)
+        }).pipe(Effect.provide(gated))
+      })
+      return yield* run.pipe(
+        Effect.zipRight(Effect.map(Ref.get(tally), Outcome.exitStatus)),
+        Effect.catchAll((stop) => {
+          const [code, message] = stopped(stop)
+          return Effect.as(Effect.logError(message), code)
+        }),
+        Effect.onInterrupt(() =>
+          Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")
+        ),
+        Effect.ensuring(summarise)
+      )
+    })
+    return yield* program.pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(prepared.client, prepared.stores, runLog)),
+      Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(screen, color))),
+      Logger.withMinimumLogLevel(LogLevel.Info)
+    )
+  })
+
+/** Where a command leaves the exit status of the program (see `Cli.run`): a value of the run, not a global. */
+export class ExitStatus extends Context.Tag("@vt-harvest/cli/ExitStatus")<ExitStatus, Ref.Ref<number>>() {}
+
+/** Leaves the exit status `effect` answers as the program's (see `Cli.run`). */
+export const exitWith = <E, R>(effect: Effect.Effect<number, E, R>): Effect.Effect<void, E, R | ExitStatus> =>
+  Effect.flatMap(effect, (code) => Effect.flatMap(ExitStatus, (status) => Ref.set(status, code)))

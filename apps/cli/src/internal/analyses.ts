@@ -1,0 +1,115 @@
+/**
+ * Analyses as `scan` and `analysis` wait for them and print them: the wait settings, a status for a log line, and
+ * the row printed for each analysis.
+ */
+import { Analysis } from "@vt-harvest/vt-client"
+import type { Option } from "effect"
+import { Duration, Effect } from "effect"
+import * as Input from "./input.js"
+import * as Settings from "./settings.js"
+
+/** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
+export const statusText = (analysis: { readonly status: string }): string =>
+  /^[a-z][a-z-]{0,39}$/.test(analysis.status) ? analysis.status : Input.quote(analysis.status)
+
+/** Seconds between two polls: VirusTotal's own clients poll every 20 s; a public key has 500 requests a day. */
+export const defaultPollSeconds = (tier: "public" | "premium"): number => (tier === "public" ? 60 : 20)
+
+/** How long to wait for one analysis by default: 10 minutes, as VirusTotal's command line does. */
+export const defaultWaitTimeoutSeconds = 600
+
+/** --poll-interval and --wait-timeout, checked (whole seconds, 1 to 86,400). */
+export const waitSettings = (options: {
+  readonly tier: "public" | "premium"
+  readonly pollInterval: Option.Option<number>
+  readonly waitTimeout: Option.Option<number>
+}) =>
+  Effect.gen(function*() {
+    const interval = yield* Settings.seconds("poll-interval", options.pollInterval, defaultPollSeconds(options.tier))
+    const timeout = yield* Settings.seconds("wait-timeout", options.waitTimeout, defaultWaitTimeoutSeconds)
+    return { interval: Duration.seconds(interval), timeout: Duration.seconds(timeout) }
+  })
+
+// -- what is printed -----------------------------------------------------------------------------------------------
+
+/** What a line of output says about an analysis. */
+export interface Row {
+  readonly id: string
+  readonly status: string
+  readonly malicious: string
+  readonly suspicious: string
+  readonly undetected: string
+  readonly harmless: string
+  /** The analysed file's SHA-256, or the URL. */
+  readonly item: string
+}
+
+/** The CSV columns, in order. */
+export const columns = ["id", "status", "malicious", "suspicious", "undetected", "harmless", "item"] as const
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const field = (value: unknown): string => (typeof value === "number" || typeof value === "string" ? String(value) : "")
+
+/** A row from an analysis document as VirusTotal sent it (or as it was stored), `undefined` if it is not one. */
+export const row = (body: Uint8Array): Row | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(new TextDecoder().decode(body))
+  } catch {
+    return undefined
+  }
+  const data = isRecord(json) ? json.data : undefined
+  if (!isRecord(data) || typeof data.id !== "string") return undefined
+  const attributes = isRecord(data.attributes) ? data.attributes : {}
+  const stats = isRecord(attributes.stats) ? attributes.stats : {}
+  const meta = isRecord(json) && isRecord(json.meta) ? json.meta : {}
+  const fileInfo = isRecord(meta.file_info) ? meta.file_info : {}
+  const urlInfo = isRecord(meta.url_info) ? meta.url_info : {}
+  return {
+    id: data.id,
+    status: field(attributes.status),
+    malicious: field(stats.malicious),
+    suspicious: field(stats.suspicious),
+    undetected: field(stats.undetected),
+    harmless: field(stats.harmless),
+    item: field(fileInfo.sha256) || field(urlInfo.url) || field(urlInfo.id)
+  }
+}
+
+/** One line of stdout: CSV (RFC 4180), or a JSON object with `--json`. Never a control character either way. */
+export const formatRow = (value: Row, key: string, json: boolean): string => {
+  if (json) {
+    const count = (text: string) => (text === "" ? null : Number(text))
+    return JSON.stringify({
+      id: value.id,
+      key,
+      status: value.status,
+      malicious: count(value.malicious),
+      suspicious: count(value.suspicious),
+      undetected: count(value.undetected),
+      harmless: count(value.harmless),
+      item: value.item
+    })
+  }
+  return columns.map((column) => {
+    const text = value[column].replace(/[\u0000-\u001f\u007f]/g, " ")
+    return /[",]/.test(text) ? `"${text.replaceAll("\"", "\"\"")}"` : text
+  }).join(",")
+}
+
+/**
+ * Polls the analysis until it is completed, every `interval` for at most `timeout` (after `initialDelay` when it
+ * was just submitted); each poll is one request through the gated client. A timeout fails with
+ * `AnalysisTimeoutError`, whose `last` is the last state polled.
+ */
+export const wait = (
+  id: string,
+  settings: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration },
+  options: { readonly justSubmitted: boolean }
+) =>
+  Analysis.wait(id, {
+    schedule: Analysis.spacedUpTo(settings.interval, settings.timeout),
+    initialDelay: options.justSubmitted ? settings.interval : undefined,
+    onProgress: (analysis) => Effect.logInfo(`analysis ${id} ${statusText(analysis)}`)
+  })

@@ -1,0 +1,69 @@
+/**
+ * The kinds of id `files`, `urls`, `domains` and `ips` read: how a line is parsed, the key a report is stored
+ * under, the request that fetches it.
+ */
+import { ReportKey } from "@vt-harvest/report-sink"
+import type { VtClient, VtError } from "@vt-harvest/vt-client"
+import { VtId } from "@vt-harvest/vt-client"
+import type { Effect } from "effect"
+import { Either } from "effect"
+import * as Outcome from "../engine/Outcome.js"
+import * as Pipeline from "../engine/Pipeline.js"
+import * as Input from "./input.js"
+
+export interface Kind {
+  readonly command: "files" | "urls" | "domains" | "ips"
+  readonly noun: string
+  readonly parse: (input: string) => Either.Either<string, string>
+  readonly key: (id: string) => Either.Either<ReportKey.ReportKey, unknown>
+  readonly fetch: (client: VtClient.Service, id: string) => Effect.Effect<VtClient.Document, VtError.VtError>
+}
+
+export const files: Kind = {
+  command: "files",
+  noun: "hash",
+  parse: VtId.fileHash,
+  key: ReportKey.fromFileHash,
+  fetch: (client, id) => client.getFile(id)
+}
+
+export const urls: Kind = {
+  command: "urls",
+  noun: "URL",
+  parse: VtId.url,
+  key: (url) => Either.right(ReportKey.fromUrl(url)),
+  fetch: (client, id) => client.getUrl(id)
+}
+
+export const domains: Kind = {
+  command: "domains",
+  noun: "domain",
+  parse: VtId.domain,
+  key: ReportKey.fromDomain,
+  fetch: (client, id) => client.getDomain(id)
+}
+
+export const ips: Kind = {
+  command: "ips",
+  noun: "IP address",
+  parse: VtId.ipAddress,
+  key: ReportKey.fromIpAddress,
+  fetch: (client, id) => client.getIpAddress(id)
+}
+
+/** A line of input as an item: an id with its key, or what became of the line (blank, invalid). */
+export const item = (kind: Kind) => (line: Input.Line): Pipeline.Item<string> => {
+  const invalid = (reason: string) =>
+    Outcome.invalid(`line ${line.number}: invalid ${kind.noun} ${Input.quote(line.text)}: ${reason}`)
+  const parsed = Input.classify(line, kind.parse)
+  switch (parsed._tag) {
+    case "Ignored":
+      return Outcome.ignored
+    case "Invalid":
+      return invalid(parsed.reason)
+    case "Id":
+      return Either.isLeft(kind.key(parsed.id))
+        ? invalid("cannot be stored under a safe name")
+        : Pipeline.work(parsed.id, `line ${line.number}, ${kind.noun} ${parsed.id}`)
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * Untrusted text (input lines, ids, server bodies, file names) made safe for a terminal or a log line.
+ */
+
+/** One line, control characters (C0, DEL, C1) turned into spaces, at most `max` characters. */
+export const oneLine = (text: string, max = 1000): string => {
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim()
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat
+}
+
+/** Quoted as a JSON string (control characters escaped), at most `max` characters: never breaks a line. */
+export const quote = (text: string, max = 120): string => {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text
+  return JSON.stringify(cut).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+}
