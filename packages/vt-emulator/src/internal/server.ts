@@ -32,6 +32,7 @@ import {
 import { isKnownId, objectAnswer, type ObjectKind, parseDomain, parseIp, parseUrlId, urlObjectId } from "./objects.js"
 import { mulberry32, type Prng } from "./prng.js"
 import { analysisBody, DEFAULT_COMPLETED_MS, DEFAULT_QUEUED_MS, State, statusAt } from "./state.js"
+import * as T from "./template.js"
 
 const BASE = "/api/v3"
 const LEGACY_BASE = "/vtapi/v2"
@@ -66,7 +67,8 @@ const deadlineExceeded = fixed(504, "DeadlineExceededError", "Deadline exceeded"
 const notFound = fixed(404, "NotFoundError", "Resource not found")
 
 const json = (value: unknown, status = 200): Reply => ({ status, body: Buffer.from(JSON.stringify(value), "utf8") })
-const bytes = (body: Buffer, status = 200): Reply => ({ status, body })
+const bytes = (body: Buffer | T.Body, status = 200): Reply =>
+  Buffer.isBuffer(body) ? { status, body } : { status, body: body.head, tail: body.tail }
 const empty = (status: number): Reply => ({ status, body: Buffer.alloc(0) })
 
 type FaultKind = "reset" | "truncated" | "transient" | "tooManyRequests" | "deadlineExceeded" | "slow" | "error"
@@ -545,11 +547,11 @@ export const start = (initial: Options = {}): Promise<Server> => {
     path: string,
     query: URLSearchParams,
     total: number,
-    item: (index: number) => ReadonlyArray<Buffer> | Buffer
+    item: (index: number) => Collections.Item
   ): Reply => {
     const request = Collections.pageRequest(query)
     if (typeof request === "string") return fixed(400, "InvalidArgumentError", request)
-    const items: Array<ReadonlyArray<Buffer> | Buffer> = []
+    const items: Array<Collections.Item> = []
     for (let i = request.offset; i < Math.min(total, request.offset + request.limit); i++) items.push(item(i))
     return bytes(
       Collections.page(items, total, request, selfUrlOf(req, path), options.pagination ?? "both")
@@ -586,13 +588,7 @@ export const start = (initial: Options = {}): Promise<Server> => {
       descriptorsOnly
         ? Collections.descriptor(rel.target, related[i])
         : Collections.relatedObject(rel.target, related[i])
-    if (rel.single === true) {
-      return bytes(Buffer.concat([
-        Buffer.from("{\"data\":"),
-        ...[render(0)].flat(),
-        Buffer.from(`,"links":${JSON.stringify({ self: selfUrlOf(req, path) })}}`)
-      ]))
-    }
+    if (rel.single === true) return bytes(Collections.single(render(0), selfUrlOf(req, path)))
     return paginated(req, path, query, related.length, render)
   }
 
@@ -744,9 +740,9 @@ export const start = (initial: Options = {}): Promise<Server> => {
         return withObject((o) => {
           const list = Behaviour.sandboxesOf(o.key)
           return paginated(req, path, query, list.length, (i) =>
-            Buffer.from(JSON.stringify(
-              Behaviour.behaviourObject(o.key, list[i].name, o.variant ?? 0, nowSeconds(at) - 3600 * (i + 1))
-            )))
+            T.dataOf(
+              Behaviour.behaviourDocument(o.key, list[i].name, o.variant ?? 0, nowSeconds(at) - 3600 * (i + 1))
+            ))
         })
       }
       if (n === 3) return withObject((o) => relationship(req, path, query, o, sub, false))
@@ -769,9 +765,9 @@ export const start = (initial: Options = {}): Promise<Server> => {
             return fixed(404, "NotFoundError", `File behaviour "${raw}" not found`)
           }
           if (n === 2) {
-            return json({
-              data: Behaviour.behaviourObject(parsed.sha256, parsed.sandbox, file.variant ?? 0, nowSeconds(at) - 3600)
-            })
+            return bytes(
+              Behaviour.behaviourDocument(parsed.sha256, parsed.sandbox, file.variant ?? 0, nowSeconds(at) - 3600)
+            )
           }
           const kind = s[2]
           if (kind !== "html" && kind !== "evtx" && kind !== "memdump" && kind !== "pcap") return notFound
