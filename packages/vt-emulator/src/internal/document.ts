@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto"
 import * as Corpus from "./corpus.js"
 import { hexString, intBetween, mulberry32, pick, type Prng } from "./prng.js"
+import { errorDocument } from "./reply.js"
 import * as T from "./template.js"
 
 const TARGET_SIZE = 40 * 1024
@@ -700,11 +701,6 @@ export interface FileAnswer extends T.Body {
   readonly status: 200 | 400 | 404
   readonly id: string
 }
-
-export const errorBody = (code: string, message: string): Buffer =>
-  Buffer.from(JSON.stringify({ error: { code, message } }), "utf8")
-
-const errorDocument = (code: string, message: string): T.Body => ({ head: errorBody(code, message), tail: undefined })
 
 /** The whole body in a fresh buffer (the parts are shared and must not be handed out). */
 export const answerBody = (answer: FileAnswer): Buffer => T.copy(answer)
