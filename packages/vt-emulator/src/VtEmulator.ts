@@ -10,6 +10,7 @@ import * as Collections from "./internal/collections.js"
 import * as Document from "./internal/document.js"
 import * as Objects from "./internal/objects.js"
 import * as Internal from "./internal/server.js"
+import * as Template from "./internal/template.js"
 
 /**
  * Fault rates, each between 0 and 1, drawn from the seeded generator for every API request that passed
@@ -216,8 +217,7 @@ export const isKnownUrl = (url: string): boolean => {
  */
 export const urlDocument = (url: string): Uint8Array => {
   const id = Objects.urlObjectId(url) ?? ""
-  const answer = Objects.objectAnswer("url", id, url)
-  return Buffer.concat([answer.head, answer.tail])
+  return Template.copy(Objects.objectAnswer("url", id, url))
 }
 
 /**
@@ -227,8 +227,7 @@ export const urlDocument = (url: string): Uint8Array => {
  * @category utils
  */
 export const domainDocument = (name: string): Uint8Array => {
-  const answer = Objects.objectAnswer("domain", name.toLowerCase())
-  return Buffer.concat([answer.head, answer.tail])
+  return Template.copy(Objects.objectAnswer("domain", name.toLowerCase()))
 }
 
 /**
@@ -238,8 +237,7 @@ export const domainDocument = (name: string): Uint8Array => {
  * @category utils
  */
 export const ipAddressDocument = (ip: string): Uint8Array => {
-  const answer = Objects.objectAnswer("ip_address", ip.toLowerCase())
-  return Buffer.concat([answer.head, answer.tail])
+  return Template.copy(Objects.objectAnswer("ip_address", ip.toLowerCase()))
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
- * Sandbox behaviour of files: the summary and MITRE trees (one cached document per report variant), the
- * per-sandbox `file_behaviour` objects, and the sandbox artefacts (HTML report, EVTX, memory dump, PCAP) as bytes.
+ * Sandbox behaviour of files: the summary and MITRE trees (one document per report variant), the per-sandbox
+ * `file_behaviour` objects (one template per variant and sandbox), and the sandbox artefacts (HTML report, EVTX,
+ * memory dump, PCAP) as bytes.
  */
 import { createHash } from "node:crypto"
 import { type VariantInfo, variantInfo } from "./document.js"
 import { hexString, intBetween, mulberry32, pick } from "./prng.js"
+import * as T from "./template.js"
 
 const sandboxes: ReadonlyArray<
   { readonly name: string; readonly html: boolean; readonly pcap: boolean; readonly evtx: boolean; memdump: boolean }
@@ -143,55 +145,60 @@ const mitreOf = (info: VariantInfo) => {
   }
 }
 
-const summaries = new Map<number, Buffer>()
-const mitres = new Map<number, Buffer>()
+const summaries = T.memo((variant: number) => T.compile(summaryOf(variantInfo(variant))))
+const mitres = T.memo((variant: number) => T.compile(mitreOf(variantInfo(variant))))
 
-/** `GET /files/{id}/behaviour_summary`, cached per report variant. */
-export const summary = (variant: number): Buffer => {
-  let body = summaries.get(variant)
-  if (body === undefined) {
-    body = Buffer.from(JSON.stringify(summaryOf(variantInfo(variant))), "utf8")
-    summaries.set(variant, body)
-  }
-  return body
-}
+/** `GET /files/{id}/behaviour_summary` of a report variant. */
+export const summary = (variant: number): T.Body => T.render(summaries(variant), {})
 
-/** `GET /files/{id}/behaviour_mitre_trees`, cached per report variant. */
-export const mitreTrees = (variant: number): Buffer => {
-  let body = mitres.get(variant)
-  if (body === undefined) {
-    body = Buffer.from(JSON.stringify(mitreOf(variantInfo(variant))), "utf8")
-    mitres.set(variant, body)
-  }
-  return body
-}
+/** `GET /files/{id}/behaviour_mitre_trees` of a report variant. */
+export const mitreTrees = (variant: number): T.Body => T.render(mitres(variant), {})
 
-/** A `file_behaviour` object (small: built per request). */
-export const behaviourObject = (fileSha256: string, sandboxName: string, variant: number, analysisDate: number) => {
+/** `{"data": file_behaviour}` of one variant and sandbox; the file and the date are slots. */
+const behaviourTemplate = (variant: number, sandboxName: string): T.Template => {
   const sandbox = sandboxes.find((s) => s.name === sandboxName)
   const info = variantInfo(variant)
-  const id = `${fileSha256}_${sandboxName}`
-  return {
-    type: "file_behaviour",
-    id,
-    links: { self: `https://www.virustotal.com/api/v3/file_behaviours/${encodeURIComponent(id)}` },
-    attributes: {
-      sandbox_name: sandboxName,
-      analysis_date: analysisDate,
-      behash: createHash("md5").update(id).digest("hex"),
-      has_html_report: sandbox?.html ?? false,
-      has_pcap: sandbox?.pcap ?? false,
-      has_evtx: sandbox?.evtx ?? false,
-      has_memdump: sandbox?.memdump ?? false,
-      last_modification_date: analysisDate,
-      tags: info.malicious ? ["DETECT_DEBUG_ENVIRONMENT", "PERSISTENCE"] : [],
-      verdicts: info.malicious ? ["MALWARE"] : ["CLEAN"],
-      processes_tree: processTree(info),
-      command_executions: ["schtasks /create /tn Updater /tr %APPDATA%\\updater.exe /sc minute"],
-      dns_lookups: [{ hostname: "api.ipify.org", resolved_ips: ["104.26.12.205"] }]
+  return T.compile({
+    data: {
+      type: "file_behaviour",
+      id: `${T.text("SHA256")}_${sandboxName}`,
+      links: {
+        // The SHA-256 is hex, which encodeURIComponent leaves as it is.
+        self: `https://www.virustotal.com/api/v3/file_behaviours/${T.text("SHA256")}_${encodeURIComponent(sandboxName)}`
+      },
+      attributes: {
+        sandbox_name: sandboxName,
+        analysis_date: T.value("DATE"),
+        behash: T.text("BEHASH"),
+        has_html_report: sandbox?.html ?? false,
+        has_pcap: sandbox?.pcap ?? false,
+        has_evtx: sandbox?.evtx ?? false,
+        has_memdump: sandbox?.memdump ?? false,
+        last_modification_date: T.value("DATE"),
+        tags: info.malicious ? ["DETECT_DEBUG_ENVIRONMENT", "PERSISTENCE"] : [],
+        verdicts: info.malicious ? ["MALWARE"] : ["CLEAN"],
+        processes_tree: processTree(info),
+        command_executions: ["schtasks /create /tn Updater /tr %APPDATA%\\updater.exe /sc minute"],
+        dns_lookups: [{ hostname: "api.ipify.org", resolved_ips: ["104.26.12.205"] }]
+      }
     }
-  }
+  })
 }
+
+const behaviourTemplates = T.cache<T.Template>()
+
+/** `GET /file_behaviours/{sha256}_{sandbox}`: the `file_behaviour` object as a `{"data":…}` document. */
+export const behaviourDocument = (
+  fileSha256: string,
+  sandboxName: string,
+  variant: number,
+  analysisDate: number
+): T.Body =>
+  T.render(behaviourTemplates(`${variant}/${sandboxName}`, () => behaviourTemplate(variant, sandboxName)), {
+    SHA256: fileSha256,
+    DATE: String(analysisDate),
+    BEHASH: createHash("md5").update(`${fileSha256}_${sandboxName}`).digest("hex")
+  })
 
 /** Splits `{sha256}_{sandbox}`; undefined when it is not such an id or the sandbox did not run the file. */
 export const parseBehaviourId = (raw: string): { readonly sha256: string; readonly sandbox: string } | undefined => {

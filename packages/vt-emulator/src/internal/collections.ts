@@ -1,6 +1,7 @@
 /**
  * Collections: relationships (related objects and their descriptors), comments and votes, paginated the way
- * VirusTotal does (`limit`, opaque `cursor`, `meta.cursor` and `links.next`, neither on the last page).
+ * VirusTotal does (`limit`, opaque `cursor`, `meta.cursor` and `links.next`, neither on the last page). Pages are
+ * assembled from the cached bytes of their items.
  */
 import { createHash } from "node:crypto"
 import { answerFile, isKnown as isKnownFile } from "./document.js"
@@ -19,7 +20,7 @@ interface Relationship {
 }
 
 const list = (target: Target): Relationship => ({ target })
-const single = (target: Target): Relationship => ({ target, single: true })
+const one = (target: Target): Relationship => ({ target, single: true })
 
 /** The relationships each collection offers (a subset of VirusTotal's, with the same names). */
 export const relationships: Readonly<Record<Collection, Readonly<Record<string, Relationship>>>> = {
@@ -47,8 +48,8 @@ export const relationships: Readonly<Record<Collection, Readonly<Record<string, 
     contacted_domains: list("domain"),
     contacted_ips: list("ip_address"),
     downloaded_files: list("file"),
-    last_serving_ip_address: single("ip_address"),
-    network_location: single("domain"),
+    last_serving_ip_address: one("ip_address"),
+    network_location: one("domain"),
     redirecting_urls: list("url"),
     redirects_to: list("url"),
     referrer_files: list("file"),
@@ -59,7 +60,7 @@ export const relationships: Readonly<Record<Collection, Readonly<Record<string, 
     votes: list("vote"),
     communicating_files: list("file"),
     downloaded_files: list("file"),
-    parent: single("domain"),
+    parent: one("domain"),
     referrer_files: list("file"),
     resolutions: list("resolution"),
     siblings: list("domain"),
@@ -121,17 +122,23 @@ export const pageRequest = (query: URLSearchParams): PageRequest | string => {
 
 const comma = Buffer.from(",")
 
+const pageTemplate = T.compile({ data: [T.value("ITEMS")], meta: T.value("META"), links: T.value("LINKS") })
+const singleTemplate = T.compile({ data: T.value("ITEM"), links: { self: T.text("SELF") } })
+
+/** The JSON bytes of one item of a list: one buffer, or the parts of a cached document. */
+export type Item = ReadonlyArray<Buffer> | Buffer
+
 /**
  * A collection page: `items` are the JSON bytes of this page's items only (pages are built lazily: nothing past
  * the page is generated). `selfUrl` is the absolute URL of the collection without query string.
  */
 export const page = (
-  items: ReadonlyArray<ReadonlyArray<Buffer> | Buffer>,
+  items: ReadonlyArray<Item>,
   total: number,
   request: PageRequest,
   selfUrl: string,
   style: PaginationStyle
-): Buffer => {
+): T.Body => {
   const nextOffset = request.offset + request.limit
   const cursor = nextOffset < total ? encodeCursor(nextOffset) : undefined
   const query = (offset: number) =>
@@ -140,15 +147,18 @@ export const page = (
   if (cursor !== undefined && style !== "links") meta.cursor = cursor
   const links: Record<string, string> = { self: `${selfUrl}${query(request.offset)}` }
   if (cursor !== undefined && style !== "cursor") links.next = `${selfUrl}${query(nextOffset)}`
-  const parts: Array<Buffer> = [Buffer.from("{\"data\":[")]
+  const parts: Array<Buffer> = []
   items.forEach((item, i) => {
     if (i > 0) parts.push(comma)
     if (Buffer.isBuffer(item)) parts.push(item)
     else parts.push(...item)
   })
-  parts.push(Buffer.from(`],"meta":${JSON.stringify(meta)},"links":${JSON.stringify(links)}}`))
-  return Buffer.concat(parts)
+  return T.render(pageTemplate, { ITEMS: parts, META: JSON.stringify(meta), LINKS: JSON.stringify(links) })
 }
+
+/** A to-one relationship: `data` is the one object, never paginated. */
+export const single = (item: Item, selfUrl: string): T.Body =>
+  T.render(singleTemplate, { ITEM: item, SELF: T.escape(selfUrl) })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Related objects
@@ -199,21 +209,15 @@ export const relatedIds = (
 const kindOf: Partial<Record<Target, ObjectKind>> = { url: "url", domain: "domain", ip_address: "ip_address" }
 
 /** The JSON bytes of a related object as a list item (the `data` member of its document). */
-export const relatedObject = (target: Target, related: { id: string; url?: string }): Array<Buffer> => {
-  if (target === "file") {
-    const answer = answerFile(related.id)
-    return T.dataOf(answer.head, answer.tail)
-  }
+export const relatedObject = (target: Target, related: { id: string; url?: string }): Item => {
+  if (target === "file") return T.dataOf(answerFile(related.id))
   const kind = kindOf[target]
-  if (kind !== undefined) {
-    const answer = objectAnswer(kind, related.id, related.url)
-    return T.dataOf(answer.head, answer.tail)
-  }
+  if (kind !== undefined) return T.dataOf(objectAnswer(kind, related.id, related.url))
   // A resolution: "<ip><domain>", small enough to build per request.
   const ip = /^\d+\.\d+\.\d+\.\d+/.exec(related.id)?.[0] ?? ""
   const host = related.id.slice(ip.length)
   const d = digestOf(related.id)
-  return [Buffer.from(JSON.stringify({
+  return Buffer.from(JSON.stringify({
     type: "resolution",
     id: related.id,
     links: { self: `https://www.virustotal.com/api/v3/resolutions/${related.id}` },
@@ -225,7 +229,7 @@ export const relatedObject = (target: Target, related: { id: string; url?: strin
       host_name_last_analysis_stats: objectResults("domain", host).stats,
       ip_address_last_analysis_stats: objectResults("ip_address", ip).stats
     }
-  }))]
+  }))
 }
 
 /** A descriptor: type and id, plus the URL itself for URLs (as VirusTotal's context attributes). */

@@ -3,12 +3,14 @@
  *
  * A real report weighs tens of kilobytes; serialising one per request caps an emulator near a thousand requests per
  * second, which would make it the bottleneck of every benchmark. So each of a handful of variants is serialised once,
- * with sentinels where the per-file values go (hashes, size, dates, counters), and split into static byte segments.
- * Answering a request is then a few hashes of the id and one copy of ~40 KB into a fresh buffer.
+ * as a template (template.ts) with slots for the per-file values (hashes, size, dates, counters). Answering a request
+ * is then a few hashes of the id and a splice of a ~1.5 KB head; the rest of the report is the variant's shared tail.
  */
 import { createHash } from "node:crypto"
 import * as Corpus from "./corpus.js"
 import { hexString, intBetween, mulberry32, pick, type Prng } from "./prng.js"
+import { errorDocument } from "./reply.js"
+import * as T from "./template.js"
 
 const TARGET_SIZE = 40 * 1024
 
@@ -174,7 +176,7 @@ const variants: ReadonlyArray<Variant> = [
 ]
 
 // ---------------------------------------------------------------------------------------------------------------
-// Sentinels
+// Slots
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Per-file values spliced into the static segments. */
@@ -196,39 +198,15 @@ type Slot =
   | "VOTES_HARMLESS"
   | "VOTES_MALICIOUS"
 
-/** A slot inside a JSON string: the value must be JSON-safe text (hex, digits, base64). */
-const str = (slot: Slot): string => `@@${slot}@@`
-/** A slot that is a whole JSON number: its quotes go too. Typed as number to keep the document types honest. */
-const num = (slot: Slot): number => `@@#${slot}@@` as unknown as number
+/** A slot inside a JSON string: its value is JSON-safe text (hex, digits, base64). */
+const str = (slot: Slot): string => T.text(slot)
+/** A slot that is a whole JSON number. */
+const num = (slot: Slot): number => T.value(slot)
 
-const SENTINEL = /"@@#([A-Z0-9_]+)@@"|@@([A-Z0-9_]+)@@/g
-
-interface Compiled {
-  /** Static bytes around the slots: one more than `slots`, the last being everything after the last slot. */
-  readonly segments: ReadonlyArray<Buffer>
-  readonly slots: ReadonlyArray<Slot>
-  /** Length of the segments before the last slot. */
-  readonly headStaticLength: number
-}
-
-interface Template extends Compiled {
+interface Template extends T.Template {
   /** The variant's engine verdicts, shared by its reports, its analyses and its v2 reports. */
   readonly results: Readonly<Record<string, EngineResult>>
   readonly stats: Readonly<Record<Category, number>>
-}
-
-const compile = (json: string): Compiled => {
-  const segments: Array<Buffer> = []
-  const slots: Array<Slot> = []
-  let last = 0
-  for (const match of json.matchAll(SENTINEL)) {
-    segments.push(Buffer.from(json.slice(last, match.index), "utf8"))
-    slots.push((match[1] ?? match[2]) as Slot)
-    last = match.index + match[0].length
-  }
-  const headStaticLength = segments.reduce((n, s) => n + s.length, 0)
-  segments.push(Buffer.from(json.slice(last), "utf8"))
-  return { segments, slots, headStaticLength }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -636,9 +614,8 @@ const buildVariant = (index: number): Template => {
     return JSON.stringify(document)
   }
   // Measure what is served, not the template: the sentinels are shorter than the values they stand for.
-  const served = (json: string) => json.replace(SENTINEL, (_, raw: string | undefined) => "x".repeat(raw ? 10 : 64))
   let json = withSigmaStats()
-  for (let i = 0; served(json).length < TARGET_SIZE; i++) {
+  for (let i = 0; T.filledLength(json, 64, 10) < TARGET_SIZE; i++) {
     const rule = Corpus.sigmaRules[i % Corpus.sigmaRules.length]
     sigmaResults.push({
       rule_title: rule.title,
@@ -651,12 +628,10 @@ const buildVariant = (index: number): Template => {
     })
     json = withSigmaStats()
   }
-  return { ...compile(json), results, stats }
+  return { ...T.parse(json), results, stats }
 }
 
-const templates: Array<Template | undefined> = []
-
-const template = (index: number): Template => (templates[index] ??= buildVariant(index))
+const template = T.memo(buildVariant)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Per-id values
@@ -718,53 +693,26 @@ const values = (id: string, digest: Buffer, variant: Variant): Record<Slot, stri
 }
 
 /**
- * The per-file head of the document; the tail is the template's shared last segment. Sending the two as they are
- * (one writev) keeps the bulk of every answer in one hot buffer instead of copying 40 KB per request.
+ * What GET /files/{id} answers, before faults: status and exact body bytes, as a per-file head and the template's
+ * shared tail. Sending the two as they are (one writev) keeps the bulk of every answer in one hot buffer instead of
+ * copying 40 KB per request.
  */
-const spliceHead = (t: Template, v: Record<Slot, string>): Buffer => {
-  let length = t.headStaticLength
-  for (const slot of t.slots) length += v[slot].length
-  const out = Buffer.allocUnsafe(length)
-  let offset = 0
-  for (let i = 0; i < t.slots.length; i++) {
-    offset += t.segments[i].copy(out, offset)
-    offset += out.write(v[t.slots[i]], offset, "latin1")
-  }
-  return out
-}
-
-/** What GET /files/{id} answers, before faults: status and exact body bytes, as a head and a shared tail. */
-export interface FileAnswer {
+export interface FileAnswer extends T.Body {
   readonly status: 200 | 400 | 404
   readonly id: string
-  readonly head: Buffer
-  readonly tail: Buffer | undefined
 }
 
-export const errorBody = (code: string, message: string): Buffer =>
-  Buffer.from(JSON.stringify({ error: { code, message } }), "utf8")
-
 /** The whole body in a fresh buffer (the parts are shared and must not be handed out). */
-export const answerBody = (answer: FileAnswer): Buffer =>
-  Buffer.concat(answer.tail === undefined ? [answer.head] : [answer.head, answer.tail])
+export const answerBody = (answer: FileAnswer): Buffer => T.copy(answer)
 
 /**
  * The most recent answers, by id as requested. A hit costs nothing: a client re-requesting the same ids (retries,
- * tests, the one-document benchmark) gets the same bytes. Only heads (about 1.5 KB) are kept per id.
+ * tests, the one-document benchmark) gets the same bytes. Only heads (about 1.5 KB) are kept per id; malformed ids
+ * are not worth keeping (and may be anything a client typed).
  */
-const recent = new Map<string, FileAnswer>()
-const RECENT_LIMIT = 1024
+const recent = T.cache<FileAnswer>({ limit: 1024, keep: (answer) => answer.status !== 400 })
 
-export const answerFile = (rawId: string): FileAnswer => {
-  const hit = recent.get(rawId)
-  if (hit !== undefined) return hit
-  const answer = buildAnswer(rawId)
-  // Malformed ids are not worth keeping (and may be anything a client typed).
-  if (answer.status === 400) return answer
-  if (recent.size >= RECENT_LIMIT) recent.delete(recent.keys().next().value as string)
-  recent.set(rawId, answer)
-  return answer
-}
+export const answerFile = (rawId: string): FileAnswer => recent(rawId, () => buildAnswer(rawId))
 
 const buildAnswer = (rawId: string): FileAnswer => {
   const id = normaliseFileId(rawId)
@@ -772,17 +720,13 @@ const buildAnswer = (rawId: string): FileAnswer => {
     return {
       status: 400,
       id: rawId,
-      head: errorBody("InvalidArgumentError", `"${rawId}" is not a valid file identifier (MD5, SHA-1 or SHA-256)`),
-      tail: undefined
+      ...errorDocument("InvalidArgumentError", `"${rawId}" is not a valid file identifier (MD5, SHA-1 or SHA-256)`)
     }
   }
   const digest = sha256(id)
-  if (!knownDigest(digest)) {
-    return { status: 404, id, head: errorBody("NotFoundError", `File "${rawId}" not found`), tail: undefined }
-  }
+  if (!knownDigest(digest)) return { status: 404, id, ...errorDocument("NotFoundError", `File "${rawId}" not found`) }
   const index = digest[1] % variants.length
-  const t = template(index)
-  return { status: 200, id, head: spliceHead(t, values(id, digest, variants[index])), tail: t.segments[t.slots.length] }
+  return { status: 200, id, ...T.render(template(index), values(id, digest, variants[index])) }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -864,7 +808,6 @@ export const answerUploaded = (
 ): FileAnswer => {
   const digest = sha256(file.sha256)
   const index = digest[1] % variants.length
-  const t = template(index)
   const v = values(file.sha256, digest, variants[index])
   const at = String(lastAnalysis)
   const overridden: Record<Slot, string> = {
@@ -880,5 +823,5 @@ export const answerUploaded = (
     TIMES_SUBMITTED: "1",
     UNIQUE_SOURCES: "1"
   }
-  return { status: 200, id: file.sha256, head: spliceHead(t, overridden), tail: t.segments[t.slots.length] }
+  return { status: 200, id: file.sha256, ...T.render(template(index), overridden) }
 }

@@ -1,70 +1,69 @@
 /**
  * The legacy v2 answers (`/vtapi/v2/…`): `response_code` 1 found, 0 unknown, -2 queued, -1 invalid; `scans` per
- * engine. The engine verdicts are the same as the v3 report's; the scans object is cached per variant.
+ * engine. The engine verdicts are the same as the v3 report's; a file or URL report is a template per variant, whose
+ * static tail is its scans. The other answers are small and serialised per request.
  */
 import { createHash } from "node:crypto"
-import { type FileIdentity, variantResults } from "./document.js"
-import { derivedIp, objectResults } from "./objects.js"
-
-const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), "utf8")
+import { type FileIdentity, variantResults as fileVariantResults } from "./document.js"
+import { derivedIp, objectResults, objectVariant, variantResults } from "./objects.js"
+import * as T from "./template.js"
 
 const scanDate = (seconds: number): string => new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ")
 
-const fileScans = new Map<number, { readonly bytes: Buffer; readonly positives: number; readonly total: number }>()
-
-const scansOfVariant = (variant: number) => {
-  let scans = fileScans.get(variant)
-  if (scans === undefined) {
-    const { results } = variantResults(variant)
-    const out: Record<string, { detected: boolean; version: string; result: string | null; update: string }> = {}
-    let positives = 0
-    for (const [engine, r] of Object.entries(results)) {
-      if (r.category === "type-unsupported") continue
-      const detected = r.category === "malicious"
-      if (detected) positives++
-      out[engine] = { detected, version: r.engine_version, result: detected ? r.result : null, update: r.engine_update }
-    }
-    scans = { bytes: json(out), positives, total: Object.keys(out).length }
-    fileScans.set(variant, scans)
+const fileReports = T.memo((variant: number) => {
+  const scans: Record<string, { detected: boolean; version: string; result: string | null; update: string }> = {}
+  let positives = 0
+  for (const [engine, r] of Object.entries(fileVariantResults(variant).results)) {
+    if (r.category === "type-unsupported") continue
+    const detected = r.category === "malicious"
+    if (detected) positives++
+    scans[engine] = { detected, version: r.engine_version, result: detected ? r.result : null, update: r.engine_update }
   }
-  return scans
-}
-
-/** `file/report` for a file found. */
-export const fileReport = (resource: string, file: FileIdentity, analysed: number): Buffer => {
-  const scans = scansOfVariant(file.variant)
-  const head = JSON.stringify({
+  return T.compile({
     response_code: 1,
     verbose_msg: "Scan finished, information embedded",
-    resource,
-    scan_id: `${file.sha256}-${analysed}`,
-    md5: file.md5,
-    sha1: file.sha1,
-    sha256: file.sha256,
-    scan_date: scanDate(analysed),
-    permalink: `https://www.virustotal.com/gui/file/${file.sha256}/detection/f-${file.sha256}-${analysed}`,
-    positives: scans.positives,
-    total: scans.total
+    resource: T.text("RESOURCE"),
+    scan_id: `${T.text("SHA256")}-${T.text("ANALYSED")}`,
+    md5: T.text("MD5"),
+    sha1: T.text("SHA1"),
+    sha256: T.text("SHA256"),
+    scan_date: T.text("SCAN_DATE"),
+    permalink: `https://www.virustotal.com/gui/file/${T.text("SHA256")}/detection/f-${T.text("SHA256")}-${
+      T.text("ANALYSED")
+    }`,
+    positives,
+    total: Object.keys(scans).length,
+    scans
   })
-  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"scans":`), scans.bytes, Buffer.from("}")])
-}
+})
 
-export const unknownResource = (resource: string): Buffer =>
-  json({
+/** `file/report` for a file found. */
+export const fileReport = (resource: string, file: FileIdentity, analysed: number): T.Body =>
+  T.render(fileReports(file.variant), {
+    RESOURCE: T.escape(resource),
+    SHA256: file.sha256,
+    MD5: file.md5,
+    SHA1: file.sha1,
+    ANALYSED: String(analysed),
+    SCAN_DATE: scanDate(analysed)
+  })
+
+export const unknownResource = (resource: string): T.Body =>
+  T.json({
     response_code: 0,
     resource,
     verbose_msg: "The requested resource is not among the finished, queued or pending scans"
   })
 
-export const queued = (resource: string, scanId: string): Buffer =>
-  json({ response_code: -2, resource, scan_id: scanId, verbose_msg: "Your resource is queued for analysis" })
+export const queued = (resource: string, scanId: string): T.Body =>
+  T.json({ response_code: -2, resource, scan_id: scanId, verbose_msg: "Your resource is queued for analysis" })
 
-export const invalid = (resource: string, what: string): Buffer =>
-  json({ response_code: -1, resource, verbose_msg: `Invalid ${what}` })
+export const invalid = (resource: string, what: string): T.Body =>
+  T.json({ response_code: -1, resource, verbose_msg: `Invalid ${what}` })
 
 /** `file/scan` accepted. */
-export const fileScanQueued = (file: { sha256: string; sha1: string; md5: string }, at: number): Buffer =>
-  json({
+export const fileScanQueued = (file: { sha256: string; sha1: string; md5: string }, at: number): T.Body =>
+  T.json({
     response_code: 1,
     verbose_msg: "Scan request successfully queued, come back later for the report",
     resource: file.sha256,
@@ -76,8 +75,8 @@ export const fileScanQueued = (file: { sha256: string; sha1: string; md5: string
   })
 
 /** `url/scan` accepted. */
-export const urlScanQueued = (url: string, id: string, at: number): Buffer =>
-  json({
+export const urlScanQueued = (url: string, id: string, at: number): T.Body =>
+  T.json({
     response_code: 1,
     verbose_msg: "Scan request successfully queued, come back later for the report",
     scan_id: `${id}-${at}`,
@@ -87,30 +86,38 @@ export const urlScanQueued = (url: string, id: string, at: number): Buffer =>
     resource: url
   })
 
-/** `url/report` for a URL found. */
-export const urlReport = (resource: string, url: string, id: string, analysed: number): Buffer => {
-  const { results } = objectResults("url", id)
+const urlReports = T.memo((variant: number) => {
   const scans: Record<string, { detected: boolean; result: string }> = {}
   let positives = 0
-  for (const [engine, r] of Object.entries(results)) {
+  for (const [engine, r] of Object.entries(variantResults("url", variant).results)) {
     const detected = r.category === "malicious"
     if (detected) positives++
     scans[engine] = { detected, result: r.result === "unrated" ? "unrated site" : `${r.result} site` }
   }
-  return json({
+  return T.compile({
     response_code: 1,
     verbose_msg: "Scan finished, scan information embedded in this object",
-    resource,
-    url,
-    scan_id: `${id}-${analysed}`,
-    scan_date: scanDate(analysed),
-    permalink: `https://www.virustotal.com/gui/url/${id}/detection/u-${id}-${analysed}`,
+    resource: T.text("RESOURCE"),
+    url: T.text("URL"),
+    scan_id: `${T.text("ID")}-${T.text("ANALYSED")}`,
+    scan_date: T.text("SCAN_DATE"),
+    permalink: `https://www.virustotal.com/gui/url/${T.text("ID")}/detection/u-${T.text("ID")}-${T.text("ANALYSED")}`,
     filescan_id: null,
     positives,
     total: Object.keys(scans).length,
     scans
   })
-}
+})
+
+/** `url/report` for a URL found. */
+export const urlReport = (resource: string, url: string, id: string, analysed: number): T.Body =>
+  T.render(urlReports(objectVariant("url", id)), {
+    RESOURCE: T.escape(resource),
+    URL: T.escape(url),
+    ID: T.escape(id),
+    ANALYSED: String(analysed),
+    SCAN_DATE: scanDate(analysed)
+  })
 
 const digestOf = (s: string): Buffer => createHash("sha256").update(s).digest()
 
@@ -128,10 +135,10 @@ const detectedUrls = (seed: string, host: string, malicious: boolean) =>
     : []
 
 /** `domain/report` for a domain found. */
-export const domainReport = (domain: string): Buffer => {
+export const domainReport = (domain: string): T.Body => {
   const { stats } = objectResults("domain", domain)
   const d = digestOf(domain)
-  return json({
+  return T.json({
     response_code: 1,
     verbose_msg: "Domain found in dataset",
     categories: stats.malicious > 0 ? ["malicious web sites"] : ["information technology"],
@@ -148,10 +155,10 @@ export const domainReport = (domain: string): Buffer => {
 }
 
 /** `ip-address/report` for an address found. */
-export const ipReport = (ip: string): Buffer => {
+export const ipReport = (ip: string): T.Body => {
   const { stats } = objectResults("ip_address", ip)
   const d = digestOf(ip)
-  return json({
+  return T.json({
     response_code: 1,
     verbose_msg: "IP address in dataset",
     asn: 1000 + d.readUInt16BE(2),
@@ -167,8 +174,8 @@ export const ipReport = (ip: string): Buffer => {
   })
 }
 
-export const domainUnknown = (domain: string): Buffer =>
-  json({ response_code: 0, resource: domain, verbose_msg: "Domain not found" })
+export const domainUnknown = (domain: string): T.Body =>
+  T.json({ response_code: 0, resource: domain, verbose_msg: "Domain not found" })
 
-export const ipUnknown = (ip: string): Buffer =>
-  json({ response_code: 0, resource: ip, verbose_msg: "IP address not in dataset" })
+export const ipUnknown = (ip: string): T.Body =>
+  T.json({ response_code: 0, resource: ip, verbose_msg: "IP address not in dataset" })

@@ -1,5 +1,5 @@
 /**
- * Synthetic URL, domain and IP address objects, built like the file reports: one template per variant, serialised
+ * Synthetic URL, domain and IP address objects, built like the file reports: one template per variant, compiled
  * once, and a splice of the per-object values (id, name, dates, counters) per answer.
  */
 import { createHash } from "node:crypto"
@@ -342,25 +342,25 @@ interface KindTemplate extends T.Template {
 }
 
 const common = (variant: Variant) => ({
-  reputation: T.num("REPUTATION"),
-  total_votes: { harmless: T.num("VOTES_HARMLESS"), malicious: T.num("VOTES_MALICIOUS") },
-  last_analysis_date: T.num("LAST_ANALYSIS"),
-  last_modification_date: T.num("LAST_MODIFICATION"),
+  reputation: T.value("REPUTATION"),
+  total_votes: { harmless: T.value("VOTES_HARMLESS"), malicious: T.value("VOTES_MALICIOUS") },
+  last_analysis_date: T.value("LAST_ANALYSIS"),
+  last_modification_date: T.value("LAST_MODIFICATION"),
   tags: variant.tags,
   categories: categoriesOf(variant)
 })
 
 const buildUrl = (rng: Prng, variant: Variant, scan: ReturnType<typeof engineResults>) => ({
   data: {
-    id: T.str("ID"),
+    id: T.text("ID"),
     type: "url",
-    links: { self: `https://www.virustotal.com/api/v3/urls/${T.str("ID")}` },
+    links: { self: `https://www.virustotal.com/api/v3/urls/${T.text("ID")}` },
     attributes: {
-      url: T.str("URL"),
-      last_final_url: T.str("URL"),
-      first_submission_date: T.num("FIRST_SUBMISSION"),
-      last_submission_date: T.num("LAST_SUBMISSION"),
-      times_submitted: T.num("TIMES_SUBMITTED"),
+      url: T.text("URL"),
+      last_final_url: T.text("URL"),
+      first_submission_date: T.value("FIRST_SUBMISSION"),
+      last_submission_date: T.value("LAST_SUBMISSION"),
+      times_submitted: T.value("TIMES_SUBMITTED"),
       ...common(variant),
       title: variant.title,
       has_content: variant.label !== "clean",
@@ -379,7 +379,7 @@ const buildUrl = (rng: Prng, variant: Variant, scan: ReturnType<typeof engineRes
         { length: intBetween(rng, 0, 6) },
         () => `https://cdn${intBetween(rng, 1, 9)}.example/`
       ),
-      redirection_chain: [T.str("URL")],
+      redirection_chain: [T.text("URL")],
       threat_names: variant.label === "clean" ? [] : [variant.label],
       trackers: variant.tags.includes("trackers") ? { "Google Tag Manager": [{ url: "https://gtm.example/" }] } : {},
       last_analysis_stats: scan.stats,
@@ -390,21 +390,21 @@ const buildUrl = (rng: Prng, variant: Variant, scan: ReturnType<typeof engineRes
 
 const buildDomain = (rng: Prng, variant: Variant, scan: ReturnType<typeof engineResults>) => ({
   data: {
-    id: T.str("ID"),
+    id: T.text("ID"),
     type: "domain",
-    links: { self: `https://www.virustotal.com/api/v3/domains/${T.str("ID")}` },
+    links: { self: `https://www.virustotal.com/api/v3/domains/${T.text("ID")}` },
     attributes: {
       ...common(variant),
-      tld: T.str("TLD"),
-      creation_date: T.num("CREATION"),
-      expiration_date: T.num("EXPIRATION"),
-      last_update_date: T.num("LAST_MODIFICATION"),
+      tld: T.text("TLD"),
+      creation_date: T.value("CREATION"),
+      expiration_date: T.value("EXPIRATION"),
+      last_update_date: T.value("LAST_MODIFICATION"),
       registrar: pick(rng, ["NameCheap, Inc.", "GoDaddy.com, LLC", "MarkMonitor Inc.", "NameSilo, LLC"]),
       last_dns_records: [
-        { type: "A", ttl: 300, value: T.str("IP") },
+        { type: "A", ttl: 300, value: T.text("IP") },
         { type: "NS", ttl: 21_600, value: "ns1.dns-provider.example" },
         { type: "NS", ttl: 21_600, value: "ns2.dns-provider.example" },
-        { type: "MX", ttl: 3600, value: `mail.${T.str("ID")}`, priority: 10 },
+        { type: "MX", ttl: 3600, value: `mail.${T.text("ID")}`, priority: 10 },
         { type: "TXT", ttl: 3600, value: "v=spf1 include:_spf.example ~all" },
         {
           type: "SOA",
@@ -418,17 +418,17 @@ const buildDomain = (rng: Prng, variant: Variant, scan: ReturnType<typeof engine
           minimum: 3600
         }
       ],
-      last_dns_records_date: T.num("LAST_ANALYSIS"),
-      whois: `Domain Name: ${T.str("ID")}\nRegistry Domain ID: ${
+      last_dns_records_date: T.value("LAST_ANALYSIS"),
+      whois: `Domain Name: ${T.text("ID")}\nRegistry Domain ID: ${
         hexString(rng, 16)
       }_DOMAIN\nRegistrar WHOIS Server: whois.registrar.example\nCreation Date: 2019-03-11T10:02:44Z\nName Server: ns1.dns-provider.example\nDNSSEC: unsigned`,
-      whois_date: T.num("LAST_MODIFICATION"),
+      whois_date: T.value("LAST_MODIFICATION"),
       popularity_ranks: variant.label === "clean"
         ? { "Cisco Umbrella": { rank: intBetween(rng, 1, 5000), timestamp: EPOCH_END } }
         : {},
       jarm: hexString(rng, 62),
       last_https_certificate: certificate(rng, "@@ID@@"),
-      last_https_certificate_date: T.num("LAST_ANALYSIS"),
+      last_https_certificate_date: T.value("LAST_ANALYSIS"),
       last_analysis_stats: scan.stats,
       last_analysis_results: scan.results
     }
@@ -437,24 +437,24 @@ const buildDomain = (rng: Prng, variant: Variant, scan: ReturnType<typeof engine
 
 const buildIp = (rng: Prng, variant: Variant, scan: ReturnType<typeof engineResults>) => ({
   data: {
-    id: T.str("ID"),
+    id: T.text("ID"),
     type: "ip_address",
-    links: { self: `https://www.virustotal.com/api/v3/ip_addresses/${T.str("ID")}` },
+    links: { self: `https://www.virustotal.com/api/v3/ip_addresses/${T.text("ID")}` },
     attributes: {
       ...common(variant),
-      network: T.str("NETWORK"),
-      asn: T.num("ASN"),
+      network: T.text("NETWORK"),
+      asn: T.value("ASN"),
       as_owner: pick(rng, ["DIGITALOCEAN-ASN", "OVH SAS", "Hetzner Online GmbH", "AMAZON-02", "Cloudflare, Inc."]),
-      country: T.str("COUNTRY"),
+      country: T.text("COUNTRY"),
       continent: "EU",
       regional_internet_registry: "RIPE NCC",
-      whois: `NetRange: ${T.str("NETWORK")}\nOrgName: Hosting Provider\nCountry: ${T.str("COUNTRY")}\nOriginAS: AS${
-        T.str("ASN_TEXT")
+      whois: `NetRange: ${T.text("NETWORK")}\nOrgName: Hosting Provider\nCountry: ${T.text("COUNTRY")}\nOriginAS: AS${
+        T.text("ASN_TEXT")
       }`,
-      whois_date: T.num("LAST_MODIFICATION"),
+      whois_date: T.value("LAST_MODIFICATION"),
       jarm: hexString(rng, 62),
       last_https_certificate: certificate(rng, "host.example"),
-      last_https_certificate_date: T.num("LAST_ANALYSIS"),
+      last_https_certificate_date: T.value("LAST_ANALYSIS"),
       last_analysis_stats: scan.stats,
       last_analysis_results: scan.results
     }
@@ -463,26 +463,31 @@ const buildIp = (rng: Prng, variant: Variant, scan: ReturnType<typeof engineResu
 
 const builders = { url: buildUrl, domain: buildDomain, ip_address: buildIp }
 
-const templates = new Map<string, KindTemplate>()
+const build = (kind: ObjectKind) => (index: number): KindTemplate => {
+  const variant = variantsByKind[kind][index]
+  const rng = mulberry32(0x0b1e_0000 + index * 7 + kind.length)
+  const scan = engineResults(rng, variant)
+  return { ...T.compile(builders[kind](rng, variant, scan)), ...scan }
+}
 
-const templateOf = (kind: ObjectKind, index: number): KindTemplate => {
-  const key = `${kind}/${index}`
-  let t = templates.get(key)
-  if (t === undefined) {
-    const variant = variantsByKind[kind][index]
-    const rng = mulberry32(0x0b1e_0000 + index * 7 + kind.length)
-    const scan = engineResults(rng, variant)
-    t = { ...T.compile(JSON.stringify(builders[kind](rng, variant, scan))), ...scan }
-    templates.set(key, t)
-  }
-  return t
+const templates: Readonly<Record<ObjectKind, (index: number) => KindTemplate>> = {
+  url: T.memo(build("url")),
+  domain: T.memo(build("domain")),
+  ip_address: T.memo(build("ip_address"))
 }
 
 const variantIndex = (kind: ObjectKind, digest: Buffer): number => digest[1] % variantsByKind[kind].length
 
-/** The engine verdicts of an object (for analyses and v2 reports). */
+/** The variant of an object, which decides its verdicts. */
+export const objectVariant = (kind: ObjectKind, id: string): number => variantIndex(kind, sha256(id.toLowerCase()))
+
+/** The engine verdicts of a variant (for analyses and v2 reports). */
+export const variantResults = (kind: ObjectKind, index: number): Pick<KindTemplate, "results" | "stats"> =>
+  templates[kind](index)
+
+/** The engine verdicts of an object. */
 export const objectResults = (kind: ObjectKind, id: string): Pick<KindTemplate, "results" | "stats"> =>
-  templateOf(kind, variantIndex(kind, sha256(id.toLowerCase())))
+  variantResults(kind, objectVariant(kind, id))
 
 export const isMaliciousObject = (kind: ObjectKind, id: string): boolean =>
   variantsByKind[kind][variantIndex(kind, sha256(id.toLowerCase()))].malicious > 0
@@ -500,7 +505,7 @@ const values = (kind: ObjectKind, id: string, url: string | undefined, digest: B
   const variant = variantsByKind[kind][variantIndex(kind, digest)]
   const detected = variant.malicious > 0
   const base: Record<string, string> = {
-    ID: T.jsonText(id),
+    ID: T.escapeAscii(id),
     REPUTATION: String(detected ? -(u32(27) % (variant.malicious * 3 + 5)) : u32(27) % 40),
     VOTES_HARMLESS: String(digest[28] % (detected ? 3 : 30)),
     VOTES_MALICIOUS: String(detected ? digest[29] % 20 : 0),
@@ -511,7 +516,7 @@ const values = (kind: ObjectKind, id: string, url: string | undefined, digest: B
     case "url":
       return {
         ...base,
-        URL: T.jsonText(url ?? `http://h${id.slice(0, 12)}.example/${id.slice(12, 20)}`),
+        URL: T.escapeAscii(url ?? `http://h${id.slice(0, 12)}.example/${id.slice(12, 20)}`),
         FIRST_SUBMISSION: String(first),
         LAST_SUBMISSION: String(first + (u32(14) % (last - first + 1))),
         TIMES_SUBMITTED: String(1 + (u32(18) % 200))
@@ -520,7 +525,7 @@ const values = (kind: ObjectKind, id: string, url: string | undefined, digest: B
       const labels = id.split(".")
       return {
         ...base,
-        TLD: T.jsonText(labels[labels.length - 1]),
+        TLD: T.escapeAscii(labels[labels.length - 1]),
         CREATION: String(first - 86_400 * 400),
         EXPIRATION: String(EPOCH_END + 86_400 * (30 + (u32(2) % 700))),
         IP: derivedIp(digest)
@@ -541,29 +546,21 @@ const values = (kind: ObjectKind, id: string, url: string | undefined, digest: B
 }
 
 /** An object's answer as head (per object) and shared tail. */
-export interface ObjectAnswer {
+export interface ObjectAnswer extends T.Body {
   readonly status: 200
   readonly id: string
-  readonly head: Buffer
-  readonly tail: Buffer
 }
 
-const recent = new Map<string, ObjectAnswer>()
-const RECENT_LIMIT = 1024
+const recent = T.cache<ObjectAnswer>({ limit: 1024 })
 
 /**
  * The document of a URL, domain or IP address the emulator knows. `id` is the object id (URL: the SHA-256 of the
  * canonical URL; domain: lower-cased name; IP: the address); `url`, for URLs, the URL to show (a synthetic one
  * when only the id is known).
  */
-export const objectAnswer = (kind: ObjectKind, id: string, url?: string): ObjectAnswer => {
-  const cacheKey = `${kind}/${id}/${url ?? ""}`
-  const hit = recent.get(cacheKey)
-  if (hit !== undefined) return hit
-  const digest = sha256(id.toLowerCase())
-  const t = templateOf(kind, variantIndex(kind, digest))
-  const answer: ObjectAnswer = { status: 200, id, head: T.head(t, values(kind, id, url, digest)), tail: T.tail(t) }
-  if (recent.size >= RECENT_LIMIT) recent.delete(recent.keys().next().value as string)
-  recent.set(cacheKey, answer)
-  return answer
-}
+export const objectAnswer = (kind: ObjectKind, id: string, url?: string): ObjectAnswer =>
+  recent(`${kind}/${id}/${url ?? ""}`, () => {
+    const digest = sha256(id.toLowerCase())
+    const t = templates[kind](variantIndex(kind, digest))
+    return { status: 200, id, ...T.render(t, values(kind, id, url, digest)) }
+  })

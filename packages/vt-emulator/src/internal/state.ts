@@ -3,8 +3,7 @@
  * the emulator's clock), one-time upload URLs, and per-day usage for `api_usage`.
  */
 import { randomBytes } from "node:crypto"
-import { type FileIdentity, variantOfSha256, variantResults } from "./document.js"
-import { objectResults } from "./objects.js"
+import { type FileIdentity, variantOfSha256 } from "./document.js"
 
 export const DEFAULT_QUEUED_MS = 20_000
 export const DEFAULT_COMPLETED_MS = 60_000
@@ -36,22 +35,7 @@ interface AnalysisRecord {
     readonly variant: number
   }
   readonly url?: { readonly id: string; readonly url: string }
-  completed?: Buffer
 }
-
-const FILE_STATS_KEYS = [
-  "harmless",
-  "type-unsupported",
-  "suspicious",
-  "confirmed-timeout",
-  "timeout",
-  "failure",
-  "malicious",
-  "undetected"
-] as const
-const URL_STATS_KEYS = ["harmless", "malicious", "suspicious", "undetected", "timeout"] as const
-
-const zeros = (keys: ReadonlyArray<string>) => Object.fromEntries(keys.map((k) => [k, 0]))
 
 export class State {
   files = new Map<string, SubmittedFile>()
@@ -163,48 +147,6 @@ export class State {
 export const statusAt = (created: number, at: number, queuedMs: number, completedMs: number): AnalysisStatus => {
   const elapsed = at - created
   return elapsed < queuedMs ? "queued" : elapsed < completedMs ? "in-progress" : "completed"
-}
-
-/** The analysis document. A completed one is serialised once and kept. */
-export const analysisBody = (record: AnalysisRecord, status: AnalysisStatus): Buffer => {
-  if (status === "completed" && record.completed !== undefined) return record.completed
-  const base = "https://www.virustotal.com/api/v3"
-  const item = record.file !== undefined ? `${base}/files/${record.file.sha256}` : `${base}/urls/${record.url?.id}`
-  const completed = status === "completed"
-  const scan = !completed
-    ? { stats: zeros(record.file !== undefined ? FILE_STATS_KEYS : URL_STATS_KEYS), results: {} }
-    : record.file !== undefined
-    ? variantResults(record.file.variant)
-    : objectResults("url", record.url?.id ?? "")
-  const meta = record.file !== undefined
-    ? {
-      file_info: {
-        sha256: record.file.sha256,
-        sha1: record.file.sha1,
-        md5: record.file.md5,
-        size: record.file.size
-      }
-    }
-    : { url_info: { id: record.url?.id, url: record.url?.url } }
-  const body = Buffer.from(
-    JSON.stringify({
-      data: {
-        type: "analysis",
-        id: record.id,
-        links: { self: `${base}/analyses/${record.id}`, item },
-        attributes: {
-          date: Math.floor(record.created / 1000),
-          status,
-          stats: scan.stats,
-          results: scan.results
-        }
-      },
-      meta
-    }),
-    "utf8"
-  )
-  if (completed) record.completed = body
-  return body
 }
 
 export type { AnalysisRecord }

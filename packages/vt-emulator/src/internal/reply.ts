@@ -1,0 +1,90 @@
+/**
+ * What a route answers: a status and a body as head and shared tail, so that the server writes cached report bytes
+ * without copying them. Also VirusTotal's error document, which every route and the admission steps answer with,
+ * the refusals of either API, and how a reply is written.
+ */
+import type * as Http from "node:http"
+import * as T from "./template.js"
+
+export interface Reply extends T.Body {
+  readonly status: number
+  /** Defaults to application/json. */
+  readonly contentType?: string | undefined
+}
+
+/** VirusTotal's error document: `{"error":{"code":…,"message":…}}`. */
+export const errorDocument = (code: string, message: string): T.Body => T.json({ error: { code, message } })
+
+export const error = (status: number, code: string, message: string): Reply => ({
+  status,
+  ...errorDocument(code, message)
+})
+
+export const ok = (body: T.Body): Reply => ({ status: 200, ...body })
+
+/** A small document built per request, as `JSON.stringify` writes it. */
+export const json = (value: unknown): Reply => ok(T.json(value))
+
+export const empty = (status: number): Reply => ({ status, head: Buffer.alloc(0), tail: undefined })
+
+export const missingKey = error(401, "AuthenticationRequiredError", "X-Apikey header is missing")
+export const wrongKey = error(401, "WrongCredentialsError", "Wrong API key")
+export const inactiveKey = error(401, "UserNotActiveError", "User is not active")
+export const quotaExceeded = error(429, "QuotaExceededError", "Quota exceeded")
+export const tooManyRequests = error(429, "TooManyRequestsError", "Too many requests")
+export const transient = error(503, "TransientError", "Transient error, please try again later")
+export const deadlineExceeded = error(504, "DeadlineExceededError", "Deadline exceeded")
+export const notFound = error(404, "NotFoundError", "Resource not found")
+
+/** Why admission refuses a request. */
+export type Refusal = "missingKey" | "wrongKey" | "inactiveKey" | "quotaExceeded"
+
+/** Which API a request is for: v3 answers refusals and faults with error documents, v2 with bare statuses. */
+export type Dialect = "v3" | "v2"
+
+const v3Refusals: Readonly<Record<Refusal, Reply>> = { missingKey, wrongKey, inactiveKey, quotaExceeded }
+const v2Forbidden = empty(403)
+const v2QuotaExceeded = empty(204)
+
+/** What a refused request is answered: v2 says 403 for any key problem and 204 for a spent quota. */
+export const refusal = (dialect: Dialect, why: Refusal): Reply =>
+  dialect === "v3" ? v3Refusals[why] : why === "quotaExceeded" ? v2QuotaExceeded : v2Forbidden
+
+export const badRequest = (message: string): Reply => error(400, "BadRequestError", message)
+export const invalidArgument = (message: string): Reply => error(400, "InvalidArgumentError", message)
+
+/** What a submission answers: the analysis to poll. */
+export const analysisDescriptor = (id: string): Reply =>
+  json({ data: { type: "analysis", id, links: { self: `https://www.virustotal.com/api/v3/analyses/${id}` } } })
+
+const headersFor = (length: number, contentType = "application/json"): Array<string> => [
+  "Content-Type",
+  contentType,
+  "Content-Length",
+  String(length)
+]
+
+export const send = (res: Http.ServerResponse, reply: Reply): void => {
+  if (reply.status === 204) {
+    res.writeHead(204)
+    res.end()
+    return
+  }
+  if (reply.tail === undefined) {
+    res.writeHead(reply.status, headersFor(reply.head.length, reply.contentType))
+    res.end(reply.head)
+    return
+  }
+  res.writeHead(reply.status, headersFor(reply.head.length + reply.tail.length, reply.contentType))
+  // Corked, head and tail leave in one writev with the headers.
+  res.cork()
+  res.write(reply.head)
+  res.end(reply.tail)
+}
+
+/** The `truncated` fault: the headers announce the whole body, half of it is sent, then the connection closes. */
+export const sendTruncated = (res: Http.ServerResponse, reply: Reply): void => {
+  const body = T.copy(reply)
+  res.writeHead(reply.status, headersFor(body.length, reply.contentType))
+  res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy())
+}
