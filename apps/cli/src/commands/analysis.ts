@@ -4,49 +4,16 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { ReportKey } from "@vt-harvest/report-sink"
-import { Analysis, VtClient, VtError, VtId } from "@vt-harvest/vt-client"
+import { Analysis, VtClient, VtError } from "@vt-harvest/vt-client"
 import { Duration, Effect, Either, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
+import * as Flags from "../engine/Flags.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
+import * as Steps from "../engine/Steps.js"
 import * as Analyses from "../internal/analyses.js"
 import * as Input from "../internal/input.js"
-import * as Settings from "../internal/settings.js"
-import * as Flags from "./options.js"
-
-/** Every id argument checked before anything is sent: one that is not an analysis id makes the run unusable. */
-const checkIds = (ids: ReadonlyArray<string>) => {
-  const problems: Array<string> = []
-  const items: Array<Pipeline.Item<string>> = []
-  ids.forEach((arg, i) => {
-    if (Input.isStdin(arg)) return
-    const id = Either.flatMap(VtId.analysisId(arg), (id) => Either.map(ReportKey.fromAnalysisId(id), () => id))
-    if (Either.isLeft(id)) problems.push(`invalid analysis id ${Input.quote(arg)} (argument ${i + 1})`)
-    else items.push(Pipeline.work(id.right, `argument ${i + 1}`))
-  })
-  if (ids.filter(Input.isStdin).length > 1) problems.push("- (standard input) can be given once")
-  return problems.length > 0
-    ? Effect.fail(new Settings.UsageError({ message: `${problems.join("\nvt-harvest: ")}\nnothing was sent` }))
-    : Effect.succeed(items)
-}
-
-const fromLine = (line: Input.Line): Pipeline.Item<string> => {
-  const parsed = Input.classify(
-    line,
-    (text) =>
-      Either.flatMap(VtId.analysisId(text), (id) =>
-        Either.mapBoth(ReportKey.fromAnalysisId(id), {
-          onLeft: () => "cannot be stored under a safe name",
-          onRight: () => id
-        }))
-  )
-  return parsed._tag === "Ignored"
-    ? Outcome.ignored
-    : parsed._tag === "Invalid"
-    ? Outcome.invalid(`line ${line.number}: invalid analysis id ${Input.quote(line.text)}: ${parsed.reason}`)
-    : Pipeline.work(parsed.id, `line ${line.number}`)
-}
 
 export const analysis = Command.make("analysis", {
   ids: Args.text({ name: "id" }).pipe(
@@ -64,7 +31,7 @@ export const analysis = Command.make("analysis", {
   Run.exitWith(Effect.gen(function*() {
     const waiting = yield* Analyses.waitSettings(options)
     const prepared = yield* Run.prepare(options, Run.checkAnalysesOut(options))
-    const fromArgs = yield* checkIds(options.ids)
+    const fromArgs = yield* Analyses.checkIds(options.ids)
     const readsStdin = options.ids.some(Input.isStdin)
     // stdout and the progress line on stderr share a terminal: the line is cleared first (the next tick redraws it).
     const print = (body: Uint8Array, key: string) =>
@@ -74,8 +41,6 @@ export const analysis = Command.make("analysis", {
         prepared.screen.clear()
         process.stdout.write(`${Analyses.formatRow(row, key, options.json)}\n`)
       })
-    const completed = (analysis: Analysis.Analysis): ReadonlyArray<Outcome.Counter> =>
-      Analysis.isCompleted(analysis) ? ["completed"] : []
     return yield* Run.run({
       common: options,
       prepared,
@@ -94,16 +59,17 @@ export const analysis = Command.make("analysis", {
         Effect.gen(function*() {
           const store = yield* Run.AnalysisStore
           const client = yield* VtClient.VtClient
-          const save = (key: ReportKey.ReportKey, analysis: Analysis.Analysis, outcome: Outcome.Outcome) =>
-            Failure.storeOrStop(store.put(key, analysis.raw)).pipe(
-              Effect.zipRight(print(analysis.raw, key)),
-              Effect.as(outcome)
-            )
           if (!options.json) process.stdout.write(`${Analyses.columns.join(",")}\n`)
+          const fetch = (id: string) =>
+            options.wait
+              ? Steps.awaitAnalysis(tally, store, id, waiting, { justSubmitted: false })
+              : Effect.zipRight(Effect.logInfo(`requesting analysis ${id}`), Analysis.get(id)).pipe(
+                Effect.tap((analysis) => Steps.keepAnalysis(store, id, analysis.raw))
+              )
           yield* Pipeline.run({
             items: Stream.concat(
               Stream.fromIterable(fromArgs),
-              readsStdin ? Stream.map(Input.lines(Input.stdinArgument), fromLine) : Stream.empty
+              readsStdin ? Stream.map(Input.lines(Input.stdinArgument), Analyses.fromLine) : Stream.empty
             ),
             concurrency: prepared.policy.concurrency,
             store,
@@ -116,11 +82,7 @@ export const analysis = Command.make("analysis", {
             stored: (work, key) =>
               Effect.map(
                 Failure.storeOrStop(store.get(key)),
-                Option.flatMap((body) =>
-                  Analyses.row(body)?.status === "completed"
-                    ? Option.some(body)
-                    : Option.none()
-                )
+                Option.filter((body) => Analyses.row(body)?.status === "completed")
               ).pipe(
                 Effect.flatMap(Option.match({
                   onNone: () => Effect.succeed(undefined),
@@ -129,39 +91,38 @@ export const analysis = Command.make("analysis", {
                 }))
               ),
             fetch: (work, key) =>
-              (options.wait
-                ? Pipeline.waitingFor(tally, Analyses.wait(work.value, waiting, { justSubmitted: false }))
-                : Effect.zipRight(Effect.logInfo(`requesting analysis ${work.value}`), Analysis.get(work.value))).pipe(
-                  Effect.provideService(VtClient.VtClient, client),
-                  // An unfinished analysis in the store would not stop a duplicate: it is not kept.
-                  Effect.flatMap((analysis) =>
-                    save(
-                      key,
-                      analysis,
-                      Outcome.saved(`saved _analyses/${key}.json`, {
-                        also: completed(analysis),
-                        kept: Analysis.isCompleted(analysis)
-                      })
-                    )
-                  ),
-                  Effect.catchTag("AnalysisTimeoutError", (timeout) => {
-                    const failed = Outcome.failed(
+              fetch(work.value).pipe(
+                Effect.provideService(VtClient.VtClient, client),
+                // An unfinished analysis in the store would not stop a duplicate: it is not kept.
+                Effect.flatMap((analysis) =>
+                  Effect.as(
+                    print(analysis.raw, key),
+                    Outcome.saved(`saved _analyses/${key}.json`, {
+                      also: Analysis.isCompleted(analysis) ? ["completed"] : [],
+                      kept: Analysis.isCompleted(analysis)
+                    })
+                  )
+                ),
+                Effect.catchTag("AnalysisTimeoutError", (timeout) =>
+                  Effect.as(
+                    timeout.last === undefined ? Effect.void : print(timeout.last.raw, key),
+                    Outcome.failed(
                       `analysis ${work.value} (${work.where}) still ${
                         Analyses.statusText(timeout)
                       } after ${timeout.polls} poll${timeout.polls === 1 ? "" : "s"} in ${
                         Duration.format(waiting.timeout)
                       } (--wait-timeout); its last state is saved, ask again later`
                     )
-                    return timeout.last === undefined ? Effect.succeed(failed) : save(key, timeout.last, failed)
-                  }),
-                  Effect.catchIf(VtError.isNotFound, (error) =>
-                    Failure.storeOrStop(store.putNotFound(key, new TextEncoder().encode(error.body))).pipe(
-                      // A saved record wins over a not-found one, so the store alone would not stop a duplicate.
-                      Effect.as(
-                        Outcome.notFound(`not found ${work.value} (${work.where})`, { kept: false, warn: true })
-                      )
-                    ))
-                )
+                  )),
+                // A saved record wins over a not-found one, so the store alone would not stop a duplicate.
+                Effect.catchIf(VtError.isNotFound, (error) =>
+                  Steps.keepNotFound(
+                    store,
+                    key,
+                    error,
+                    Outcome.notFound(`not found ${work.value} (${work.where})`, { kept: false, warn: true })
+                  ))
+              )
           }, tally)
         })
     })

@@ -7,13 +7,13 @@ import { VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
 import { Effect, Either, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
+import * as Flags from "../engine/Flags.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
 import * as Settings from "../internal/settings.js"
-import * as Flags from "./options.js"
 
 const encoder = new TextEncoder()
 

@@ -7,11 +7,11 @@ import { QuotaGate } from "@vt-harvest/rate-schedule"
 import { Quota, VtClient, VtError } from "@vt-harvest/vt-client"
 import { Console, Effect } from "effect"
 import * as Failure from "../engine/Failure.js"
+import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Text from "../internal/text.js"
-import * as Flags from "./options.js"
 
 const windows = (quotas: QuotaGate.OverallQuotas) =>
   [["hourly", quotas.hourly], ["daily", quotas.daily], ["monthly", quotas.monthly]] as const

@@ -2,9 +2,12 @@
  * Analyses as `scan` and `analysis` wait for them and print them: the wait settings, a status for a log line, and
  * the row printed for each analysis.
  */
-import { Analysis } from "@vt-harvest/vt-client"
+import { ReportKey } from "@vt-harvest/report-sink"
+import { Analysis, VtId } from "@vt-harvest/vt-client"
 import type { Option } from "effect"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Either } from "effect"
+import * as Outcome from "../engine/Outcome.js"
+import * as Pipeline from "../engine/Pipeline.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
 
@@ -113,3 +116,38 @@ export const wait = (
     initialDelay: options.justSubmitted ? settings.interval : undefined,
     onProgress: (analysis) => Effect.logInfo(`analysis ${id} ${statusText(analysis)}`)
   })
+
+// -- ids as `analysis` reads them ---------------------------------------------------------------------------------
+
+/** Every id argument checked before anything is sent: one that is not an analysis id makes the run unusable. */
+export const checkIds = (ids: ReadonlyArray<string>) => {
+  const problems: Array<string> = []
+  const items: Array<Pipeline.Item<string>> = []
+  ids.forEach((arg, i) => {
+    if (Input.isStdin(arg)) return
+    const id = Either.flatMap(VtId.analysisId(arg), (id) => Either.map(ReportKey.fromAnalysisId(id), () => id))
+    if (Either.isLeft(id)) problems.push(`invalid analysis id ${Input.quote(arg)} (argument ${i + 1})`)
+    else items.push(Pipeline.work(id.right, `argument ${i + 1}`))
+  })
+  if (ids.filter(Input.isStdin).length > 1) problems.push("- (standard input) can be given once")
+  return problems.length > 0
+    ? Effect.fail(new Settings.UsageError({ message: `${problems.join("\nvt-harvest: ")}\nnothing was sent` }))
+    : Effect.succeed(items)
+}
+
+export const fromLine = (line: Input.Line): Pipeline.Item<string> => {
+  const parsed = Input.classify(
+    line,
+    (text) =>
+      Either.flatMap(VtId.analysisId(text), (id) =>
+        Either.mapBoth(ReportKey.fromAnalysisId(id), {
+          onLeft: () => "cannot be stored under a safe name",
+          onRight: () => id
+        }))
+  )
+  return parsed._tag === "Ignored"
+    ? Outcome.ignored
+    : parsed._tag === "Invalid"
+    ? Outcome.invalid(`line ${line.number}: invalid analysis id ${Input.quote(line.text)}: ${parsed.reason}`)
+    : Pipeline.work(parsed.id, `line ${line.number}`)
+}
