@@ -5,7 +5,7 @@
  * run; anything else fails the item only.
  */
 import type { ReportKey } from "@vt-harvest/report-sink"
-import type { ReportSink } from "@vt-harvest/report-sink"
+import { ReportSink } from "@vt-harvest/report-sink"
 import type { VtError } from "@vt-harvest/vt-client"
 import { Effect, Queue, Ref, Stream } from "effect"
 import type { InputError } from "../internal/input.js"
@@ -116,11 +116,14 @@ export const run = <A, B, R>(
       Effect.gen(function*() {
         if (spec.overwrite) return yield* spec.fetch(work, key, undefined)
         const presence = yield* Failure.storeOrStop(spec.store.has(key))
-        if (presence === "saved") {
-          const outcome = spec.stored === undefined ? skip(work, "already saved") : yield* spec.stored(work, key)
+        if (presence === "saved" && spec.stored !== undefined) {
+          const outcome = yield* spec.stored(work, key)
           if (outcome !== undefined) return outcome
+          return yield* spec.fetch(work, key, presence)
         }
-        if (presence === "not-found" && !spec.retryNotFound) return skip(work, "recorded as not found")
+        if (!ReportSink.isPendingPresence(presence, spec)) {
+          return skip(work, presence === "saved" ? "already saved" : "recorded as not found")
+        }
         return yield* spec.fetch(work, key, presence)
       }).pipe(
         Effect.catchIf(
