@@ -89,4 +89,23 @@ describe("quota", () => {
     expect(refused.code).toBe(3)
     expect(refused.stdout + refused.stderr).not.toContain(key)
   })
+
+  it("--usage prints the key's requests per endpoint over the last 30 days", async () => {
+    const dir = tempDir()
+    const ids = ["8.8.8.8", "1.1.1.1"]
+    fs.writeFileSync(path.join(dir, "ips.txt"), ids.join("\n"))
+    expect((await run(dir, ["ips", "ips.txt"])).code).toBe(0)
+    const table = await run(dir, ["quota", "--usage"])
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^endpoint\s+requests\n/)
+    const json = await run(dir, ["quota", "--usage", "--json"])
+    expect(json.code).toBe(0)
+    const parsed = JSON.parse(json.stdout) as { total: Record<string, number>; daily: Record<string, unknown> }
+    const counted = Object.values(parsed.total).reduce((a, b) => a + b, 0)
+    expect(counted).toBeGreaterThanOrEqual(ids.length)
+    for (const [endpoint, count] of Object.entries(parsed.total)) {
+      expect(table.stdout).toMatch(new RegExp(`\\n${endpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+${count}(\\n|$)`))
+    }
+    expect(Object.keys(parsed.daily).length).toBeGreaterThan(0)
+  })
 })
