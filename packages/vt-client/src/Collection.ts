@@ -16,14 +16,25 @@ import * as VtError from "./VtError.js"
 import type * as VtObject from "./VtObject.js"
 
 /**
- * How a collection is read: page size, where to start, extra query parameters, and a bound on the pages.
+ * How a collection is read: how many items, page size, where to start, extra query parameters, and a bound on the
+ * pages.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Items per page (VirusTotal's default is 10; about 40 is the practical maximum). */
+  /**
+   * At most this many items in all, as in vt-py and vt-cli: no page is requested once that many are in hand, and
+   * the pages are no larger than needed (`limit` up to 40 items per page, unless `pageSize` says otherwise).
+   * {@link items} and {@link objects} end after `limit` items; {@link pages} ends with the page that reaches it.
+   */
   readonly limit?: number | undefined
+  /**
+   * Items per page (VirusTotal's `limit` query parameter; its default is 10, about 40 is the practical maximum).
+   *
+   * @since 0.2.0
+   */
+  readonly pageSize?: number | undefined
   /** Start from this cursor (from an earlier page's `cursor`) instead of the first page. */
   readonly cursor?: string | undefined
   /** Further query parameters (filters, `relationships=`…), sent with every page. */
@@ -67,9 +78,12 @@ export interface Descriptor {
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 type State =
-  | { readonly _tag: "First"; readonly pages: number }
-  | { readonly _tag: "Cursor"; readonly cursor: string; readonly pages: number }
-  | { readonly _tag: "Url"; readonly url: string; readonly pages: number }
+  | { readonly _tag: "First"; readonly pages: number; readonly items: number }
+  | { readonly _tag: "Cursor"; readonly cursor: string; readonly pages: number; readonly items: number }
+  | { readonly _tag: "Url"; readonly url: string; readonly pages: number; readonly items: number }
+
+/** The largest page VirusTotal serves in practice. */
+const maxPageSize = 40
 
 const parsePage = (raw: Uint8Array, json: unknown): Either.Either<Page, string> => {
   if (!isRecord(json)) return Either.left("the body is not a JSON object")
@@ -105,7 +119,9 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
   Stream.unwrap(withClient((vt) =>
     Effect.sync(() => {
       const params: Record<string, string | number | boolean> = { ...options.urlParams }
-      if (options.limit !== undefined) params.limit = options.limit
+      const pageSize = options.pageSize ??
+        (options.limit !== undefined ? Math.max(1, Math.min(options.limit, maxPageSize)) : undefined)
+      if (pageSize !== undefined) params.limit = pageSize
       const fetch = (state: State) => {
         // A URL object keeps the query (the cursor) out of the request's URL, so errors do not repeat it.
         const request = state._tag === "Url"
@@ -127,19 +143,21 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
       }
       const nextState = (page: Page, state: State): Option.Option<State> => {
         const pagesDone = state.pages + 1
+        const items = state.items + page.data.length
         if (options.maxPages !== undefined && pagesDone >= options.maxPages) return Option.none()
+        if (options.limit !== undefined && items >= options.limit) return Option.none()
         const current = state._tag === "Cursor" ? state.cursor : undefined
         if (Option.isSome(page.cursor)) {
           return page.cursor.value === current
             ? Option.none()
-            : Option.some({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone })
+            : Option.some({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone, items })
         }
         if (Option.isNone(page.next)) return Option.none()
         const next = page.next.value
         if (next.startsWith(`${vt.baseUrl}/`)) {
           return state._tag === "Url" && state.url === next
             ? Option.none()
-            : Option.some({ _tag: "Url", url: next, pages: pagesDone })
+            : Option.some({ _tag: "Url", url: next, pages: pagesDone, items })
         }
         let cursor: string | null = null
         try {
@@ -149,11 +167,11 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
         }
         return cursor === null || cursor === "" || cursor === current
           ? Option.none()
-          : Option.some({ _tag: "Cursor", cursor, pages: pagesDone })
+          : Option.some({ _tag: "Cursor", cursor, pages: pagesDone, items })
       }
       const first: State = options.cursor === undefined
-        ? { _tag: "First", pages: 0 }
-        : { _tag: "Cursor", cursor: options.cursor, pages: 0 }
+        ? { _tag: "First", pages: 0, items: 0 }
+        : { _tag: "Cursor", cursor: options.cursor, pages: 0, items: 0 }
       return Stream.paginateEffect<State, Page, VtError.VtError, never>(
         first,
         (state) => Effect.map(fetch(state), (page) => [page, nextState(page, state)] as const)
@@ -182,7 +200,8 @@ export const items = <A>(
               onLeft: (reason) => Effect.fail(decodeFailure(vt, 200, "GET", path, `item ${i}: ${reason}`)),
               onRight: (a): Effect.Effect<A> => Effect.succeed(a)
             }))
-        )
+        ),
+        (stream) => (options?.limit === undefined ? stream : Stream.take(stream, options.limit))
       )
     )
   ))

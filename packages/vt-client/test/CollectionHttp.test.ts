@@ -41,7 +41,7 @@ describe("Collection over purpose-built servers", () => {
         }
         json(response, { data: [item("c")], meta: { count: 3 }, links: { self: "x" } })
       })
-      const ids = yield* Stream.runCollect(Collection.objects("/things", { limit: 2 })).pipe(provide(server))
+      const ids = yield* Stream.runCollect(Collection.objects("/things", { pageSize: 2 })).pipe(provide(server))
       assert.deepStrictEqual(Chunk.toReadonlyArray(ids).map((o) => o.id), ["a", "b", "c"])
       assert.deepStrictEqual(server.requests.map((r) => r.url), [
         "/api/v3/things?limit=2",

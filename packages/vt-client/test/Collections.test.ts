@@ -34,7 +34,7 @@ describe("relationships", () => {
           const limit = 4
           const descriptors = Chunk.toReadonlyArray(
             yield* Stream.runCollect(
-              Relationships.descriptors(VtObject.file(knownFile), "contacted_domains", { limit })
+              Relationships.descriptors(VtObject.file(knownFile), "contacted_domains", { pageSize: limit })
             )
           )
           assert.strictEqual(descriptors.length, total)
@@ -47,7 +47,7 @@ describe("relationships", () => {
           server.clearLog()
           const objects = Chunk.toReadonlyArray(
             yield* Stream.runCollect(
-              Relationships.objects(VtObject.file(knownFile), "contacted_domains", { limit: 10 })
+              Relationships.objects(VtObject.file(knownFile), "contacted_domains", { pageSize: 10 })
             )
           )
           assert.deepStrictEqual(objects.map((o) => o.id), descriptors.map((d) => d.id))
@@ -59,14 +59,32 @@ describe("relationships", () => {
         })))
   }
 
-  it.scoped("the stream is lazy: taking 5 items at limit 2 requests 3 pages", () =>
+  it.scoped("the stream is lazy: taking 5 items at pages of 2 requests 3 pages", () =>
     withEmulator({}, (server) =>
       Effect.gen(function*() {
         const taken = yield* Stream.runCollect(
-          Relationships.objects(VtObject.domain(knownDomain), "subdomains", { limit: 2 }).pipe(Stream.take(5))
+          Relationships.objects(VtObject.domain(knownDomain), "subdomains", { pageSize: 2 }).pipe(Stream.take(5))
         )
         assert.strictEqual(Chunk.size(taken), 5)
         assert.strictEqual(server.requests.length, 3)
+      })))
+
+  it.scoped("limit caps the total of items, as vt-py and vt-cli do: limit 2 is one request for 2 items", () =>
+    withEmulator({}, (server) =>
+      Effect.gen(function*() {
+        const limited = yield* Stream.runCollect(
+          Relationships.descriptors(VtObject.file(knownFile), "contacted_domains", { limit: 2 })
+        )
+        assert.strictEqual(Chunk.size(limited), 2)
+        assert.strictEqual(server.requests.length, 1)
+        server.clearLog()
+        // More than a page holds: pages of at most 40 until the limit is reached, never past it.
+        const total = VtEmulator.relationshipCount("files", knownFile, "contacted_domains")
+        const some = yield* Stream.runCollect(
+          Relationships.descriptors(VtObject.file(knownFile), "contacted_domains", { limit: total - 1, pageSize: 4 })
+        )
+        assert.strictEqual(Chunk.size(some), total - 1)
+        assert.strictEqual(server.requests.length, Math.ceil((total - 1) / 4))
       })))
 
   it.scoped("every kind of object; to-one relationships; resolutions; pages as received", () =>
@@ -80,7 +98,7 @@ describe("relationships", () => {
             [VtObject.file(knownFile), "contacted_ips", "ip_address"]
           ] as const
         ) {
-          const items = yield* Stream.runCollect(Relationships.objects(ref, name, { limit: 40 }))
+          const items = yield* Stream.runCollect(Relationships.objects(ref, name, { pageSize: 40 }))
           assert.isAtLeast(Chunk.size(items), 10)
           assert.isTrue(Chunk.every(items, (o) => o.type === type), `${name}`)
         }
@@ -92,7 +110,7 @@ describe("relationships", () => {
         server.clearLog()
         const pages = Chunk.toReadonlyArray(
           yield* Stream.runCollect(Relationships.pages(VtObject.file(knownFile), "similar_files", {
-            limit: 10,
+            pageSize: 10,
             descriptorsOnly: true
           }))
         )
@@ -128,16 +146,16 @@ describe("relationships", () => {
       Effect.gen(function*() {
         const path = `/domains/${knownDomain}/subdomains`
         const [first] = Chunk.toReadonlyArray(
-          yield* Stream.runCollect(Collection.pages(path, { limit: 3, maxPages: 1 }))
+          yield* Stream.runCollect(Collection.pages(path, { pageSize: 3, maxPages: 1 }))
         )
         assert.strictEqual(server.requests.length, 1)
         const rest = Chunk.toReadonlyArray(
           yield* Stream.runCollect(
-            Collection.objects(path, { limit: 3, cursor: Option.getOrThrow(first.cursor), maxPages: 2 })
+            Collection.objects(path, { pageSize: 3, cursor: Option.getOrThrow(first.cursor), maxPages: 2 })
           )
         )
         assert.strictEqual(rest.length, 6)
-        const all = Chunk.toReadonlyArray(yield* Stream.runCollect(Collection.objects(path, { limit: 3 })))
+        const all = Chunk.toReadonlyArray(yield* Stream.runCollect(Collection.objects(path, { pageSize: 3 })))
         assert.deepStrictEqual(rest.map((o) => o.id), all.slice(3, 9).map((o) => o.id))
       })))
 })
@@ -154,17 +172,22 @@ describe("comments", () => {
             VtObject.ipAddress(knownIp)
           ]
         ) {
-          const before = Chunk.toReadonlyArray(yield* Stream.runCollect(Comments.list(ref, { limit: 2 })))
+          const before = Chunk.toReadonlyArray(yield* Stream.runCollect(Comments.list(ref, { pageSize: 2 })))
           assert.isAtLeast(before.length, 5)
           assert.isTrue(before.every((c) => typeof c.text === "string" && Option.isSome(c.date)))
           const added = yield* Comments.add(ref, "Seen in #phishing mails, dropper #AgentTesla")
           assert.deepStrictEqual(added.tags, ["phishing", "agenttesla"])
           assert.strictEqual(Option.getOrThrow(added.date).getTime(), T0)
-          const after = Chunk.toReadonlyArray(yield* Stream.runCollect(Comments.list(ref, { limit: 40 })))
+          const after = Chunk.toReadonlyArray(yield* Stream.runCollect(Comments.list(ref, { pageSize: 40 })))
           assert.strictEqual(after.length, before.length + 1)
           assert.deepStrictEqual(after[0].data, added.data)
         }
         assert.isAtLeast(server.requests.filter((r) => r.method === "GET").length, 4 * 4)
+        server.clearLog()
+        // limit is how many comments, not the page size: 2 comments are one request, not a walk of them all.
+        const two = yield* Stream.runCollect(Comments.list(VtObject.file(knownFile), { limit: 2 }))
+        assert.strictEqual(Chunk.size(two), 2)
+        assert.strictEqual(server.requests.length, 1)
         assert.isTrue(VtError.isNotFound(yield* Effect.flip(Comments.add(VtObject.domain(unknownDomain), "x"))))
         const empty = yield* Effect.flip(Comments.add(VtObject.domain(knownDomain), ""))
         assert.instanceOf(empty, VtError.BadRequestError)
@@ -189,7 +212,7 @@ describe("votes", () => {
           const again = yield* Effect.flip(Votes.add(ref, "harmless"))
           assert.instanceOf(again, VtError.AlreadyExistsError)
           assert.strictEqual((again as VtError.AlreadyExistsError).status, 409)
-          const listed = Chunk.toReadonlyArray(yield* Stream.runCollect(Votes.list(ref, { limit: 3 })))
+          const listed = Chunk.toReadonlyArray(yield* Stream.runCollect(Votes.list(ref, { pageSize: 3 })))
           assert.deepStrictEqual(listed[0].data, vote.data)
           assert.isTrue(listed.every((v) => v.verdict === "harmless" || v.verdict === "malicious"))
         }
