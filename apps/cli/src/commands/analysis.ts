@@ -63,7 +63,7 @@ export const analysis = Command.make("analysis", {
           const fetch = (id: string) =>
             options.wait
               ? Steps.awaitAnalysis(tally, store, id, waiting, { justSubmitted: false })
-              : Effect.zipRight(Effect.logInfo(`requesting analysis ${id}`), Analysis.get(id)).pipe(
+              : Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
                 Effect.tap((analysis) => Steps.keepAnalysis(store, id, analysis.raw))
               )
           yield* Pipeline.run({

@@ -11,6 +11,7 @@ import * as Flags from "../engine/Flags.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
+import * as Steps from "../engine/Steps.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
 import * as Settings from "../internal/settings.js"
@@ -41,8 +42,7 @@ export const harvest = (
       key: (work: Pipeline.Work<string>) =>
         Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
       fetch: (work, key, seen) =>
-        Effect.logInfo(`requesting ${work.value}`).pipe(
-          Effect.zipRight(kind.fetch(client, work.value)),
+        Steps.requesting(work.value)(kind.fetch(client, work.value)).pipe(
           Effect.flatMap((document) => Failure.storeOrStop(store.put(key, document.raw, { seen }))),
           Effect.as(Outcome.saved(`saved ${key}.json`)),
           Effect.catchIf(VtError.isNotFound, (error) =>

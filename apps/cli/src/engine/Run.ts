@@ -19,6 +19,7 @@ import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
+import * as Steps from "./Steps.js"
 
 /** The options of every command that sends requests and writes to a store. */
 export interface CommonOptions extends Settings.LimitOptions {
@@ -257,7 +258,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         const gated = QuotaGate.layerGated(policy, {
           quotas,
           probe: common.noQuotaProbe ? undefined : QuotaGate.windowProbe
-        })
+        }).pipe(Layer.provide(Steps.layerRequestLog))
         return yield* Effect.gen(function*() {
           yield* Ref.set(gateRef, yield* QuotaGate.QuotaGate)
           yield* Progress.report({

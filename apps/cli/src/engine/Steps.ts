@@ -5,14 +5,34 @@
 import type { ReportSink } from "@vt-harvest/report-sink"
 import { ReportKey } from "@vt-harvest/report-sink"
 import type { Analysis, VtError } from "@vt-harvest/vt-client"
+import { VtClient } from "@vt-harvest/vt-client"
 import type { Duration, Ref } from "effect"
-import { Effect, Either } from "effect"
+import { Effect, Either, FiberRef, Layer } from "effect"
 import * as Analyses from "../internal/analyses.js"
 import * as Failure from "./Failure.js"
 import type * as Outcome from "./Outcome.js"
 import * as Pipeline from "./Pipeline.js"
 
 const encoder = new TextEncoder()
+
+/** What the requests of the running step are for, as the run log names them (`requesting <label>`). */
+const requestLabel = FiberRef.unsafeMake<string | undefined>(undefined)
+
+/**
+ * Runs `effect` with its requests named `label` in the run log: each one is logged as `requesting <label>` when
+ * the gate lets it go (a retry is logged again), not when it starts waiting for its turn.
+ */
+export const requesting = (label: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(effect, requestLabel, label)
+
+/** Below the gate: logs each request that leaves, under the label its step gave it. */
+export const layerRequestLog: Layer.Layer<VtClient.VtClient, never, VtClient.VtClient> = VtClient.layerTransform(() =>
+  Effect.succeed({
+    request: (send) =>
+      Effect.flatMap(FiberRef.get(requestLabel), (label) =>
+        label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send))
+  })
+)
 
 /** Stores a document under `key` and answers `outcome`; a store that fails stops the run. */
 export const keep = (
@@ -52,7 +72,7 @@ export const awaitAnalysis = (
   waiting: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration },
   options: { readonly justSubmitted: boolean }
 ) =>
-  Pipeline.waitingFor(tally, Analyses.wait(id, waiting, options)).pipe(
+  Pipeline.waitingFor(tally, requesting(`analysis ${id}`)(Analyses.wait(id, waiting, options))).pipe(
     Effect.tap((analysis: Analysis.Analysis) => keepAnalysis(analyses, id, analysis.raw)),
     Effect.tapErrorTag("AnalysisTimeoutError", (timeout) =>
       timeout.last === undefined ? Effect.void : keepAnalysis(analyses, id, timeout.last.raw))
