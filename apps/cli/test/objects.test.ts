@@ -104,7 +104,9 @@ describe("quota", () => {
     const counted = Object.values(parsed.total).reduce((a, b) => a + b, 0)
     expect(counted).toBeGreaterThanOrEqual(ids.length)
     for (const [endpoint, count] of Object.entries(parsed.total)) {
-      expect(table.stdout).toMatch(new RegExp(`\\n${endpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+${count}(\\n|$)`))
+      expect(table.stdout).toMatch(
+        new RegExp(`\\n${endpoint.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s+${count}(\\n|$)`)
+      )
     }
     expect(Object.keys(parsed.daily).length).toBeGreaterThan(0)
   })

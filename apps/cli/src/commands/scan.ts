@@ -59,8 +59,7 @@ export const scan = Command.make("scan", {
           const reports = yield* ReportSink.ReportSink
           const analyses = yield* Run.AnalysisStore
           const client = yield* VtClient.VtClient
-          const lookup = (sha256: string) =>
-            Steps.requesting(sha256)(client.getFile(sha256))
+          const lookup = (sha256: string) => Steps.requesting(sha256)(client.getFile(sha256))
 
           // Wait for the analysis, then save the report of the content VirusTotal analysed (should the file have
           // changed since it was hashed, that is the report of what was uploaded, not kept as this file's).

@@ -6,8 +6,8 @@ import type { ReportSink } from "@vt-harvest/report-sink"
 import { ReportKey } from "@vt-harvest/report-sink"
 import type { Analysis, VtError } from "@vt-harvest/vt-client"
 import { VtClient } from "@vt-harvest/vt-client"
-import type { Duration, Ref } from "effect"
-import { Effect, Either, FiberRef, Layer } from "effect"
+import type { Duration, Layer, Ref } from "effect"
+import { Effect, Either, FiberRef } from "effect"
 import * as Analyses from "../internal/analyses.js"
 import * as Failure from "./Failure.js"
 import type * as Outcome from "./Outcome.js"
@@ -29,8 +29,10 @@ export const requesting = (label: string) => <A, E, R>(effect: Effect.Effect<A, 
 export const layerRequestLog: Layer.Layer<VtClient.VtClient, never, VtClient.VtClient> = VtClient.layerTransform(() =>
   Effect.succeed({
     request: (send) =>
-      Effect.flatMap(FiberRef.get(requestLabel), (label) =>
-        label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send))
+      Effect.flatMap(
+        FiberRef.get(requestLabel),
+        (label) => label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send)
+      )
   })
 )
 
