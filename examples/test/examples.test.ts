@@ -30,6 +30,19 @@ const succeeded = (result: Run) => {
 
 const requestedIds = () => services.vt.requests.map((request) => request.id)
 
+/**
+ * The requests the emulator saw since its log was cleared were paced by a gate of `perMinute` a minute: the gate
+ * starts them `60 000 / perMinute` ms apart. A request may reach the emulator a little after its start (the first
+ * one opens the connection; a busy machine delays any one of them), so the gaps are not compared one by one: the
+ * whole run must span all of its spacings but one. Unpaced, the same requests take a few ms each.
+ */
+const expectPaced = (perMinute: number) => {
+  const spacing = 60_000 / perMinute
+  const arrivals = services.vt.requests.map((request) => request.at)
+  expect(arrivals.length).toBeGreaterThan(2)
+  expect(arrivals.at(-1)! - arrivals[0]).toBeGreaterThanOrEqual((arrivals.length - 2) * spacing)
+}
+
 const files = (dir: string) => fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith(".json")) : []
 
 describe("stream-to-fs", () => {
@@ -45,19 +58,45 @@ describe("stream-to-fs", () => {
     for (const hash of known) {
       expect(fs.readFileSync(path.join(out, `${hash}.json`))).toEqual(Buffer.from(VtEmulator.fileDocument(hash)))
     }
-    expect(first.stderr).toContain(
-      `summary: saved ${known.length}, not found ${unknown.length}, skipped 1, invalid 2, failed 0`
-    )
-    // Each id once (the duplicate in the list is skipped by the store), spaced by the example's Schedule.
+    // Each id once (the duplicate in the list is skipped by the store), and every request counted by the gate.
     expect(requestedIds().sort()).toEqual([...hashes].sort())
-    const starts = services.vt.requests.map((request) => request.at)
-    for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(50)
+    expect(first.stderr).toContain(
+      `summary: saved ${known.length}, not found ${unknown.length}, skipped 1, invalid 2, failed 0, ` +
+        `requests ${services.vt.requests.length}`
+    )
+    expectPaced(1200)
 
     services.vt.clearLog()
     const second = succeeded(await runExample(services, "stream-to-fs", env))
     expect(services.vt.requests).toEqual([])
     // The list names one hash twice.
-    expect(second.stderr).toContain(`summary: saved 0, not found 0, skipped ${hashes.length + 1}, invalid 2, failed 0`)
+    expect(second.stderr).toContain(
+      `summary: saved 0, not found 0, skipped ${hashes.length + 1}, invalid 2, failed 0, requests 0`
+    )
+  })
+
+  it("leaves the retries of transient failures to the gated client", async () => {
+    const work = services.tempDir("stream-to-fs-faults")
+    const input = path.join(work, "hashes.txt")
+    fs.writeFileSync(input, known.slice(0, 6).join("\n"))
+    services.vt.clearLog()
+    services.vt.update({ faults: { transient: 0.3 } })
+    try {
+      const result = succeeded(
+        await runExample(services, "stream-to-fs", {
+          VT_INPUT: input,
+          VT_OUT: path.join(work, "out"),
+          VT_PER_MINUTE: "60000"
+        })
+      )
+      const unavailable = services.vt.requests.filter((request) => request.status === 503).length
+      expect(unavailable).toBeGreaterThan(0)
+      expect(result.stderr).toContain(
+        `summary: saved 6, not found 0, skipped 0, invalid 0, failed 0, requests ${6 + unavailable}`
+      )
+    } finally {
+      services.vt.update({ faults: undefined })
+    }
   })
 })
 
