@@ -103,8 +103,11 @@ describe("stream-to-fs", () => {
 describe("fs-and-s3", () => {
   it("stores every record in the directory and the bucket, and fills in what one of them lost", async () => {
     const out = services.tempDir("fs-and-s3")
-    const env = { VT_INPUT: sampleList, VT_OUT: out, VT_S3_OUT: `s3://${bucket}/fs-and-s3`, VT_PER_MINUTE: "60000" }
-    succeeded(await runExample(services, "fs-and-s3", env))
+    const env = { VT_INPUT: sampleList, VT_OUT: out, VT_S3_OUT: `s3://${bucket}/fs-and-s3`, VT_PER_MINUTE: "1200" }
+    services.vt.clearLog()
+    const first = succeeded(await runExample(services, "fs-and-s3", env))
+    expect(first.stderr).toContain(`done: requests ${services.vt.requests.length}`)
+    expectPaced(1200)
 
     const expected = [
       ...known.map((hash) => `fs-and-s3/${hash}.json`),
@@ -124,8 +127,9 @@ describe("fs-and-s3", () => {
     fs.rmSync(path.join(out, `${known[0]}.json`))
     await services.s3.send(new S3.DeleteObjectCommand({ Bucket: bucket, Key: `fs-and-s3/${known[1]}.json` }))
     services.vt.clearLog()
-    succeeded(await runExample(services, "fs-and-s3", env))
+    const second = succeeded(await runExample(services, "fs-and-s3", env))
     expect(requestedIds().sort()).toEqual([known[0], known[1]].sort())
+    expect(second.stderr).toContain("done: requests 2")
     expect(await listKeys(services.s3, "fs-and-s3/")).toEqual(expected)
     expect(files(out).length).toBe(known.length)
   })
