@@ -150,8 +150,10 @@ describe("fs-and-s3", () => {
 describe("ndjson-sink", () => {
   it("appends one line per record, reads them back, and resumes after a torn last line", async () => {
     const file = path.join(services.tempDir("ndjson-sink"), "reports.ndjson")
-    const env = { VT_INPUT: sampleList, VT_NDJSON: file, VT_PER_MINUTE: "60000" }
+    const env = { VT_INPUT: sampleList, VT_NDJSON: file, VT_PER_MINUTE: "1200" }
+    services.vt.clearLog()
     const first = succeeded(await runExample(services, "ndjson-sink", env))
+    expectPaced(1200)
 
     const lines = fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "").map((line) =>
       JSON.parse(line) as { key: string; presence: string; document: unknown }
@@ -161,7 +163,9 @@ describe("ndjson-sink", () => {
     for (const line of lines.filter((line) => line.presence === "saved")) {
       expect(line.document).toEqual(JSON.parse(Buffer.from(VtEmulator.fileDocument(line.key)).toString("utf8")))
     }
-    expect(first.stderr).toContain(`${known.length} reports, ${unknown.length} not found`)
+    expect(first.stderr).toContain(
+      `${known.length} reports, ${unknown.length} not found, requests ${services.vt.requests.length}`
+    )
     expect(first.stderr).toMatch(/[0-9a-f]+: \d+ bytes read back/)
 
     // A process killed in the middle of a write leaves a partial line: it is ignored, and nothing is asked again.
@@ -169,7 +173,7 @@ describe("ndjson-sink", () => {
     services.vt.clearLog()
     const second = succeeded(await runExample(services, "ndjson-sink", env))
     expect(services.vt.requests).toEqual([])
-    expect(second.stderr).toContain(`${known.length} reports, ${unknown.length} not found`)
+    expect(second.stderr).toContain(`${known.length} reports, ${unknown.length} not found, requests 0`)
   })
 })
 
