@@ -178,18 +178,28 @@ describe("ndjson-sink", () => {
 })
 
 describe("scan-folder", () => {
-  it("uploads each file, waits for its analysis and writes one CSV row per file", async () => {
+  it("uploads each file, waits for its analysis and writes one CSV row per file, every request through the gate", async () => {
     const folder = services.tempDir("scan-folder")
     const contents: Record<string, Buffer> = {
       "invoice.pdf": Buffer.from("%PDF-1.4 not really a PDF\n"),
       "tool, v2.exe": Buffer.alloc(200_000, 7),
-      "notes.txt": Buffer.from("\"quoted\" text\n")
+      "notes.txt": Buffer.from("\"quoted\" text\n"),
+      // Over 32 MiB: uploaded through a one-time upload URL.
+      "large.bin": Buffer.alloc(33 * 1024 * 1024, 1)
     }
     for (const [name, bytes] of Object.entries(contents)) fs.writeFileSync(path.join(folder, name), bytes)
     fs.mkdirSync(path.join(folder, "a folder is skipped"))
     const csv = path.join(services.tempDir("scan-folder-out"), "verdicts.csv")
     services.vt.clearLog()
-    succeeded(await runExample(services, "scan-folder", { VT_SCAN_DIR: folder, VT_CSV: csv, VT_POLL_SECONDS: "0.1" }))
+    // Polls every 10 ms, were it not for the gate: 600 a minute, requests 100 ms apart.
+    const result = succeeded(
+      await runExample(services, "scan-folder", {
+        VT_SCAN_DIR: folder,
+        VT_CSV: csv,
+        VT_POLL_SECONDS: "0.01",
+        VT_PER_MINUTE: "600"
+      })
+    )
 
     const [header, ...rows] = parseCsv(fs.readFileSync(csv, "utf8"))
     expect(header).toEqual([
@@ -217,7 +227,12 @@ describe("scan-folder", () => {
     }
     const requests = services.vt.requests
     expect(requests.filter((r) => r.method === "POST" && r.path.endsWith("/files")).length).toBe(3)
-    expect(requests.filter((r) => r.path.includes("/analyses/")).length).toBeGreaterThanOrEqual(3)
+    expect(requests.filter((r) => r.path.endsWith("/files/upload_url")).length).toBe(1)
+    expect(requests.filter((r) => r.method === "POST" && r.path.startsWith("/_ah/upload/")).length).toBe(1)
+    expect(requests.filter((r) => r.path.includes("/analyses/")).length).toBeGreaterThanOrEqual(4)
+    // The gate counted every request the emulator saw, uploads, upload URL and polls alike, and spaced them all.
+    expect(result.stderr).toContain(`4 rows written to ${csv}, requests ${requests.length}`)
+    expectPaced(600)
   })
 })
 
