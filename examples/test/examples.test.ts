@@ -248,12 +248,13 @@ describe("enrich", () => {
     fs.mkdirSync(path.join(store, "_not_found"))
     fs.writeFileSync(path.join(store, "_not_found", `${unknown[0]}.json`), VtEmulator.fileDocument(unknown[0]))
 
-    const env = { VT_STORE: store, VT_OUT: out, VT_RELATIONSHIP_LIMIT: "5", VT_PER_MINUTE: "60000" }
+    const env = { VT_STORE: store, VT_OUT: out, VT_RELATIONSHIP_LIMIT: "5", VT_PER_MINUTE: "600" }
     services.vt.clearLog()
     const first = succeeded(await runExample(services, "enrich", env))
-    expect(first.stderr).toContain("summary: enriched 3, skipped 0, failed 0")
-    // Two relationships, one page each.
+    // Two relationships, one page each, every request counted and spaced by the gate.
     expect(services.vt.requests.length).toBe(6)
+    expect(first.stderr).toContain("summary: enriched 3, skipped 0, failed 0, requests 6")
+    expectPaced(600)
 
     expect(files(out).sort()).toEqual([a, b, c].map((hash) => `${hash}.json`).sort())
     for (const hash of [a, b, c]) {
@@ -274,7 +275,7 @@ describe("enrich", () => {
 
     services.vt.clearLog()
     const second = succeeded(await runExample(services, "enrich", env))
-    expect(second.stderr).toContain("summary: enriched 0, skipped 3, failed 0")
+    expect(second.stderr).toContain("summary: enriched 0, skipped 3, failed 0, requests 0")
     expect(services.vt.requests).toEqual([])
   })
 })
