@@ -3,8 +3,8 @@
  *
  * Lists a store written by vt-harvest or by another pipeline (`ReportSink.list`), reads each saved report back
  * (`get`: decompressed whatever the gzip setting it was written with), asks VirusTotal for a few relationships of
- * the object (`Relationships.pages`: the first page, with `meta.count`, one request per relationship, paced and
- * retried by the quota gate), and stores the report with a `relationships` member, in VirusTotal's own shape
+ * the object (`Relationships.pages`: the first page, with `meta.count`, one request per relationship, through a client
+ * gated by `QuotaGate.layerGated`, so paced and retried by the quota gate), and stores the report with a `relationships` member, in VirusTotal's own shape
  * (`data.relationships.<name> = { data: [...], meta: { count } }`), in a second store under the same key.
  * Reports already enriched are skipped, so a rerun resumes; not-found records are ignored.
  *
@@ -75,9 +75,9 @@ const summary = (item: unknown) =>
     })
   })
 
-// The first page of one relationship: one request, counted and paced by the gate.
+// The first page of one relationship: one request, through the gated client.
 const firstPage = (ref: VtObject.Ref, name: string, limit: number) =>
-  QuotaGate.request(Stream.runHead(Relationships.pages(ref, name, { limit, maxPages: 1 }))).pipe(
+  Stream.runHead(Relationships.pages(ref, name, { limit, maxPages: 1 })).pipe(
     Effect.map(Option.match({
       onNone: () => ({ data: [], meta: { count: 0 } }),
       onSome: (page: Collection.Page) => ({
@@ -122,25 +122,29 @@ const program = Effect.gen(function*() {
   const input = yield* ReportSinkFs.make({ directory: store, removeStaleTemps: false })
   const output = yield* ReportSinkFs.make({ directory: out })
 
+  const gate = yield* QuotaGate.QuotaGate
   const counts = { enriched: 0, skipped: 0, failed: 0 }
   yield* input.list.pipe(
     Stream.filter((entry) => entry.presence === "saved"),
     Stream.mapEffect((entry) => enrich(input, output, entry.key, Math.min(Math.max(limit, 1), 40))),
     Stream.runForEach((outcome) => Effect.sync(() => counts[outcome]++))
   )
-  yield* Effect.log(`summary: enriched ${counts.enriched}, skipped ${counts.skipped}, failed ${counts.failed}`)
+  const { requests } = yield* gate.status
+  yield* Effect.log(
+    `summary: enriched ${counts.enriched}, skipped ${counts.skipped}, failed ${counts.failed}, requests ${requests}`
+  )
 })
 
-const GateLive = Layer.unwrapEffect(
+// The client, behind a gate for the public tier at VT_PER_MINUTE: `Relationships.pages` sends through it.
+const ClientLive = Layer.unwrapEffect(
   Effect.map(
     Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4)),
-    (perMinute) => QuotaGate.layer(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }))
+    (perMinute) => QuotaGate.layerGated(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }))
   )
-)
+).pipe(Layer.provide(VtClient.layerConfig()), Layer.provide(NodeHttpClient.layerUndici))
 
 const MainLive = Layer.mergeAll(
-  VtClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)),
-  GateLive,
+  ClientLive,
   ConsoleLog.layer()
 ).pipe(Layer.provideMerge(NodeContext.layer))
 

@@ -6,6 +6,9 @@
  * both have it. The pipeline sees one `ReportSink` and does not know there are two; a rerun after a crash or an
  * outage of either store requests only what is missing from one of them, and fills in both.
  *
+ * The client is gated (`QuotaGate.layerGated` over `VtClient.layerConfig`): every request passes one process-wide
+ * gate that starts at most VT_PER_MINUTE a minute, retries transient failures and waits out quota refusals.
+ *
  * Environment: VT_API_KEY (required), VT_BASE_URL (default: VirusTotal), VT_INPUT (default hashes.txt),
  * VT_OUT (default vt_reports), VT_S3_OUT (required, s3://bucket/prefix), VT_PER_MINUTE (default 4), and the
  * standard AWS variables (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3 for a local S3).
@@ -15,6 +18,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { ConsoleLog } from "@vt-harvest/logging"
+import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { ReportSinkS3, S3Location } from "@vt-harvest/report-sink-s3"
@@ -24,7 +28,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 
 // The weaker of two presences: "saved" only when both stores have the report.
@@ -66,14 +69,12 @@ const SinkLive = Layer.effect(
 )
 
 const encoder = new TextEncoder()
-const transientRetry = Schedule.exponential("1 second").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(4)))
 
 const harvest = (hash: string, key: ReportKey.ReportKey) =>
   Effect.gen(function*() {
     const vt = yield* VtClient.VtClient
     const sink = yield* ReportSink.ReportSink
     return yield* vt.getFile(hash).pipe(
-      Effect.retry({ schedule: transientRetry, while: VtError.isTransient }),
       Effect.flatMap((report) => Effect.as(sink.put(key, report.raw), "saved")),
       Effect.catchIf(VtError.isNotFound, (error) =>
         Effect.as(sink.putNotFound(key, encoder.encode(error.body)), "not found"))
@@ -91,8 +92,8 @@ const harvest = (hash: string, key: ReportKey.ReportKey) =>
 
 const program = Effect.gen(function*() {
   const input = yield* Config.string("VT_INPUT").pipe(Config.withDefault("hashes.txt"))
-  const perMinute = yield* Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4))
   const sink = yield* ReportSink.ReportSink
+  const gate = yield* QuotaGate.QuotaGate
   const fs = yield* FileSystem.FileSystem
   yield* Effect.log(`storing into ${sink.location}`)
   yield* fs.stream(input).pipe(
@@ -103,14 +104,21 @@ const program = Effect.gen(function*() {
       Option.map(Either.getRight(ReportKey.fromFileHash(line)), (key) => ({ hash: line, key }))
     ),
     Stream.filterEffect(({ key }) => ReportSink.isPending(key, { retryNotFound: false, overwrite: false })),
-    Stream.schedule(Schedule.andThen(Schedule.once, Schedule.spaced(`${Math.ceil(60_000 / perMinute)} millis`))),
     Stream.runForEach(({ hash, key }) => harvest(hash, key))
   )
-  yield* Effect.log("done")
+  yield* Effect.log(`done: requests ${(yield* gate.status).requests}`)
 })
 
+// The client, behind a gate for the public tier at VT_PER_MINUTE.
+const ClientLive = Layer.unwrapEffect(
+  Effect.map(
+    Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4)),
+    (perMinute) => QuotaGate.layerGated(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }))
+  )
+).pipe(Layer.provide(VtClient.layerConfig()), Layer.provide(NodeHttpClient.layerUndici))
+
 const MainLive = Layer.mergeAll(
-  VtClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)),
+  ClientLive,
   SinkLive,
   ConsoleLog.layer()
 ).pipe(Layer.provideMerge(NodeContext.layer))

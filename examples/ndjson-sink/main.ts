@@ -2,8 +2,9 @@
  * A sink of one's own, built on the store contract: every record is one line of an NDJSON file.
  *
  * `NdjsonSink.make` implements `ReportSink.Service` (from @vt-harvest/report-sink): `has`, `put`, `putNotFound`,
- * `get`, `list`, `checkWritable`. Anything written against the contract works with it unchanged: here a harvest paced and retried
- * by the process-wide quota gate of @vt-harvest/rate-schedule, which resumes from the file on a rerun.
+ * `get`, `list`, `checkWritable`. Anything written against the contract works with it unchanged: here a harvest
+ * through a client gated by @vt-harvest/rate-schedule (`QuotaGate.layerGated`: every request paced and retried by
+ * one process-wide gate), which resumes from the file on a rerun.
  *
  * The file: one JSON object per line, `{"key","presence":"saved"|"not-found","at","document"}`, appended with a
  * single write each. A process killed mid-write leaves at most a partial last line, which is ignored when the
@@ -147,8 +148,8 @@ const harvest = (hash: string, key: ReportKey.ReportKey) =>
   Effect.gen(function*() {
     const vt = yield* VtClient.VtClient
     const sink = yield* ReportSink.ReportSink
-    // The gate paces every request of the process, waits out quota refusals and retries transient failures.
-    yield* QuotaGate.request(vt.getFile(hash)).pipe(
+    // The client is gated: this request is paced, held back after a quota refusal and retried if it fails transiently.
+    yield* vt.getFile(hash).pipe(
       Effect.flatMap((report) => sink.put(key, report.raw)),
       Effect.catchIf(VtError.isNotFound, (error) => sink.putNotFound(key, encoder.encode(error.body)))
     )
@@ -177,28 +178,31 @@ const program = Effect.gen(function*() {
   // Read the store back through the contract.
   const entries = yield* Stream.runCollect(sink.list)
   const saved = [...entries].filter((entry) => entry.presence === "saved")
-  yield* Effect.log(`${sink.location}: ${saved.length} reports, ${entries.length - saved.length} not found`)
+  yield* Effect.log(
+    `${sink.location}: ${saved.length} reports, ${entries.length - saved.length} not found, ` +
+      `requests ${(yield* gate.status).requests}`
+  )
   if (saved.length > 0) {
     const report = yield* sink.get(saved[0].key)
     yield* Effect.log(`${saved[0].key}: ${Option.getOrThrow(report).length} bytes read back`)
   }
 })
 
-const GateLive = Layer.unwrapEffect(
+// The client, behind a gate for the public tier at VT_PER_MINUTE.
+const ClientLive = Layer.unwrapEffect(
   Effect.map(
     Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4)),
-    (perMinute) => QuotaGate.layer(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }))
+    (perMinute) => QuotaGate.layerGated(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }))
   )
-)
+).pipe(Layer.provide(VtClient.layerConfig()), Layer.provide(NodeHttpClient.layerUndici))
 
 const SinkLive = Layer.unwrapEffect(
   Effect.map(Config.string("VT_NDJSON").pipe(Config.withDefault("reports.ndjson")), layer)
 )
 
 const MainLive = Layer.mergeAll(
-  VtClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)),
+  ClientLive,
   SinkLive,
-  GateLive,
   ConsoleLog.layer()
 ).pipe(Layer.provideMerge(NodeContext.layer))
 

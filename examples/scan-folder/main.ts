@@ -6,12 +6,14 @@
  * One CSV row per file, in the folder's order; a file whose upload or analysis failed gets its error in the last
  * column and the others go on.
  *
- * Every upload and every poll is a request against the key's quota, not paced against each other here: 20 s polls
- * suit a premium key, a public key (4 a minute) wants VT_POLL_SECONDS=60; against the emulator a short interval
- * makes the analyses (which complete on its own clock) quick.
+ * Every upload (and its upload URL) and every poll is a request against the key's quota. They all go through one
+ * gated client (`QuotaGate.layerGated` over `VtClient.layerConfig`): the gate starts at most VT_PER_MINUTE
+ * requests a minute, uploads and polls together, retries transient failures and holds every request back after a
+ * quota refusal. VT_POLL_SECONDS says how often an analysis is asked about at most; the gate may space the polls
+ * further. Against the emulator a short interval makes the analyses (which complete on its own clock) quick.
  *
  * Environment: VT_API_KEY (required), VT_BASE_URL (default: VirusTotal), VT_SCAN_DIR (required), VT_CSV
- * (default verdicts.csv), VT_POLL_SECONDS (default 20), VT_WAIT_MINUTES (default 10).
+ * (default verdicts.csv), VT_POLL_SECONDS (default 20), VT_WAIT_MINUTES (default 10), VT_PER_MINUTE (default 4).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -19,6 +21,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { ConsoleLog } from "@vt-harvest/logging"
+import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { Analysis, Files, VtClient } from "@vt-harvest/vt-client"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -94,6 +97,7 @@ const program = Effect.gen(function*() {
   const waitMinutes = yield* Config.number("VT_WAIT_MINUTES").pipe(Config.withDefault(10))
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
+  const gate = yield* QuotaGate.QuotaGate
 
   // The poll schedule: every VT_POLL_SECONDS, for at most VT_WAIT_MINUTES (then AnalysisTimeoutError).
   const schedule = Schedule.spaced(Duration.millis(pollSeconds * 1000)).pipe(
@@ -109,11 +113,20 @@ const program = Effect.gen(function*() {
   const rows = yield* Effect.forEach(files, (name) => scan(path.join(directory, name), name, schedule))
 
   yield* fs.writeFileString(csv, [columns, ...rows].map(csvLine).join(""))
-  yield* Effect.log(`${rows.length} rows written to ${csv}`)
+  // Uploads, upload URLs and polls alike: every request the client sent, retries included.
+  yield* Effect.log(`${rows.length} rows written to ${csv}, requests ${(yield* gate.status).requests}`)
 })
 
+// The client, behind a gate for the public tier at VT_PER_MINUTE: `Files.upload` and `Analysis.wait` send through it.
+const ClientLive = Layer.unwrapEffect(
+  Effect.map(
+    Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4)),
+    (perMinute) => QuotaGate.layerGated(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }))
+  )
+).pipe(Layer.provide(VtClient.layerConfig()), Layer.provide(NodeHttpClient.layerUndici))
+
 const MainLive = Layer.mergeAll(
-  VtClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)),
+  ClientLive,
   ConsoleLog.layer()
 ).pipe(Layer.provideMerge(NodeContext.layer))
 

@@ -1,9 +1,11 @@
 /**
- * A Stream of hashes through VtClient into the directory sink, paced by a Schedule of its own.
+ * A Stream of hashes through the gated VtClient into the directory sink.
  *
  * Reads one hash per line from VT_INPUT, skips what the store already holds (so a rerun resumes), requests the
- * rest one at a time, at most VT_PER_MINUTE a minute, and saves each report (or VirusTotal's "not found") in
- * VT_OUT. Transient failures are retried with backoff; a quota refusal waits a minute and retries.
+ * rest one at a time and saves each report (or VirusTotal's "not found") in VT_OUT. The client is gated
+ * (`QuotaGate.layerGated`): every request passes one process-wide gate that starts at most VT_PER_MINUTE a minute,
+ * keeps the public tier's daily and monthly ledger, retries transient failures and, after a quota refusal, holds
+ * every request until the spent window resets. The pipeline itself has no pacing and no retries.
  *
  * Environment: VT_API_KEY (required), VT_BASE_URL (default: VirusTotal), VT_INPUT (default hashes.txt),
  * VT_OUT (default vt_reports), VT_PER_MINUTE (default 4, a public key's limit).
@@ -13,6 +15,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { ConsoleLog } from "@vt-harvest/logging"
+import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
@@ -20,17 +23,7 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-
-// The policy of this example, as plain Schedules (@vt-harvest/rate-schedule has the complete one, QuotaGate).
-// Transient failures (503, 504, 429 TooManyRequests, network errors): 1 s, 2 s, 4 s, 8 s, jittered.
-const transientRetry = Schedule.exponential("1 second").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(4)))
-// A quota refusal: wait for the next minute window, twice at most; then the id fails and the run goes on.
-const quotaRetry = Schedule.spaced("1 minute").pipe(Schedule.intersect(Schedule.recurs(2)))
-// The pacing: the first request at once, then at least 60 s / perMinute after the previous answer.
-const pacing = (perMinute: number) =>
-  Schedule.andThen(Schedule.once, Schedule.spaced(`${Math.ceil(60_000 / perMinute)} millis`))
 
 const encoder = new TextEncoder()
 
@@ -40,8 +33,6 @@ const harvest = (hash: string, key: ReportKey.ReportKey) =>
     const vt = yield* VtClient.VtClient
     const sink = yield* ReportSink.ReportSink
     return yield* vt.getFile(hash).pipe(
-      Effect.retry({ schedule: transientRetry, while: VtError.isTransient }),
-      Effect.retry({ schedule: quotaRetry, while: VtError.isQuotaExceeded }),
       Effect.flatMap((report) => Effect.as(sink.put(key, report.raw), "saved" as const)),
       Effect.catchIf(
         VtError.isNotFound,
@@ -55,8 +46,8 @@ const harvest = (hash: string, key: ReportKey.ReportKey) =>
 
 const program = Effect.gen(function*() {
   const input = yield* Config.string("VT_INPUT").pipe(Config.withDefault("hashes.txt"))
-  const perMinute = yield* Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4))
   const fs = yield* FileSystem.FileSystem
+  const gate = yield* QuotaGate.QuotaGate
   const counts = { saved: 0, "not found": 0, failed: 0, skipped: 0, invalid: 0 }
 
   yield* fs.stream(input).pipe(
@@ -78,15 +69,27 @@ const program = Effect.gen(function*() {
         (pending) => pending ? Effect.void : Effect.sync(() => counts.skipped++)
       )
     ),
-    Stream.schedule(pacing(perMinute)),
     Stream.mapEffect(({ hash, key }) => harvest(hash, key)),
     Stream.runForEach((outcome) => Effect.sync(() => counts[outcome]++))
   )
+  // What the gate let through: every request the client sent, retries included.
+  const { requests } = yield* gate.status
   yield* Effect.log(
     `summary: saved ${counts.saved}, not found ${counts["not found"]}, skipped ${counts.skipped}, ` +
-      `invalid ${counts.invalid}, failed ${counts.failed}`
+      `invalid ${counts.invalid}, failed ${counts.failed}, requests ${requests}`
   )
 })
+
+// The client: VT_API_KEY (a Redacted value: it never appears in a log or an error) and VT_BASE_URL, behind a gate
+// for the public tier at VT_PER_MINUTE. After a quota refusal the gate asks the key's quotas which window is spent
+// (`windowProbe`) and waits until that one resets.
+const ClientLive = Layer.unwrapEffect(
+  Effect.map(
+    Config.number("VT_PER_MINUTE").pipe(Config.withDefault(4)),
+    (perMinute) =>
+      QuotaGate.layerGated(QuotaPolicy.make(QuotaPolicy.publicTier, { perMinute }), { probe: QuotaGate.windowProbe })
+  )
+).pipe(Layer.provide(VtClient.layerConfig()), Layer.provide(NodeHttpClient.layerUndici))
 
 const SinkLive = Layer.unwrapEffect(
   Effect.map(
@@ -95,12 +98,7 @@ const SinkLive = Layer.unwrapEffect(
   )
 )
 
-const MainLive = Layer.mergeAll(
-  // VT_API_KEY (a Redacted value: it never appears in a log or an error) and VT_BASE_URL.
-  VtClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)),
-  SinkLive,
-  ConsoleLog.layer()
-).pipe(Layer.provideMerge(NodeContext.layer))
+const MainLive = Layer.mergeAll(ClientLive, SinkLive, ConsoleLog.layer()).pipe(Layer.provideMerge(NodeContext.layer))
 
 // The console logger replaces the pretty one runMain would add.
 program.pipe(Effect.provide(MainLive), NodeRuntime.runMain({ disablePrettyLogger: true }))

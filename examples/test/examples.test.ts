@@ -30,6 +30,19 @@ const succeeded = (result: Run) => {
 
 const requestedIds = () => services.vt.requests.map((request) => request.id)
 
+/**
+ * The requests the emulator saw since its log was cleared were paced by a gate of `perMinute` a minute: the gate
+ * starts them `60 000 / perMinute` ms apart. A request may reach the emulator a little after its start (the first
+ * one opens the connection; a busy machine delays any one of them), so the gaps are not compared one by one: the
+ * whole run must span all of its spacings but one. Unpaced, the same requests take a few ms each.
+ */
+const expectPaced = (perMinute: number) => {
+  const spacing = 60_000 / perMinute
+  const arrivals = services.vt.requests.map((request) => request.at)
+  expect(arrivals.length).toBeGreaterThan(2)
+  expect(arrivals.at(-1)! - arrivals[0]).toBeGreaterThanOrEqual((arrivals.length - 2) * spacing)
+}
+
 const files = (dir: string) => fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith(".json")) : []
 
 describe("stream-to-fs", () => {
@@ -45,27 +58,56 @@ describe("stream-to-fs", () => {
     for (const hash of known) {
       expect(fs.readFileSync(path.join(out, `${hash}.json`))).toEqual(Buffer.from(VtEmulator.fileDocument(hash)))
     }
-    expect(first.stderr).toContain(
-      `summary: saved ${known.length}, not found ${unknown.length}, skipped 1, invalid 2, failed 0`
-    )
-    // Each id once (the duplicate in the list is skipped by the store), spaced by the example's Schedule.
+    // Each id once (the duplicate in the list is skipped by the store), and every request counted by the gate.
     expect(requestedIds().sort()).toEqual([...hashes].sort())
-    const starts = services.vt.requests.map((request) => request.at)
-    for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(50)
+    expect(first.stderr).toContain(
+      `summary: saved ${known.length}, not found ${unknown.length}, skipped 1, invalid 2, failed 0, ` +
+        `requests ${services.vt.requests.length}`
+    )
+    expectPaced(1200)
 
     services.vt.clearLog()
     const second = succeeded(await runExample(services, "stream-to-fs", env))
     expect(services.vt.requests).toEqual([])
     // The list names one hash twice.
-    expect(second.stderr).toContain(`summary: saved 0, not found 0, skipped ${hashes.length + 1}, invalid 2, failed 0`)
+    expect(second.stderr).toContain(
+      `summary: saved 0, not found 0, skipped ${hashes.length + 1}, invalid 2, failed 0, requests 0`
+    )
+  })
+
+  it("leaves the retries of transient failures to the gated client", async () => {
+    const work = services.tempDir("stream-to-fs-faults")
+    const input = path.join(work, "hashes.txt")
+    fs.writeFileSync(input, known.slice(0, 6).join("\n"))
+    services.vt.clearLog()
+    services.vt.update({ faults: { transient: 0.3 } })
+    try {
+      const result = succeeded(
+        await runExample(services, "stream-to-fs", {
+          VT_INPUT: input,
+          VT_OUT: path.join(work, "out"),
+          VT_PER_MINUTE: "60000"
+        })
+      )
+      const unavailable = services.vt.requests.filter((request) => request.status === 503).length
+      expect(unavailable).toBeGreaterThan(0)
+      expect(result.stderr).toContain(
+        `summary: saved 6, not found 0, skipped 0, invalid 0, failed 0, requests ${6 + unavailable}`
+      )
+    } finally {
+      services.vt.update({ faults: undefined })
+    }
   })
 })
 
 describe("fs-and-s3", () => {
   it("stores every record in the directory and the bucket, and fills in what one of them lost", async () => {
     const out = services.tempDir("fs-and-s3")
-    const env = { VT_INPUT: sampleList, VT_OUT: out, VT_S3_OUT: `s3://${bucket}/fs-and-s3`, VT_PER_MINUTE: "60000" }
-    succeeded(await runExample(services, "fs-and-s3", env))
+    const env = { VT_INPUT: sampleList, VT_OUT: out, VT_S3_OUT: `s3://${bucket}/fs-and-s3`, VT_PER_MINUTE: "1200" }
+    services.vt.clearLog()
+    const first = succeeded(await runExample(services, "fs-and-s3", env))
+    expect(first.stderr).toContain(`done: requests ${services.vt.requests.length}`)
+    expectPaced(1200)
 
     const expected = [
       ...known.map((hash) => `fs-and-s3/${hash}.json`),
@@ -85,8 +127,9 @@ describe("fs-and-s3", () => {
     fs.rmSync(path.join(out, `${known[0]}.json`))
     await services.s3.send(new S3.DeleteObjectCommand({ Bucket: bucket, Key: `fs-and-s3/${known[1]}.json` }))
     services.vt.clearLog()
-    succeeded(await runExample(services, "fs-and-s3", env))
+    const second = succeeded(await runExample(services, "fs-and-s3", env))
     expect(requestedIds().sort()).toEqual([known[0], known[1]].sort())
+    expect(second.stderr).toContain("done: requests 2")
     expect(await listKeys(services.s3, "fs-and-s3/")).toEqual(expected)
     expect(files(out).length).toBe(known.length)
   })
@@ -107,8 +150,10 @@ describe("fs-and-s3", () => {
 describe("ndjson-sink", () => {
   it("appends one line per record, reads them back, and resumes after a torn last line", async () => {
     const file = path.join(services.tempDir("ndjson-sink"), "reports.ndjson")
-    const env = { VT_INPUT: sampleList, VT_NDJSON: file, VT_PER_MINUTE: "60000" }
+    const env = { VT_INPUT: sampleList, VT_NDJSON: file, VT_PER_MINUTE: "1200" }
+    services.vt.clearLog()
     const first = succeeded(await runExample(services, "ndjson-sink", env))
+    expectPaced(1200)
 
     const lines = fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "").map((line) =>
       JSON.parse(line) as { key: string; presence: string; document: unknown }
@@ -118,7 +163,9 @@ describe("ndjson-sink", () => {
     for (const line of lines.filter((line) => line.presence === "saved")) {
       expect(line.document).toEqual(JSON.parse(Buffer.from(VtEmulator.fileDocument(line.key)).toString("utf8")))
     }
-    expect(first.stderr).toContain(`${known.length} reports, ${unknown.length} not found`)
+    expect(first.stderr).toContain(
+      `${known.length} reports, ${unknown.length} not found, requests ${services.vt.requests.length}`
+    )
     expect(first.stderr).toMatch(/[0-9a-f]+: \d+ bytes read back/)
 
     // A process killed in the middle of a write leaves a partial line: it is ignored, and nothing is asked again.
@@ -126,23 +173,33 @@ describe("ndjson-sink", () => {
     services.vt.clearLog()
     const second = succeeded(await runExample(services, "ndjson-sink", env))
     expect(services.vt.requests).toEqual([])
-    expect(second.stderr).toContain(`${known.length} reports, ${unknown.length} not found`)
+    expect(second.stderr).toContain(`${known.length} reports, ${unknown.length} not found, requests 0`)
   })
 })
 
 describe("scan-folder", () => {
-  it("uploads each file, waits for its analysis and writes one CSV row per file", async () => {
+  it("uploads each file, waits for its analysis and writes one CSV row per file, every request through the gate", async () => {
     const folder = services.tempDir("scan-folder")
     const contents: Record<string, Buffer> = {
       "invoice.pdf": Buffer.from("%PDF-1.4 not really a PDF\n"),
       "tool, v2.exe": Buffer.alloc(200_000, 7),
-      "notes.txt": Buffer.from("\"quoted\" text\n")
+      "notes.txt": Buffer.from("\"quoted\" text\n"),
+      // Over 32 MiB: uploaded through a one-time upload URL.
+      "large.bin": Buffer.alloc(33 * 1024 * 1024, 1)
     }
     for (const [name, bytes] of Object.entries(contents)) fs.writeFileSync(path.join(folder, name), bytes)
     fs.mkdirSync(path.join(folder, "a folder is skipped"))
     const csv = path.join(services.tempDir("scan-folder-out"), "verdicts.csv")
     services.vt.clearLog()
-    succeeded(await runExample(services, "scan-folder", { VT_SCAN_DIR: folder, VT_CSV: csv, VT_POLL_SECONDS: "0.1" }))
+    // Polls every 10 ms, were it not for the gate: 600 a minute, requests 100 ms apart.
+    const result = succeeded(
+      await runExample(services, "scan-folder", {
+        VT_SCAN_DIR: folder,
+        VT_CSV: csv,
+        VT_POLL_SECONDS: "0.01",
+        VT_PER_MINUTE: "600"
+      })
+    )
 
     const [header, ...rows] = parseCsv(fs.readFileSync(csv, "utf8"))
     expect(header).toEqual([
@@ -170,7 +227,12 @@ describe("scan-folder", () => {
     }
     const requests = services.vt.requests
     expect(requests.filter((r) => r.method === "POST" && r.path.endsWith("/files")).length).toBe(3)
-    expect(requests.filter((r) => r.path.includes("/analyses/")).length).toBeGreaterThanOrEqual(3)
+    expect(requests.filter((r) => r.path.endsWith("/files/upload_url")).length).toBe(1)
+    expect(requests.filter((r) => r.method === "POST" && r.path.startsWith("/_ah/upload/")).length).toBe(1)
+    expect(requests.filter((r) => r.path.includes("/analyses/")).length).toBeGreaterThanOrEqual(4)
+    // The gate counted every request the emulator saw, uploads, upload URL and polls alike, and spaced them all.
+    expect(result.stderr).toContain(`4 rows written to ${csv}, requests ${requests.length}`)
+    expectPaced(600)
   })
 })
 
@@ -186,12 +248,13 @@ describe("enrich", () => {
     fs.mkdirSync(path.join(store, "_not_found"))
     fs.writeFileSync(path.join(store, "_not_found", `${unknown[0]}.json`), VtEmulator.fileDocument(unknown[0]))
 
-    const env = { VT_STORE: store, VT_OUT: out, VT_RELATIONSHIP_LIMIT: "5", VT_PER_MINUTE: "60000" }
+    const env = { VT_STORE: store, VT_OUT: out, VT_RELATIONSHIP_LIMIT: "5", VT_PER_MINUTE: "600" }
     services.vt.clearLog()
     const first = succeeded(await runExample(services, "enrich", env))
-    expect(first.stderr).toContain("summary: enriched 3, skipped 0, failed 0")
-    // Two relationships, one page each.
+    // Two relationships, one page each, every request counted and spaced by the gate.
     expect(services.vt.requests.length).toBe(6)
+    expect(first.stderr).toContain("summary: enriched 3, skipped 0, failed 0, requests 6")
+    expectPaced(600)
 
     expect(files(out).sort()).toEqual([a, b, c].map((hash) => `${hash}.json`).sort())
     for (const hash of [a, b, c]) {
@@ -212,7 +275,7 @@ describe("enrich", () => {
 
     services.vt.clearLog()
     const second = succeeded(await runExample(services, "enrich", env))
-    expect(second.stderr).toContain("summary: enriched 0, skipped 3, failed 0")
+    expect(second.stderr).toContain("summary: enriched 0, skipped 3, failed 0, requests 0")
     expect(services.vt.requests).toEqual([])
   })
 })

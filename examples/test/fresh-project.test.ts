@@ -160,7 +160,8 @@ describe.each(examples)("%s in a fresh project", (example) => {
       "scan-folder": {
         VT_SCAN_DIR: path.join(work, "scan"),
         VT_CSV: path.join(work, "verdicts.csv"),
-        VT_POLL_SECONDS: "0.1"
+        VT_POLL_SECONDS: "0.1",
+        VT_PER_MINUTE: "60000"
       },
       "enrich": { VT_STORE: path.join(work, "store"), VT_OUT: path.join(work, "out"), VT_PER_MINUTE: "60000" }
     }
