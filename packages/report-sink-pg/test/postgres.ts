@@ -4,10 +4,10 @@
  * password, stopped and deleted after.
  *
  * initdb and postgres refuse to run as root. Run as root (containers, CI), both run as `nobody`, which owns the
- * temporary directory. The server is started through a shell that stops it when its standard input closes, so a
+ * temporary directory (and gets a copy of the binaries there if it cannot reach the checkout's). The server is started through a shell that stops it when its standard input closes, so a
  * test process that dies, however it dies, does not leave a server behind.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -50,6 +50,17 @@ const identity = (): { readonly uid: number; readonly gid: number } | undefined 
   if (process.getuid?.() !== 0) return undefined
   const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"], { encoding: "utf8" }).trim())
   return { uid: id("-u"), gid: id("-g") }
+}
+
+/**
+ * The binaries, where `as` can run them: in place, or else (the checkout is somewhere `nobody` cannot reach, such as
+ * under /root) copied with their libraries into `dir`, which `as` owns.
+ */
+const reachable = (bin: string, dir: string, as: ReturnType<typeof identity>): string => {
+  if (as === undefined || spawnSync("test", ["-x", path.join(bin, "postgres")], as).status === 0) return bin
+  const native = path.join(dir, "native")
+  fs.cpSync(path.dirname(bin), native, { recursive: true, verbatimSymlinks: true })
+  return path.join(native, "bin")
 }
 
 const run = (command: string, args: ReadonlyArray<string>, as: ReturnType<typeof identity>): Promise<void> =>
@@ -123,9 +134,9 @@ const launch = (
   })
 
 export const start = async (): Promise<Server> => {
-  const bin = binaries()
   const as = identity()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vt-harvest-pg-"))
+  const bin = reachable(binaries(), dir, as)
   const data = path.join(dir, "data")
   const password = `pw-${Math.random().toString(36).slice(2)}`
   const passwordFile = path.join(dir, "password")
