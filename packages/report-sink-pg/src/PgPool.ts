@@ -84,6 +84,15 @@ const environment = (name: string): string | undefined => {
   return value === undefined || value.trim() === "" ? undefined : value
 }
 
+// The driver's default user; a process whose uid has no passwd entry (some containers) has no name to give.
+const osUser = (): string => {
+  try {
+    return os.userInfo().username
+  } catch {
+    return "postgres"
+  }
+}
+
 const decode = (value: string): string => {
   try {
     return decodeURIComponent(value)
@@ -103,7 +112,7 @@ export const location = (url?: string): string => {
   const parsed = url !== undefined && isPostgresUrl(url) ? new URL(url) : undefined
   const param = (name: string) => parsed?.searchParams.get(name) ?? undefined
   const fromUrl = (value: string | undefined) => value === undefined || value === "" ? undefined : decode(value)
-  const user = fromUrl(parsed?.username) ?? param("user") ?? environment("PGUSER") ?? os.userInfo().username
+  const user = fromUrl(parsed?.username) ?? param("user") ?? environment("PGUSER") ?? osUser()
   const host = fromUrl(parsed?.hostname) ?? param("host") ?? environment("PGHOST") ?? "localhost"
   const port = fromUrl(parsed?.port) ?? param("port") ?? environment("PGPORT") ?? "5432"
   const database = fromUrl(parsed?.pathname.replace(/^\//, "")) ?? environment("PGDATABASE") ?? user
@@ -132,6 +141,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, InvalidUrlEr
       ...(url === undefined ? {} : { connectionString: url }),
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMillis ?? 10_000,
+      // A server or a network that vanishes without closing the connection is noticed instead of waited on forever.
+      keepAlive: true,
       application_name: options.applicationName ?? "vt-harvest",
       ...(options.readOnly === true ? { options: "-c default_transaction_read_only=on" } : {})
     }
