@@ -84,7 +84,8 @@ const environment = (name: string): string | undefined => {
   return value === undefined || value.trim() === "" ? undefined : value
 }
 
-// The driver's default user; a process whose uid has no passwd entry (some containers) has no name to give.
+// The driver defaults to $USER; without it, the account name, which a uid with no passwd entry (some containers)
+// does not have.
 const osUser = (): string => {
   try {
     return os.userInfo().username
@@ -112,7 +113,7 @@ export const location = (url?: string): string => {
   const parsed = url !== undefined && isPostgresUrl(url) ? new URL(url) : undefined
   const param = (name: string) => parsed?.searchParams.get(name) ?? undefined
   const fromUrl = (value: string | undefined) => value === undefined || value === "" ? undefined : decode(value)
-  const user = fromUrl(parsed?.username) ?? param("user") ?? environment("PGUSER") ?? osUser()
+  const user = fromUrl(parsed?.username) ?? param("user") ?? environment("PGUSER") ?? environment("USER") ?? osUser()
   const host = fromUrl(parsed?.hostname) ?? param("host") ?? environment("PGHOST") ?? "localhost"
   const port = fromUrl(parsed?.port) ?? param("port") ?? environment("PGPORT") ?? "5432"
   const database = fromUrl(parsed?.pathname.replace(/^\//, "")) ?? environment("PGDATABASE") ?? user
