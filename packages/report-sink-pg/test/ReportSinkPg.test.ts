@@ -348,6 +348,22 @@ describe("checkWritable and connections", () => {
       assert.include(bad.message, "postgres:// URL")
     }))
 
+  it.scopedLive("connections the server ends (a restart, an administrator) are replaced: nothing fails", () =>
+    Effect.gen(function*() {
+      const applicationName = freshSchema("app")
+      const sink = yield* open({ schema: freshSchema(), applicationName })
+      yield* Effect.all([sink.put(key("a"), bytes("{}")), sink.put(key("b"), bytes("{}"))], { concurrency: 2 })
+      const c = yield* client()
+      const ended = yield* sql<{ ended: boolean }>(
+        c,
+        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1",
+        [applicationName]
+      )
+      assert.isAtLeast(ended.length, 1)
+      yield* sink.put(key("c"), bytes("{}"))
+      assert.deepStrictEqual(yield* listed(sink), ["saved:a", "saved:b", "saved:c"])
+    }))
+
   it.scopedLive("the standard PG* environment fills in what the URL leaves out", () =>
     Effect.gen(function*() {
       const full = new URL(url())
