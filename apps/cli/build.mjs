@@ -38,6 +38,19 @@ export const parse = unused, stringify = unused, decode = unused, encode = unuse
   }
 }
 
+// pg loads its optional native binding (`pg-native`, a C++ addon) only when asked for `pg.native`, inside a
+// try/catch; vt-harvest uses the JavaScript client: the binding is a module that fails to load, as if absent.
+const noNativePg = {
+  name: "no-native-pg",
+  setup(build) {
+    build.onResolve({ filter: /^pg-native$/ }, (args) => ({ path: args.path, namespace: "no-native-pg" }))
+    build.onLoad({ filter: /.*/, namespace: "no-native-pg" }, () => ({
+      contents: "throw new Error(\"pg-native is not part of vt-harvest\")",
+      loader: "js"
+    }))
+  }
+}
+
 const result = await esbuild.build({
   entryPoints: { [entry]: path.join(here, "src", "bin.ts") },
   outdir: dist,
@@ -70,7 +83,7 @@ const result = await esbuild.build({
   define: {
     VT_HARVEST_VERSION: JSON.stringify(JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).version)
   },
-  plugins: [unusedParsers],
+  plugins: [unusedParsers, noNativePg],
   logLevel: "warning"
 })
 

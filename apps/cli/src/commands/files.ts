@@ -76,7 +76,7 @@ const command = (kind: Kinds.Kind, description: string) =>
         total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
         closing: (tally, log) =>
           tally.saved + tally.notFound > 0
-            ? [`reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${log}`]
+            ? [`reports in ${Run.reportsLocation(options.out)}, log in ${log}`]
             : [],
         body: (tally) => harvest(kind, { ...options, concurrency: prepared.policy.concurrency }, tally)
       })

@@ -53,7 +53,13 @@ export const scan = Command.make("scan", {
       progress: { counters: ["uploaded", "known", "analysed", "saved", "failed"], whenAny: ["skipped"] },
       total: prepared.screen.tty && !options.noProgress ? yield* Stream.runCount(walk(roots)) : undefined,
       closing: (tally, log) =>
-        tally.saved + tally.uploaded > 0 ? [`reports in ${options.out}/, analyses in _analyses/, log in ${log}`] : [],
+        tally.saved + tally.uploaded > 0
+          ? [
+            `reports in ${Run.reportsLocation(options.out)}, analyses in ${
+              Run.analysesLocation(options.out)
+            }, log in ${log}`
+          ]
+          : [],
       body: (tally) =>
         Effect.gen(function*() {
           const reports = yield* ReportSink.ReportSink

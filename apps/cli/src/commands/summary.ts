@@ -12,12 +12,12 @@ import * as Text from "../internal/text.js"
 
 export const summary = Command.make("summary", {
   store: Args.text({ name: "store" }).pipe(
-    Args.withDescription("A directory of reports or s3://bucket/prefix"),
+    Args.withDescription("A directory of reports, s3://bucket/prefix or postgres://…"),
     Args.withDefault("vt_reports")
   )
 }, (options) =>
   Run.exitWith(Effect.gen(function*() {
-    if (!/^s3:\/\//i.test(options.store)) {
+    if (!/^s3:\/\//i.test(options.store) && !Run.isPostgres(options.store)) {
       const fs = yield* FileSystem.FileSystem
       const isDirectory = yield* fs.stat(options.store).pipe(
         Effect.map((info) => info.type === "Directory"),
@@ -58,7 +58,7 @@ export const summary = Command.make("summary", {
   }))).pipe(
     Command.withDescription(
       "One CSV row per saved report (key, id, type, malicious, suspicious, undetected, harmless, reputation,\n" +
-        "last_analysis_date, names) to stdout; an aligned table on a terminal. Reads directories and s3://\n" +
+        "last_analysis_date, names) to stdout; an aligned table on a terminal. Reads directories, s3:// and postgres://\n" +
         "stores, gzipped or not, and the analyses scan and analysis keep in <store>/_analyses. Cells a\n" +
         "spreadsheet would take for a formula (=, +, -, @) get a leading apostrophe.\n" +
         "Example: vt-harvest summary vt_reports > verdicts.csv"

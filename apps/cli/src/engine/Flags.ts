@@ -11,7 +11,7 @@ const withEnv = (name: string, fallback: string) => Config.string(name).pipe(Con
 export const out = Options.text("out").pipe(
   Options.withAlias("o"),
   Options.withDescription(
-    "Where reports go: a directory (default vt_reports) or s3://bucket/prefix (AWS_* environment) [VT_OUT]"
+    "Where reports go: a directory (default vt_reports), s3://bucket/prefix (AWS_* environment) or postgres://… (PG* environment) [VT_OUT]"
   ),
   Options.withFallbackConfig(withEnv("VT_OUT", "vt_reports"))
 )

@@ -53,10 +53,26 @@ export const checkOut = (
     readonly readOnly?: boolean
     /** The directory itself must not be a symbolic link (a sub-store of --out, never followed out of it). */
     readonly refuseSymlink?: boolean
+    /** On PostgreSQL: the table (default the reports'). */
+    readonly table?: string
   }
 ): Effect.Effect<StoreLayer, Settings.UsageError> => {
   const { gzip, out, overwrite } = options
   const readOnly = options.readOnly === true
+  if (isPostgres(out)) {
+    return Effect.map(
+      Effect.promise(() => import("@vt-harvest/report-sink-pg")),
+      ({ ReportSinkPg }) =>
+        ReportSinkPg.layer({
+          url: out,
+          table: options.table ?? ReportSinkPg.defaultTable,
+          overwrite,
+          gzip,
+          readOnly,
+          applicationName: "vt-harvest"
+        })
+    )
+  }
   if (/^s3:\/\//i.test(out)) {
     return Effect.gen(function*() {
       const { ReportSinkS3, S3Location } = yield* Effect.promise(() => import("@vt-harvest/report-sink-s3"))
@@ -88,9 +104,32 @@ export const checkOut = (
     )
 }
 
-/** `<out>/_analyses`: the sub-directory, or the sub-prefix of an s3:// output (`s3://bucket/prefix/_analyses`). */
+/** Whether --out names a PostgreSQL database (`postgres://…`, `postgresql://…`). */
+export const isPostgres = (out: string): boolean => /^postgres(?:ql)?:\/\//i.test(out)
+
+/** --out for messages: a password in a URL is never shown. */
+export const showOut = (out: string): string => {
+  if (!URL.canParse(out) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) return out
+  const url = new URL(out)
+  if (url.password === "") return out
+  url.password = "***"
+  return url.toString()
+}
+
+/** Where the reports of --out are, for the closing line of a run. */
+export const reportsLocation = (out: string): string =>
+  isPostgres(out)
+    ? `${showOut(out)} (table reports, not found records beside them)`
+    : `${out.replace(/\/$/, "")}/ (not found under ${out.replace(/\/$/, "")}/_not_found/)`
+
+/**
+ * `<out>/_analyses`: the sub-directory, or the sub-prefix of an s3:// output (`s3://bucket/prefix/_analyses`), or
+ * the `analyses` table of a PostgreSQL database.
+ */
 export const analysesLocation = (out: string): string =>
-  /^s3:\/\//i.test(out)
+  isPostgres(out)
+    ? `${showOut(out)} (table analyses)`
+    : /^s3:\/\//i.test(out)
     ? `${out.replace(/\/$/, "")}/${StoreLayout.analysesDirectory}`
     : nodePath.join(out, StoreLayout.analysesDirectory)
 
@@ -105,7 +144,9 @@ export const checkAnalysesOut = (
   options: { readonly out: string; readonly gzip: boolean }
 ): Effect.Effect<StoreLayer<AnalysisStore>, Settings.UsageError> =>
   Effect.map(
-    checkOut({ out: analysesLocation(options.out), overwrite: true, gzip: options.gzip, refuseSymlink: true }),
+    isPostgres(options.out)
+      ? checkOut({ out: options.out, table: "analyses", overwrite: true, gzip: options.gzip })
+      : checkOut({ out: analysesLocation(options.out), overwrite: true, gzip: options.gzip, refuseSymlink: true }),
     (layer) => Layer.project(layer, ReportSink.ReportSink, AnalysisStore, (sink) => sink)
   )
 
@@ -138,7 +179,7 @@ export const prepare = <S>(
         Layer.mapError((error) =>
           error._tag === "UsageError"
             ? error
-            : new Settings.UsageError({ message: `cannot use --out ${options.out}: ${error.message}` })
+            : new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${error.message}` })
         )
       ),
       screen: Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
@@ -222,7 +263,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         new Settings.UsageError({ message: `cannot write the run log in --log-dir ${common.logDir}: ${error.message}` })
       )
     )
-    const target = spec.target ?? common.out
+    const target = spec.target ?? showOut(common.out)
     const tally = yield* Ref.make(Outcome.empty)
     const program = Effect.gen(function*() {
       const logFile = yield* RunLog.RunLogFile
@@ -231,7 +272,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         yield* store.checkWritable.pipe(
           Effect.mapError((error) =>
             new Settings.UsageError({
-              message: `cannot write to --out ${common.out}: ${error.message}; nothing was sent`
+              message: `cannot write to --out ${showOut(common.out)}: ${error.message}; nothing was sent`
             })
           )
         )
