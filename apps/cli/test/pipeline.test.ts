@@ -1,0 +1,125 @@
+// The one item pipeline, on its own: claims and duplicates, the store decision, outcomes folded into the tally,
+// and what stops a run. A store in memory (primitives over two Maps, the rules from ReportSink.make).
+import { assert, describe, it } from "@effect/vitest"
+import type { StorePrimitives } from "@vt-harvest/report-sink"
+import { ReportSink } from "@vt-harvest/report-sink"
+import { VtError } from "@vt-harvest/vt-client"
+import { Effect, Option, Ref, Stream } from "effect"
+import * as Failure from "../src/engine/Failure.js"
+import * as Outcome from "../src/engine/Outcome.js"
+import * as Pipeline from "../src/engine/Pipeline.js"
+
+const memoryStore = (options?: { readonly failWrites?: boolean }) => {
+  const records = { saved: new Map<string, Uint8Array>(), "not-found": new Map<string, Uint8Array>() }
+  const fail = new ReportSink.SinkError({ operation: "put", key: undefined, message: "disk full" } as never)
+  const primitives: StorePrimitives.StorePrimitives = {
+    location: "memory",
+    exists: (kind, key) => Effect.sync(() => records[kind].has(key)),
+    read: (kind, key) =>
+      Effect.sync(() => Option.map(Option.fromNullable(records[kind].get(key)), (bytes) => ({ bytes, gzip: false }))),
+    write: (kind, key, bytes) =>
+      options?.failWrites === true ? Effect.fail(fail) : Effect.sync(() => void records[kind].set(key, bytes)),
+    remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
+    keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
+    probe: Effect.void
+  }
+  return { records, store: ReportSink.make(primitives) }
+}
+
+const fields = (status: number, code: string) => ({ status, code, message: "", body: "" })
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+/** Runs ids through the pipeline; `answer` says what "VirusTotal" does for each id; answers the tally and the calls. */
+const harvest = (
+  ids: ReadonlyArray<string>,
+  answer: (id: string) => Effect.Effect<string, VtError.VtError>,
+  options: {
+    readonly retryNotFound?: boolean
+    readonly overwrite?: boolean
+    readonly seed?: (s: ReturnType<typeof memoryStore>) => void
+    readonly failWrites?: boolean
+  } = {}
+) =>
+  Effect.gen(function*() {
+    const memory = memoryStore({ failWrites: options.failWrites })
+    options.seed?.(memory)
+    const tally = yield* Ref.make(Outcome.empty)
+    const calls: Array<string> = []
+    const exit = yield* Effect.exit(Pipeline.run({
+      items: Stream.fromIterable(ids.map((id, i) => Pipeline.work(id, `line ${i + 1}`))),
+      concurrency: 3,
+      store: memory.store,
+      overwrite: options.overwrite ?? false,
+      retryNotFound: options.retryNotFound ?? false,
+      logSkips: false,
+      key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(work.value, work.value)),
+      fetch: (work, key) =>
+        Effect.sync(() => calls.push(work.value)).pipe(
+          Effect.zipRight(answer(work.value)),
+          Effect.flatMap((body) =>
+            Effect.as(Failure.storeOrStop(memory.store.put(key, bytes(body))), Outcome.saved(`saved ${key}`))
+          ),
+          Effect.catchIf(
+            VtError.isNotFound,
+            () =>
+              Effect.as(Failure.storeOrStop(memory.store.putNotFound(key, bytes("{}"))), Outcome.notFound(`nf ${key}`))
+          )
+        )
+    }, tally))
+    return { exit, tally: yield* Ref.get(tally), calls, memory }
+  })
+
+const report = (id: string) => Effect.succeed(`{"data":{"id":"${id}"}}`)
+
+describe("the item pipeline", () => {
+  it.effect("each key is requested once, duplicates in flight or done are skipped, every item counted once", () =>
+    Effect.gen(function*() {
+      const { calls, exit, tally } = yield* harvest(["a", "b", "a", "c", "b", "a"], report)
+      assert.isTrue(exit._tag === "Success")
+      assert.deepStrictEqual([...calls].sort(), ["a", "b", "c"])
+      assert.deepStrictEqual([tally.saved, tally.skipped, tally.handled, Outcome.exitStatus(tally)], [3, 3, 6, 0])
+    }))
+
+  it.effect("what the store holds is not requested; not-found records only with retryNotFound", () =>
+    Effect.gen(function*() {
+      const seed = (m: ReturnType<typeof memoryStore>) => {
+        m.records.saved.set("a", bytes("{}"))
+        m.records["not-found"].set("b", bytes("{}"))
+      }
+      const kept = yield* harvest(["a", "b", "c"], report, { seed })
+      assert.deepStrictEqual([kept.calls, kept.tally.skipped, kept.tally.saved], [["c"], 2, 1])
+      const retried = yield* harvest(["a", "b", "c"], report, { seed, retryNotFound: true })
+      assert.deepStrictEqual([[...retried.calls].sort(), retried.tally.skipped], [["b", "c"], 1])
+      const overwritten = yield* harvest(["a", "b", "a"], report, { seed, overwrite: true })
+      assert.deepStrictEqual([[...overwritten.calls].sort(), overwritten.tally.skipped], [["a", "b"], 1])
+    }))
+
+  it.effect("a failure fails that item only (exit status 1) and its duplicate is not requested again", () =>
+    Effect.gen(function*() {
+      const { calls, exit, tally } = yield* harvest(
+        ["a", "x", "b", "x"],
+        (id) =>
+          id === "x" ? Effect.fail(new VtError.InvalidArgumentError(fields(400, "InvalidArgumentError"))) : report(id)
+      )
+      assert.isTrue(exit._tag === "Success")
+      assert.deepStrictEqual(calls.filter((c) => c === "x"), ["x"])
+      assert.deepStrictEqual([tally.saved, tally.failed, tally.skipped, Outcome.exitStatus(tally)], [2, 1, 1, 1])
+    }))
+
+  it.effect("any 401/403 stops the run with KeyRefused; a TLS failure with Untrusted; a store failure with StoreFailed", () =>
+    Effect.gen(function*() {
+      const refused = yield* harvest(
+        ["a"],
+        () => Effect.fail(new VtError.ForbiddenError(fields(403, "ForbiddenError")))
+      )
+      assert.isTrue(refused.exit._tag === "Failure" && String(refused.exit.cause).includes("KeyRefused"))
+      const tls = yield* harvest(
+        ["a"],
+        () => Effect.fail(new VtError.TransportError({ reason: "Tls", message: "self-signed certificate" }))
+      )
+      assert.isTrue(tls.exit._tag === "Failure" && String(tls.exit.cause).includes("Untrusted"))
+      const full = yield* harvest(["a", "b"], report, { failWrites: true })
+      assert.isTrue(full.exit._tag === "Failure" && String(full.exit.cause).includes("StoreFailed"))
+      assert.strictEqual(full.tally.saved, 0)
+    }))
+})
