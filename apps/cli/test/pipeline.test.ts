@@ -1,7 +1,7 @@
 // The one item pipeline, on its own: claims and duplicates, the store decision, outcomes folded into the tally,
 // and what stops a run. A store in memory (primitives over two Maps, the rules from ReportSink.make).
 import { assert, describe, it } from "@effect/vitest"
-import type { StorePrimitives } from "@vt-harvest/report-sink"
+import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
 import { ReportSink } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
 import { Effect, Option, Ref, Stream } from "effect"
@@ -9,8 +9,11 @@ import * as Failure from "../src/engine/Failure.js"
 import * as Outcome from "../src/engine/Outcome.js"
 import * as Pipeline from "../src/engine/Pipeline.js"
 
-const memoryStore = (options?: { readonly failWrites?: boolean }) => {
-  const records = { saved: new Map<string, Uint8Array>(), "not-found": new Map<string, Uint8Array>() }
+const memoryStore = (options?: { readonly failWrites?: boolean | undefined }) => {
+  const records = {
+    saved: new Map<ReportKey.ReportKey, Uint8Array>(),
+    "not-found": new Map<ReportKey.ReportKey, Uint8Array>()
+  }
   const fail = new ReportSink.SinkError({ operation: "put", key: undefined, message: "disk full" } as never)
   const primitives: StorePrimitives.StorePrimitives = {
     location: "memory",
@@ -25,6 +28,8 @@ const memoryStore = (options?: { readonly failWrites?: boolean }) => {
   }
   return { records, store: ReportSink.make(primitives) }
 }
+
+const key = (id: string) => id as ReportKey.ReportKey
 
 const fields = (status: number, code: string) => ({ status, code, message: "", body: "" })
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -52,7 +57,7 @@ const harvest = (
       overwrite: options.overwrite ?? false,
       retryNotFound: options.retryNotFound ?? false,
       logSkips: false,
-      key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(work.value, work.value)),
+      key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
       fetch: (work, key) =>
         Effect.sync(() => calls.push(work.value)).pipe(
           Effect.zipRight(answer(work.value)),
@@ -83,8 +88,8 @@ describe("the item pipeline", () => {
   it.effect("what the store holds is not requested; not-found records only with retryNotFound", () =>
     Effect.gen(function*() {
       const seed = (m: ReturnType<typeof memoryStore>) => {
-        m.records.saved.set("a", bytes("{}"))
-        m.records["not-found"].set("b", bytes("{}"))
+        m.records.saved.set(key("a"), bytes("{}"))
+        m.records["not-found"].set(key("b"), bytes("{}"))
       }
       const kept = yield* harvest(["a", "b", "c"], report, { seed })
       assert.deepStrictEqual([kept.calls, kept.tally.skipped, kept.tally.saved], [["c"], 2, 1])
