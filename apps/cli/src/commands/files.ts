@@ -2,22 +2,26 @@
  * `vt-harvest files|urls|domains|ips <input>`: the report of every id in a list, one request each.
  */
 import { Command } from "@effect/cli"
-import { ReportSink } from "@vt-harvest/report-sink"
+import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
-import { Effect, Either, Stream } from "effect"
+import { Effect, Either, Layer, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Flags from "../engine/Flags.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
+import * as Steps from "../engine/Steps.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
+import * as Relationships from "../internal/relationships.js"
 import * as Settings from "../internal/settings.js"
 
-const encoder = new TextEncoder()
-
-/** The plan: each id of `input` → its report saved, or its not-found record, or skipped when the store has it. */
+/**
+ * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request,
+ * and the further pages asked kept in their own stores first) saved, or its not-found record, or skipped when the
+ * store has it (with every relationship asked).
+ */
 export const harvest = (
   kind: Kinds.Kind,
   options: {
@@ -25,12 +29,21 @@ export const harvest = (
     readonly concurrency: number
     readonly overwrite: boolean
     readonly retryNotFound: boolean
+    /** None by default. */
+    readonly relationships?: Relationships.Request | undefined
   },
   tally: Ref.Ref<Outcome.Tally>
 ) =>
   Effect.gen(function*() {
     const store = yield* ReportSink.ReportSink
     const client = yield* VtClient.VtClient
+    // Provided when further pages are followed.
+    const pageStores = Option.getOrElse(
+      yield* Effect.serviceOption(Relationships.PageStores),
+      () => new Map<string, ReportSink.Service>()
+    )
+    const request = options.relationships ?? Relationships.none
+    const objectOptions = request.names.length === 0 ? undefined : { relationships: request.names }
     yield* Pipeline.run({
       items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
       concurrency: options.concurrency,
@@ -40,16 +53,30 @@ export const harvest = (
       logSkips: false,
       key: (work: Pipeline.Work<string>) =>
         Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
+      // A saved report is kept only if it carries every relationship asked (and their further pages, if asked).
+      stored: request.names.length === 0 ? undefined : (work, key) =>
+        Effect.gen(function*() {
+          const saved = yield* Failure.storeOrStop(store.get(key))
+          if (Option.isNone(saved)) return undefined
+          const lacking = yield* Relationships.missing(request, pageStores, key, saved.value)
+          if (lacking === undefined) return Outcome.skipped()
+          yield* Effect.logInfo(`the saved report of ${work.value} lacks ${lacking}: fetching it again`)
+          return undefined
+        }),
       fetch: (work, key, seen) =>
-        Effect.logInfo(`requesting ${work.value}`).pipe(
-          Effect.zipRight(kind.fetch(client, work.value)),
-          Effect.flatMap((document) => Failure.storeOrStop(store.put(key, document.raw, { seen }))),
-          Effect.as(Outcome.saved(`saved ${key}.json`)),
-          Effect.catchIf(VtError.isNotFound, (error) =>
-            Failure.storeOrStop(store.putNotFound(key, encoder.encode(error.body))).pipe(
-              Effect.as(Outcome.notFound(`not found ${work.value}`))
-            ))
-        )
+        Effect.gen(function*() {
+          yield* Effect.logInfo(`requesting ${work.value}`)
+          const report = yield* kind.fetch(client, work.value, objectOptions).pipe(
+            Effect.catchIf(VtError.isNotFound, Effect.succeed)
+          )
+          if (VtError.isNotFound(report)) {
+            return yield* Steps.keepNotFound(store, key, report, Outcome.notFound(`not found ${work.value}`))
+          }
+          // The further pages first: a saved report then says its pages are saved too.
+          const pages = yield* Relationships.keepFurtherPages(request, pageStores, kind.ref(work.value), key, report)
+          const more = pages === 0 ? "" : ` (and ${pages} further relationship pages)`
+          return yield* Steps.keep(store, key, report.raw, Outcome.saved(`saved ${key}.json${more}`), seen)
+        }).pipe(Effect.provideService(VtClient.VtClient, client))
     }, tally)
   })
 
@@ -58,10 +85,23 @@ const command = (kind: Kinds.Kind, description: string) =>
     input: Flags.input,
     ...Flags.common,
     retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
-    overwrite: Flags.overwrite("Fetch again ids that are already saved")
+    overwrite: Flags.overwrite("Fetch again ids that are already saved"),
+    ...Flags.relationships
   }, (options) =>
     Run.exitWith(Effect.gen(function*() {
-      const prepared = yield* Run.prepare(options, Run.checkOut(options))
+      const relationships = yield* Relationships.parse(options.relationships, options.relationshipPages)
+      const follows = Relationships.followsPages(relationships)
+      // A saved report lacking a relationship asked is replaced by the one fetched again.
+      const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
+      const pageStores = follows
+        ? Run.checkNamedStores(
+          Relationships.PageStores,
+          options,
+          StoreLayout.relationshipsDirectory,
+          relationships.names
+        )
+        : Effect.succeed(Layer.succeed(Relationships.PageStores, new Map<string, ReportSink.Service>()))
+      const prepared = yield* Run.prepare(options, Effect.zipWith(reports, pageStores, (a, b) => Layer.merge(a, b)))
       yield* Input.checkReadable(options.input).pipe(
         Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
       )
@@ -70,15 +110,22 @@ const command = (kind: Kinds.Kind, description: string) =>
         prepared,
         command: kind.command,
         source: Input.isStdin(options.input) ? "standard input" : options.input,
-        writable: Effect.map(ReportSink.ReportSink, (store) => [store]),
+        writable: Effect.zipWith(ReportSink.ReportSink, Relationships.PageStores, (store, pages) => [
+          store,
+          ...pages.values()
+        ]),
         summary: ["saved", "notFound", "skipped", "invalid", "failed"],
         progress: { counters: ["saved", "notFound", "failed"], whenAny: ["skipped", "invalid"] },
         total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
         closing: (tally, log) =>
           tally.saved + tally.notFound > 0
-            ? [`reports in ${options.out}/ (not found under ${options.out}/_not_found/), log in ${log}`]
+            ? [
+              `reports in ${options.out}/ (not found under ${options.out}/_not_found/${
+                follows ? `, further relationship pages under ${options.out}/_relationships/` : ""
+              }), log in ${log}`
+            ]
             : [],
-        body: (tally) => harvest(kind, { ...options, concurrency: prepared.policy.concurrency }, tally)
+        body: (tally) => harvest(kind, { ...options, concurrency: prepared.policy.concurrency, relationships }, tally)
       })
     }))).pipe(Command.withDescription(description))
 
