@@ -2,6 +2,7 @@
  * `vt-harvest files|urls|domains|ips <input>`: the report of every id in a list, one request each.
  */
 import { Command } from "@effect/cli"
+import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
@@ -12,15 +13,17 @@ import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
 import * as Steps from "../engine/Steps.js"
+import * as Behaviours from "../internal/behaviours.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
 import * as Relationships from "../internal/relationships.js"
 import * as Settings from "../internal/settings.js"
 
 /**
- * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request,
- * and the further pages asked kept in their own stores first) saved, or its not-found record, or skipped when the
- * store has it (with every relationship asked).
+ * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request)
+ * saved, after the further relationship pages and the behaviours asked are kept in their own stores; or its
+ * not-found record; or skipped when the store has it with everything asked. A saved report lacking only behaviours
+ * costs only their requests.
  */
 export const harvest = (
   kind: Kinds.Kind,
@@ -37,13 +40,54 @@ export const harvest = (
   Effect.gen(function*() {
     const store = yield* ReportSink.ReportSink
     const client = yield* VtClient.VtClient
-    // Provided when further pages are followed.
+    // Provided when further relationship pages, or behaviours, are asked.
     const pageStores = Option.getOrElse(
       yield* Effect.serviceOption(Relationships.PageStores),
       () => new Map<string, ReportSink.Service>()
     )
+    const behaviourStores = Option.getOrElse(
+      yield* Effect.serviceOption(Behaviours.Stores),
+      () => new Map<Behaviours.Part, ReportSink.Service>()
+    )
+    const behaviours = [...behaviourStores.keys()]
     const request = options.relationships ?? Relationships.none
     const objectOptions = request.names.length === 0 ? undefined : { relationships: request.names }
+
+    /** What the saved report of `key` lacks of what this run asks (`undefined`: there is no saved report). */
+    const lacking = (key: ReportKey.ReportKey) =>
+      Effect.gen(function*() {
+        const saved = yield* Failure.storeOrStop(store.get(key))
+        if (Option.isNone(saved)) return undefined
+        return {
+          report: request.names.length === 0
+            ? undefined
+            : yield* Relationships.missing(request, pageStores, key, saved.value),
+          behaviours: yield* Behaviours.missing(behaviourStores, key)
+        }
+      })
+
+    const report = (
+      work: Pipeline.Work<string>,
+      key: ReportKey.ReportKey,
+      parts: ReadonlyArray<Behaviours.Part>,
+      seen: ReportSink.Presence | undefined
+    ) =>
+      Effect.gen(function*() {
+        yield* Effect.logInfo(`requesting ${work.value}`)
+        const report = yield* kind.fetch(client, work.value, objectOptions).pipe(
+          Effect.catchIf(VtError.isNotFound, Effect.succeed)
+        )
+        if (VtError.isNotFound(report)) {
+          return yield* Steps.keepNotFound(store, key, report, Outcome.notFound(`not found ${work.value}`))
+        }
+        // Everything else first: a saved report then says its relationship pages and behaviours are saved too.
+        const pages = yield* Relationships.keepFurtherPages(request, pageStores, kind.ref(work.value), key, report)
+        const kept = yield* Behaviours.keep(behaviourStores, parts, work.value, key)
+        const also = [...(pages === 0 ? [] : [`${pages} further relationship pages`]), ...Behaviours.describe(kept)]
+        const more = also.length === 0 ? "" : ` (and ${also.join("; ")})`
+        return yield* Steps.keep(store, key, report.raw, Outcome.saved(`saved ${key}.json${more}`), seen)
+      })
+
     yield* Pipeline.run({
       items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
       concurrency: options.concurrency,
@@ -53,86 +97,108 @@ export const harvest = (
       logSkips: false,
       key: (work: Pipeline.Work<string>) =>
         Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
-      // A saved report is kept only if it carries every relationship asked (and their further pages, if asked).
-      stored: request.names.length === 0 ? undefined : (work, key) =>
+      // A saved report is kept only if it carries every relationship asked (and their further pages) and its
+      // behaviours asked are kept.
+      stored: request.names.length === 0 && behaviours.length === 0 ? undefined : (work, key) =>
         Effect.gen(function*() {
-          const saved = yield* Failure.storeOrStop(store.get(key))
-          if (Option.isNone(saved)) return undefined
-          const lacking = yield* Relationships.missing(request, pageStores, key, saved.value)
-          if (lacking === undefined) return Outcome.skipped()
-          yield* Effect.logInfo(`the saved report of ${work.value} lacks ${lacking}: fetching it again`)
+          const lacks = yield* lacking(key)
+          if (lacks === undefined) return undefined
+          const what = [
+            ...(lacks.report === undefined ? [] : [lacks.report]),
+            ...lacks.behaviours.map((part) => `behaviour ${part}`)
+          ]
+          if (what.length === 0) return Outcome.skipped()
+          yield* Effect.logInfo(`the saved report of ${work.value} lacks ${what.join(", ")}`)
           return undefined
         }),
       fetch: (work, key, seen) =>
         Effect.gen(function*() {
-          yield* Effect.logInfo(`requesting ${work.value}`)
-          const report = yield* kind.fetch(client, work.value, objectOptions).pipe(
-            Effect.catchIf(VtError.isNotFound, Effect.succeed)
-          )
-          if (VtError.isNotFound(report)) {
-            return yield* Steps.keepNotFound(store, key, report, Outcome.notFound(`not found ${work.value}`))
+          // Only a saved report lacking something reaches here as "saved": fetch only what it lacks.
+          const lacks = seen === "saved" ? yield* lacking(key) : undefined
+          if (lacks === undefined || lacks.report !== undefined) {
+            return yield* report(work, key, lacks?.behaviours ?? behaviours, seen)
           }
-          // The further pages first: a saved report then says its pages are saved too.
-          const pages = yield* Relationships.keepFurtherPages(request, pageStores, kind.ref(work.value), key, report)
-          const more = pages === 0 ? "" : ` (and ${pages} further relationship pages)`
-          return yield* Steps.keep(store, key, report.raw, Outcome.saved(`saved ${key}.json${more}`), seen)
+          const saved = yield* Behaviours.keep(behaviourStores, lacks.behaviours, work.value, key)
+          return Outcome.saved(`saved ${Behaviours.describe(saved).join("")} for ${key}.json`)
         }).pipe(Effect.provideService(VtClient.VtClient, client))
     }, tally)
   })
 
-const command = (kind: Kinds.Kind, description: string) =>
-  Command.make(kind.command, {
-    input: Flags.input,
-    ...Flags.common,
-    retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
-    overwrite: Flags.overwrite("Fetch again ids that are already saved"),
-    ...Flags.relationships
-  }, (options) =>
-    Run.exitWith(Effect.gen(function*() {
-      const relationships = yield* Relationships.parse(options.relationships, options.relationshipPages)
-      const follows = Relationships.followsPages(relationships)
-      // A saved report lacking a relationship asked is replaced by the one fetched again.
-      const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
-      const pageStores = follows
-        ? Run.checkNamedStores(
-          Relationships.PageStores,
-          options,
-          StoreLayout.relationshipsDirectory,
-          relationships.names
-        )
-        : Effect.succeed(Layer.succeed(Relationships.PageStores, new Map<string, ReportSink.Service>()))
-      const prepared = yield* Run.prepare(options, Effect.zipWith(reports, pageStores, (a, b) => Layer.merge(a, b)))
-      yield* Input.checkReadable(options.input).pipe(
-        Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
-      )
-      return yield* Run.run({
-        common: options,
-        prepared,
-        command: kind.command,
-        source: Input.isStdin(options.input) ? "standard input" : options.input,
-        writable: Effect.zipWith(ReportSink.ReportSink, Relationships.PageStores, (store, pages) => [
-          store,
-          ...pages.values()
-        ]),
-        summary: ["saved", "notFound", "skipped", "invalid", "failed"],
-        progress: { counters: ["saved", "notFound", "failed"], whenAny: ["skipped", "invalid"] },
-        total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
-        closing: (tally, log) =>
-          tally.saved + tally.notFound > 0
-            ? [
-              `reports in ${options.out}/ (not found under ${options.out}/_not_found/${
-                follows ? `, further relationship pages under ${options.out}/_relationships/` : ""
-              }), log in ${log}`
-            ]
-            : [],
-        body: (tally) => harvest(kind, { ...options, concurrency: prepared.policy.concurrency, relationships }, tally)
-      })
-    }))).pipe(Command.withDescription(description))
+const flags = {
+  input: Flags.input,
+  ...Flags.common,
+  retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
+  overwrite: Flags.overwrite("Fetch again ids that are already saved"),
+  ...Flags.relationships
+}
 
-export const files = command(
-  Kinds.files,
-  "Fetch the file report of every MD5, SHA-1 or SHA-256 hash in <input> (one per line; - reads stdin), " +
-    "saved as <out>/<hash>.json.\nExample: vt-harvest files hashes.txt -o vt_reports"
+/** A run of `kind` with the options of {@link flags} (and, for files, the behaviour parts asked). */
+const harvestCommand = (
+  kind: Kinds.Kind,
+  options: Command.Command.ParseConfig<typeof flags>,
+  parts: ReadonlyArray<Behaviours.Part>
+) =>
+  Run.exitWith(Effect.gen(function*() {
+    const relationships = yield* Relationships.parse(options.relationships, options.relationshipPages)
+    const follows = Relationships.followsPages(relationships)
+    // A saved report lacking a relationship asked is replaced by the one fetched again.
+    const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
+    const pageStores = Run.checkNamedStores(
+      Relationships.PageStores,
+      options,
+      StoreLayout.relationshipsDirectory,
+      follows ? relationships.names : []
+    )
+    const behaviourStores = Run.checkNamedStores(Behaviours.Stores, options, StoreLayout.behavioursDirectory, parts)
+    const prepared = yield* Run.prepare(
+      options,
+      Effect.map(Effect.all([reports, pageStores, behaviourStores]), (layers) => Layer.mergeAll(...layers))
+    )
+    yield* Input.checkReadable(options.input).pipe(
+      Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
+    )
+    const subStores = [
+      ...(follows ? [`further relationship pages under ${options.out}/${StoreLayout.relationshipsDirectory}/`] : []),
+      ...(parts.length > 0 ? [`behaviours under ${options.out}/${StoreLayout.behavioursDirectory}/`] : [])
+    ]
+    return yield* Run.run({
+      common: options,
+      prepared,
+      command: kind.command,
+      source: Input.isStdin(options.input) ? "standard input" : options.input,
+      writable: Effect.map(
+        Effect.all([ReportSink.ReportSink, Relationships.PageStores, Behaviours.Stores]),
+        ([store, pages, behaviours]) => [store, ...pages.values(), ...behaviours.values()]
+      ),
+      summary: ["saved", "notFound", "skipped", "invalid", "failed"],
+      progress: { counters: ["saved", "notFound", "failed"], whenAny: ["skipped", "invalid"] },
+      total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
+      closing: (tally, log) =>
+        tally.saved + tally.notFound > 0
+          ? [
+            `reports in ${options.out}/ (${
+              [`not found under ${options.out}/_not_found/`, ...subStores].join(", ")
+            }), log in ${log}`
+          ]
+          : [],
+      body: (tally) => harvest(kind, { ...options, concurrency: prepared.policy.concurrency, relationships }, tally)
+    })
+  }))
+
+const command = (kind: Kinds.Kind, description: string) =>
+  Command.make(kind.command, flags, (options) => harvestCommand(kind, options, [])).pipe(
+    Command.withDescription(description)
+  )
+
+export const files = Command.make(
+  "files",
+  { ...flags, behaviour: Flags.behaviour },
+  (options) => harvestCommand(Kinds.files, options, Behaviours.parts(Option.getOrUndefined(options.behaviour)))
+).pipe(
+  Command.withDescription(
+    "Fetch the file report of every MD5, SHA-1 or SHA-256 hash in <input> (one per line; - reads stdin), " +
+      "saved as <out>/<hash>.json.\nExample: vt-harvest files hashes.txt -o vt_reports"
+  )
 )
 
 export const urls = command(

@@ -104,6 +104,17 @@ export const relationships = {
   )
 }
 
+/** --behaviour, for `files`. */
+export const behaviour = Options.choice("behaviour", ["summary", "mitre", "all"]).pipe(
+  Options.withDescription(
+    "Also fetch each file's sandbox behaviour: the summary over all sandboxes (behaviour_summary), the MITRE " +
+      "ATT&CK trees (behaviour_mitre_trees) or both, one request each, saved as <out>/_behaviours/<summary|mitre>/" +
+      "<hash>.json; a saved report lacking one costs only that request.\nExample: vt-harvest files hashes.txt " +
+      "--behaviour all"
+  ),
+  Options.optional
+)
+
 export const overwrite = (description: string) =>
   Options.boolean("overwrite").pipe(Options.withDescription(description))
 
