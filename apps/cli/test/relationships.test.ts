@@ -5,7 +5,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { hashes, readJsonFiles, runCli, startCli, tempDir } from "./helpers.js"
 
 const key = "relationships-test-key-4e7d21c9"
 let server: VtEmulator.Server
@@ -169,6 +169,56 @@ describe("--relationships", () => {
     const repaired = await harvest(dir, args)
     expect(repaired.stderr).toContain("saved 1, not found 0, skipped 2")
     expect(fs.existsSync(path.join(out, "_relationships", names[0], `${ids[1]}.json`))).toBe(true)
+  })
+
+  it("killed mid-run, nothing partial is kept and every saved report has its pages; the rerun asks only the rest", async () => {
+    const dir = tempDir()
+    const ids = sha256Ids(12)
+    fs.writeFileSync(path.join(dir, "in.txt"), ids.join("\n"))
+    const names = ["contacted_domains", "similar_files"]
+    const args = ["files", "in.txt", "--relationships", names.join(","), "--relationship-pages", "all"]
+    server.update({ latencyMs: 100 })
+    try {
+      const { child, done } = startCli([
+        ...args,
+        "-o",
+        "out",
+        "--base-url",
+        server.url,
+        "--per-minute",
+        "60000",
+        "--no-progress",
+        "--no-quota-probe"
+      ], { env: { VT_API_KEY: key }, cwd: dir })
+      // Mid-item: after a report request and some of its pages.
+      while (server.requests.length < 8) await new Promise((resolve) => setTimeout(resolve, 10))
+      child.kill("SIGTERM")
+      const result = await done
+      expect(result.code).toBe(143)
+    } finally {
+      server.update({ latencyMs: 0 })
+    }
+    const out = path.join(dir, "out")
+    const hidden = (dir: string): Array<string> =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? hidden(path.join(dir, entry.name)) : entry.name.startsWith(".") ? [entry.name] : []
+      )
+    expect(hidden(out)).toEqual([])
+    const saved = readJsonFiles(out)
+    expect(saved.length).toBeGreaterThan(0)
+    expect(saved.length).toBeLessThan(ids.length)
+    for (const name of saved) {
+      for (const relationship of names) {
+        if (VtEmulator.relationshipCount("files", name.replace(".json", ""), relationship) <= 10) continue
+        expect(fs.existsSync(path.join(out, "_relationships", relationship, name))).toBe(true)
+      }
+    }
+    server.clearLog()
+    const rerun = await harvest(dir, args)
+    expect(rerun.code).toBe(0)
+    expect(rerun.stderr).toContain(`saved ${ids.length - saved.length}, not found 0, skipped ${saved.length}`)
+    const asked = new Set(server.requests.map((r) => r.id))
+    for (const name of saved) expect(asked.has(name.replace(".json", ""))).toBe(false)
   })
 
   it("unusable names or page counts exit 2 before anything is sent; no link is followed out of --out", async () => {
