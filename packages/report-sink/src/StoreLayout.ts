@@ -29,6 +29,26 @@ export const notFoundDirectory = "_not_found"
 export const analysesDirectory = "_analyses"
 
 /**
+ * The sub-directory (or key prefix) holding relationship pages beyond the first: `_relationships/<name>/` is itself
+ * a store with the same layout, one record per object key holding the further pages of that relationship (the first
+ * page stays in the report, under `data.relationships`). Listing the store it sits in does not descend into it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const relationshipsDirectory = "_relationships"
+
+/**
+ * The sub-directory (or key prefix) holding files' sandbox behaviours: `_behaviours/summary/` and
+ * `_behaviours/mitre/` are stores with the same layout, keyed like the file reports. Listing the store it sits in
+ * does not descend into it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const behavioursDirectory = "_behaviours"
+
+/**
  * The suffix of a record.
  *
  * @since 0.1.0

@@ -10,10 +10,14 @@ import type * as VtError from "./VtError.js"
 import type * as VtObject from "./VtObject.js"
 
 /**
- * `GET /domains/{name}` (the service's `getDomain`): the name is validated and normalised first.
+ * `GET /domains/{name}` (the service's `getDomain`): the name is validated and normalised first;
+ * `options.relationships` includes the first page of each relationship named.
  *
  * @since 0.1.0
  * @category requests
  */
-export const get = (name: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
-  withClient((vt) => vt.getDomain(name))
+export const get = (
+  name: string,
+  options?: VtClient.ObjectOptions
+): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) => vt.getDomain(name, options))

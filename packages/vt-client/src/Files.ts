@@ -64,13 +64,15 @@ export interface Source {
 }
 
 /**
- * `GET /files/{md5|sha1|sha256}` (the service's `getFile`).
+ * `GET /files/{md5|sha1|sha256}` (the service's `getFile`; `options.relationships` includes the first page of each).
  *
  * @since 0.1.0
  * @category requests
  */
-export const get = (hash: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
-  withClient((vt) => vt.getFile(hash))
+export const get = (
+  hash: string,
+  options?: VtClient.ObjectOptions
+): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> => withClient((vt) => vt.getFile(hash, options))
 
 const UploadUrlDocument = Schema.Struct({ data: Schema.String })
 

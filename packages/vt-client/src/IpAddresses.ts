@@ -10,10 +10,14 @@ import type * as VtError from "./VtError.js"
 import type * as VtObject from "./VtObject.js"
 
 /**
- * `GET /ip_addresses/{ip}` (the service's `getIpAddress`): IPv4 as written, IPv6 in RFC 5952 form.
+ * `GET /ip_addresses/{ip}` (the service's `getIpAddress`): IPv4 as written, IPv6 in RFC 5952 form;
+ * `options.relationships` includes the first page of each relationship named.
  *
  * @since 0.1.0
  * @category requests
  */
-export const get = (ip: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
-  withClient((vt) => vt.getIpAddress(ip))
+export const get = (
+  ip: string,
+  options?: VtClient.ObjectOptions
+): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) => vt.getIpAddress(ip, options))

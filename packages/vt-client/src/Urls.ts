@@ -22,13 +22,16 @@ import * as VtObject from "./VtObject.js"
 export const id: (url: string) => string = VtId.urlId
 
 /**
- * `GET /urls/{id}` (the service's `getUrl`).
+ * `GET /urls/{id}` (the service's `getUrl`; `options.relationships` includes the first page of each).
  *
  * @since 0.1.0
  * @category requests
  */
-export const get = (urlOrId: string): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
-  withClient((vt) => vt.getUrl(urlOrId))
+export const get = (
+  urlOrId: string,
+  options?: VtClient.ObjectOptions
+): Effect.Effect<VtObject.Document, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) => vt.getUrl(urlOrId, options))
 
 /**
  * `POST /urls` with the form field `url`: submit a URL for analysis.

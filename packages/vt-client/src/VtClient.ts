@@ -216,6 +216,31 @@ export interface RequestOptions {
 }
 
 /**
+ * What an object getter ({@link Service.getFile} and its siblings) asks for besides the report.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ObjectOptions {
+  /**
+   * Relationships to include (`contacted_domains`, `resolutions`…): one request with `?relationships=a,b`, and the
+   * answer's `data.relationships.<name>` holds the first page of each (descriptors, `meta.cursor`, `links`), as
+   * VirusTotal answers. Follow a cursor with `Relationships.pages(ref, name, { cursor, descriptorsOnly: true })`.
+   * Each name must match {@link relationshipNamePattern}; duplicates are sent once.
+   */
+  readonly relationships?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * What a relationship name looks like (lower-case letters, digits and `_`, at most 64): anything else is refused
+ * with `InvalidIdError` of kind `relationship` before anything is sent.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const relationshipNamePattern: RegExp = /^[a-z0-9_]{1,64}$/
+
+/**
  * The client: typed getters for the objects with reports, and the core (`execute`, `executeBytes`) every module
  * of this package builds its requests on. Every call sends one request and never retries, unless a
  * {@link Middleware} installed with {@link transform} says otherwise.
@@ -227,25 +252,26 @@ export interface Service {
   /**
    * `GET /files/{hash}` for an MD5, SHA-1 or SHA-256 in any case. A malformed hash fails with
    * `InvalidIdError` without sending anything. The answer must be that file (`data.id` the SHA-256 asked for, or
-   * `attributes.md5` / `attributes.sha1` the MD5 or SHA-1 asked for), else `RejectedResponseError`.
+   * `attributes.md5` / `attributes.sha1` the MD5 or SHA-1 asked for), else `RejectedResponseError`. With
+   * `options.relationships`, the same one request carries the first page of each (see {@link ObjectOptions}).
    */
-  readonly getFile: (hash: string) => Effect.Effect<Document, VtError.VtError>
+  readonly getFile: (hash: string, options?: ObjectOptions) => Effect.Effect<Document, VtError.VtError>
   /**
    * `GET /urls/{id}` for a URL (its id is computed: unpadded URL-safe base64) or a URL object id (64 hex digits,
    * the SHA-256 of VirusTotal's canonical URL). Anything else fails with `InvalidIdError`, nothing sent. The
-   * answer must be a URL object (with the id asked for, when asked by object id).
+   * answer must be a URL object (with the id asked for, when asked by object id). Takes {@link ObjectOptions}.
    */
-  readonly getUrl: (urlOrId: string) => Effect.Effect<Document, VtError.VtError>
+  readonly getUrl: (urlOrId: string, options?: ObjectOptions) => Effect.Effect<Document, VtError.VtError>
   /**
    * `GET /domains/{name}`; the name is validated and normalised first (`VtId.domain`); the answer must be that
-   * domain.
+   * domain. Takes {@link ObjectOptions}.
    */
-  readonly getDomain: (name: string) => Effect.Effect<Document, VtError.VtError>
+  readonly getDomain: (name: string, options?: ObjectOptions) => Effect.Effect<Document, VtError.VtError>
   /**
    * `GET /ip_addresses/{ip}`; the address is validated and normalised first (`VtId.ipAddress`); the answer must
-   * be that address.
+   * be that address. Takes {@link ObjectOptions}.
    */
-  readonly getIpAddress: (ip: string) => Effect.Effect<Document, VtError.VtError>
+  readonly getIpAddress: (ip: string, options?: ObjectOptions) => Effect.Effect<Document, VtError.VtError>
   /**
    * `GET` of a path answering one object (`{"data":{"type","id","attributes"}}`). The caller encodes the
    * path's segments.
@@ -491,7 +517,7 @@ const derive = (core: Core): Service => {
     collection: string,
     expect: (id: string) => internal.Expectation
   ) =>
-  (input: string): Effect.Effect<Document, VtError.VtError> =>
+  (input: string, objectOptions?: ObjectOptions): Effect.Effect<Document, VtError.VtError> =>
     Either.match(validate(input), {
       onLeft: (reason) =>
         Effect.fail(
@@ -501,7 +527,26 @@ const derive = (core: Core): Service => {
             message: redact(`invalid ${what} ${JSON.stringify(input)}: ${reason}`)
           })
         ),
-      onRight: (id) => objectAt(`/${collection}/${internal.encodeSegment(id)}`, undefined, expect(id))
+      onRight: (id) => {
+        const names = [...new Set(objectOptions?.relationships ?? [])]
+        const invalid = names.find((name) => !relationshipNamePattern.test(name))
+        if (invalid !== undefined) {
+          return Effect.fail(
+            new VtError.InvalidIdError({
+              kind: "relationship",
+              input: redact(invalid),
+              message: redact(
+                `invalid relationship ${JSON.stringify(invalid)}: not a relationship name (a-z, 0-9, _; at most 64)`
+              )
+            })
+          )
+        }
+        return objectAt(
+          `/${collection}/${internal.encodeSegment(id)}`,
+          names.length === 0 ? undefined : { urlParams: { relationships: names.join(",") } },
+          expect(id)
+        )
+      }
     })
 
   return VtClient.of({

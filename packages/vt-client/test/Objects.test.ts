@@ -1,13 +1,16 @@
 // URL, domain and IP address reports, object references and the typed accessors, against the emulator.
 import { assert, describe, it } from "@effect/vitest"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as Domains from "../src/Domains.js"
 import * as Files from "../src/Files.js"
 import * as IpAddresses from "../src/IpAddresses.js"
+import * as Relationships from "../src/Relationships.js"
 import * as Urls from "../src/Urls.js"
 import * as VtClient from "../src/VtClient.js"
 import * as VtError from "../src/VtError.js"
@@ -47,6 +50,51 @@ describe("object reports", () => {
         assert.instanceOf(invalid, VtError.InvalidIdError)
         assert.strictEqual((invalid as VtError.InvalidIdError).kind, "url")
         assert.strictEqual(server.requests.length, 3)
+      })))
+
+  it.scoped("relationships: one request carries the first page of each; the object still checked; cursors go on", () =>
+    withEmulator({}, (server) =>
+      Effect.gen(function*() {
+        const md5: string = JSON.parse(new TextDecoder().decode(VtEmulator.fileDocument(knownFile))).data.attributes.md5
+        const file = yield* Files.get(md5, { relationships: ["contacted_domains", "comments", "contacted_domains"] })
+        assert.strictEqual(server.requests.length, 1)
+        const relationships = file.data.relationships as Record<
+          string,
+          { data: Array<{ type: string; id: string }>; meta: { cursor?: string; count: number } }
+        >
+        assert.deepStrictEqual(Object.keys(relationships), ["contacted_domains", "comments"])
+        const first = relationships.contacted_domains
+        assert.strictEqual(first.data.length, 10)
+        // The rest of the relationship, from the first page's cursor: every page through the same client.
+        // (the emulator's MD5 aliases are files of their own: the report names its SHA-256)
+        const rest = yield* Relationships.pages(VtObject.file(file.data.id), "contacted_domains", {
+          cursor: first.meta.cursor,
+          descriptorsOnly: true,
+          pageSize: 40
+        }).pipe(Stream.runCollect)
+        const ids = [...first.data, ...Chunk.toReadonlyArray(rest).flatMap((page) => page.data as typeof first.data)]
+          .map((d) => d.id)
+        assert.strictEqual(ids.length, first.meta.count)
+        assert.strictEqual(new Set(ids).size, ids.length)
+        assert.strictEqual(server.requests.length, 2)
+        for (
+          const [get, id] of [[Urls.get, knownUrl], [Domains.get, knownDomain], [IpAddresses.get, knownIp]] as const
+        ) {
+          const document = yield* get(id, { relationships: ["comments"] })
+          assert.isArray((document.data.relationships as { comments: { data: unknown } }).comments.data)
+        }
+        // A name that could not be one is refused before anything is sent; the server's 400 for an unknown one.
+        const invalid = yield* Effect.flip(Files.get(knownFile, { relationships: ["../x"] }))
+        assert.instanceOf(invalid, VtError.InvalidIdError)
+        assert.strictEqual((invalid as VtError.InvalidIdError).kind, "relationship")
+        assert.strictEqual(server.requests.length, 5)
+        const unknown = yield* Effect.flip(Files.get(knownFile, { relationships: ["nonsense"] }))
+        assert.strictEqual(unknown._tag, "InvalidArgumentError")
+        // Without relationships the request and the bytes are as before.
+        assert.deepStrictEqual(
+          (yield* Files.get(knownFile, { relationships: [] })).raw,
+          VtEmulator.fileDocument(knownFile)
+        )
       })))
 
   it.scoped("domains and IP addresses: normalised, then fetched; unknown ones are NotFoundError", () =>

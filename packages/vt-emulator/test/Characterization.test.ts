@@ -408,6 +408,26 @@ describe("characterization", () => {
       })
   )
 
+  // Added with ?relationships= on object requests (a deliberate fidelity change): the report with each
+  // relationship's first page in data.relationships; the same requests without the parameter are pinned above.
+  scenario("relationships on objects", () => ({ apiKeys: [KEY] }), (r) =>
+    Effect.gen(function*() {
+      for (
+        const path of [
+          `/files/${knownFile}?relationships=contacted_domains,comments`,
+          `/files/${knownMd5}?relationships=votes`,
+          `/files/${knownFile}?relationships=`,
+          `/files/${knownFile}?relationships=nonsense`,
+          `/files/${unknownFile}?relationships=comments`,
+          `/urls/${urlId(knownUrl)}?relationships=last_serving_ip_address,contacted_ips`,
+          `/domains/${knownDomain}?relationships=resolutions,parent`,
+          `/ip_addresses/${knownIp}?relationships=urls`
+        ]
+      ) {
+        yield* r.call({ path: v3(path) })
+      }
+    }))
+
   scenario("collections", () => ({ apiKeys: [KEY, KEY2] }), (r) =>
     Effect.gen(function*() {
       const objects = [

@@ -318,6 +318,57 @@ describe("collections", () => {
       )
     }))
 
+  it.scoped("?relationships=a,b: the report carries the first page of each; its cursor continues at the descriptors", () =>
+    Effect.gen(function*() {
+      const server = yield* VtEmulator.make()
+      const plain = yield* get(server, `/files/${knownFile}`)
+      const answer = yield* get(
+        server,
+        `/files/${knownFile}?relationships=contacted_domains,comments,contacted_domains`
+      )
+      assert.strictEqual(answer.status, 200, answer.text)
+      const body = parse(answer)
+      const { relationships, ...rest } = body.data
+      // The report itself is the one asked without the parameter, byte for byte but for the new member.
+      assert.deepStrictEqual({ data: rest }, parse(plain))
+      assert.deepStrictEqual(Object.keys(relationships), ["contacted_domains", "comments"])
+      const domains = relationships.contacted_domains
+      const total = VtEmulator.relationshipCount("files", knownFile, "contacted_domains")
+      assert.strictEqual(domains.data.length, 10)
+      assert.deepStrictEqual(domains.data[0], { type: "domain", id: domains.data[0].id })
+      assert.strictEqual(domains.meta.count, total)
+      const base = `${server.url}/files/${knownFile}`
+      assert.strictEqual(domains.links.self, `${base}/relationships/contacted_domains?limit=10`)
+      assert.strictEqual(domains.links.related, `${base}/contacted_domains`)
+      assert.strictEqual(relationships.comments.data[0].type, "comment")
+      // The cursor continues where the first page ended, at the descriptors' route.
+      const next = parse(
+        yield* get(server, `/files/${knownFile}/relationships/contacted_domains?limit=40&cursor=${domains.meta.cursor}`)
+      )
+      const all = parse(yield* get(server, `/files/${knownFile}/relationships/contacted_domains?limit=40`))
+      assert.deepStrictEqual([...domains.data, ...next.data], all.data)
+      assert.strictEqual(parse(yield* request(domains.links.next, { headers })).data[0].id, next.data[0].id)
+      // URLs, domains, IP addresses; a to-one relationship is one descriptor, never paginated.
+      const url = parse(yield* get(server, `/urls/${urlId(knownUrl)}?relationships=last_serving_ip_address`))
+      assert.strictEqual(url.data.relationships.last_serving_ip_address.data.type, "ip_address")
+      assert.isUndefined(url.data.relationships.last_serving_ip_address.meta)
+      const domain = parse(yield* get(server, `/domains/${knownDomain}?relationships=resolutions`))
+      assert.strictEqual(domain.data.relationships.resolutions.data[0].type, "resolution")
+      const ip = parse(yield* get(server, `/ip_addresses/${knownIp}?relationships=urls`))
+      assert.strictEqual(ip.data.relationships.urls.data[0].type, "url")
+      // An unknown name is a 400; an unknown object its 404; no name at all is the plain report.
+      assert.strictEqual(
+        errorCode(yield* get(server, `/files/${knownFile}?relationships=contacted_domains,nonsense`)),
+        "InvalidArgumentError"
+      )
+      assert.strictEqual(
+        errorCode(yield* get(server, `/files/${knownFile}?relationships=__proto__`)),
+        "InvalidArgumentError"
+      )
+      assert.strictEqual(errorCode(yield* get(server, `/files/${unknownFile}?relationships=comments`)), "NotFoundError")
+      assert.strictEqual((yield* get(server, `/files/${knownFile}?relationships=`)).text, plain.text)
+    }))
+
   it.scoped("pagination \"cursor\" and \"links\" send only one form; the last page has neither", () =>
     Effect.gen(function*() {
       const server = yield* VtEmulator.make({ pagination: "cursor" })

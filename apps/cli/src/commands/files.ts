@@ -1,97 +1,166 @@
 /**
- * `vt-harvest files|urls|domains|ips <input>`: the report of every id in a list, one request each.
+ * `vt-harvest files|urls|domains|ips <input>`: the report of every id in a list, one request each (with
+ * `--relationships`, still one); what a run may add per id: further relationship pages (`--relationship-pages`),
+ * files' behaviours (`files --behaviour`), the submission of unknown URLs (`urls --submit-unknown`).
  */
-import { Command } from "@effect/cli"
-import { ReportSink } from "@vt-harvest/report-sink"
-import { VtClient, VtError } from "@vt-harvest/vt-client"
-import type { Ref } from "effect"
-import { Effect, Either, Stream } from "effect"
-import * as Failure from "../engine/Failure.js"
+import { Command, Options } from "@effect/cli"
+import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
+import { Effect, Layer, Option } from "effect"
 import * as Flags from "../engine/Flags.js"
-import * as Outcome from "../engine/Outcome.js"
-import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
-import * as Steps from "../engine/Steps.js"
+import * as Analyses from "../internal/analyses.js"
+import * as Behaviours from "../internal/behaviours.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
+import * as Relationships from "../internal/relationships.js"
+import { harvest } from "../internal/reports.js"
 import * as Settings from "../internal/settings.js"
 
-const encoder = new TextEncoder()
+const flags = {
+  input: Flags.input,
+  ...Flags.common,
+  retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
+  overwrite: Flags.overwrite("Fetch again ids that are already saved"),
+  ...Flags.relationships
+}
 
-/** The plan: each id of `input` → its report saved, or its not-found record, or skipped when the store has it. */
-export const harvest = (
+/** The analyses store when the run has one (`--submit-unknown`). */
+const analysesStore = Effect.map(Effect.serviceOption(Run.AnalysisStore), Option.toArray)
+
+/**
+ * A run of `kind` with the options of {@link flags}, and those of one kind: the behaviour parts asked (files), the
+ * wait settings of --submit-unknown (urls).
+ */
+const harvestCommand = (
   kind: Kinds.Kind,
-  options: {
-    readonly input: string
-    readonly concurrency: number
-    readonly overwrite: boolean
-    readonly retryNotFound: boolean
-  },
-  tally: Ref.Ref<Outcome.Tally>
+  options: Command.Command.ParseConfig<typeof flags>,
+  extra: {
+    readonly parts?: ReadonlyArray<Behaviours.Part>
+    readonly submit?: Command.Command.ParseConfig<typeof Flags.wait> | undefined
+  } = {}
 ) =>
-  Effect.gen(function*() {
-    const store = yield* ReportSink.ReportSink
-    const client = yield* VtClient.VtClient
-    yield* Pipeline.run({
-      items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
-      concurrency: options.concurrency,
-      store,
-      overwrite: options.overwrite,
-      retryNotFound: options.retryNotFound,
-      logSkips: false,
-      key: (work: Pipeline.Work<string>) =>
-        Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
-      fetch: (work, key, seen) =>
-        Steps.requesting(work.value)(kind.fetch(client, work.value)).pipe(
-          Effect.flatMap((document) => Failure.storeOrStop(store.put(key, document.raw, { seen }))),
-          Effect.as(Outcome.saved(`saved ${key}.json`)),
-          Effect.catchIf(VtError.isNotFound, (error) =>
-            Failure.storeOrStop(store.putNotFound(key, encoder.encode(error.body))).pipe(
-              Effect.as(Outcome.notFound(`not found ${work.value}`))
-            ))
-        )
-    }, tally)
-  })
+  Run.exitWith(Effect.gen(function*() {
+    const parts = extra.parts ?? []
+    const relationships = yield* Relationships.parse(options.relationships, options.relationshipPages)
+    const waiting = extra.submit === undefined
+      ? undefined
+      : yield* Analyses.waitSettings({ ...options, ...extra.submit })
+    const follows = Relationships.followsPages(relationships)
+    // A saved report lacking a relationship asked is replaced by the one fetched again.
+    const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
+    const pageStores = Run.checkNamedStores(
+      Relationships.PageStores,
+      options,
+      StoreLayout.relationshipsDirectory,
+      follows ? relationships.names : []
+    )
+    const behaviourStores = Run.checkNamedStores(Behaviours.Stores, options, StoreLayout.behavioursDirectory, parts)
+    // Analyses are kept only when unknown ids are submitted; otherwise an empty store is never opened.
+    const analyses = waiting === undefined
+      ? Effect.succeed(Layer.empty)
+      : Run.checkAnalysesOut(options)
+    const prepared = yield* Run.prepare(
+      options,
+      Effect.map(
+        Effect.all([reports, pageStores, behaviourStores, analyses]),
+        ([a, b, c, d]) => Layer.mergeAll(a, b, c, d)
+      )
+    )
+    yield* Input.checkReadable(options.input).pipe(
+      Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
+    )
+    const subStores = [
+      ...(follows
+        ? [`further relationship pages under ${Run.subLocation(options.out, StoreLayout.relationshipsDirectory)}`]
+        : []),
+      ...(parts.length > 0
+        ? [`behaviours under ${Run.subLocation(options.out, StoreLayout.behavioursDirectory)}`]
+        : []),
+      ...(waiting === undefined ? [] : [`analyses under ${Run.analysesLocation(options.out)}`])
+    ]
+    return yield* Run.run({
+      common: options,
+      prepared,
+      command: kind.command,
+      source: Input.isStdin(options.input) ? "standard input" : options.input,
+      writable: Effect.map(
+        Effect.all([ReportSink.ReportSink, Relationships.PageStores, Behaviours.Stores, analysesStore]),
+        ([store, pages, behaviours, analyses]) => [store, ...pages.values(), ...behaviours.values(), ...analyses]
+      ),
+      summary: [
+        "saved",
+        "notFound",
+        "skipped",
+        "invalid",
+        "failed",
+        ...(waiting === undefined ? [] : ["analysed" as const])
+      ],
+      progress: {
+        counters: ["saved", "notFound", "failed", ...(waiting === undefined ? [] : ["analysed" as const])],
+        whenAny: ["skipped", "invalid"]
+      },
+      total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
+      closing: (tally, log) =>
+        tally.saved + tally.notFound > 0
+          ? [`reports in ${[Run.reportsLocation(options.out), ...subStores].join(", ")}, log in ${log}`]
+          : [],
+      body: (tally) =>
+        Effect.gen(function*() {
+          const submitUnknown = waiting === undefined
+            ? undefined
+            // Provided with --submit-unknown (above).
+            : { ...waiting, analyses: Option.getOrThrow(yield* Effect.serviceOption(Run.AnalysisStore)) }
+          yield* harvest(kind, {
+            ...options,
+            concurrency: prepared.policy.concurrency,
+            relationships,
+            submitUnknown
+          }, tally)
+        })
+    })
+  }))
 
 const command = (kind: Kinds.Kind, description: string) =>
-  Command.make(kind.command, {
-    input: Flags.input,
-    ...Flags.common,
-    retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
-    overwrite: Flags.overwrite("Fetch again ids that are already saved")
-  }, (options) =>
-    Run.exitWith(Effect.gen(function*() {
-      const prepared = yield* Run.prepare(options, Run.checkOut(options))
-      yield* Input.checkReadable(options.input).pipe(
-        Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
-      )
-      return yield* Run.run({
-        common: options,
-        prepared,
-        command: kind.command,
-        source: Input.isStdin(options.input) ? "standard input" : options.input,
-        writable: Effect.map(ReportSink.ReportSink, (store) => [store]),
-        summary: ["saved", "notFound", "skipped", "invalid", "failed"],
-        progress: { counters: ["saved", "notFound", "failed"], whenAny: ["skipped", "invalid"] },
-        total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
-        closing: (tally, log) =>
-          tally.saved + tally.notFound > 0
-            ? [`reports in ${Run.reportsLocation(options.out)}, log in ${log}`]
-            : [],
-        body: (tally) => harvest(kind, { ...options, concurrency: prepared.policy.concurrency }, tally)
-      })
-    }))).pipe(Command.withDescription(description))
+  Command.make(kind.command, flags, (options) => harvestCommand(kind, options)).pipe(
+    Command.withDescription(description)
+  )
 
-export const files = command(
-  Kinds.files,
-  "Fetch the file report of every MD5, SHA-1 or SHA-256 hash in <input> (one per line; - reads stdin), " +
-    "saved as <out>/<hash>.json.\nExample: vt-harvest files hashes.txt -o vt_reports"
+export const files = Command.make(
+  "files",
+  { ...flags, behaviour: Flags.behaviour },
+  (options) =>
+    harvestCommand(Kinds.files, options, { parts: Behaviours.parts(Option.getOrUndefined(options.behaviour)) })
+).pipe(
+  Command.withDescription(
+    "Fetch the file report of every MD5, SHA-1 or SHA-256 hash in <input> (one per line; - reads stdin), " +
+      "saved as <out>/<hash>.json.\nExample: vt-harvest files hashes.txt -o vt_reports"
+  )
 )
 
-export const urls = command(
-  Kinds.urls,
-  "Fetch the URL report of every http(s) URL in <input>, saved as <out>/<sha256 of the URL>.json.\n" +
-    "Example: vt-harvest urls urls.txt -o vt_reports"
+export const urls = Command.make(
+  "urls",
+  {
+    ...flags,
+    submitUnknown: Options.boolean("submit-unknown").pipe(
+      Options.withDescription(
+        "Submit each URL VirusTotal does not know (POST /urls, also those recorded as not found by an earlier run), " +
+          "wait for its analysis (saved under <out>/_analyses/), then save its report.\nExample: vt-harvest urls " +
+          "urls.txt --submit-unknown --poll-interval 60"
+      )
+    ),
+    ...Flags.wait
+  },
+  (options) =>
+    harvestCommand(Kinds.urls, options, {
+      submit: options.submitUnknown
+        ? { pollInterval: options.pollInterval, waitTimeout: options.waitTimeout }
+        : undefined
+    })
+).pipe(
+  Command.withDescription(
+    "Fetch the URL report of every http(s) URL in <input>, saved as <out>/<sha256 of the URL>.json.\n" +
+      "Example: vt-harvest urls urls.txt -o vt_reports"
+  )
 )
 
 export const domains = command(

@@ -84,6 +84,37 @@ export const common = {
   )
 }
 
+/** --relationships and --relationship-pages, for the commands that fetch reports by id. */
+export const relationships = {
+  relationships: Options.text("relationships").pipe(
+    Options.withDescription(
+      "Also fetch these relationships (comma-separated, e.g. contacted_domains,contacted_ips): still one request per " +
+        "id (?relationships=a,b), the report keeps the first page of each under data.relationships; a saved report " +
+        "lacking one is fetched again.\nExample: vt-harvest files hashes.txt --relationships contacted_domains,dropped_files"
+    ),
+    Options.optional
+  ),
+  relationshipPages: Options.text("relationship-pages").pipe(
+    Options.withDescription(
+      "Follow each relationship's cursor for N more pages (40 descriptors each, one request per page) or all, saved " +
+        "as <out>/_relationships/<name>/<key>.json.\nExample: vt-harvest domains d.txt --relationships subdomains " +
+        "--relationship-pages all"
+    ),
+    Options.optional
+  )
+}
+
+/** --behaviour, for `files`. */
+export const behaviour = Options.choice("behaviour", ["summary", "mitre", "all"]).pipe(
+  Options.withDescription(
+    "Also fetch each file's sandbox behaviour: the summary over all sandboxes (behaviour_summary), the MITRE " +
+      "ATT&CK trees (behaviour_mitre_trees) or both, one request each, saved as <out>/_behaviours/<summary|mitre>/" +
+      "<hash>.json; a saved report lacking one costs only that request.\nExample: vt-harvest files hashes.txt " +
+      "--behaviour all"
+  ),
+  Options.optional
+)
+
 export const overwrite = (description: string) =>
   Options.boolean("overwrite").pipe(Options.withDescription(description))
 

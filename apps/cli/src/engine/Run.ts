@@ -12,6 +12,7 @@ import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Option } from "effect"
 import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Ref } from "effect"
+import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
 import * as Progress from "../internal/progress.js"
@@ -122,21 +123,49 @@ export const reportsLocation = (out: string): string =>
     ? `${showOut(out)} (table reports, not found records beside them)`
     : `${out.replace(/\/$/, "")}/ (not found under ${out.replace(/\/$/, "")}/_not_found/)`
 
-/**
- * `<out>/_analyses`: the sub-directory, or the sub-prefix of an s3:// output (`s3://bucket/prefix/_analyses`), or
- * the `analyses` table of a PostgreSQL database.
- */
-export const analysesLocation = (out: string): string =>
-  isPostgres(out)
-    ? `${showOut(out)} (table analyses)`
-    : /^s3:\/\//i.test(out)
-    ? `${out.replace(/\/$/, "")}/${StoreLayout.analysesDirectory}`
-    : nodePath.join(out, StoreLayout.analysesDirectory)
+/** The table of a PostgreSQL database that holds a store below --out: `_relationships/x` → `relationships_x`. */
+const subTable = (segments: ReadonlyArray<string>): string => segments.join("_").replace(/^_+/, "").replace(/_+/g, "_")
 
 /**
- * The analyses of a run: a store of their own under `<out>/_analyses`, made by the same sink packages. It always
- * replaces what it holds, since a later state of an analysis (completed) supersedes an earlier one (queued).
+ * A store below --out: the sub-directory, the sub-prefix of an s3:// output (`s3://bucket/prefix/_analyses`), or a
+ * table of a PostgreSQL database (`analyses`, `relationships_<name>`).
  */
+export const subLocation = (out: string, ...segments: ReadonlyArray<string>): string =>
+  isPostgres(out)
+    ? `${showOut(out)} (table ${subTable(segments)})`
+    : /^s3:\/\//i.test(out)
+    ? [out.replace(/\/$/, ""), ...segments].join("/")
+    : nodePath.join(out, ...segments)
+
+/** `<out>/_analyses`. */
+export const analysesLocation = (out: string): string => subLocation(out, StoreLayout.analysesDirectory)
+
+/**
+ * A store of its own below --out (`_analyses`, `_relationships/<name>`…), made by the same sink packages. It always
+ * replaces what it holds: it is written only when its report is fetched again, and a later state supersedes an
+ * earlier one. In a directory, neither it nor any directory between it and --out may be a symbolic link (nothing
+ * is written through a link out of --out).
+ */
+export const checkSubStore = (
+  options: { readonly out: string; readonly gzip: boolean },
+  segments: ReadonlyArray<string>
+): Effect.Effect<StoreLayer, Settings.UsageError> => {
+  if (isPostgres(options.out)) {
+    return checkOut({ out: options.out, table: subTable(segments), overwrite: true, gzip: options.gzip })
+  }
+  const location = subLocation(options.out, ...segments)
+  const between = segments.slice(0, -1).map((_, i) => subLocation(options.out, ...segments.slice(0, i + 1)))
+  const linked = /^s3:\/\//i.test(options.out)
+    ? undefined
+    : between.find((dir) => nodeFs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink() === true)
+  return linked !== undefined
+    ? Effect.fail(
+      new Settings.UsageError({ message: `cannot use --out ${options.out}: ${linked} is a symbolic link` })
+    )
+    : checkOut({ out: location, overwrite: true, gzip: options.gzip, refuseSymlink: true })
+}
+
+/** The analyses of a run: `<out>/_analyses` (see {@link checkSubStore}). */
 export class AnalysisStore extends Context.Tag("@vt-harvest/cli/AnalysisStore")<AnalysisStore, ReportSink.Service>() {}
 
 /** The analyses store of --out, checked like --out itself. */
@@ -144,10 +173,34 @@ export const checkAnalysesOut = (
   options: { readonly out: string; readonly gzip: boolean }
 ): Effect.Effect<StoreLayer<AnalysisStore>, Settings.UsageError> =>
   Effect.map(
-    isPostgres(options.out)
-      ? checkOut({ out: options.out, table: "analyses", overwrite: true, gzip: options.gzip })
-      : checkOut({ out: analysesLocation(options.out), overwrite: true, gzip: options.gzip, refuseSymlink: true }),
+    checkSubStore(options, [StoreLayout.analysesDirectory]),
     (layer) => Layer.project(layer, ReportSink.ReportSink, AnalysisStore, (sink) => sink)
+  )
+
+/**
+ * Stores by name below --out (`_relationships/<name>`, `_behaviours/<name>`), each checked like --out itself and
+ * opened before anything is sent.
+ */
+export const checkNamedStores = <Id, Names extends string>(
+  tag: Context.Tag<Id, ReadonlyMap<Names, ReportSink.Service>>,
+  options: { readonly out: string; readonly gzip: boolean },
+  directory: string,
+  names: ReadonlyArray<Names>
+): Effect.Effect<StoreLayer<Id>, Settings.UsageError> =>
+  Effect.map(
+    Effect.forEach(names, (name) =>
+      Effect.map(checkSubStore(options, [directory, name]), (layer) => [name, layer] as const)),
+    (layers) =>
+      Layer.scoped(
+        tag,
+        Effect.map(
+          Effect.forEach(layers, ([name, layer]) =>
+            Effect.map(Layer.build(layer), (context) =>
+              [name, Context.get(context, ReportSink.ReportSink)] as const)),
+          (entries) =>
+            new Map(entries)
+        )
+      )
   )
 
 /** The settings every command checks before anything is sent (each failure is exit status 2). */

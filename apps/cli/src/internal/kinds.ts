@@ -4,7 +4,7 @@
  */
 import { ReportKey } from "@vt-harvest/report-sink"
 import type { VtClient, VtError } from "@vt-harvest/vt-client"
-import { VtId } from "@vt-harvest/vt-client"
+import { VtId, VtObject } from "@vt-harvest/vt-client"
 import type { Effect } from "effect"
 import { Either } from "effect"
 import * as Outcome from "../engine/Outcome.js"
@@ -16,7 +16,14 @@ export interface Kind {
   readonly noun: string
   readonly parse: (input: string) => Either.Either<string, string>
   readonly key: (id: string) => Either.Either<ReportKey.ReportKey, unknown>
-  readonly fetch: (client: VtClient.Service, id: string) => Effect.Effect<VtClient.Document, VtError.VtError>
+  /** The report, with the first page of each relationship `options` names (still one request). */
+  readonly fetch: (
+    client: VtClient.Service,
+    id: string,
+    options?: VtClient.ObjectOptions
+  ) => Effect.Effect<VtClient.Document, VtError.VtError>
+  /** The object as relationships and collections name it. */
+  readonly ref: (id: string) => VtObject.Ref
 }
 
 export const files: Kind = {
@@ -24,7 +31,8 @@ export const files: Kind = {
   noun: "hash",
   parse: VtId.fileHash,
   key: ReportKey.fromFileHash,
-  fetch: (client, id) => client.getFile(id)
+  fetch: (client, id, options) => client.getFile(id, options),
+  ref: VtObject.file
 }
 
 export const urls: Kind = {
@@ -32,7 +40,8 @@ export const urls: Kind = {
   noun: "URL",
   parse: VtId.url,
   key: (url) => Either.right(ReportKey.fromUrl(url)),
-  fetch: (client, id) => client.getUrl(id)
+  fetch: (client, id, options) => client.getUrl(id, options),
+  ref: VtObject.url
 }
 
 export const domains: Kind = {
@@ -40,7 +49,8 @@ export const domains: Kind = {
   noun: "domain",
   parse: VtId.domain,
   key: ReportKey.fromDomain,
-  fetch: (client, id) => client.getDomain(id)
+  fetch: (client, id, options) => client.getDomain(id, options),
+  ref: VtObject.domain
 }
 
 export const ips: Kind = {
@@ -48,7 +58,8 @@ export const ips: Kind = {
   noun: "IP address",
   parse: VtId.ipAddress,
   key: ReportKey.fromIpAddress,
-  fetch: (client, id) => client.getIpAddress(id)
+  fetch: (client, id, options) => client.getIpAddress(id, options),
+  ref: VtObject.ipAddress
 }
 
 /** A line of input as an item: an id with its key, or what became of the line (blank, invalid). */

@@ -139,6 +139,22 @@ export const page = (
   selfUrl: string,
   style: PaginationStyle
 ): T.Body => {
+  const { links, meta } = pageLinks(total, request, selfUrl, style)
+  return T.render(pageTemplate, { ITEMS: joinItems(items), META: JSON.stringify(meta), LINKS: JSON.stringify(links) })
+}
+
+/**
+ * The `meta` (count, and the next page's cursor) and `links` (self, and next) of one page of a list of `total`
+ * items; `related` (the related objects' URL) comes first after `self` when given, as in an object's
+ * `relationships` member.
+ */
+export const pageLinks = (
+  total: number,
+  request: PageRequest,
+  selfUrl: string,
+  style: PaginationStyle,
+  related?: string
+): { readonly meta: Record<string, unknown>; readonly links: Record<string, string> } => {
   const nextOffset = request.offset + request.limit
   const cursor = nextOffset < total ? encodeCursor(nextOffset) : undefined
   const query = (offset: number) =>
@@ -146,14 +162,20 @@ export const page = (
   const meta: Record<string, unknown> = { count: total }
   if (cursor !== undefined && style !== "links") meta.cursor = cursor
   const links: Record<string, string> = { self: `${selfUrl}${query(request.offset)}` }
+  if (related !== undefined) links.related = related
   if (cursor !== undefined && style !== "cursor") links.next = `${selfUrl}${query(nextOffset)}`
+  return { meta, links }
+}
+
+/** The JSON bytes of items, comma-separated (the inside of a list). */
+export const joinItems = (items: ReadonlyArray<Item>): Array<Buffer> => {
   const parts: Array<Buffer> = []
   items.forEach((item, i) => {
     if (i > 0) parts.push(comma)
     if (Buffer.isBuffer(item)) parts.push(item)
     else parts.push(...item)
   })
-  return T.render(pageTemplate, { ITEMS: parts, META: JSON.stringify(meta), LINKS: JSON.stringify(links) })
+  return parts
 }
 
 /** A to-one relationship: `data` is the one object, never paginated. */

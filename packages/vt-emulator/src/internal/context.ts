@@ -113,6 +113,11 @@ export class Incoming {
     readonly form: LegacyForm | undefined = undefined
   ) {}
 
+  /** Whether the request has a query string (cheaper than looking into {@link query}). */
+  get hasQuery(): boolean {
+    return this.search !== ""
+  }
+
   /** The query string, parsed on first use (the hot path never needs it). */
   get query(): URLSearchParams {
     return this.parsedQuery ??= new URLSearchParams(this.search)

@@ -68,7 +68,7 @@ const api: Mount = {
     onObject("GET", "/files/:id/behaviours", Behaviours.list, "files"),
     { method: "POST", path: "/urls", handler: Urls.submit },
     onObject("POST", "/urls/:id/analyse", Urls.analyse, "urls"),
-    onObject("GET", "/:collection(urls|domains|ip_addresses)/:id", Objects.report),
+    onObject("GET", "/:collection(urls|domains|ip_addresses)/:id", Collections.report),
     onObject(["GET", "POST"], `/${COLLECTION}/:id/comments`, Collections.comments),
     onObject(["GET", "POST"], `/${COLLECTION}/:id/votes`, Collections.votes),
     onObject("GET", `/${COLLECTION}/:id/:relationship`, Collections.related),

@@ -6,6 +6,7 @@ import { decodeSegment, type Handler } from "../context.js"
 import { answerFile } from "../document.js"
 import * as R from "../reply.js"
 import { isReply, resolveFile } from "../resolve.js"
+import { reportOf } from "./collections.js"
 import { onObject } from "./objects.js"
 
 /** Where one-time upload URLs point (routes/uploads.ts answers them). */
@@ -17,9 +18,9 @@ export const UPLOAD_BASE = "/_ah/upload"
  */
 export const report: Handler = (context, request) => {
   const raw = decodeSegment(request.params.id)
-  if (context.state.files.size === 0) return answerFile(raw)
+  if (context.state.files.size === 0 && !request.hasQuery) return answerFile(raw)
   const object = resolveFile(context, raw, request.at)
-  return isReply(object) ? object : object.document()
+  return isReply(object) ? object : reportOf(context, request, object)
 }
 
 /** `POST /files`: a file of at most `maxUploadBytes`, hashed as it arrives. */

@@ -1,7 +1,7 @@
 /**
- * The objects of the four collections (`/files/{id}`, `/urls/{id}`, `/domains/{name}`, `/ip_addresses/{ip}`): their
- * reports, the id the request log names, and the step every route below an object starts with (resolve it, or
- * answer the error for a malformed or unknown id).
+ * The objects of the four collections (`/files/{id}`, `/urls/{id}`, `/domains/{name}`, `/ip_addresses/{ip}`): the id
+ * the request log names, and the step every route below an object starts with (resolve it, or answer the error for a
+ * malformed or unknown id). Their reports are served by `files.ts` and `collections.ts` (`?relationships=`).
  */
 import type * as Collections from "../collections.js"
 import { type Context, decodeSegment, type Handler, type Incoming } from "../context.js"
@@ -25,6 +25,3 @@ export const onObject = (
 /** The id the log names for a request below an object (decided before authentication, so refusals name it too). */
 export const objectId = (collection?: Collections.Collection) => (request: Incoming): string | undefined =>
   objectLogId(collectionOf(request, collection), decodeSegment(request.params.id))
-
-/** `GET /urls/{id}`, `/domains/{name}`, `/ip_addresses/{ip}`. */
-export const report: Handler = onObject((_, __, object) => object.document())

@@ -1,0 +1,186 @@
+/**
+ * The plan of one id for `files`, `urls`, `domains` and `ips`: its report (with the first page of each relationship
+ * asked, still one request), its further relationship pages, its behaviours, the submission of an unknown URL.
+ */
+import type { ReportKey } from "@vt-harvest/report-sink"
+import { ReportSink } from "@vt-harvest/report-sink"
+import { VtClient, VtError } from "@vt-harvest/vt-client"
+import type { Ref } from "effect"
+import { Duration, Effect, Either, Option, Stream } from "effect"
+import * as Failure from "../engine/Failure.js"
+import * as Outcome from "../engine/Outcome.js"
+import * as Pipeline from "../engine/Pipeline.js"
+import * as Steps from "../engine/Steps.js"
+import * as Analyses from "./analyses.js"
+import * as Behaviours from "./behaviours.js"
+import * as Input from "./input.js"
+import * as Kinds from "./kinds.js"
+import * as Relationships from "./relationships.js"
+import * as Submission from "./submission.js"
+
+/**
+ * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request)
+ * saved, after the further relationship pages and the behaviours asked are kept in their own stores; or its
+ * not-found record; or skipped when the store has it with everything asked. A saved report lacking only behaviours
+ * costs only their requests.
+ */
+export const harvest = (
+  kind: Kinds.Kind,
+  options: {
+    readonly input: string
+    readonly concurrency: number
+    readonly overwrite: boolean
+    readonly retryNotFound: boolean
+    /** None by default. */
+    readonly relationships?: Relationships.Request | undefined
+    /**
+     * Submit an id VirusTotal does not know (URLs: `POST /urls`), wait for its analysis (kept in the
+     * `Run.AnalysisStore`) and save the report then; by default an unknown id is recorded as not found.
+     */
+    readonly submitUnknown?:
+      | {
+        readonly interval: Duration.Duration
+        readonly timeout: Duration.Duration
+        /** Where analyses are kept (`<out>/_analyses`). */
+        readonly analyses: ReportSink.Service
+      }
+      | undefined
+  },
+  tally: Ref.Ref<Outcome.Tally>
+) =>
+  Effect.gen(function*() {
+    const store = yield* ReportSink.ReportSink
+    const client = yield* VtClient.VtClient
+    // Provided when further relationship pages, or behaviours, are asked.
+    const pageStores = Option.getOrElse(
+      yield* Effect.serviceOption(Relationships.PageStores),
+      () => new Map<string, ReportSink.Service>()
+    )
+    const behaviourStores = Option.getOrElse(
+      yield* Effect.serviceOption(Behaviours.Stores),
+      () => new Map<Behaviours.Part, ReportSink.Service>()
+    )
+    const behaviours = [...behaviourStores.keys()]
+    const request = options.relationships ?? Relationships.none
+    const objectOptions = request.names.length === 0 ? undefined : { relationships: request.names }
+
+    /** What the saved report of `key` lacks of what this run asks (`undefined`: there is no saved report). */
+    const lacking = (key: ReportKey.ReportKey) =>
+      Effect.gen(function*() {
+        const saved = yield* Failure.storeOrStop(store.get(key))
+        if (Option.isNone(saved)) return undefined
+        return {
+          report: request.names.length === 0
+            ? undefined
+            : yield* Relationships.missing(request, pageStores, key, saved.value),
+          behaviours: yield* Behaviours.missing(behaviourStores, key)
+        }
+      })
+
+    /** Keeps a report fetched, after its further relationship pages and its behaviours asked. */
+    const keepAll = (
+      work: Pipeline.Work<string>,
+      key: ReportKey.ReportKey,
+      report: VtClient.Document,
+      parts: ReadonlyArray<Behaviours.Part>,
+      seen: ReportSink.Presence | undefined,
+      outcome: { readonly note?: string; readonly also?: ReadonlyArray<Outcome.Counter> } = {}
+    ) =>
+      Effect.gen(function*() {
+        // Everything else first: a saved report then says its relationship pages and behaviours are saved too.
+        const pages = yield* Relationships.keepFurtherPages(request, pageStores, kind.ref(work.value), key, report)
+        const kept = yield* Behaviours.keep(behaviourStores, parts, work.value, key)
+        const also = [
+          ...(outcome.note === undefined ? [] : [outcome.note]),
+          ...(pages === 0 ? [] : [`${pages} further relationship pages`]),
+          ...Behaviours.describe(kept)
+        ]
+        const more = also.length === 0 ? "" : ` (${also.join("; ")})`
+        const saved = Outcome.saved(`saved ${key}.json${more}`, { also: outcome.also ?? [] })
+        return yield* Steps.keep(store, key, report.raw, saved, seen)
+      })
+
+    /** An unknown id submitted, its analysis waited for and kept, then its report fetched and kept. */
+    const submitted = (
+      work: Pipeline.Work<string>,
+      key: ReportKey.ReportKey,
+      parts: ReadonlyArray<Behaviours.Part>,
+      seen: ReportSink.Presence | undefined,
+      waiting: NonNullable<typeof options.submitUnknown>
+    ) =>
+      Effect.gen(function*() {
+        const { analyses } = waiting
+        const sent = yield* Submission.submitUrl(work.value)
+        if (Either.isLeft(sent)) return Outcome.failed(sent.left)
+        const { id, raw } = sent.right
+        // The submission's answer first: a run stopped while waiting leaves the id to ask `analysis --wait` about.
+        yield* Steps.keepAnalysis(analyses, id, raw)
+        yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
+        const report = yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
+          Effect.catchIf(VtError.isNotFound, Effect.succeed)
+        )
+        if (VtError.isNotFound(report)) {
+          return Outcome.failed(`no report for ${work.value} yet although its analysis ${id} completed`, ["analysed"])
+        }
+        return yield* keepAll(work, key, report, parts, seen, {
+          note: `submitted, analysis ${id}`,
+          also: ["analysed"]
+        })
+      }).pipe(Effect.catchTag("AnalysisTimeoutError", (timeout) =>
+        Effect.succeed(Outcome.failed(
+          `analysis ${timeout.id} of ${work.value} still ${Analyses.statusText(timeout)} after ${
+            Duration.format(waiting.timeout)
+          } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${timeout.id}, or run again later`
+        ))))
+
+    const report = (
+      work: Pipeline.Work<string>,
+      key: ReportKey.ReportKey,
+      parts: ReadonlyArray<Behaviours.Part>,
+      seen: ReportSink.Presence | undefined
+    ) =>
+      Effect.gen(function*() {
+        const report = yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
+          Effect.catchIf(VtError.isNotFound, Effect.succeed)
+        )
+        if (!VtError.isNotFound(report)) return yield* keepAll(work, key, report, parts, seen)
+        if (options.submitUnknown !== undefined) return yield* submitted(work, key, parts, seen, options.submitUnknown)
+        return yield* Steps.keepNotFound(store, key, report, Outcome.notFound(`not found ${work.value}`))
+      })
+
+    yield* Pipeline.run({
+      items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
+      concurrency: options.concurrency,
+      store,
+      overwrite: options.overwrite,
+      // An id recorded as not found is what --submit-unknown is for.
+      retryNotFound: options.retryNotFound || options.submitUnknown !== undefined,
+      logSkips: false,
+      key: (work: Pipeline.Work<string>) =>
+        Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
+      // A saved report is kept only if it carries every relationship asked (and their further pages) and its
+      // behaviours asked are kept.
+      stored: request.names.length === 0 && behaviours.length === 0 ? undefined : (work, key) =>
+        Effect.gen(function*() {
+          const lacks = yield* lacking(key)
+          if (lacks === undefined) return undefined
+          const what = [
+            ...(lacks.report === undefined ? [] : [lacks.report]),
+            ...lacks.behaviours.map((part) => `behaviour ${part}`)
+          ]
+          if (what.length === 0) return Outcome.skipped()
+          yield* Effect.logInfo(`the saved report of ${work.value} lacks ${what.join(", ")}`)
+          return undefined
+        }),
+      fetch: (work, key, seen) =>
+        Effect.gen(function*() {
+          // Only a saved report lacking something reaches here as "saved": fetch only what it lacks.
+          const lacks = seen === "saved" ? yield* lacking(key) : undefined
+          if (lacks === undefined || lacks.report !== undefined) {
+            return yield* report(work, key, lacks?.behaviours ?? behaviours, seen)
+          }
+          const saved = yield* Behaviours.keep(behaviourStores, lacks.behaviours, work.value, key)
+          return Outcome.saved(`saved ${Behaviours.describe(saved).join("")} for ${key}.json`)
+        }).pipe(Effect.provideService(VtClient.VtClient, client))
+    }, tally)
+  })

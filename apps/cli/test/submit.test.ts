@@ -1,0 +1,121 @@
+// urls --submit-unknown, end to end: the built CLI against the emulator (analyses complete in 0.6 s), requests
+// counted in the emulator's own log.
+import { VtEmulator } from "@vt-harvest/vt-emulator"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { readJsonFiles, runCli, tempDir } from "./helpers.js"
+
+const key = "submit-test-key-1c5a7e93"
+let server: VtEmulator.Server
+
+beforeAll(async () => {
+  server = await VtEmulator.start({ apiKeys: [key], analysisQueuedMs: 300, analysisCompletedMs: 600 })
+})
+afterAll(() => server.close())
+beforeEach(() => {
+  server.clearLog()
+  server.resetQuota()
+})
+
+const urls = (dir: string, args: ReadonlyArray<string>) =>
+  runCli([
+    "urls",
+    "urls.txt",
+    ...args,
+    "-o",
+    path.join(dir, "out"),
+    "--log-dir",
+    path.join(dir, "log"),
+    "--base-url",
+    server.url,
+    "--per-minute",
+    "60000",
+    "--no-progress",
+    "--no-quota-probe"
+  ], { env: { VT_API_KEY: key }, cwd: dir })
+
+const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex")
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const readJson = (file: string): any => JSON.parse(fs.readFileSync(file, "utf8"))
+
+describe("urls --submit-unknown", () => {
+  it("submits each unknown URL, waits for its analysis, saves analysis and report; a rerun sends nothing", async () => {
+    const dir = tempDir()
+    const candidates = Array.from({ length: 30 }, (_, i) => `https://submit-${i}.example.org/page?id=${i}`)
+    const known = candidates.filter(VtEmulator.isKnownUrl).slice(0, 1)
+    const unknown = candidates.filter((url) => !VtEmulator.isKnownUrl(url)).slice(0, 3)
+    fs.writeFileSync(path.join(dir, "urls.txt"), [...known, ...unknown].join("\n"))
+    const out = path.join(dir, "out")
+
+    // Without the option, unknown URLs are recorded as not found …
+    fs.writeFileSync(path.join(dir, "urls.txt"), [...known, unknown[0]].join("\n"))
+    const plain = await urls(dir, [])
+    expect(plain.stderr).toContain("summary: saved 1, not found 1, skipped 0, invalid 0, failed 0, requests 2")
+    expect(readJsonFiles(path.join(out, "_not_found"))).toEqual([`${sha256(unknown[0])}.json`])
+
+    // … and with it, those and the new unknown ones are submitted: 404, POST /urls, one poll, the report.
+    fs.writeFileSync(path.join(dir, "urls.txt"), [...known, ...unknown].join("\n"))
+    server.clearLog()
+    const submitted = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+    expect(submitted.code).toBe(0)
+    expect(submitted.stderr).toContain(
+      "summary: saved 3, not found 0, skipped 1, invalid 0, failed 0, analysed 3, requests 12"
+    )
+    expect(server.requests.filter((r) => r.method === "POST").map((r) => r.path)).toEqual(
+      unknown.map(() => "/api/v3/urls")
+    )
+    for (const url of unknown) {
+      const report = readJson(path.join(out, `${sha256(url)}.json`))
+      expect(report.data.type).toBe("url")
+      expect(report.data.attributes.url).toBe(url)
+    }
+    expect(readJsonFiles(path.join(out, "_not_found"))).toEqual([])
+    const analyses = readJsonFiles(path.join(out, "_analyses"))
+    expect(analyses).toHaveLength(3)
+    for (const name of analyses) {
+      const analysis = readJson(path.join(out, "_analyses", name))
+      expect(analysis.data.attributes.status).toBe("completed")
+      expect(unknown).toContain(analysis.meta.url_info.url)
+    }
+
+    server.clearLog()
+    const again = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+    expect(again.stderr).toContain(
+      "summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, analysed 0, requests 0"
+    )
+    expect(server.requests).toHaveLength(0)
+  })
+
+  it("an analysis that does not complete in --wait-timeout fails the URL, its last state kept; a rerun submits again", async () => {
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    try {
+      const dir = tempDir()
+      const url = Array.from({ length: 30 }, (_, i) => `https://slow-${i}.example.org/`).find((u) =>
+        !VtEmulator.isKnownUrl(u)
+      )!
+      fs.writeFileSync(path.join(dir, "urls.txt"), url)
+      const result = await urls(dir, ["--submit-unknown", "--poll-interval", "1", "--wait-timeout", "2"])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain("failed 1")
+      expect(result.stderr).toMatch(/still queued after 2s \(--wait-timeout\)/)
+      const analyses = readJsonFiles(path.join(dir, "out", "_analyses"))
+      expect(analyses).toHaveLength(1)
+      expect(readJson(path.join(dir, "out", "_analyses", analyses[0])).data.attributes.status).toBe("queued")
+      expect(readJsonFiles(path.join(dir, "out"))).toEqual([])
+      expect(readJsonFiles(path.join(dir, "out", "_not_found"))).toEqual([])
+
+      // (The emulator makes a URL known when its first submission's analysis completes: forget that one.)
+      server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
+      server.reset()
+      const rerun = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+      expect(rerun.code, rerun.stderr).toBe(0)
+      expect(rerun.stderr).toContain("saved 1, not found 0, skipped 0, invalid 0, failed 0, analysed 1")
+      expect(server.requests.filter((r) => r.method === "POST")).toHaveLength(1)
+      expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(url)}.json`])
+    } finally {
+      server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
+    }
+  })
+})
