@@ -4,9 +4,9 @@
  * Handlers reach shared state only through here, so that a reset or an update touches one object.
  */
 import type * as Http from "node:http"
-import type { Options, RequestLogEntry } from "../VtEmulator.js"
 import { Community } from "./collections.js"
 import { type FaultKind, Faults } from "./faults.js"
+import type { Options, RequestLogEntry } from "./model.js"
 import type { UploadedFile } from "./multipart.js"
 import { Quota } from "./quota.js"
 import type { Refusal, Reply } from "./reply.js"
