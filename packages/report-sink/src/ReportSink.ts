@@ -9,11 +9,8 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import type * as Model from "./internal/model.js"
 import * as rules from "./internal/rules.js"
-import { isReportKey } from "./ReportKey.js"
 import type { ReportKey } from "./ReportKey.js"
 import type * as StorePrimitives from "./StorePrimitives.js"
 
@@ -23,20 +20,17 @@ import type * as StorePrimitives from "./StorePrimitives.js"
  * @since 0.1.0
  * @category models
  */
-export type Presence = "saved" | "not-found" | "absent"
+export type Presence = Model.Presence
 
-/**
- * Any failure of the underlying store. `message` names the location (path, bucket/key) so it can be logged as is.
- *
- * @since 0.1.0
- * @category errors
- */
-export class SinkError extends Schema.TaggedError<SinkError>()("SinkError", {
-  operation: Schema.String,
-  key: Schema.optional(Schema.String),
-  message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
-}) {}
+export {
+  /**
+   * Any failure of the underlying store. `message` names the location (path, bucket/key) so it can be logged as is.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  SinkError
+} from "./internal/model.js"
 
 /**
  * The options every sink takes, besides where the store is.
@@ -44,37 +38,18 @@ export class SinkError extends Schema.TaggedError<SinkError>()("SinkError", {
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  /** Replace reports that already exist (default `false`: an existing report is kept and `put` is a no-op). */
-  readonly overwrite?: boolean | undefined
-  /**
-   * Store records gzip-compressed (default `false`). Reading is not affected: a sink sees records written with and
-   * without compression alike, so a store can be resumed whatever the setting.
-   */
-  readonly gzip?: boolean | undefined
-  /**
-   * Open the store for reading only (default `false`): opening creates nothing and removes nothing, `put` and
-   * `putNotFound` fail, and so does {@link Service.checkWritable}. For readers that may run beside a harvest writing
-   * to the same store (a summary), and for stores the user may not write to.
-   */
-  readonly readOnly?: boolean | undefined
-}
+export type Options = Model.Options
 
-/**
- * Fails unless `key` passes the key rules. The type already guarantees a valid key; sinks call this anyway before
- * turning a key into a path or an object name, since a cast could smuggle `../x` in.
- *
- * @since 0.1.0
- * @category validation
- */
-export const checkKey = (operation: string, key: string, location: string): Effect.Effect<void, SinkError> =>
-  isReportKey(key) ? Effect.void : Effect.fail(
-    new SinkError({
-      operation,
-      key,
-      message: `refusing invalid report key ${JSON.stringify(key.slice(0, 80))} for ${location}`
-    })
-  )
+export {
+  /**
+   * Fails unless `key` passes the key rules. The type already guarantees a valid key; sinks call this anyway before
+   * turning a key into a path or an object name, since a cast could smuggle `../x` in.
+   *
+   * @since 0.1.0
+   * @category validation
+   */
+  checkKey
+} from "./internal/model.js"
 
 /**
  * One record found by {@link Service.list}.
@@ -82,10 +57,7 @@ export const checkKey = (operation: string, key: string, location: string): Effe
  * @since 0.1.0
  * @category models
  */
-export interface Entry {
-  readonly key: ReportKey
-  readonly presence: Exclude<Presence, "absent">
-}
+export type Entry = Model.Entry
 
 /**
  * Options of {@link Service.put}.
@@ -93,10 +65,7 @@ export interface Entry {
  * @since 0.2.0
  * @category models
  */
-export interface PutOptions {
-  /** What a `has` of the key answered just before, with no other writer of the key since. */
-  readonly seen?: Presence | undefined
-}
+export type PutOptions = Model.PutOptions
 
 /**
  * A store of reports and not-found records, keyed by {@link ReportKey}: what every sink implements and every
@@ -105,40 +74,7 @@ export interface PutOptions {
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  /** Where the reports go, as the user wrote it (`vt_reports`, `s3://bucket/prefix`): for messages only. */
-  readonly location: string
-  /** `saved` if a report is stored, else `not-found` if a not-found record is, else `absent`. */
-  readonly has: (key: ReportKey) => Effect.Effect<Presence, SinkError>
-  /**
-   * Stores the exact bytes of a report. Readers see either no report or the whole one, never a part. When the sink
-   * was made without `overwrite` and a report already exists, this is a successful no-op. Either way a not-found
-   * record for the key is removed afterwards, since it is no longer true.
-   *
-   * `options.seen` is what a {@link Service.has} of this key answered just before, with no other writer of the key
-   * since (a harvest checks, requests, then stores): a sink may skip the checks that answer already covers, such as
-   * looking for an existing report or not-found record when it was `absent`.
-   */
-  readonly put: (key: ReportKey, body: Uint8Array, options?: PutOptions) => Effect.Effect<void, SinkError>
-  /**
-   * The saved report's bytes exactly as they were put (decompressed when stored gzipped, whatever this sink's own
-   * setting), or `None` when no report is saved. Not-found records are not reports.
-   */
-  readonly get: (key: ReportKey) => Effect.Effect<Option.Option<Uint8Array>, SinkError>
-  /** Records that VirusTotal does not know the id (`body` is its error document). Replaces an earlier record. */
-  readonly putNotFound: (key: ReportKey, body: Uint8Array) => Effect.Effect<void, SinkError>
-  /**
-   * Every record in the store, in no particular order: each saved report, and each not-found record that has no
-   * saved report. Names that are not keys of this store are skipped.
-   */
-  readonly list: Stream.Stream<Entry, SinkError>
-  /**
-   * Proves that records can be written now, before anything is spent on reports that could not be kept: the store
-   * writes and removes a probe where it writes reports and not-found records (a name no record can have, so a probe
-   * is never listed, and nothing is left behind). Fails on a sink opened read-only.
-   */
-  readonly checkWritable: Effect.Effect<void, SinkError>
-}
+export type Service = Model.Service
 
 /**
  * The service tag: pipelines ask for `ReportSink` and the program provides one store (`ReportSinkFs.layer`,
@@ -223,7 +159,7 @@ export const isPendingPresence = (
 export const isPending = (
   key: ReportKey,
   options: { readonly retryNotFound: boolean; readonly overwrite: boolean }
-): Effect.Effect<boolean, SinkError, ReportSink> =>
+): Effect.Effect<boolean, Model.SinkError, ReportSink> =>
   ReportSink.pipe(
     Effect.flatMap((sink) => sink.has(key)),
     Effect.map((presence) => isPendingPresence(presence, options))

@@ -13,8 +13,8 @@
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
+import type { Presence, SinkError } from "./internal/model.js"
 import type { ReportKey } from "./ReportKey.js"
-import type * as ReportSink from "./ReportSink.js"
 
 /**
  * The two kinds of record a store holds under one key: a report, and a not-found record.
@@ -69,9 +69,9 @@ export interface StorePrimitives {
   /** Where the records are, as the user wrote it (`vt_reports`, `s3://bucket/prefix`): for messages. */
   readonly location: string
   /** Whether a whole record of this kind is stored for the key, in either form. */
-  readonly exists: (kind: Kind, key: ReportKey) => Effect.Effect<boolean, ReportSink.SinkError>
+  readonly exists: (kind: Kind, key: ReportKey) => Effect.Effect<boolean, SinkError>
   /** The record's bytes as stored, or `None` when there is no whole record. */
-  readonly read: (kind: Kind, key: ReportKey) => Effect.Effect<Option.Option<Stored>, ReportSink.SinkError>
+  readonly read: (kind: Kind, key: ReportKey) => Effect.Effect<Option.Option<Stored>, SinkError>
   /**
    * Stores the bytes so that a reader sees the earlier record or this one, never a part; the record of this kind
    * and key then exists in this form only.
@@ -81,21 +81,21 @@ export interface StorePrimitives {
     key: ReportKey,
     bytes: Uint8Array,
     options: WriteOptions
-  ) => Effect.Effect<void, ReportSink.SinkError>
+  ) => Effect.Effect<void, SinkError>
   /** Removes the record of this kind and key, in every form; nothing to remove is no failure. */
-  readonly remove: (kind: Kind, key: ReportKey) => Effect.Effect<void, ReportSink.SinkError>
+  readonly remove: (kind: Kind, key: ReportKey) => Effect.Effect<void, SinkError>
   /** The key of each record of this kind, once per key whatever its forms; names that are not records skipped. */
-  readonly keys: (kind: Kind) => Stream.Stream<ReportKey, ReportSink.SinkError>
+  readonly keys: (kind: Kind) => Stream.Stream<ReportKey, SinkError>
   /**
    * Writes and removes a probe wherever records of either kind are written, under a name no record can have, and
    * fails when the store cannot take a record now. Never run on a store opened read-only.
    */
-  readonly probe: Effect.Effect<void, ReportSink.SinkError>
+  readonly probe: Effect.Effect<void, SinkError>
   /**
    * Optional: {@link ReportSink.Service.has} in one step, when the store can answer it faster than with two
    * `exists` (the directory store: up to four synchronous `lstat`s, no Effect in between).
    */
-  readonly presence?: ((key: ReportKey) => Effect.Effect<ReportSink.Presence, ReportSink.SinkError>) | undefined
+  readonly presence?: ((key: ReportKey) => Effect.Effect<Presence, SinkError>) | undefined
   /**
    * Optional: runs the writes of one key one at a time (the S3 store: some S3-compatible servers interleave
    * concurrent PUTs of one object). The rules wrap each `put` and `putNotFound` in it.

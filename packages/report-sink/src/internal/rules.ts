@@ -4,12 +4,12 @@ import * as Stream from "effect/Stream"
 import * as Gzip from "../Gzip.js"
 import { isReportKey } from "../ReportKey.js"
 import type { ReportKey } from "../ReportKey.js"
-import * as ReportSink from "../ReportSink.js"
 import type * as StorePrimitives from "../StorePrimitives.js"
+import * as Model from "./model.js"
 
 // A primitive names what failed (the path, the object); the error says which operation of the service was running.
-const during = (operation: string) => (error: ReportSink.SinkError): ReportSink.SinkError =>
-  error.operation === operation ? error : new ReportSink.SinkError({
+const during = (operation: string) => (error: Model.SinkError): Model.SinkError =>
+  error.operation === operation ? error : new Model.SinkError({
     operation,
     key: error.key,
     message: error.message,
@@ -26,8 +26,8 @@ const duringCheckWritable = during("checkWritable")
 /** @internal */
 export const make = (
   primitives: StorePrimitives.StorePrimitives,
-  options: ReportSink.Options = {}
-): ReportSink.Service => {
+  options: Model.Options = {}
+): Model.Service => {
   const { location } = primitives
   const overwrite = options.overwrite ?? false
   const gzip = options.gzip ?? false
@@ -39,21 +39,21 @@ export const make = (
   const checked = <A>(
     operation: string,
     key: ReportKey,
-    run: () => Effect.Effect<A, ReportSink.SinkError>
-  ): Effect.Effect<A, ReportSink.SinkError> =>
-    isReportKey(key) ? run() : Effect.flatMap(ReportSink.checkKey(operation, key, location), run)
+    run: () => Effect.Effect<A, Model.SinkError>
+  ): Effect.Effect<A, Model.SinkError> =>
+    isReportKey(key) ? run() : Effect.flatMap(Model.checkKey(operation, key, location), run)
 
   // A report outranks a not-found record: after a retry that found the id, both may be there for a moment.
   const presence = primitives.presence ?? ((key: ReportKey) =>
     Effect.flatMap(
       primitives.exists("saved", key),
-      (saved): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
+      (saved): Effect.Effect<Model.Presence, Model.SinkError> =>
         saved
           ? Effect.succeed("saved")
           : Effect.map(primitives.exists("not-found", key), (notFound) => notFound ? "not-found" : "absent")
     ))
 
-  const has = (key: ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
+  const has = (key: ReportKey): Effect.Effect<Model.Presence, Model.SinkError> =>
     checked("has", key, () => Effect.mapError(presence(key), duringHas))
 
   // Written in this sink's form; read back in either (see `get`), so a store resumes whatever the setting.
@@ -70,7 +70,7 @@ export const make = (
 
   // What `has` answered just before (no other writer since) spares the checks it already made: a run asks `has`
   // of every id, then `put`s what it fetched.
-  const save = (key: ReportKey, body: Uint8Array, seen: ReportSink.Presence | undefined) => {
+  const save = (key: ReportKey, body: Uint8Array, seen: Model.Presence | undefined) => {
     switch (seen) {
       case "absent":
         // No report to keep, no record in the other form, no not-found record to clear.
@@ -98,7 +98,7 @@ export const make = (
 
   const refused = (operation: string, key?: ReportKey) =>
     Effect.fail(
-      new ReportSink.SinkError({
+      new Model.SinkError({
         operation,
         key,
         message: `${location} is open read-only${key === undefined ? "" : `: cannot store ${key}`}`
@@ -108,8 +108,8 @@ export const make = (
   const put = (
     key: ReportKey,
     body: Uint8Array,
-    putOptions?: ReportSink.PutOptions
-  ): Effect.Effect<void, ReportSink.SinkError> =>
+    putOptions?: Model.PutOptions
+  ): Effect.Effect<void, Model.SinkError> =>
     checked(
       "put",
       key,
@@ -117,7 +117,7 @@ export const make = (
         readOnly ? refused("put", key) : Effect.mapError(exclusive(key, save(key, body, putOptions?.seen)), duringPut)
     )
 
-  const putNotFound = (key: ReportKey, body: Uint8Array): Effect.Effect<void, ReportSink.SinkError> =>
+  const putNotFound = (key: ReportKey, body: Uint8Array): Effect.Effect<void, Model.SinkError> =>
     checked(
       "putNotFound",
       key,
@@ -127,7 +127,7 @@ export const make = (
           : Effect.mapError(exclusive(key, write("not-found", key, body, record)), duringPutNotFound)
     )
 
-  const get = (key: ReportKey): Effect.Effect<Option.Option<Uint8Array>, ReportSink.SinkError> =>
+  const get = (key: ReportKey): Effect.Effect<Option.Option<Uint8Array>, Model.SinkError> =>
     checked("get", key, () =>
       primitives.read("saved", key).pipe(
         Effect.flatMap(Option.match({
@@ -136,7 +136,7 @@ export const make = (
             stored.gzip
               ? Effect.mapBoth(Gzip.decompress(stored.bytes), {
                 onFailure: (error) =>
-                  new ReportSink.SinkError({
+                  new Model.SinkError({
                     operation: "get",
                     key,
                     message: `cannot decompress the report ${key} in ${location}: ${error.message}`,
@@ -149,15 +149,15 @@ export const make = (
         Effect.mapError(duringGet)
       ))
 
-  const list: Stream.Stream<ReportSink.Entry, ReportSink.SinkError> = Stream.concat(
-    Stream.map(primitives.keys("saved"), (key): ReportSink.Entry => ({ key, presence: "saved" })),
+  const list: Stream.Stream<Model.Entry, Model.SinkError> = Stream.concat(
+    Stream.map(primitives.keys("saved"), (key): Model.Entry => ({ key, presence: "saved" })),
     primitives.keys("not-found").pipe(
       // A not-found record next to a saved report is stale (the put that cleared it was interrupted).
       Stream.mapEffect(
         (key) =>
           Effect.map(
             primitives.exists("saved", key),
-            (saved) => saved ? Option.none() : Option.some<ReportSink.Entry>({ key, presence: "not-found" })
+            (saved) => saved ? Option.none() : Option.some<Model.Entry>({ key, presence: "not-found" })
           ),
         { concurrency: 8 }
       ),
@@ -167,5 +167,5 @@ export const make = (
 
   const checkWritable = readOnly ? refused("checkWritable") : Effect.mapError(primitives.probe, duringCheckWritable)
 
-  return ReportSink.ReportSink.of({ location, has, put, get, putNotFound, list, checkWritable })
+  return { location, has, put, get, putNotFound, list, checkWritable }
 }

@@ -3,16 +3,8 @@
  * hashed (multipart.ts), and the 400/413 answers for bodies that cannot be used.
  */
 import type * as Http from "node:http"
-import type { Context } from "./context.js"
-import {
-  boundaryOf,
-  type Form,
-  FormError,
-  readMultipart,
-  readSmall,
-  TooLargeError,
-  type UploadedFile
-} from "./multipart.js"
+import type { Context, LegacyForm } from "./context.js"
+import { boundaryOf, type Form, FormError, readMultipart, readSmall, TooLargeError } from "./multipart.js"
 import * as R from "./reply.js"
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -80,13 +72,6 @@ export const receiveFile = async (
     at + context.completedMs()
   )
   return file
-}
-
-/** A v2 body: its fields (which may carry the key) and, for `file/scan`, the file or why there is none. */
-export interface LegacyForm {
-  readonly fields: ReadonlyMap<string, string>
-  readonly file?: UploadedFile | undefined
-  readonly failure?: R.Reply | undefined
 }
 
 /** v2 `file/scan`: read before authentication (the key may be a form field); v2 errors have empty bodies. */

@@ -4,10 +4,10 @@
  * Handlers reach shared state only through here, so that a reset or an update touches one object.
  */
 import type * as Http from "node:http"
-import type { Options, RequestLogEntry } from "../VtEmulator.js"
-import type { LegacyForm } from "./body.js"
 import { Community } from "./collections.js"
 import { type FaultKind, Faults } from "./faults.js"
+import type { Options, RequestLogEntry } from "./model.js"
+import type { UploadedFile } from "./multipart.js"
 import { Quota } from "./quota.js"
 import type { Refusal, Reply } from "./reply.js"
 import { DEFAULT_COMPLETED_MS, DEFAULT_QUEUED_MS, State } from "./state.js"
@@ -90,6 +90,13 @@ export class Context {
     this.community.clear()
     this.faults.reseed(this.options.seed ?? 1)
   }
+}
+
+/** A v2 body: its fields (which may carry the key) and, for `file/scan`, the file or why there is none. */
+export interface LegacyForm {
+  readonly fields: ReadonlyMap<string, string>
+  readonly file?: UploadedFile | undefined
+  readonly failure?: Reply | undefined
 }
 
 /** One request as a route sees it. */

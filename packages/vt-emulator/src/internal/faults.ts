@@ -3,7 +3,7 @@
  * Each admitted request draws in a fixed order and stops at the first hit; the draw order is part of the contract.
  * Some faults answer in place of the route; the others (reset, truncated, slow) change how its answer is delivered.
  */
-import type { FaultOptions } from "../VtEmulator.js"
+import type { FaultOptions } from "./model.js"
 import { mulberry32, type Prng } from "./prng.js"
 import * as R from "./reply.js"
 

@@ -9,9 +9,9 @@
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import type { Options, Server } from "../VtEmulator.js"
 import { Context, type Incoming, parse, requestLine } from "./context.js"
 import { type FaultKind, replacement } from "./faults.js"
+import type { Options, Server } from "./model.js"
 import * as R from "./reply.js"
 import * as Router from "./router.js"
 import * as Admin from "./routes/admin.js"

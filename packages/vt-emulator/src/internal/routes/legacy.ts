@@ -3,8 +3,8 @@
  * body is read before admission (`read`); refusals and errors are bare statuses with empty bodies; answers carry
  * `response_code` 1 found, 0 unknown, -2 queued, -1 invalid.
  */
-import { type LegacyForm, readForm, receiveLegacyFile, SMALL_BODY_BYTES } from "../body.js"
-import { type Context, type Handler, type Incoming } from "../context.js"
+import { readForm, receiveLegacyFile, SMALL_BODY_BYTES } from "../body.js"
+import { type Context, type Handler, type Incoming, type LegacyForm } from "../context.js"
 import { fileIdentity, isKnown as isKnownFile, normaliseFileId } from "../document.js"
 import * as Legacy from "../legacy.js"
 import { isKnownId, parseDomain, parseIp, urlObjectId } from "../objects.js"
