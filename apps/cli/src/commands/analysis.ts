@@ -3,16 +3,11 @@
  * row each on stdout.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { ReportKey } from "@vt-harvest/report-sink"
-import { Analysis, VtClient, VtError } from "@vt-harvest/vt-client"
-import { Duration, Effect, Either, Option, Stream } from "effect"
-import * as Failure from "../engine/Failure.js"
+import { Effect, Stream } from "effect"
 import * as Flags from "../engine/Flags.js"
-import * as Outcome from "../engine/Outcome.js"
-import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
-import * as Steps from "../engine/Steps.js"
 import * as Analyses from "../internal/analyses.js"
+import { fetchAnalyses } from "../internal/analysisPlan.js"
 import * as Input from "../internal/input.js"
 
 export const analysis = Command.make("analysis", {
@@ -56,75 +51,14 @@ export const analysis = Command.make("analysis", {
       closing: (tally, log) =>
         tally.saved + tally.notFound > 0 ? [`analyses in ${Run.analysesLocation(options.out)}/, log in ${log}`] : [],
       body: (tally) =>
-        Effect.gen(function*() {
-          const store = yield* Run.AnalysisStore
-          const client = yield* VtClient.VtClient
-          if (!options.json) process.stdout.write(`${Analyses.columns.join(",")}\n`)
-          const fetch = (id: string) =>
-            options.wait
-              ? Steps.awaitAnalysis(tally, store, id, waiting, { justSubmitted: false })
-              : Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
-                Effect.tap((analysis) => Steps.keepAnalysis(store, id, analysis.raw))
-              )
-          yield* Pipeline.run({
-            items: Stream.concat(
-              Stream.fromIterable(fromArgs),
-              readsStdin ? Stream.map(Input.lines(Input.stdinArgument), Analyses.fromLine) : Stream.empty
-            ),
-            concurrency: prepared.policy.concurrency,
-            store,
-            overwrite: options.overwrite,
-            retryNotFound: options.retryNotFound,
-            logSkips: true,
-            key: (work: Pipeline.Work<string>) =>
-              Effect.succeed(Pipeline.claim(Either.getOrThrow(ReportKey.fromAnalysisId(work.value)), work.value)),
-            // A completed analysis in the store is printed from it; an unfinished one is asked for again.
-            stored: (work, key) =>
-              Effect.map(
-                Failure.storeOrStop(store.get(key)),
-                Option.filter((body) => Analyses.row(body)?.status === "completed")
-              ).pipe(
-                Effect.flatMap(Option.match({
-                  onNone: () => Effect.succeed(undefined),
-                  onSome: (body) =>
-                    Effect.as(print(body, key), Outcome.skipped(`skipped ${work.value}: completed, already saved`))
-                }))
-              ),
-            fetch: (work, key) =>
-              fetch(work.value).pipe(
-                Effect.provideService(VtClient.VtClient, client),
-                // An unfinished analysis in the store would not stop a duplicate: it is not kept.
-                Effect.flatMap((analysis) =>
-                  Effect.as(
-                    print(analysis.raw, key),
-                    Outcome.saved(`saved _analyses/${key}.json`, {
-                      also: Analysis.isCompleted(analysis) ? ["completed"] : [],
-                      kept: Analysis.isCompleted(analysis)
-                    })
-                  )
-                ),
-                Effect.catchTag("AnalysisTimeoutError", (timeout) =>
-                  Effect.as(
-                    timeout.last === undefined ? Effect.void : print(timeout.last.raw, key),
-                    Outcome.failed(
-                      `analysis ${work.value} (${work.where}) still ${
-                        Analyses.statusText(timeout)
-                      } after ${timeout.polls} poll${timeout.polls === 1 ? "" : "s"} in ${
-                        Duration.format(waiting.timeout)
-                      } (--wait-timeout); its last state is saved, ask again later`
-                    )
-                  )),
-                // A saved record wins over a not-found one, so the store alone would not stop a duplicate.
-                Effect.catchIf(VtError.isNotFound, (error) =>
-                  Steps.keepNotFound(
-                    store,
-                    key,
-                    error,
-                    Outcome.notFound(`not found ${work.value} (${work.where})`, { kept: false, warn: true })
-                  ))
-              )
-          }, tally)
-        })
+        fetchAnalyses(
+          Stream.concat(
+            Stream.fromIterable(fromArgs),
+            readsStdin ? Stream.map(Input.lines(Input.stdinArgument), Analyses.fromLine) : Stream.empty
+          ),
+          { ...options, waiting, print, concurrency: prepared.policy.concurrency },
+          tally
+        )
     })
   }))).pipe(
     Command.withDescription(

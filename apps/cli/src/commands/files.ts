@@ -4,8 +4,7 @@
  * files' behaviours (`files --behaviour`), the submission of unknown URLs (`urls --submit-unknown`).
  */
 import { Command, Options } from "@effect/cli"
-import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Option } from "effect"
 import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
 import * as Analyses from "../internal/analyses.js"
@@ -13,7 +12,7 @@ import * as Behaviours from "../internal/behaviours.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
 import * as Relationships from "../internal/relationships.js"
-import { harvest } from "../internal/reports.js"
+import { harvest, reportStores } from "../internal/reports.js"
 import * as Settings from "../internal/settings.js"
 
 const flags = {
@@ -23,9 +22,6 @@ const flags = {
   overwrite: Flags.overwrite("Fetch again ids that are already saved"),
   ...Flags.relationships
 }
-
-/** The analyses store when the run has one (`--submit-unknown`). */
-const analysesStore = Effect.map(Effect.serviceOption(Run.AnalysisStore), Option.toArray)
 
 /**
  * A run of `kind` with the options of {@link flags}, and those of one kind: the behaviour parts asked (files), the
@@ -45,48 +41,17 @@ const harvestCommand = (
     const waiting = extra.submit === undefined
       ? undefined
       : yield* Analyses.waitSettings({ ...options, ...extra.submit })
-    const follows = Relationships.followsPages(relationships)
-    // A saved report lacking a relationship asked is replaced by the one fetched again.
-    const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
-    const pageStores = Run.checkNamedStores(
-      Relationships.PageStores,
-      options,
-      StoreLayout.relationshipsDirectory,
-      follows ? relationships.names : []
-    )
-    const behaviourStores = Run.checkNamedStores(Behaviours.Stores, options, StoreLayout.behavioursDirectory, parts)
-    // Analyses are kept only when unknown ids are submitted; otherwise an empty store is never opened.
-    const analyses = waiting === undefined
-      ? Effect.succeed(Layer.empty)
-      : Run.checkAnalysesOut(options)
-    const prepared = yield* Run.prepare(
-      options,
-      Effect.map(
-        Effect.all([reports, pageStores, behaviourStores, analyses]),
-        ([a, b, c, d]) => Layer.mergeAll(a, b, c, d)
-      )
-    )
+    const stores = reportStores(options, relationships, parts, waiting !== undefined)
+    const prepared = yield* Run.prepare(options, stores.layer)
     yield* Input.checkReadable(options.input).pipe(
       Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
     )
-    const subStores = [
-      ...(follows
-        ? [`further relationship pages under ${Run.subLocation(options.out, StoreLayout.relationshipsDirectory)}`]
-        : []),
-      ...(parts.length > 0
-        ? [`behaviours under ${Run.subLocation(options.out, StoreLayout.behavioursDirectory)}`]
-        : []),
-      ...(waiting === undefined ? [] : [`analyses under ${Run.analysesLocation(options.out)}`])
-    ]
     return yield* Run.run({
       common: options,
       prepared,
       command: kind.command,
       source: Input.isStdin(options.input) ? "standard input" : options.input,
-      writable: Effect.map(
-        Effect.all([ReportSink.ReportSink, Relationships.PageStores, Behaviours.Stores, analysesStore]),
-        ([store, pages, behaviours, analyses]) => [store, ...pages.values(), ...behaviours.values(), ...analyses]
-      ),
+      writable: stores.writable,
       summary: [
         "saved",
         "notFound",
@@ -102,7 +67,7 @@ const harvestCommand = (
       total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
       closing: (tally, log) =>
         tally.saved + tally.notFound > 0
-          ? [`reports in ${[Run.reportsLocation(options.out), ...subStores].join(", ")}, log in ${log}`]
+          ? [`reports in ${[Run.reportsLocation(options.out), ...stores.described].join(", ")}, log in ${log}`]
           : [],
       body: (tally) =>
         Effect.gen(function*() {

@@ -4,17 +4,13 @@
  * file report saved as `<out>/<sha256>.json`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
-import { VtClient, VtError } from "@vt-harvest/vt-client"
-import { Duration, Effect, Either, Layer, Stream } from "effect"
+import { ReportSink } from "@vt-harvest/report-sink"
+import { Effect, Layer, Stream } from "effect"
 import * as Flags from "../engine/Flags.js"
-import * as Outcome from "../engine/Outcome.js"
-import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
-import * as Steps from "../engine/Steps.js"
 import * as Analyses from "../internal/analyses.js"
-import { type File, upload } from "../internal/upload.js"
-import { checkPaths, sha256Of, show, walk } from "../internal/walk.js"
+import { scanFiles } from "../internal/scans.js"
+import { checkPaths, show, walk } from "../internal/walk.js"
 
 export const scan = Command.make("scan", {
   paths: Args.text({ name: "path" }).pipe(
@@ -60,76 +56,7 @@ export const scan = Command.make("scan", {
             }, log in ${log}`
           ]
           : [],
-      body: (tally) =>
-        Effect.gen(function*() {
-          const reports = yield* ReportSink.ReportSink
-          const analyses = yield* Run.AnalysisStore
-          const client = yield* VtClient.VtClient
-          const lookup = (sha256: string) => Steps.requesting(sha256)(client.getFile(sha256))
-
-          // Wait for the analysis, then save the report of the content VirusTotal analysed (should the file have
-          // changed since it was hashed, that is the report of what was uploaded, not kept as this file's).
-          const analyse = (file: File, id: string) =>
-            Effect.gen(function*() {
-              const analysis = yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
-              const analysed = analysis.fileInfo._tag === "Some" ? analysis.fileInfo.value.sha256 : file.sha256
-              const key = Either.getOrUndefined(ReportKey.fromFileHash(analysed.toLowerCase()))
-              if (key === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
-              if (key !== file.sha256) yield* Effect.logWarning(`${show(file.path)} changed while it was scanned`)
-              const saved = Outcome.saved(`saved ${key}.json`, { also: ["analysed"], kept: key === file.sha256 })
-              return yield* Effect.flatMap(lookup(key), (report) => Steps.keep(reports, key, report.raw, saved)).pipe(
-                Effect.catchIf(VtError.isNotFound, () =>
-                  Effect.succeed(
-                    Outcome.failed(`no report for ${key} yet although its analysis completed`, ["analysed"])
-                  ))
-              )
-            }).pipe(Effect.catchTag("AnalysisTimeoutError", (timeout) =>
-              Effect.succeed(Outcome.failed(
-                `analysis ${id} of ${show(file.path)} still ${Analyses.statusText(timeout)} after ${
-                  Duration.format(waiting.timeout)
-                } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again later`
-              ))))
-
-          const send = (file: File) =>
-            Effect.flatMap(upload(file, Pipeline.step(tally, "uploaded")), (uploaded) =>
-              Either.isLeft(uploaded)
-                ? Effect.succeed(Outcome.failed(uploaded.left))
-                : options.noWait
-                ? Steps.keepAnalysis(analyses, uploaded.right.id, uploaded.right.raw).pipe(
-                  Effect.as(Outcome.submitted(`analysis ${uploaded.right.id} not waited for (--no-wait)`))
-                )
-                : analyse(file, uploaded.right.id)).pipe(Effect.provideService(VtClient.VtClient, client))
-
-          yield* Pipeline.run({
-            items: walk(roots).pipe(Stream.map((found): Pipeline.Item<string> =>
-              found._tag === "File"
-                ? Pipeline.work(found.path, `file ${show(found.path)}`)
-                : Outcome.skipped(`skipped ${show(found.path)}: ${found.reason}`, { warn: true })
-            )),
-            concurrency: prepared.policy.concurrency,
-            store: reports,
-            overwrite: options.overwrite || options.force,
-            retryNotFound: true,
-            logSkips: true,
-            key: (work) =>
-              sha256Of(work.value).pipe(
-                Effect.map((hashed) =>
-                  Pipeline.claim(Either.getOrThrow(ReportKey.fromFileHash(hashed.sha256)), {
-                    path: work.value,
-                    ...hashed
-                  })
-                ),
-                Effect.catchAll((error) => Effect.succeed(Outcome.failed(error.message)))
-              ),
-            fetch: (work, key) =>
-              options.force ? send(work.value) : lookup(work.value.sha256).pipe(
-                Effect.flatMap((report) =>
-                  Steps.keep(reports, key, report.raw, Outcome.saved(`saved ${key}.json`, { also: ["known"] }))
-                ),
-                Effect.catchIf(VtError.isNotFound, () => send(work.value))
-              )
-          }, tally)
-        })
+      body: (tally) => scanFiles(roots, { ...options, waiting, concurrency: prepared.policy.concurrency }, tally)
     })
   }))).pipe(
     Command.withDescription(

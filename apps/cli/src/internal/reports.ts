@@ -3,13 +3,14 @@
  * asked, still one request), its further relationship pages, its behaviours, the submission of an unknown URL.
  */
 import type { ReportKey } from "@vt-harvest/report-sink"
-import { ReportSink } from "@vt-harvest/report-sink"
+import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
-import { Duration, Effect, Either, Option, Stream } from "effect"
+import { Duration, Effect, Either, Layer, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
+import * as Run from "../engine/Run.js"
 import * as Steps from "../engine/Steps.js"
 import * as Analyses from "./analyses.js"
 import * as Behaviours from "./behaviours.js"
@@ -184,3 +185,56 @@ export const harvest = (
         }).pipe(Effect.provideService(VtClient.VtClient, client))
     }, tally)
   })
+
+/**
+ * The stores a run of `files`, `urls`, `domains` or `ips` writes to: the reports, and those below --out the run
+ * needs (further relationship pages, behaviours, analyses of submitted URLs), each checked before anything is sent.
+ */
+export const reportStores = (
+  options: { readonly out: string; readonly gzip: boolean; readonly overwrite: boolean },
+  relationships: Relationships.Request,
+  parts: ReadonlyArray<Behaviours.Part>,
+  submitting: boolean
+) => {
+  const follows = Relationships.followsPages(relationships)
+  // A saved report lacking a relationship asked is replaced by the one fetched again.
+  const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
+  const pageStores = Run.checkNamedStores(
+    Relationships.PageStores,
+    options,
+    StoreLayout.relationshipsDirectory,
+    follows ? relationships.names : []
+  )
+  const behaviourStores = Run.checkNamedStores(Behaviours.Stores, options, StoreLayout.behavioursDirectory, parts)
+  // Analyses are kept only when unknown ids are submitted; otherwise an empty store is never opened.
+  const analyses = !submitting
+    ? Effect.succeed(Layer.empty)
+    : Run.checkAnalysesOut(options)
+  const subStores = [
+    ...(follows
+      ? [`further relationship pages under ${Run.subLocation(options.out, StoreLayout.relationshipsDirectory)}`]
+      : []),
+    ...(parts.length > 0
+      ? [`behaviours under ${Run.subLocation(options.out, StoreLayout.behavioursDirectory)}`]
+      : []),
+    ...(!submitting ? [] : [`analyses under ${Run.analysesLocation(options.out)}`])
+  ]
+  return {
+    layer: Effect.map(
+      Effect.all([reports, pageStores, behaviourStores, analyses]),
+      ([a, b, c, d]) => Layer.mergeAll(a, b, c, d)
+    ),
+    /** Every store the run writes to, for the writability probe. */
+    writable: Effect.map(
+      Effect.all([
+        ReportSink.ReportSink,
+        Relationships.PageStores,
+        Behaviours.Stores,
+        Effect.map(Effect.serviceOption(Run.AnalysisStore), Option.toArray)
+      ]),
+      ([store, pages, behaviours, analyses]) => [store, ...pages.values(), ...behaviours.values(), ...analyses]
+    ),
+    /** Where the stores below --out are, for the closing line. */
+    described: subStores
+  }
+}
