@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { ValidationError } from "@effect/cli"
-import { PlatformConfigProvider } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import * as Cli from "./Cli.js"
 
 // @effect/cli colours its help and errors whatever the output is: keep control characters off pipes and
@@ -38,9 +37,9 @@ const main = () => {
     }
   })
 
-  const MainLive = NodeContext.layer.pipe(
-    Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
-  )
+  // Configuration comes from the environment only: a `.env` in the working directory supplies the API key and
+  // nothing else (internal/dotenv.ts), read only when the environment has no key.
+  const MainLive = NodeContext.layer
 
   const fail = (code: number, message?: string) =>
     Effect.sync(() => {
