@@ -4,6 +4,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 import * as Cli from "./Cli.js"
+import { escapeControls } from "./internal/text.js"
 
 // @effect/cli colours its help and errors whatever the output is: keep control characters off pipes and
 // files, and honour NO_COLOR (https://no-color.org).
@@ -57,7 +58,8 @@ const main = () => {
 
   const fail = (code: number, message?: string) =>
     Effect.sync(() => {
-      if (message !== undefined) process.stderr.write(`vt-harvest: ${message}\n`)
+      // Messages name paths and echo server text: control characters escaped, never sent to the terminal raw.
+      if (message !== undefined) process.stderr.write(`vt-harvest: ${escapeControls(message)}\n`)
       return code
     })
 
