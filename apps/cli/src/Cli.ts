@@ -7,6 +7,7 @@ import { Command } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
 import { Console, Effect, Ref } from "effect"
 import { analysis } from "./commands/analysis.js"
+import { config } from "./commands/config.js"
 import { domains, files, ips, urls } from "./commands/files.js"
 import { quota } from "./commands/quota.js"
 import { scan } from "./commands/scan.js"
@@ -22,7 +23,7 @@ import * as Input from "./internal/input.js"
  */
 export const command = Command.make("vt-harvest").pipe(
   Command.withDescription("Collect VirusTotal reports in bulk, paced to your quota, resumable."),
-  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary])
+  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary, config])
 )
 
 /**

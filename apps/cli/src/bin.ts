@@ -2,9 +2,10 @@
 import { ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, ConfigProvider, Effect, Exit } from "effect"
 import * as Cli from "./Cli.js"
 import { escapeControls } from "./internal/text.js"
+import * as UserConfig from "./internal/userConfig.js"
 
 // @effect/cli colours its help and errors whatever the output is: keep control characters off pipes and
 // files, and honour NO_COLOR (https://no-color.org).
@@ -52,8 +53,8 @@ const main = () => {
     })
   }
 
-  // Configuration comes from the environment only: a `.env` in the working directory supplies the API key and
-  // nothing else (internal/dotenv.ts), read only when the environment has no key.
+  // A `.env` in the working directory supplies the API key and nothing else (internal/dotenv.ts), read only when the
+  // environment has no key: no config provider reads it.
   const MainLive = NodeContext.layer
 
   const fail = (code: number, message?: string) =>
@@ -63,15 +64,32 @@ const main = () => {
       return code
     })
 
-  const program = Cli.run(process.argv).pipe(
-    Effect.catchAll((error) => {
-      if (ValidationError.isValidationError(error)) return fail(2)
-      switch (error._tag) {
-        case "UsageError":
-          return fail(2, error.message)
-        case "RequestFailed":
-          return fail(1, error.message)
-      }
+  // Settings fall back to the environment, then to the user config file, whose values are offered under the
+  // environment's names behind it. A broken config file stops every command but `config` (which shows what is
+  // wrong), help and completions.
+  const program = Effect.promise(() => UserConfig.load()).pipe(
+    Effect.flatMap((loaded) => {
+      const args = process.argv.slice(2)
+      const exempt = args[0] === "config" ||
+        args.some((arg) => ["--help", "-h", "--version", "--completions"].includes(arg))
+      if (loaded.problem !== undefined && !exempt) return fail(2, UserConfig.describeProblem(loaded, loaded.problem))
+      const provider = ConfigProvider.orElse(
+        ConfigProvider.fromEnv(),
+        () => ConfigProvider.fromMap(UserConfig.asEnvironment(loaded))
+      )
+      return Cli.run(process.argv).pipe(
+        Effect.withConfigProvider(provider),
+        Effect.provideService(UserConfig.Current, loaded),
+        Effect.catchAll((error) => {
+          if (ValidationError.isValidationError(error)) return fail(2)
+          switch (error._tag) {
+            case "UsageError":
+              return fail(2, error.message)
+            case "RequestFailed":
+              return fail(1, error.message)
+          }
+        })
+      )
     }),
     Effect.provide(MainLive)
   )
