@@ -201,7 +201,7 @@ describe("the user config file", () => {
     expect(lines).toContain("tier         premium (config file)")
     expect(lines).toContain("out          env-out (environment VT_OUT)")
     expect(lines).toContain("log_dir      log (default)")
-    expect(lines).toContain("proxy        http://<redacted>@127.0.0.1:3128/ (config file)")
+    expect(lines).toContain("proxy        http://<redacted>@127.0.0.1:3128 (config file)")
     expect(result.stdout).not.toContain(key)
     expect(result.stdout).not.toContain("s3cr3t-pw")
     expect(result.stdout).not.toContain("alice")

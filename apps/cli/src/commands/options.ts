@@ -36,11 +36,19 @@ export const apiKeyFile = Options.text("api-key-file").pipe(
   Options.optional
 )
 
+export const proxy = Options.text("proxy").pipe(
+  Options.withDescription(
+    "HTTP proxy for VirusTotal and S3, http://[user:password@]host:port (default: HTTPS_PROXY / HTTP_PROXY, then the config file; NO_PROXY applies)"
+  ),
+  Options.optional
+)
+
 /** The options of every command that sends requests and writes to a store (`Run.CommonOptions`). */
 export const common = {
   out,
   baseUrl,
   apiKeyFile,
+  proxy,
   tier: Options.choice("tier", ["public", "premium"]).pipe(
     Options.withDescription(
       "Quota preset (default public): public = 4/min, 500/day, 15,500/month, concurrency 1; premium = no limits, concurrency 16"

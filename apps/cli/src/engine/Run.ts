@@ -15,6 +15,7 @@ import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Ref } from 
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
 import * as Progress from "../internal/progress.js"
+import * as Proxy from "../internal/proxy.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Failure from "./Failure.js"
@@ -25,6 +26,7 @@ export interface CommonOptions extends Settings.LimitOptions {
   readonly out: string
   readonly baseUrl: string
   readonly apiKeyFile: Option.Option<string>
+  readonly proxy: Option.Option<string>
   readonly timeout: Option.Option<number>
   readonly logDir: string
   readonly logFormat: "text" | "json"
@@ -116,6 +118,8 @@ export interface Prepared<S> {
   readonly client: Layer.Layer<VtClient.VtClient>
   readonly stores: Layer.Layer<S, Settings.UsageError, FileSystem.FileSystem | Path.Path>
   readonly screen: Progress.Screen
+  /** The proxies in force, for VirusTotal and S3 alike. */
+  readonly proxy: Proxy.Proxy | undefined
 }
 
 /** Checks the limits, --base-url, --timeout, the store(s) --out names and the API key, in that order. */
@@ -127,12 +131,14 @@ export const prepare = <S>(
     const policy = yield* Settings.policy(options)
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
     const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
+    const proxy = yield* Proxy.resolve(options.proxy)
     const layer = yield* stores
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     return {
       policy,
       baseUrl,
-      client: VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
+      proxy,
+      client: VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout), proxy: clientProxy(proxy) }),
       stores: layer.pipe(
         Layer.mapError((error) =>
           error._tag === "UsageError"
@@ -143,6 +149,14 @@ export const prepare = <S>(
       screen: Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
     }
   })
+
+/** The proxies as vt-client takes them (NO_PROXY included), or none: direct. */
+export const clientProxy = (proxy: Proxy.Proxy | undefined): VtClient.ProxyOptions | undefined =>
+  proxy === undefined ? undefined : {
+    httpProxy: proxy.httpProxy,
+    httpsProxy: proxy.httpsProxy,
+    noProxy: proxy.noProxy ?? ""
+  }
 
 /** The limits in force, for the start line of the run log. */
 export const describeLimits = (policy: QuotaPolicy.QuotaPolicy): string =>
@@ -236,8 +250,8 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         )
       }
       yield* Effect.logInfo(
-        `start ${spec.command} ${spec.source} -> ${target} (api ${
-          new URL(prepared.baseUrl).origin
+        `start ${spec.command} ${spec.source} -> ${target} (api ${new URL(prepared.baseUrl).origin}${
+          Proxy.describe(prepared.proxy, new URL(prepared.baseUrl))
         }, tier ${common.tier}: ${describeLimits(policy)})`
       )
       screen.line(`vt-harvest ${spec.command}: ${spec.source} -> ${target}/ (log ${logFile.path})`)

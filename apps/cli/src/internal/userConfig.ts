@@ -165,8 +165,6 @@ export class Current extends Context.Tag("@vt-harvest/cli/UserConfig")<Current, 
 export const redactUrl = (text: string): string => {
   if (!URL.canParse(text)) return text.replace(/\/\/[^/@\s]*@/, "//<redacted>@")
   const url = new URL(text)
-  if (url.username === "" && url.password === "") return text
-  url.username = "<redacted>"
-  url.password = ""
-  return url.toString().replace("%3Credacted%3E", "<redacted>")
+  const credentials = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
+  return `${url.protocol}//${credentials}${url.host}${url.pathname === "/" ? "" : url.pathname}${url.search}`
 }
