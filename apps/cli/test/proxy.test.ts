@@ -1,6 +1,7 @@
 // Proxies on the built CLI, with a logging proxy on loopback: HTTP_PROXY / HTTPS_PROXY / NO_PROXY in either case,
 // --proxy, the config file's proxy, credentials (sent to the proxy, never shown), an https target through a CONNECT
 // tunnel with its CA from NODE_EXTRA_CA_CERTS. Nothing leaves the machine.
+import * as S3 from "@aws-sdk/client-s3"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
 import * as Hostile from "./hostileServer.js"
 import * as ProxyServer from "./proxyServer.js"
+import { startS3rver } from "./s3rver.js"
 
 const key = "proxy-test-key-Rk27vB9sT1"
 let server: VtEmulator.Server
@@ -40,7 +42,7 @@ const logOf = (dir: string) =>
   fs.readdirSync(path.join(dir, "log")).map((name) => fs.readFileSync(path.join(dir, "log", name), "utf8")).join("")
 
 /** `files` on 3 known ids against `base`, with the environment given. */
-const files = async (base: string, env: Record<string, string>, extra: ReadonlyArray<string> = []) => {
+const files = async (base: string, env: Record<string, string>, extra: ReadonlyArray<string> = [], out = "out") => {
   const dir = scratch()
   const ids = hashes(3, true, "proxy")
   fs.writeFileSync(path.join(dir, "list.txt"), ids.join("\n") + "\n")
@@ -49,7 +51,7 @@ const files = async (base: string, env: Record<string, string>, extra: ReadonlyA
       "files",
       "list.txt",
       "-o",
-      "out",
+      out,
       "--log-dir",
       "log",
       "--base-url",
@@ -214,4 +216,55 @@ describe("VirusTotal through a proxy", () => {
     },
     60_000
   )
+})
+
+describe("S3 through the same proxy", () => {
+  let store: Awaited<ReturnType<typeof startS3rver>>
+  beforeAll(async () => {
+    store = await startS3rver("proxied")
+  }, 30_000)
+  afterAll(() => store.close())
+
+  const objects = async (prefix: string) =>
+    ((await store.client.send(new S3.ListObjectsV2Command({ Bucket: "proxied", Prefix: prefix }))).Contents ?? [])
+      .map((object) => object.Key!).sort()
+
+  it("HTTP_PROXY: the reports are put through the proxy; NO_PROXY host:port sends S3's requests direct", async () => {
+    const s3Host = new URL(store.url).host
+    const proxiedRun = await files(server.url, { ...store.env, HTTP_PROXY: proxy.url }, [], "s3://proxied/via")
+    expect(proxiedRun.result.code).toBe(0)
+    expect(await objects("via/")).toEqual(proxiedRun.ids.map((id) => `via/${id}.json`).sort())
+    expect(proxied(s3Host)).toBeGreaterThanOrEqual(1)
+    expect(proxied(emulatorHost())).toBeGreaterThanOrEqual(1)
+
+    proxy.seen.length = 0
+    const direct = await files(
+      server.url,
+      { ...store.env, HTTP_PROXY: proxy.url, NO_PROXY: s3Host },
+      [],
+      "s3://proxied/direct"
+    )
+    expect(direct.result.code).toBe(0)
+    expect(await objects("direct/")).toHaveLength(3)
+    expect(proxied(s3Host)).toBe(0)
+    expect(proxied(emulatorHost())).toBeGreaterThanOrEqual(1)
+  }, 60_000)
+
+  it("a proxy that refuses S3's tunnel: exit 2 before any VirusTotal request, no credential shown", async () => {
+    const guarded = await ProxyServer.start({ credentials: "carol:right-pw" })
+    try {
+      const { result } = await files(
+        server.url,
+        store.env,
+        ["--proxy", `http://carol:wr0ng-S3pw@127.0.0.1:${guarded.port}`],
+        "s3://proxied/refused"
+      )
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain("407")
+      expect(result.stderr).not.toContain("wr0ng-S3pw")
+      expect(server.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
+    } finally {
+      await guarded.close()
+    }
+  }, 60_000)
 })

@@ -10,12 +10,12 @@ import { QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
-import type { Option } from "effect"
-import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Ref } from "effect"
+import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Ref } from "effect"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
 import * as Progress from "../internal/progress.js"
 import * as Proxy from "../internal/proxy.js"
+import * as ProxyAgent from "../internal/proxyAgent.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Failure from "./Failure.js"
@@ -54,6 +54,8 @@ export const checkOut = (
     readonly readOnly?: boolean
     /** The directory itself must not be a symbolic link (a sub-store of --out, never followed out of it). */
     readonly refuseSymlink?: boolean
+    /** --proxy, for S3 (else the environment's or the config file's proxy). */
+    readonly proxy?: Option.Option<string>
   }
 ): Effect.Effect<StoreLayer, Settings.UsageError> => {
   const { gzip, out, overwrite } = options
@@ -67,7 +69,9 @@ export const checkOut = (
       )
       // The SDK warns on every run under Node 20 about its releases of 2027; nothing a user of this CLI can act on.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
-      const client = ReportSinkS3.layerS3Client().pipe(
+      // S3 goes through the same proxy as VirusTotal, NO_PROXY included (a MinIO on the LAN is usually listed there).
+      const agents = ProxyAgent.agents(yield* Proxy.resolve(options.proxy ?? Option.none()))
+      const client = ReportSinkS3.layerS3Client(agents === undefined ? {} : { requestHandler: agents }).pipe(
         Layer.mapError((error) =>
           new Settings.UsageError({ message: `cannot configure S3 from the environment: ${String(error)}` })
         )
@@ -103,10 +107,16 @@ export class AnalysisStore extends Context.Tag("@vt-harvest/cli/AnalysisStore")<
 
 /** The analyses store of --out, checked like --out itself. */
 export const checkAnalysesOut = (
-  options: { readonly out: string; readonly gzip: boolean }
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> }
 ): Effect.Effect<StoreLayer<AnalysisStore>, Settings.UsageError> =>
   Effect.map(
-    checkOut({ out: analysesLocation(options.out), overwrite: true, gzip: options.gzip, refuseSymlink: true }),
+    checkOut({
+      out: analysesLocation(options.out),
+      overwrite: true,
+      gzip: options.gzip,
+      refuseSymlink: true,
+      ...(options.proxy === undefined ? {} : { proxy: options.proxy })
+    }),
     (layer) => Layer.project(layer, ReportSink.ReportSink, AnalysisStore, (sink) => sink)
   )
 
