@@ -11,7 +11,7 @@ import * as Settings from "../internal/settings.js"
 import * as Text from "../internal/text.js"
 import * as UserConfig from "../internal/userConfig.js"
 
-const path = Command.make(
+export const configPath = Command.make(
   "path",
   {},
   () =>
@@ -49,7 +49,7 @@ const setting = (loaded: UserConfig.Loaded, name: string): readonly [string, str
   return [defaults[name] ?? "", "default"]
 }
 
-const show = Command.make("show", {}, () =>
+export const configShow = Command.make("show", {}, () =>
   Run.exitWith(Effect.gen(function*() {
     const loaded = yield* UserConfig.Current
     const key = (process.env.VT_API_KEY ?? "") !== ""
@@ -91,5 +91,5 @@ export const config = Command.make("config", {}).pipe(
       "defaults for tier, per_minute, per_day, per_month, concurrency, out, log_dir, base_url and proxy.\n" +
       "Precedence: flag > environment > config file > default."
   ),
-  Command.withSubcommands([path, show])
+  Command.withSubcommands([configPath, configShow])
 )
