@@ -59,8 +59,11 @@ const main = () => {
 
   const fail = (code: number, message?: string) =>
     Effect.sync(() => {
-      // Messages name paths and echo server text: control characters escaped, never sent to the terminal raw.
-      if (message !== undefined) process.stderr.write(`vt-harvest: ${escapeControls(message)}\n`)
+      // Messages name paths and echo server text: control characters escaped, never sent to the terminal raw (a
+      // message of several problems keeps its own line breaks).
+      if (message !== undefined) {
+        process.stderr.write(`vt-harvest: ${message.split("\n").map(escapeControls).join("\n")}\n`)
+      }
       return code
     })
 

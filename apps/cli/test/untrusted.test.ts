@@ -145,4 +145,18 @@ describe("untrusted text never reaches the terminal raw", () => {
       if (format.length === 0) expect(result.stdout).toContain(`${id},completed,1,,,,"'=HYPERLINK(`)
     }
   }, 30_000)
+  it("a usage error of several problems keeps one problem a line, each escaped", async () => {
+    const dir = scratch()
+    const result = await runCli(["analysis", `bad${osc}`, "also bad", "-o", "out", "--base-url", server.url], {
+      cwd: dir,
+      env: { VT_API_KEY: key }
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr.split("\n")).toEqual([
+      "vt-harvest: invalid analysis id \"bad\\u001b]0;pwned\\u0007\" (argument 1)",
+      "vt-harvest: invalid analysis id \"also bad\" (argument 2)",
+      "nothing was sent",
+      ""
+    ])
+  }, 20_000)
 })
