@@ -714,10 +714,10 @@ export interface ProxyOptions {
 type AgentModule = Pick<Undici.Module, "Agent" | "EnvHttpProxyAgent">
 
 // undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
-const agentModule = (undici: Partial<AgentModule> & { readonly default?: AgentModule }): AgentModule =>
-  undici.Agent !== undefined && undici.EnvHttpProxyAgent !== undefined
-    ? { Agent: undici.Agent, EnvHttpProxyAgent: undici.EnvHttpProxyAgent }
-    : undici.default!
+const agentModule = (undici: Partial<AgentModule> & { readonly default?: Partial<AgentModule> }): AgentModule => ({
+  Agent: (undici.Agent ?? undici.default?.Agent)!,
+  EnvHttpProxyAgent: (undici.EnvHttpProxyAgent ?? undici.default?.EnvHttpProxyAgent)!
+})
 
 const proxyEnvironment = (proxy: ProxyOptions) => ({
   httpProxy: proxy.httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY,
