@@ -691,7 +691,7 @@ export interface UndiciOptions extends Options {
    * (else the http proxy), `http_proxy`/`HTTP_PROXY`, and `no_proxy`/`NO_PROXY` for the hosts reached directly.
    * `{}` is the environment alone. The proxy's credentials are removed from every error message, as the key is.
    *
-   * @since 0.3.0
+   * @since 0.2.0
    */
   readonly proxy?: ProxyOptions | undefined
 }
@@ -699,7 +699,7 @@ export interface UndiciOptions extends Options {
 /**
  * Where requests go through a proxy: see {@link UndiciOptions.proxy}.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ProxyOptions {
