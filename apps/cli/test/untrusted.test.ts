@@ -159,4 +159,43 @@ describe("untrusted text never reaches the terminal raw", () => {
       ""
     ])
   }, 20_000)
+  it("the JSON run log escapes them too (C1, DEL, U+2028): one event a line, each line valid JSON", async () => {
+    const dir = scratch()
+    const hostile = await Hostile.start({
+      files: (_request, response) => {
+        const message = `bad ${osc}${c1}\u007f\u2028forged line\u2029 request`
+        response.writeHead(400, { "content-type": "application/json" }).end(
+          JSON.stringify({ error: { code: "BadRequestError", message } })
+        )
+      }
+    })
+    try {
+      fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "json-log").join("\n") + "\n")
+      const args = [
+        "files",
+        "list.txt",
+        "-o",
+        "out",
+        "--log-dir",
+        "log",
+        "--log-format",
+        "json",
+        "--base-url",
+        hostile.url
+      ]
+      const result = await runCli([...args, "--tier", "premium", "--no-progress"], {
+        cwd: dir,
+        env: { VT_API_KEY: key }
+      })
+      expect(result.code).toBe(1)
+      const log = logOf(dir)
+      expect(log).toContain("BadRequestError")
+      expect(log).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/)
+      const lines = log.trimEnd().split("\n")
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow()
+      expect(lines.map((line) => JSON.parse(line).message).join("\n")).toContain("forged line")
+    } finally {
+      await hostile.close()
+    }
+  }, 30_000)
 })

@@ -2,9 +2,9 @@
  * Untrusted text (input lines, ids, server bodies, file names) made safe for a terminal or a log line.
  */
 
-/** One line, control characters (C0, DEL, C1) turned into spaces, at most `max` characters. */
+/** One line, control characters (C0, DEL, C1, U+2028/U+2029) turned into spaces, at most `max` characters. */
 export const oneLine = (text: string, max = 1000): string => {
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim()
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim()
   return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
