@@ -7,12 +7,19 @@ import { Command } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
 import { Console, Effect, Ref } from "effect"
 import { analysis } from "./commands/analysis.js"
+import { config, configPath, configShow } from "./commands/config.js"
 import { domains, files, ips, urls } from "./commands/files.js"
 import { quota } from "./commands/quota.js"
 import { scan } from "./commands/scan.js"
 import { summary } from "./commands/summary.js"
 import { ExitStatus } from "./engine/Run.js"
+import * as Completions from "./internal/completions.js"
+import * as Help from "./internal/help.js"
 import * as Input from "./internal/input.js"
+import * as Settings from "./internal/settings.js"
+import * as Text from "./internal/text.js"
+
+const description = "Collect VirusTotal reports in bulk, paced to your quota, resumable."
 
 /**
  * The root command with its subcommands.
@@ -21,8 +28,8 @@ import * as Input from "./internal/input.js"
  * @category commands
  */
 export const command = Command.make("vt-harvest").pipe(
-  Command.withDescription("Collect VirusTotal reports in bulk, paced to your quota, resumable."),
-  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary])
+  Command.withDescription(description),
+  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary, config])
 )
 
 /**
@@ -37,6 +44,51 @@ export const sendsRequests = (argv: ReadonlyArray<string>): boolean =>
     argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
   )
 
+/** The commands as the help and the completion scripts see them, read once from their declarations. */
+const specs = (): ReadonlyArray<Help.CommandSpec> => [
+  Help.spec(files, ["files"]),
+  Help.spec(urls, ["urls"]),
+  Help.spec(domains, ["domains"]),
+  Help.spec(ips, ["ips"]),
+  Help.spec(scan, ["scan"]),
+  Help.spec(analysis, ["analysis"]),
+  Help.spec(quota, ["quota"]),
+  Help.spec(summary, ["summary"]),
+  Help.spec(config, ["config"], [Help.spec(configPath, ["config", "path"]), Help.spec(configShow, ["config", "show"])])
+]
+
+/** @effect/cli's built-in options that vt-harvest does not offer: --wizard (interactive) and --log-level. */
+const refused = (arg: string) => arg === "--wizard" || arg === "--log-level" || arg.startsWith("--log-level=")
+
+/**
+ * What the arguments ask before @effect/cli parses them: help (ours, see internal/help.ts), a completion script
+ * other than bash's, or an error for an unknown command or a refused built-in, whatever follows it: `vt-harvest
+ * search --help` must not look like a working command to a script.
+ */
+const preflight = (args: ReadonlyArray<string>): Effect.Effect<string | undefined, Settings.UsageError> => {
+  const cut = args.indexOf("--")
+  const head = cut === -1 ? args : args.slice(0, cut)
+  const bad = head.find(refused)
+  if (bad !== undefined) {
+    return Effect.fail(
+      new Settings.UsageError({ message: `unknown option ${bad.split("=")[0]}; see vt-harvest --help` })
+    )
+  }
+  const all = specs()
+  const first = head[0]
+  if (first !== undefined && !first.startsWith("-") && !all.some((c) => c.path[0] === first)) {
+    return Effect.fail(
+      new Settings.UsageError({ message: `unknown command ${Text.quote(first)}; see vt-harvest --help` })
+    )
+  }
+  const width = process.stdout.isTTY === true ? Math.max(40, Math.min(process.stdout.columns ?? 100, 100)) : 100
+  if (!head.includes("--help") && !head.includes("-h") && head.length > 0) return Effect.succeed(undefined)
+  const command = all.find((c) => c.path[0] === first)
+  if (command === undefined) return Effect.succeed(Help.renderRoot("vt-harvest", version, description, all, width))
+  const sub = command.subcommands.find((c) => c.path[1] === head[1])
+  return Effect.succeed(Help.render("vt-harvest", sub ?? command, width))
+}
+
 /**
  * Runs the command line on `process.argv`-style arguments; answers the exit status.
  *
@@ -48,6 +100,17 @@ export const run = (argv: ReadonlyArray<string>) =>
     if (argv.length === 4 && argv[2] === "--completions" && argv[3] === "bash") {
       const lines = yield* Command.getBashCompletions(command, "vt-harvest")
       yield* Console.log(bashCompletions(lines).join("\n"))
+      return 0
+    }
+    if (argv.length === 4 && argv[2] === "--completions" && (argv[3] === "zsh" || argv[3] === "fish")) {
+      yield* Console.log(
+        argv[3] === "zsh" ? Completions.zsh("vt-harvest", specs()) : Completions.fish("vt-harvest", specs())
+      )
+      return 0
+    }
+    const help = yield* preflight(argv.slice(2))
+    if (help !== undefined) {
+      yield* Console.log(help)
       return 0
     }
     const status = yield* Ref.make(0)

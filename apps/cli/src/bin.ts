@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { ValidationError } from "@effect/cli"
-import { PlatformConfigProvider } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, ConfigProvider, Effect, Exit } from "effect"
 import * as Cli from "./Cli.js"
+import { escapeControls } from "./internal/text.js"
+import * as UserConfig from "./internal/userConfig.js"
 
 // @effect/cli colours its help and errors whatever the output is: keep control characters off pipes and
 // files, and honour NO_COLOR (https://no-color.org).
@@ -20,43 +21,78 @@ for (const stream of [process.stdout, process.stderr]) {
   }
 }
 
+/** 128 + the signal's number, the shell's convention for a process a signal ended. */
+const signalStatus: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGPIPE: 141, SIGTERM: 143 }
+
 /** The process edges: signals, a closed standard output, and the exit status the program answers. */
 const main = () => {
   let signal: NodeJS.Signals | undefined
   for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => (signal ??= name))
-
-  // When the reader of standard output goes away (`vt-harvest summary store | head`), a command that only reads
-  // stops quietly, as other Unix tools do. A run that sends requests (`analysis … | head`) is stopped as SIGTERM
-  // would stop it, so that its summary and run log say it did not finish, and exits 141 (128 + SIGPIPE), not 0.
-  const sending = Cli.sendsRequests(process.argv)
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error
-    if (!sending) process.exit(0)
-    if (signal === undefined) {
-      signal = "SIGPIPE"
-      process.kill(process.pid, "SIGTERM")
-    }
+  // The terminal went away (SIGHUP): stopped as by SIGTERM, whose handler (NodeRuntime's) interrupts the program so
+  // that the summary is logged and the log ended; exit 129 (128 + SIGHUP), not a silent death.
+  process.on("SIGHUP", () => {
+    if (signal !== undefined) return
+    signal = "SIGHUP"
+    process.kill(process.pid, "SIGTERM")
   })
 
-  const MainLive = NodeContext.layer.pipe(
-    Layer.provideMerge(PlatformConfigProvider.layerDotEnvAdd(".env").pipe(Layer.provide(NodeContext.layer)))
-  )
+  // When the reader of standard output or standard error goes away (`vt-harvest summary store | head`,
+  // `vt-harvest files list 2>&1 | head`), a command that only reads stops quietly, as other Unix tools do. A run
+  // that sends requests is stopped as SIGTERM would stop it, so that its run log ends with its summary and `end`,
+  // and exits 141 (128 + SIGPIPE), not 0. Later writes to the closed stream (the summary line) are dropped: a
+  // stream that failed once fails every write after, and none of those may crash the process.
+  const sending = Cli.sendsRequests(process.argv)
+  for (const stream of [process.stdout, process.stderr]) {
+    // EPIPE for a closed pipe, EIO for a terminal that is gone, ERR_STREAM_DESTROYED for a write after either.
+    stream.on("error", () => {
+      if (!sending) process.exit(0)
+      if (signal === undefined) {
+        signal = "SIGPIPE"
+        process.kill(process.pid, "SIGTERM")
+      }
+    })
+  }
+
+  // A `.env` in the working directory supplies the API key and nothing else (internal/dotenv.ts), read only when the
+  // environment has no key: no config provider reads it.
+  const MainLive = NodeContext.layer
 
   const fail = (code: number, message?: string) =>
     Effect.sync(() => {
-      if (message !== undefined) process.stderr.write(`vt-harvest: ${message}\n`)
+      // Messages name paths and echo server text: control characters escaped, never sent to the terminal raw (a
+      // message of several problems keeps its own line breaks).
+      if (message !== undefined) {
+        process.stderr.write(`vt-harvest: ${message.split("\n").map(escapeControls).join("\n")}\n`)
+      }
       return code
     })
 
-  const program = Cli.run(process.argv).pipe(
-    Effect.catchAll((error) => {
-      if (ValidationError.isValidationError(error)) return fail(2)
-      switch (error._tag) {
-        case "UsageError":
-          return fail(2, error.message)
-        case "RequestFailed":
-          return fail(1, error.message)
-      }
+  // Settings fall back to the environment, then to the user config file, whose values are offered under the
+  // environment's names behind it. A broken config file stops every command but `config` (which shows what is
+  // wrong), help and completions.
+  const program = Effect.promise(() => UserConfig.load()).pipe(
+    Effect.flatMap((loaded) => {
+      const args = process.argv.slice(2)
+      const exempt = args[0] === "config" ||
+        args.some((arg) => ["--help", "-h", "--version", "--completions"].includes(arg))
+      if (loaded.problem !== undefined && !exempt) return fail(2, UserConfig.describeProblem(loaded, loaded.problem))
+      const provider = ConfigProvider.orElse(
+        ConfigProvider.fromEnv(),
+        () => ConfigProvider.fromMap(UserConfig.asEnvironment(loaded))
+      )
+      return Cli.run(process.argv).pipe(
+        Effect.withConfigProvider(provider),
+        Effect.provideService(UserConfig.Current, loaded),
+        Effect.catchAll((error) => {
+          if (ValidationError.isValidationError(error)) return fail(2)
+          switch (error._tag) {
+            case "UsageError":
+              return fail(2, error.message)
+            case "RequestFailed":
+              return fail(1, error.message)
+          }
+        })
+      )
     }),
     Effect.provide(MainLive)
   )
@@ -66,7 +102,7 @@ const main = () => {
     disableErrorReporting: true,
     disablePrettyLogger: true,
     teardown: (exit, onExit) => {
-      if (signal !== undefined) return onExit(signal === "SIGINT" ? 130 : signal === "SIGPIPE" ? 141 : 143)
+      if (signal !== undefined) return onExit(signalStatus[signal] ?? 143)
       if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
         process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
         return onExit(1)

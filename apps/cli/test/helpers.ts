@@ -72,3 +72,77 @@ export const hashes = (count: number, known: boolean, tag = "t"): Array<string> 
 
 export const readJsonFiles = (dir: string) =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith(".json")).sort() : []
+
+/** Quotes a word for a POSIX shell. */
+export const sh = (word: string) => `'${word.replaceAll("'", "'\\''")}'`
+
+/** The shell words that run the built CLI (for commands given to a shell, as in {@link underTerminal}). */
+export const cliWords = `${sh(process.execPath)} ${sh(bin)}`
+
+/**
+ * Runs a shell command under a pseudo-terminal (`script` from util-linux): stdin, stdout and stderr of the command
+ * are a TTY, their output comes back merged. A run still going after `deadlineMs` is killed (and says so in `code`).
+ */
+export const underTerminal = (
+  command: string,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly deadlineMs?: number } = {}
+): Promise<Result & { readonly timedOut: boolean }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qfec", command, "/dev/null"], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), TERM: "xterm", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true
+    })
+    let stdout = ""
+    let stderr = ""
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      try {
+        process.kill(-(child.pid ?? 0), "SIGKILL")
+      } catch {
+        // already gone
+      }
+    }, options.deadlineMs ?? 30_000)
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, timedOut })
+    })
+  })
+
+/**
+ * Runs a shell command (`sh -c`) off a terminal, with a clean environment plus what the test gives; killed after
+ * `deadlineMs` (then `code` is null), so that a hang fails the test instead of stalling it.
+ */
+export const runShell = (
+  command: string,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string; readonly deadlineMs?: number } = {}
+): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", command], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true
+    })
+    let stdout = ""
+    let stderr = ""
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid ?? 0), "SIGKILL")
+      } catch {
+        // already gone
+      }
+    }, options.deadlineMs ?? 20_000)
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })

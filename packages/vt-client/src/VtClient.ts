@@ -730,12 +730,61 @@ export interface UndiciOptions extends Options {
    * as many connections as requests in flight), closed when the scope ends; a given one is left open.
    */
   readonly dispatcher?: Dispatcher | undefined
+  /**
+   * Send requests through an HTTP proxy (undici's `EnvHttpProxyAgent`, ignored when a `dispatcher` is given). Each
+   * field left out comes from the environment as curl reads it: `https_proxy`/`HTTPS_PROXY` for https targets
+   * (else the http proxy), `http_proxy`/`HTTP_PROXY`, and `no_proxy`/`NO_PROXY` for the hosts reached directly.
+   * `{}` is the environment alone. The proxy's credentials are removed from every error message, as the key is.
+   *
+   * @since 0.2.0
+   */
+  readonly proxy?: ProxyOptions | undefined
 }
 
+/**
+ * Where requests go through a proxy: see {@link UndiciOptions.proxy}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProxyOptions {
+  /** The proxy for http:// targets, `http://[user:password@]host:port`. */
+  readonly httpProxy?: string | undefined
+  /** The proxy for https:// targets (default: the http proxy). */
+  readonly httpsProxy?: string | undefined
+  /** Hosts reached directly: comma-separated names, `.suffix`es, `host:port`s, or `*`. */
+  readonly noProxy?: string | undefined
+}
+
+type AgentModule = Pick<Undici.Module, "Agent" | "EnvHttpProxyAgent">
+
 // undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
-const agentClass = (
-  undici: { readonly Agent?: Undici.Module["Agent"]; readonly default?: { readonly Agent: Undici.Module["Agent"] } }
-): Undici.Module["Agent"] => undici.Agent ?? undici.default!.Agent
+const agentModule = (undici: Partial<AgentModule> & { readonly default?: Partial<AgentModule> }): AgentModule => ({
+  Agent: (undici.Agent ?? undici.default?.Agent)!,
+  EnvHttpProxyAgent: (undici.EnvHttpProxyAgent ?? undici.default?.EnvHttpProxyAgent)!
+})
+
+const proxyEnvironment = (proxy: ProxyOptions) => ({
+  httpProxy: proxy.httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY,
+  httpsProxy: proxy.httpsProxy ?? process.env.https_proxy ?? process.env.HTTPS_PROXY
+})
+
+/** Every spelling of the proxies' credentials an error message might carry, replaced like the key. */
+const proxyScrub = (proxy: ProxyOptions | undefined): (text: string) => string => {
+  if (proxy === undefined) return (text) => text
+  const secrets = new Set<string>()
+  for (const uri of Object.values(proxyEnvironment(proxy))) {
+    if (uri === undefined || !URL.canParse(uri)) continue
+    const url = new URL(uri)
+    for (const part of [url.password, url.username]) {
+      if (part === "") continue
+      secrets.add(part)
+      secrets.add(decodeURIComponent(part))
+    }
+  }
+  const scrubs = [...secrets].sort((a, b) => b.length - a.length).map((secret) => internal.makeScrub(secret))
+  return (text) => scrubs.reduce((acc, scrub) => scrub(acc), text)
+}
 
 /**
  * Builds the service on undici directly (Node only): each request is one `dispatch` with a callback handler and
@@ -746,12 +795,24 @@ const agentClass = (
  * @since 0.2.0
  * @category constructors
  */
-export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never, Scope.Scope> =>
-  Effect.map(
+export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never, Scope.Scope> => {
+  const proxy = options.dispatcher === undefined ? options.proxy : undefined
+  const scrubProxy = proxyScrub(proxy)
+  return Effect.map(
     options.dispatcher === undefined
       // undici is loaded when first needed: a program that never makes this client does not pay for loading it.
       ? Effect.acquireRelease(
-        Effect.promise(() => import("undici")).pipe(Effect.map((undici) => new (agentClass(undici))())),
+        Effect.promise(() => import("undici")).pipe(Effect.map((undici): Dispatcher => {
+          const { Agent, EnvHttpProxyAgent } = agentModule(undici)
+          if (proxy === undefined) return new Agent()
+          const settings = {
+            ...proxyEnvironment(proxy),
+            noProxy: proxy.noProxy ?? process.env.no_proxy ?? process.env.NO_PROXY
+          }
+          return new EnvHttpProxyAgent(
+            Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined && value !== ""))
+          )
+        })),
         (agent) => Effect.promise(() => agent.close())
       )
       : Effect.succeed(options.dispatcher),
@@ -759,9 +820,10 @@ export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never
       makeWith(
         options,
         (request, target, timeout, scrub, maxBytes) =>
-          Undici.send(dispatcher, request, target, timeout, scrub, maxBytes)
+          Undici.send(dispatcher, request, target, timeout, (text) => scrubProxy(scrub(text)), maxBytes)
       )
   )
+}
 
 /**
  * Also adds `x-apikey` to `Headers.currentRedactedNames` for the whole program the layer is provided to,

@@ -9,6 +9,7 @@ import { Console, Effect } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
+import * as Proxy from "../internal/proxy.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Text from "../internal/text.js"
@@ -37,6 +38,7 @@ const usageTable = (usage: Quota.Usage) =>
 export const quota = Command.make("quota", {
   baseUrl: Flags.baseUrl,
   apiKeyFile: Flags.apiKeyFile,
+  proxy: Flags.proxy,
   usage: Options.boolean("usage").pipe(
     Options.withDescription("Requests per endpoint over the last 30 days (api_usage) instead of the quota windows")
   ),
@@ -44,6 +46,7 @@ export const quota = Command.make("quota", {
 }, (options) =>
   Run.exitWith(Effect.gen(function*() {
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
+    const proxy = yield* Proxy.resolve(options.proxy)
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     const today = new Date()
     const start = new Date(today.getTime() - 29 * 86_400_000)
@@ -55,7 +58,7 @@ export const quota = Command.make("quota", {
           ? JSON.stringify(Object.fromEntries(windows(quotas).map(([name, w]) => [name, w ?? null])), null, 2)
           : quotaTable(quotas))
     return yield* text.pipe(
-      Effect.provide(VtClient.layerUndici({ apiKey, baseUrl })),
+      Effect.provide(VtClient.layerUndici({ apiKey, baseUrl, proxy: Run.clientProxy(proxy) })),
       Effect.flatMap((out) =>
         Effect.as(Console.log(out), 0)
       ),

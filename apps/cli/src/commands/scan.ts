@@ -33,7 +33,12 @@ export const scan = Command.make("scan", {
   Run.exitWith(Effect.gen(function*() {
     const waiting = yield* Analyses.waitSettings(options)
     const stores = Effect.zipWith(
-      Run.checkOut({ out: options.out, overwrite: options.overwrite || options.force, gzip: options.gzip }),
+      Run.checkOut({
+        out: options.out,
+        overwrite: options.overwrite || options.force,
+        gzip: options.gzip,
+        proxy: options.proxy
+      }),
       Run.checkAnalysesOut(options),
       (reports, analyses) => Layer.merge(reports, analyses)
     )

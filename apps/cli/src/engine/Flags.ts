@@ -2,11 +2,21 @@
  * The options commands share, declared once.
  */
 import { Args, Options } from "@effect/cli"
-import { Config } from "effect"
+import { Config, Option } from "effect"
 import * as Analyses from "../internal/analyses.js"
 import * as Settings from "../internal/settings.js"
 
+// Every fallback reads the environment first, then the user config file (bin.ts offers the file's values under the
+// same names behind the environment's): flag > environment > config file > default.
 const withEnv = (name: string, fallback: string) => Config.string(name).pipe(Config.withDefault(fallback))
+
+/** An optional whole number that falls back to the environment, then the config file. */
+const optionalInteger = (name: string, env: string, description: string) =>
+  Options.integer(name).pipe(
+    Options.withDescription(description),
+    Options.optional,
+    Options.withFallbackConfig(Config.map(Config.integer(env), Option.some))
+  )
 
 export const out = Options.text("out").pipe(
   Options.withAlias("o"),
@@ -26,33 +36,39 @@ export const apiKeyFile = Options.text("api-key-file").pipe(
   Options.optional
 )
 
+export const proxy = Options.text("proxy").pipe(
+  Options.withDescription(
+    "HTTP proxy for VirusTotal and S3, http://[user:password@]host:port (default: HTTPS_PROXY / HTTP_PROXY, then the config file; NO_PROXY applies)"
+  ),
+  Options.optional
+)
+
 /** The options of every command that sends requests and writes to a store (`Run.CommonOptions`). */
 export const common = {
   out,
   baseUrl,
   apiKeyFile,
+  proxy,
   tier: Options.choice("tier", ["public", "premium"]).pipe(
     Options.withDescription(
       "Quota preset (default public): public = 4/min, 500/day, 15,500/month, concurrency 1; premium = no limits, concurrency 16"
     ),
-    Options.withDefault("public" as const)
+    Options.withFallbackConfig(
+      Config.literal("public", "premium")("VT_TIER").pipe(Config.withDefault("public" as const))
+    )
   ),
-  perMinute: Options.integer("per-minute").pipe(
-    Options.withDescription("Requests per minute (default: from --tier)"),
-    Options.optional
+  perMinute: optionalInteger("per-minute", "VT_PER_MINUTE", "Requests per minute (default: from --tier)"),
+  perDay: optionalInteger(
+    "per-day",
+    "VT_PER_DAY",
+    "Requests per UTC day (default: from --tier, lowered to the key's own limit)"
   ),
-  perDay: Options.integer("per-day").pipe(
-    Options.withDescription("Requests per UTC day (default: from --tier, lowered to the key's own limit)"),
-    Options.optional
+  perMonth: optionalInteger(
+    "per-month",
+    "VT_PER_MONTH",
+    "Requests per UTC month (default: from --tier, lowered to the key's own limit)"
   ),
-  perMonth: Options.integer("per-month").pipe(
-    Options.withDescription("Requests per UTC month (default: from --tier, lowered to the key's own limit)"),
-    Options.optional
-  ),
-  concurrency: Options.integer("concurrency").pipe(
-    Options.withDescription("Requests in flight at once (default: from --tier)"),
-    Options.optional
-  ),
+  concurrency: optionalInteger("concurrency", "VT_CONCURRENCY", "Requests in flight at once (default: from --tier)"),
   retries: Options.integer("retries").pipe(
     Options.withDescription(
       "Retries of an item after a transient failure (503, 504, timeouts…) before it fails (default 5)"

@@ -144,7 +144,10 @@ export const run = <A, B, R>(
         return decide({ _tag: "Work", value: claimed.value, where: work.where }, key).pipe(
           Effect.tap((outcome) =>
             Effect.sync(() => {
-              if (spec.overwrite || !Outcome.isKept(outcome) || (outcome._tag === "NotFound" && spec.retryNotFound)) {
+              // Memory holds only what the store will not answer for: a skipped item is the store's answer already
+              // (a resumed list of a million lines keeps nothing), a failed or unfinished one is not.
+              const answered = outcome._tag === "Skipped" || Outcome.isKept(outcome)
+              if (spec.overwrite || !answered || (outcome._tag === "NotFound" && spec.retryNotFound)) {
                 settled.add(key)
               }
             })

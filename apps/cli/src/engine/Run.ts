@@ -10,12 +10,13 @@ import { QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
-import type { Option } from "effect"
-import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Ref } from "effect"
+import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Ref } from "effect"
 import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
 import * as Progress from "../internal/progress.js"
+import * as Proxy from "../internal/proxy.js"
+import * as ProxyAgent from "../internal/proxyAgent.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Failure from "./Failure.js"
@@ -27,6 +28,7 @@ export interface CommonOptions extends Settings.LimitOptions {
   readonly out: string
   readonly baseUrl: string
   readonly apiKeyFile: Option.Option<string>
+  readonly proxy: Option.Option<string>
   readonly timeout: Option.Option<number>
   readonly logDir: string
   readonly logFormat: "text" | "json"
@@ -56,6 +58,8 @@ export const checkOut = (
     readonly refuseSymlink?: boolean
     /** On PostgreSQL: the table (default the reports'). */
     readonly table?: string
+    /** --proxy, for S3 (else the environment's or the config file's proxy). */
+    readonly proxy?: Option.Option<string>
   }
 ): Effect.Effect<StoreLayer, Settings.UsageError> => {
   const { gzip, out, overwrite } = options
@@ -83,7 +87,9 @@ export const checkOut = (
       )
       // The SDK warns on every run under Node 20 about its releases of 2027; nothing a user of this CLI can act on.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
-      const client = ReportSinkS3.layerS3Client().pipe(
+      // S3 goes through the same proxy as VirusTotal, NO_PROXY included (a MinIO on the LAN is usually listed there).
+      const agents = ProxyAgent.agents(yield* Proxy.resolve(options.proxy ?? Option.none()))
+      const client = ReportSinkS3.layerS3Client(agents === undefined ? {} : { requestHandler: agents }).pipe(
         Layer.mapError((error) =>
           new Settings.UsageError({ message: `cannot configure S3 from the environment: ${String(error)}` })
         )
@@ -147,7 +153,7 @@ export const analysesLocation = (out: string): string => subLocation(out, StoreL
  * is written through a link out of --out).
  */
 export const checkSubStore = (
-  options: { readonly out: string; readonly gzip: boolean },
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> },
   segments: ReadonlyArray<string>
 ): Effect.Effect<StoreLayer, Settings.UsageError> => {
   if (isPostgres(options.out)) {
@@ -160,9 +166,15 @@ export const checkSubStore = (
     : between.find((dir) => nodeFs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink() === true)
   return linked !== undefined
     ? Effect.fail(
-      new Settings.UsageError({ message: `cannot use --out ${options.out}: ${linked} is a symbolic link` })
+      new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${linked} is a symbolic link` })
     )
-    : checkOut({ out: location, overwrite: true, gzip: options.gzip, refuseSymlink: true })
+    : checkOut({
+      out: location,
+      overwrite: true,
+      gzip: options.gzip,
+      refuseSymlink: true,
+      ...(options.proxy === undefined ? {} : { proxy: options.proxy })
+    })
 }
 
 /** The analyses of a run: `<out>/_analyses` (see {@link checkSubStore}). */
@@ -170,7 +182,7 @@ export class AnalysisStore extends Context.Tag("@vt-harvest/cli/AnalysisStore")<
 
 /** The analyses store of --out, checked like --out itself. */
 export const checkAnalysesOut = (
-  options: { readonly out: string; readonly gzip: boolean }
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> }
 ): Effect.Effect<StoreLayer<AnalysisStore>, Settings.UsageError> =>
   Effect.map(
     checkSubStore(options, [StoreLayout.analysesDirectory]),
@@ -183,7 +195,7 @@ export const checkAnalysesOut = (
  */
 export const checkNamedStores = <Id, Names extends string>(
   tag: Context.Tag<Id, ReadonlyMap<Names, ReportSink.Service>>,
-  options: { readonly out: string; readonly gzip: boolean },
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> },
   directory: string,
   names: ReadonlyArray<Names>
 ): Effect.Effect<StoreLayer<Id>, Settings.UsageError> =>
@@ -211,6 +223,8 @@ export interface Prepared<S> {
   readonly client: Layer.Layer<VtClient.VtClient>
   readonly stores: Layer.Layer<S, Settings.UsageError, FileSystem.FileSystem | Path.Path>
   readonly screen: Progress.Screen
+  /** The proxies in force, for VirusTotal and S3 alike. */
+  readonly proxy: Proxy.Proxy | undefined
 }
 
 /** Checks the limits, --base-url, --timeout, the store(s) --out names and the API key, in that order. */
@@ -222,12 +236,14 @@ export const prepare = <S>(
     const policy = yield* Settings.policy(options)
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
     const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
+    const proxy = yield* Proxy.resolve(options.proxy)
     const layer = yield* stores
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     return {
       policy,
       baseUrl,
-      client: VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout) }),
+      proxy,
+      client: VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout), proxy: clientProxy(proxy) }),
       stores: layer.pipe(
         Layer.mapError((error) =>
           error._tag === "UsageError"
@@ -238,6 +254,14 @@ export const prepare = <S>(
       screen: Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
     }
   })
+
+/** The proxies as vt-client takes them (NO_PROXY included), or none: direct. */
+export const clientProxy = (proxy: Proxy.Proxy | undefined): VtClient.ProxyOptions | undefined =>
+  proxy === undefined ? undefined : {
+    httpProxy: proxy.httpProxy,
+    httpsProxy: proxy.httpsProxy,
+    noProxy: proxy.noProxy ?? ""
+  }
 
 /** The limits in force, for the start line of the run log. */
 export const describeLimits = (policy: QuotaPolicy.QuotaPolicy): string =>
@@ -331,8 +355,8 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         )
       }
       yield* Effect.logInfo(
-        `start ${spec.command} ${spec.source} -> ${target} (api ${
-          new URL(prepared.baseUrl).origin
+        `start ${spec.command} ${spec.source} -> ${target} (api ${new URL(prepared.baseUrl).origin}${
+          Proxy.describe(prepared.proxy, new URL(prepared.baseUrl))
         }, tier ${common.tier}: ${describeLimits(policy)})`
       )
       screen.line(`vt-harvest ${spec.command}: ${spec.source} -> ${target}/ (log ${logFile.path})`)

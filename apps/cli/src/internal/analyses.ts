@@ -10,6 +10,8 @@ import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
+import * as Summary from "./summary.js"
+import * as Text from "./text.js"
 
 /** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
 export const statusText = (analysis: { readonly status: string }): string =>
@@ -84,7 +86,7 @@ export const row = (body: Uint8Array): Row | undefined => {
 export const formatRow = (value: Row, key: string, json: boolean): string => {
   if (json) {
     const count = (text: string) => (text === "" ? null : Number(text))
-    return JSON.stringify({
+    return Text.json({
       id: value.id,
       key,
       status: value.status,
@@ -95,10 +97,11 @@ export const formatRow = (value: Row, key: string, json: boolean): string => {
       item: value.item
     })
   }
-  return columns.map((column) => {
-    const text = value[column].replace(/[\u0000-\u001f\u007f]/g, " ")
-    return /[",]/.test(text) ? `"${text.replaceAll("\"", "\"\"")}"` : text
-  }).join(",")
+  // One line per analysis whatever the server sent (control characters, C1 included, become spaces), under the same
+  // CSV rule as `summary`: a cell a spreadsheet would run as a formula is defused.
+  return Summary.csvLine(
+    columns.map((column) => value[column].replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " "))
+  )
 }
 
 /**

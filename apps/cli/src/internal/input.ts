@@ -1,5 +1,5 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Data, Effect, Either, Stream } from "effect"
+import { Chunk, Data, Effect, Either, Stream } from "effect"
 import * as fs from "node:fs"
 
 /**
@@ -38,10 +38,21 @@ export const checkReadable = (source: string): Effect.Effect<void, InputError> =
     catch: (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
   })
 
+/** The longest line accepted (in characters): longer, the input is not a list of ids and the run stops. */
+export const maxLineLength = 1024 * 1024
+
+/**
+ * Lines holding a NUL character that are taken for invalid lines; one more and the input is binary data (an
+ * executable, a UTF-16 file, a disk image) and the run stops rather than report it line by line.
+ */
+export const maxNulLines = 8
+
 /**
  * Streams the lines of a file (or standard input for "-") with their 1-based numbers, never holding the
  * whole input: CRLF and a UTF-8 byte order mark are accepted, invalid UTF-8 becomes U+FFFD and so fails
- * validation later instead of crashing the run.
+ * validation later instead of crashing the run. Memory stays bounded whatever the input is: a line longer than
+ * {@link maxLineLength} (`/dev/zero`, a file without line breaks), or binary data (more than {@link maxNulLines}
+ * lines holding a NUL), fails the stream with an {@link InputError} that says so.
  */
 export const lines = (source: string): Stream.Stream<Line, InputError> =>
   NodeStream.fromReadable<InputError, Uint8Array>(
@@ -50,15 +61,58 @@ export const lines = (source: string): Stream.Stream<Line, InputError> =>
     // they die young. A million-line resume peaks under 180 MiB (bench/RESULTS.md (c)); it was 200 to 260 MiB.
     () => (isStdin(source) ? process.stdin : fs.createReadStream(source, { highWaterMark: 16 * 1024 })),
     (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
-  ).pipe(
-    Stream.decodeText("utf-8"),
-    Stream.splitLines,
-    Stream.zipWithIndex,
-    Stream.map(([text, index]) => ({
-      number: index + 1,
-      text: index === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
-    }))
-  )
+  ).pipe(Stream.decodeText("utf-8"), splitLines(source))
+
+/** Splits decoded text on LF (a CR before it dropped), refusing binary data and unbounded lines. */
+const splitLines =
+  (source: string) => <R>(text: Stream.Stream<string, InputError, R>): Stream.Stream<Line, InputError, R> =>
+    Stream.suspend(() => {
+      let carry = ""
+      let count = 0
+      let nulLines = 0
+      const stop = (why: string) =>
+        new InputError({ message: `input ${describe(source)}: ${why}; not a list of ids, stopped` })
+      /** The next line, or why the input is not a list. */
+      const line = (raw: string): Line | InputError => {
+        count++
+        if (raw.includes("\u0000") && ++nulLines > maxNulLines) {
+          return stop(`line ${count} is the ${nulLines}th line holding a NUL byte: binary data`)
+        }
+        const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw
+        return { number: count, text: count === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text }
+      }
+      const tooLong = (partial: string) =>
+        stop(
+          `line ${count + 1} is longer than ${maxLineLength / (1024 * 1024)} MiB${
+            partial.includes("\u0000") ? " (binary data: NUL bytes)" : ""
+          }`
+        )
+      return text.pipe(
+        Stream.mapChunksEffect((chunk) => {
+          const out: Array<Line> = []
+          for (const piece of chunk) {
+            let from = 0
+            for (let i = piece.indexOf("\n"); i !== -1; i = piece.indexOf("\n", from)) {
+              const rest = piece.slice(from, i)
+              if (carry.length + rest.length > maxLineLength) return Effect.fail(tooLong(carry + rest))
+              const next = line(carry === "" ? rest : carry + rest)
+              if (next instanceof InputError) return Effect.fail(next)
+              out.push(next)
+              carry = ""
+              from = i + 1
+            }
+            if (carry.length + piece.length - from > maxLineLength) return Effect.fail(tooLong(carry + piece))
+            carry += piece.slice(from)
+          }
+          return Effect.succeed(Chunk.unsafeFromArray(out))
+        }),
+        Stream.concat(Stream.suspend(() => {
+          if (carry === "") return Stream.empty
+          const last = line(carry)
+          return last instanceof InputError ? Stream.fail(last) : Stream.make(last)
+        }))
+      )
+    })
 
 /** What a line holds once blank lines and comments are set aside. */
 export type Parsed =

@@ -2,14 +2,19 @@ import { ConsoleLog } from "@vt-harvest/logging"
 import { Planner, QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { Clock, Duration, Effect, LogLevel, Ref, Schedule } from "effect"
 import * as Outcome from "../engine/Outcome.js"
+import * as Text from "./text.js"
 
 /**
  * The terminal side of stderr. On a TTY a progress line is redrawn in place, and a message first clears it;
- * off a TTY (or with --no-progress) only plain lines are written: no control characters at all.
+ * off a TTY (or with --no-progress) only plain lines are written: no control characters at all. Every line and
+ * status goes out with its control characters escaped (`\u001b`): paths, ids and server text in them can never
+ * drive the terminal. Only `rendered` lines, made by the console logger (which escapes the message itself and may
+ * colour its prefix), go out as they are.
  */
 export interface Screen {
   readonly tty: boolean
   readonly line: (text: string) => void
+  readonly rendered: (line: string) => void
   readonly status: (text: string) => void
   readonly clear: () => void
 }
@@ -22,16 +27,19 @@ export const makeScreen = (tty: boolean, stream: NodeJS.WriteStream = process.st
       shown = false
     }
   }
+  const rendered = (line: string) => {
+    clear()
+    stream.write(`${line}\n`)
+  }
   return {
     tty,
-    line: (text) => {
-      clear()
-      stream.write(`${text}\n`)
-    },
+    line: (text) => rendered(Text.escapeControls(text)),
+    rendered,
     status: (text) => {
       if (!tty) return
       const width = Math.max(20, (stream.columns ?? 100) - 1)
-      stream.write(`\r\x1b[K${text.length > width ? text.slice(0, width) : text}`)
+      const safe = Text.escapeControls(text)
+      stream.write(`\r\x1b[K${safe.length > width ? safe.slice(0, width) : safe}`)
       shown = true
     },
     clear
@@ -40,7 +48,7 @@ export const makeScreen = (tty: boolean, stream: NodeJS.WriteStream = process.st
 
 /** Warnings and errors for a human on stderr, one plain line each; the run log holds everything. */
 export const consoleLogger = (screen: Screen, color: boolean) =>
-  ConsoleLog.make({ minLevel: LogLevel.Warning, color, write: screen.line })
+  ConsoleLog.make({ minLevel: LogLevel.Warning, color, write: screen.rendered })
 
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`
 

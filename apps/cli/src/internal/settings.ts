@@ -1,6 +1,7 @@
-import { FileSystem } from "@effect/platform"
 import { QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { Config, Data, Effect, Option, Redacted } from "effect"
+import * as Bounded from "./bounded.js"
+import * as DotEnv from "./dotenv.js"
 
 /** Unusable arguments or configuration: exit status 2, nothing sent. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -75,36 +76,44 @@ const validKey = (key: string) => /^[\x21-\x7e]{1,256}$/.test(key)
 const keyProblem = (where: string) =>
   new UsageError({ message: `the API key in ${where} is not usable (expected one line of printable characters)` })
 
+/** The largest --api-key-file read: a key is a line of 64 characters. */
+export const maxKeyFileBytes = 4 * 1024
+
 /**
- * The key from --api-key-file, else VT_API_KEY from the environment or a .env file in the working
- * directory (the environment wins). It stays Redacted: only its source is ever named in messages.
+ * The key from --api-key-file (a file, a FIFO or a process substitution, at most 4 KiB), else VT_API_KEY from the
+ * environment, else from a `.env` file in the working directory (the only setting a `.env` supplies). It stays
+ * Redacted: only its source is ever named in messages.
  */
 export const apiKey = (
   file: Option.Option<string>
-): Effect.Effect<Redacted.Redacted<string>, UsageError, FileSystem.FileSystem> =>
+): Effect.Effect<Redacted.Redacted<string>, UsageError> =>
   Option.match(file, {
     onSome: (path) =>
       Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const text = yield* fs.readFileString(path).pipe(
-          Effect.mapError(() => new UsageError({ message: `cannot read --api-key-file ${JSON.stringify(path)}` }))
-        )
-        const key = text.trim()
-        if (!validKey(key)) return yield* Effect.fail(keyProblem(`--api-key-file ${JSON.stringify(path)}`))
+        const where = `--api-key-file ${JSON.stringify(path)}`
+        const read = yield* Effect.promise(() => Bounded.read(path, { max: maxKeyFileBytes, regularOnly: false }))
+        if (read._tag !== "Text") {
+          return yield* new UsageError({ message: `cannot read ${where}: ${Bounded.describeProblem(read)}` })
+        }
+        const key = read.text.trim()
+        if (!validKey(key)) return yield* Effect.fail(keyProblem(where))
         return Redacted.make(key)
       }),
     onNone: () =>
       Config.redacted("VT_API_KEY").pipe(
-        Effect.mapError(() =>
-          new UsageError({
-            message:
-              "no API key: set VT_API_KEY in the environment or in a .env file in the working directory, or pass --api-key-file <path>"
-          })
+        Effect.map((key) => ({ value: Redacted.value(key).trim(), where: "VT_API_KEY" })),
+        Effect.orElse(() =>
+          Effect.flatMap(Effect.promise(() => DotEnv.apiKey()), (found) =>
+            found._tag === "Key"
+              ? Effect.succeed({ value: found.value.trim(), where: "VT_API_KEY of .env" })
+              : new UsageError({
+                message: "no API key: set VT_API_KEY in the environment or in a .env file in the working directory, " +
+                  `or pass --api-key-file <path>${found.note === undefined ? "" : ` (${found.note})`}`
+              }))
         ),
-        Effect.flatMap((key) => {
-          const value = Redacted.value(key).trim()
-          return validKey(value) ? Effect.succeed(Redacted.make(value)) : Effect.fail(keyProblem("VT_API_KEY"))
-        })
+        Effect.flatMap(({ value, where }) =>
+          validKey(value) ? Effect.succeed(Redacted.make(value)) : Effect.fail(keyProblem(where))
+        )
       )
   })
 

@@ -79,14 +79,22 @@ export const csvField = (value: string): string => {
 
 export const csvLine = (values: ReadonlyArray<string>): string => values.map(csvField).join(",")
 
-/** Every saved report of the store as a row, read a few at a time; not-found records are not reports. */
+/**
+ * Every saved report of the store as a row, read a few at a time; not-found records are not reports. A record that
+ * cannot be read or is not a report goes to `onProblem` instead.
+ */
 export const rows = (onProblem: (key: string, reason: string) => Effect.Effect<void>) =>
   Stream.unwrap(Effect.map(ReportSink.ReportSink, (sink) =>
     sink.list.pipe(
       Stream.filter((entry) => entry.presence === "saved"),
-      Stream.mapEffect((entry) => Effect.map(sink.get(entry.key), (body) => [entry.key, body] as const), {
-        concurrency: 8
-      }),
+      // A record that cannot be read (permissions, an I/O error) is named and skipped: the others are still listed.
+      Stream.mapEffect((entry) =>
+        sink.get(entry.key).pipe(
+          Effect.map((body) => [entry.key, body] as const),
+          Effect.catchAll((error) =>
+            Effect.as(onProblem(entry.key, `cannot read it (${error.message})`), [entry.key, Option.none()] as const)
+          )
+        ), { concurrency: 8 }),
       Stream.mapEffect(([key, body]) => {
         if (Option.isNone(body)) return Effect.succeed(Option.none<Row>())
         const result = row(key, body.value)

@@ -1,0 +1,170 @@
+/**
+ * The user config file, `$XDG_CONFIG_HOME/vt-harvest/config.toml` (default `~/.config/vt-harvest/config.toml`):
+ * defaults for the settings a user keeps from run to run. Precedence: flag > environment > this file > built-in
+ * default. The file's values are offered under the same names as the environment's (`out` as `VT_OUT`), behind it,
+ * so every option's fallback reads both in that order. It never holds the API key.
+ *
+ * A small subset of TOML: `key = "string"` (or `'literal'`), `key = 123`, `key = true`, comments after `#`, blank
+ * lines. Anything else (tables, arrays, an unknown key, a value of the wrong kind) is an error naming the line.
+ */
+import { Context } from "effect"
+import * as nodeOs from "node:os"
+import * as nodePath from "node:path"
+import * as Bounded from "./bounded.js"
+
+/** The largest config file read. */
+export const maxBytes = 64 * 1024
+
+type Kind = "string" | "integer" | "tier" | "url"
+
+/** Each key of the file: the environment variable it stands behind, and the kind of its value. */
+export const keys: Readonly<Record<string, { readonly env: string; readonly kind: Kind; readonly help: string }>> = {
+  tier: { env: "VT_TIER", kind: "tier", help: "quota preset: public or premium" },
+  per_minute: { env: "VT_PER_MINUTE", kind: "integer", help: "requests per minute" },
+  per_day: { env: "VT_PER_DAY", kind: "integer", help: "requests per UTC day" },
+  per_month: { env: "VT_PER_MONTH", kind: "integer", help: "requests per UTC month" },
+  concurrency: { env: "VT_CONCURRENCY", kind: "integer", help: "requests in flight at once" },
+  out: { env: "VT_OUT", kind: "string", help: "where reports go: a directory or s3://bucket/prefix" },
+  log_dir: { env: "VT_LOG_DIR", kind: "string", help: "directory of the run logs" },
+  base_url: { env: "VT_BASE_URL", kind: "url", help: "the VirusTotal API root" },
+  proxy: { env: "VT_PROXY", kind: "url", help: "HTTP proxy for VirusTotal and S3 (after HTTPS_PROXY/HTTP_PROXY)" }
+}
+
+/** Where the file is, as the environment says. */
+export const location = (env: NodeJS.ProcessEnv = process.env): string => {
+  const xdg = env.XDG_CONFIG_HOME ?? ""
+  // The XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored.
+  const base = xdg !== "" && nodePath.isAbsolute(xdg)
+    ? xdg
+    : nodePath.join(env.HOME !== undefined && env.HOME !== "" ? env.HOME : nodeOs.homedir(), ".config")
+  return nodePath.join(base, "vt-harvest", "config.toml")
+}
+
+/** A problem in the file, with its line when it is about one. */
+export interface Problem {
+  readonly line?: number
+  readonly message: string
+}
+
+export type Value = string | number | boolean
+
+const basicEscapes: Record<string, string> = { "\"": "\"", "\\": "\\", n: "\n", t: "\t", r: "\r", b: "\b", f: "\f" }
+
+/** The value at the start of `text` and what follows it, or a problem. */
+const value = (text: string): { readonly value: Value; readonly rest: string } | string => {
+  if (text.startsWith("\"")) {
+    let out = ""
+    for (let i = 1; i < text.length; i++) {
+      const c = text[i]
+      if (c === "\"") return { value: out, rest: text.slice(i + 1) }
+      if (c !== "\\") {
+        out += c
+        continue
+      }
+      const next = text[++i]
+      if (next === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) {
+        out += String.fromCharCode(parseInt(text.slice(i + 1, i + 5), 16))
+        i += 4
+      } else if (next !== undefined && basicEscapes[next] !== undefined) out += basicEscapes[next]
+      else return "an unknown escape in a string"
+    }
+    return "a string without its closing quote"
+  }
+  if (text.startsWith("'")) {
+    const end = text.indexOf("'", 1)
+    return end === -1 ? "a string without its closing quote" : { value: text.slice(1, end), rest: text.slice(end + 1) }
+  }
+  const bare = /^([^\s#]+)(.*)$/.exec(text)
+  if (bare === null) return "a missing value"
+  const [, word, rest] = bare
+  if (word === "true" || word === "false") return { value: word === "true", rest }
+  if (/^[+-]?(?:0|[1-9](?:_?\d)*)$/.test(word)) return { value: Number(word.replaceAll("_", "")), rest }
+  return `an unsupported value ${JSON.stringify(word.slice(0, 40))} (a quoted string, a whole number or true/false)`
+}
+
+/** The key/value pairs of a config text, or the first problem. Keys may be written with `-` or `_`. */
+export const parse = (text: string): Map<string, Value> | Problem => {
+  const values = new Map<string, Value>()
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim()
+    if (line === "" || line.startsWith("#")) continue
+    const problem = (message: string): Problem => ({ line: i + 1, message })
+    if (line.startsWith("[")) return problem("tables are not supported: put every key at the top level")
+    const match = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(line)
+    if (match === null) return problem("expected key = value")
+    const name = match[1].replaceAll("-", "_")
+    const spec = keys[name]
+    if (spec === undefined) {
+      return problem(`unknown key ${JSON.stringify(match[1])} (known: ${Object.keys(keys).join(", ")})`)
+    }
+    const parsed = value(match[2])
+    if (typeof parsed === "string") return problem(`${match[1]}: ${parsed}`)
+    if (!/^\s*(?:#.*)?$/.test(parsed.rest)) return problem(`${match[1]}: unexpected text after the value`)
+    const kindProblem = check(spec.kind, parsed.value)
+    if (kindProblem !== undefined) return problem(`${match[1]} must be ${kindProblem}`)
+    if (values.has(name)) return problem(`${match[1]} is set twice`)
+    values.set(name, parsed.value)
+  }
+  return values
+}
+
+const check = (kind: Kind, v: Value): string | undefined => {
+  switch (kind) {
+    case "integer":
+      return typeof v === "number" && Number.isSafeInteger(v) && v >= 1 ? undefined : "a whole number from 1"
+    case "tier":
+      return v === "public" || v === "premium" ? undefined : "\"public\" or \"premium\""
+    case "string":
+      return typeof v === "string" && v !== "" ? undefined : "a non-empty quoted string"
+    case "url":
+      return typeof v === "string" && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)
+        ? undefined
+        : "an http(s) URL in quotes"
+  }
+}
+
+/** The file as read: where it is, its values (empty when there is no file), or what is wrong with it. */
+export interface Loaded {
+  readonly path: string
+  readonly exists: boolean
+  readonly values: ReadonlyMap<string, Value>
+  readonly problem?: Problem
+}
+
+/** Reads the file (a regular file of at most {@link maxBytes}); a missing file is no problem. */
+export const load = async (env: NodeJS.ProcessEnv = process.env): Promise<Loaded> => {
+  const path = location(env)
+  const read = await Bounded.read(path, { max: maxBytes, regularOnly: true })
+  if (read._tag === "Missing") return { path, exists: false, values: new Map() }
+  if (read._tag !== "Text") {
+    return { path, exists: true, values: new Map(), problem: { message: Bounded.describeProblem(read) } }
+  }
+  const parsed = parse(read.text)
+  return parsed instanceof Map
+    ? { path, exists: true, values: parsed }
+    : { path, exists: true, values: new Map(), problem: parsed }
+}
+
+/** The file's values under the names of the environment variables they stand behind (`out` as `VT_OUT`). */
+export const asEnvironment = (loaded: Loaded): Map<string, string> =>
+  new Map([...loaded.values].map(([name, v]) => [keys[name].env, String(v)]))
+
+/** A problem in words, naming the file and the line. */
+export const describeProblem = (loaded: Loaded, problem: Problem): string =>
+  `config file ${JSON.stringify(loaded.path)}${
+    problem.line === undefined ? "" : ` line ${problem.line}`
+  }: ${problem.message}`
+
+/**
+ * The config file of this run, as bin.ts loaded it: for `vt-harvest config`.
+ */
+export class Current extends Context.Tag("@vt-harvest/cli/UserConfig")<Current, Loaded>() {}
+
+/** A URL with its password (and user name) replaced, for messages: proxy credentials are secrets like the key. */
+export const redactUrl = (text: string): string => {
+  if (!URL.canParse(text)) return text.replace(/\/\/[^/@\s]*@/, "//<redacted>@")
+  const url = new URL(text)
+  const credentials = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
+  return `${url.protocol}//${credentials}${url.host}${url.pathname === "/" ? "" : url.pathname}${url.search}`
+}

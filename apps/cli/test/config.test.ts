@@ -1,0 +1,246 @@
+// Where settings come from, on the built CLI: a `.env` in the working directory supplies the API key and nothing
+// else; flags, the environment and the user config file supply the rest, in that order.
+import { VtEmulator } from "@vt-harvest/vt-emulator"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as path from "node:path"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+
+const key = "config-test-key-Hw72pQ0zL4"
+let server: VtEmulator.Server
+/** A server that must never be asked anything: it counts what reaches it. */
+let trap: http.Server
+let trapped = 0
+let trapUrl = ""
+const dirs: Array<string> = []
+const scratch = () => {
+  const dir = tempDir("vt-harvest-config-")
+  dirs.push(dir)
+  return dir
+}
+
+beforeAll(async () => {
+  server = await VtEmulator.start({ apiKeys: [key] })
+  trap = http.createServer((_request, response) => {
+    trapped++
+    response.writeHead(500).end()
+  })
+  await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve))
+  trapUrl = `http://127.0.0.1:${(trap.address() as AddressInfo).port}/api/v3`
+})
+afterAll(async () => {
+  await server.close()
+  await new Promise((resolve) => trap.close(resolve))
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+beforeEach(() => {
+  server.clearLog()
+  server.resetQuota()
+  trapped = 0
+})
+
+const logOf = (dir: string, logDir = "log") =>
+  fs.readdirSync(path.join(dir, logDir)).map((name) => fs.readFileSync(path.join(dir, logDir, name), "utf8")).join("")
+
+describe(".env supplies the API key only", () => {
+  it("VT_OUT, VT_LOG_DIR and VT_BASE_URL in a .env are ignored; its VT_API_KEY is used", async () => {
+    const dir = scratch()
+    const ids = hashes(3, true, "dotenv")
+    fs.writeFileSync(path.join(dir, "list.txt"), ids.join("\n") + "\n")
+    fs.writeFileSync(path.join(dir, "comments.txt"), "# nothing to fetch\n")
+    fs.writeFileSync(
+      path.join(dir, ".env"),
+      [`VT_API_KEY=${key}`, "VT_OUT=elsewhere-out", "VT_LOG_DIR=elsewhere-log", `VT_BASE_URL=${trapUrl}`].join("\n")
+    )
+    const fetched = await runCli([
+      "files",
+      "list.txt",
+      "--base-url",
+      server.url,
+      "--per-minute",
+      "60000",
+      "--no-progress"
+    ], { cwd: dir })
+    expect(fetched.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "vt_reports"))).toEqual(ids.map((id) => `${id}.json`).sort())
+    expect(fs.existsSync(path.join(dir, "elsewhere-out"))).toBe(false)
+    expect(fs.existsSync(path.join(dir, "elsewhere-log"))).toBe(false)
+    expect(logOf(dir)).toContain(`(api ${new URL(server.url).origin}, tier public`)
+
+    // Without --base-url, the key would go to VirusTotal (nothing is sent: no ids, no quota probe), never to the
+    // server a .env names; the start line says which origin it is.
+    const idle = await runCli(["files", "comments.txt", "--no-quota-probe", "--no-progress"], { cwd: dir })
+    expect(idle.code).toBe(0)
+    expect(logOf(dir)).toContain("(api https://www.virustotal.com, tier public")
+    expect(logOf(dir)).not.toContain(trapUrl)
+    expect(trapped).toBe(0)
+  }, 30_000)
+})
+
+/** A user config directory holding `text` as vt-harvest/config.toml; the environment that points at it. */
+const userConfig = (dir: string, text: string) => {
+  fs.mkdirSync(path.join(dir, "xdg", "vt-harvest"), { recursive: true })
+  fs.writeFileSync(path.join(dir, "xdg", "vt-harvest", "config.toml"), text)
+  return { XDG_CONFIG_HOME: path.join(dir, "xdg") }
+}
+
+describe("the user config file", () => {
+  it("config path: $XDG_CONFIG_HOME/vt-harvest/config.toml, else ~/.config/vt-harvest/config.toml", async () => {
+    const dir = scratch()
+    const xdg = await runCli(["config", "path"], { cwd: dir, env: { XDG_CONFIG_HOME: path.join(dir, "xdg") } })
+    expect(xdg.code).toBe(0)
+    expect(xdg.stdout).toBe(`${path.join(dir, "xdg", "vt-harvest", "config.toml")}\n`)
+    const home = await runCli(["config", "path"], { cwd: dir, env: { HOME: dir } })
+    expect(home.stdout).toBe(`${path.join(dir, ".config", "vt-harvest", "config.toml")}\n`)
+    // A relative XDG_CONFIG_HOME is invalid (XDG spec): ignored.
+    const relative = await runCli(["config", "path"], { cwd: dir, env: { HOME: dir, XDG_CONFIG_HOME: "xdg" } })
+    expect(relative.stdout).toBe(`${path.join(dir, ".config", "vt-harvest", "config.toml")}\n`)
+  })
+
+  it("precedence: flag > environment > config file > default, for out, log_dir, tier and the limits", async () => {
+    const dir = scratch()
+    const ids = hashes(2, true, "precedence")
+    fs.writeFileSync(path.join(dir, "list.txt"), ids.join("\n") + "\n")
+    const env = {
+      VT_API_KEY: key,
+      ...userConfig(
+        dir,
+        [
+          "# defaults of this analyst",
+          "tier = \"premium\"",
+          "per_minute = 600   # a comment after a value",
+          "per-day = 1_000",
+          "concurrency = 3",
+          "out = 'from-config'",
+          "log_dir = \"log-config\"",
+          `base_url = "${server.url}"`
+        ].join("\n")
+      )
+    }
+    const fileOnly = await runCli(["files", "list.txt", "--no-progress"], { cwd: dir, env })
+    expect(fileOnly.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "from-config"))).toEqual(ids.map((id) => `${id}.json`).sort())
+    expect(logOf(dir, "log-config")).toContain(
+      `-> from-config (api ${
+        new URL(server.url).origin
+      }, tier premium: per-minute 600, per-day 1000, per-month unlimited, concurrency 3)`
+    )
+
+    const environment = await runCli(["files", "list.txt", "--no-progress", "--overwrite"], {
+      cwd: dir,
+      env: { ...env, VT_OUT: "from-env", VT_LOG_DIR: "log-env" }
+    })
+    expect(environment.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "from-env"))).toHaveLength(2)
+    expect(logOf(dir, "log-env")).toContain("-> from-env (api")
+
+    const flags = await runCli(
+      [
+        "files",
+        "list.txt",
+        "--no-progress",
+        "-o",
+        "from-flag",
+        "--log-dir",
+        "log-flag",
+        "--tier",
+        "public",
+        "--per-minute",
+        "900"
+      ],
+      { cwd: dir, env: { ...env, VT_OUT: "from-env", VT_LOG_DIR: "log-env" } }
+    )
+    expect(flags.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "from-flag"))).toHaveLength(2)
+    // --tier public wins over the file's premium; the file's per-day and concurrency still apply (a flag replaces
+    // only its own setting).
+    expect(logOf(dir, "log-flag")).toContain("-> from-flag (api")
+    expect(logOf(dir, "log-flag")).toContain(
+      "tier public: per-minute 900, per-day 1000, per-month 15500, concurrency 3"
+    )
+
+    // Without a config file: the defaults.
+    const none = await runCli(
+      ["files", "list.txt", "--no-progress", "--base-url", server.url, "--per-minute", "6000"],
+      {
+        cwd: dir,
+        env: { VT_API_KEY: key, XDG_CONFIG_HOME: path.join(dir, "nowhere") }
+      }
+    )
+    expect(none.code).toBe(0)
+    expect(readJsonFiles(path.join(dir, "vt_reports"))).toHaveLength(2)
+    expect(logOf(dir)).toContain("tier public: per-minute 6000, per-day 500, per-month 15500, concurrency 1")
+  }, 60_000)
+
+  it("base_url from the file is used by quota; VT_BASE_URL in the environment wins over it", async () => {
+    const dir = scratch()
+    const env = { VT_API_KEY: key, ...userConfig(dir, `base_url = "${trapUrl}"\n`) }
+    const fromFile = await runCli(["quota", "--json"], { cwd: dir, env })
+    expect(fromFile.code).toBe(1)
+    expect(trapped).toBe(1)
+    const fromEnv = await runCli(["quota", "--json"], { cwd: dir, env: { ...env, VT_BASE_URL: server.url } })
+    expect(fromEnv.code).toBe(0)
+    expect(trapped).toBe(1)
+    expect(JSON.parse(fromEnv.stdout)).toHaveProperty("daily")
+  }, 30_000)
+
+  it("config show: each setting with its source; the key never shown; proxy credentials redacted", async () => {
+    const dir = scratch()
+    const env = {
+      VT_API_KEY: key,
+      VT_OUT: "env-out",
+      ...userConfig(dir, "tier = \"premium\"\nout = \"file-out\"\nproxy = \"http://alice:s3cr3t-pw@127.0.0.1:3128\"\n")
+    }
+    const result = await runCli(["config", "show"], { cwd: dir, env })
+    expect(result.code).toBe(0)
+    const lines = result.stdout.split("\n")
+    expect(lines[0]).toBe(`config file  ${path.join(dir, "xdg", "vt-harvest", "config.toml")} (found)`)
+    expect(lines).toContain("api key      <redacted> (environment VT_API_KEY)")
+    expect(lines).toContain("tier         premium (config file)")
+    expect(lines).toContain("out          env-out (environment VT_OUT)")
+    expect(lines).toContain("log_dir      log (default)")
+    expect(lines).toContain("proxy        http://<redacted>@127.0.0.1:3128 (config file)")
+    expect(result.stdout).not.toContain(key)
+    expect(result.stdout).not.toContain("s3cr3t-pw")
+    expect(result.stdout).not.toContain("alice")
+
+    fs.writeFileSync(path.join(dir, ".env"), `VT_API_KEY=${key}\n`)
+    const dotenv = await runCli(["config", "show"], { cwd: dir, env: { XDG_CONFIG_HOME: env.XDG_CONFIG_HOME } })
+    expect(dotenv.stdout).toContain("api key      <redacted> (VT_API_KEY in ./.env)")
+    expect(dotenv.stdout).not.toContain(key)
+  })
+
+  it("a broken config file: exit 2 naming the file and line; config show says so; --help still works", async () => {
+    const dir = scratch()
+    fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "broken").join("\n"))
+    const env = { VT_API_KEY: key, ...userConfig(dir, "tier = \"premium\"\n\nper_minute = \"fast\"\n") }
+    const run = await runCli(["files", "list.txt", "--base-url", server.url], { cwd: dir, env })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(
+      `config file "${
+        path.join(dir, "xdg", "vt-harvest", "config.toml")
+      }" line 3: per_minute must be a whole number from 1`
+    )
+    expect(server.requests).toHaveLength(0)
+    const show = await runCli(["config", "show"], { cwd: dir, env })
+    expect(show.code).toBe(2)
+    expect(show.stdout).toContain("line 3: per_minute must be a whole number from 1")
+    expect((await runCli(["--help"], { cwd: dir, env })).code).toBe(0)
+    for (
+      const [text, problem] of [
+        ["[vt-harvest]\n", "line 1: tables are not supported"],
+        ["colour = \"red\"\n", "line 1: unknown key \"colour\""],
+        ["tier = \"gold\"\n", "line 1: tier must be \"public\" or \"premium\""],
+        ["out = \"a\" b\n", "line 1: out: unexpected text after the value"],
+        ["proxy = \"socks5://x\"\n", "line 1: proxy must be an http(s) URL in quotes"]
+      ] as const
+    ) {
+      userConfig(dir, text)
+      const result = await runCli(["files", "list.txt"], { cwd: dir, env })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(problem)
+    }
+  }, 30_000)
+})

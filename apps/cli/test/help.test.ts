@@ -1,0 +1,146 @@
+// Help and completion scripts on the built CLI: usage lines that name the program, no line over 100 columns off a
+// terminal, none of the library's boilerplate, no --wizard or --log-level, an unknown command an error whatever
+// follows it; zsh and fish scripts sourced in the real shells, asked what they complete.
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+import { runCli, tempDir } from "./helpers.js"
+
+const dirs: Array<string> = []
+const scratch = () => {
+  const dir = tempDir("vt-harvest-help-")
+  dirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const commands = ["files", "urls", "domains", "ips", "scan", "analysis", "quota", "summary", "config"]
+
+describe("help", () => {
+  it("every help: exit 0, usage names the program, lines of at most 100 columns, no boilerplate", async () => {
+    const all = [[], ...commands.map((c) => [c]), ["config", "path"], ["config", "show"]]
+    for (const words of all) {
+      const result = await runCli([...words, "--help"])
+      expect(result.code, words.join(" ")).toBe(0)
+      const text = result.stdout
+      const usage = text.split("\n").findIndex((line) => line === "USAGE")
+      expect(usage, words.join(" ")).toBeGreaterThanOrEqual(0)
+      expect(text.split("\n")[usage + 1], words.join(" ")).toMatch(
+        new RegExp(`^  vt-harvest ${words.length === 0 ? "<command>" : words.join(" ")}(?: |$)`)
+      )
+      for (const line of text.split("\n")) expect([...line].length, line).toBeLessThanOrEqual(100)
+      for (
+        const boilerplate of [
+          "A user-defined piece of text",
+          "This setting is optional",
+          "An integer.",
+          "--wizard",
+          "--log-level"
+        ]
+      ) {
+        expect(text, words.join(" ")).not.toContain(boilerplate)
+      }
+      expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
+    }
+    const files = await runCli(["files", "--help"])
+    expect(files.stdout).toContain("  --tier public|premium\n")
+    expect(files.stdout).toContain("  -o, --out <text>\n")
+    expect((await runCli(["-h"])).stdout).toContain("  config show ")
+  })
+
+  it("--wizard and --log-level are refused at once (exit 2), also off a terminal with stdin open", async () => {
+    for (
+      const args of [["--wizard"], ["files", "--wizard"], ["--log-level", "debug", "quota"], [
+        "quota",
+        "--log-level=debug"
+      ]]
+    ) {
+      const started = Date.now()
+      const result = await runCli(args, { stdin: "" })
+      expect(result.code, args.join(" ")).toBe(2)
+      expect(result.stderr).toMatch(/^vt-harvest: unknown option --(?:wizard|log-level); see vt-harvest --help\n$/)
+      expect(result.stdout).toBe("")
+      expect(Date.now() - started).toBeLessThan(5_000)
+    }
+  })
+
+  it("an unknown command is an error whatever follows it: `vt-harvest search --help` exits 2", async () => {
+    for (const args of [["search", "--help"], ["search"], ["serach", "hashes.txt"]]) {
+      const result = await runCli(args)
+      expect(result.code, args.join(" ")).toBe(2)
+      expect(result.stderr).toContain(`unknown command "${args[0]}"; see vt-harvest --help`)
+      expect(result.stdout).toBe("")
+    }
+  })
+})
+
+const shellDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "shell")
+const has = (shell: string) => spawnSync(shell, ["-c", "exit 0"]).status === 0
+if (!has("zsh") || !has("fish")) console.warn("help.test.ts: zsh or fish missing (apt-get install zsh fish); skipped")
+
+/** A directory to complete in: a directory and a file, and the script for `shell`. */
+const completionDir = async (shell: "zsh" | "fish") => {
+  const dir = scratch()
+  fs.mkdirSync(path.join(dir, "reports_dir"))
+  fs.writeFileSync(path.join(dir, "hashes.txt"), "")
+  const script = await runCli(["--completions", shell])
+  expect(script.code).toBe(0)
+  const file = path.join(scratch(), shell === "zsh" ? "_vt-harvest" : "vt-harvest.fish")
+  fs.writeFileSync(file, script.stdout)
+  return { dir, file }
+}
+
+describe("completion scripts", () => {
+  it.skipIf(!has("fish"))("fish: commands, subcommands, option values, files and directories", async () => {
+    const { dir, file } = await completionDir("fish")
+    const complete = (line: string) => {
+      const result = spawnSync("fish", ["--no-config", "-c", `source ${file}; complete -C ${JSON.stringify(line)}`], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 20_000
+      })
+      expect(result.status, result.stderr).toBe(0)
+      return result.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t")[0]).sort()
+    }
+    expect(complete("vt-harvest ")).toEqual([...commands].sort())
+    expect(complete("vt-harvest config ")).toEqual(["path", "show"])
+    expect(complete("vt-harvest files --tier ")).toEqual(["premium", "public"])
+    expect(complete("vt-harvest urls --log-format ")).toEqual(["json", "text"])
+    expect(complete("vt-harvest files --out ")).toEqual(["reports_dir/"])
+    expect(complete("vt-harvest files --log-dir ")).toEqual(["reports_dir/"])
+    expect(complete("vt-harvest files ")).toEqual(["hashes.txt", "reports_dir/"])
+    expect(complete("vt-harvest scan ")).toEqual(["hashes.txt", "reports_dir/"])
+    expect(complete("vt-harvest summary ")).toEqual(["reports_dir/"])
+    expect(complete("vt-harvest files --per-minute ")).toEqual([])
+    expect(complete("vt-harvest files --api-key-file ")).toEqual(["hashes.txt", "reports_dir/"])
+    expect(complete("vt-harvest files --tie")).toEqual(["--tier"])
+  }, 60_000)
+
+  it.skipIf(!has("zsh"))("zsh: commands, subcommands, option values, files and directories", async () => {
+    const { dir, file } = await completionDir("zsh")
+    const complete = (line: string) => {
+      const result = spawnSync("zsh", [path.join(shellDir, "capture.zsh"), file, line], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 20_000
+      })
+      expect(result.status, result.stderr).toBe(0)
+      return [...new Set(result.stdout.split("\n").filter((l) => l !== ""))].sort()
+    }
+    expect(complete("vt-harvest ")).toEqual([...commands].sort())
+    expect(complete("vt-harvest config ")).toEqual(["path", "show"])
+    expect(complete("vt-harvest files --tier ")).toEqual(["premium", "public"])
+    expect(complete("vt-harvest urls --log-format ")).toEqual(["json", "text"])
+    expect(complete("vt-harvest files --out ")).toContain("reports_dir")
+    expect(complete("vt-harvest files -o ")).toContain("reports_dir")
+    expect(complete("vt-harvest files ")).toEqual(["hashes.txt", "reports_dir"])
+    expect(complete("vt-harvest scan ")).toEqual(["hashes.txt", "reports_dir"])
+    expect(complete("vt-harvest files --per-minute ")).toEqual([])
+    expect(complete("vt-harvest files --tie")).toEqual(["--tier"])
+    expect(complete("vt-harvest config show --")).toEqual(["--help"])
+  }, 60_000)
+})

@@ -1,0 +1,154 @@
+// The process edges on the built CLI: a reader that goes away (stderr or stdout closed: `vt-harvest … 2>&1 | head`),
+// SIGHUP (the terminal closed), SIGINT while the start-up quota probe is in flight. Each stops the run as SIGTERM
+// does: requests in flight abandoned, the summary printed where it still can be and logged, the log ended by `end`.
+import { VtEmulator } from "@vt-harvest/vt-emulator"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { cliWords, hashes, readJsonFiles, runShell, sh, startCli, tempDir } from "./helpers.js"
+import * as Hostile from "./hostileServer.js"
+
+const key = "signals-test-key-Pz93kW1nB7"
+let server: VtEmulator.Server
+const dirs: Array<string> = []
+const scratch = () => {
+  const dir = tempDir("vt-harvest-signals-")
+  dirs.push(dir)
+  return dir
+}
+
+beforeAll(async () => {
+  server = await VtEmulator.start({ apiKeys: [key] })
+})
+afterAll(async () => {
+  await server.close()
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+beforeEach(() => {
+  server.clearLog()
+  server.resetQuota()
+  server.update({ latencyMs: 0 })
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const fileRequests = () => server.requests.filter((r) => r.path.includes("/files/"))
+const logOf = (dir: string) =>
+  fs.readdirSync(path.join(dir, "log")).map((name) => fs.readFileSync(path.join(dir, "log", name), "utf8")).join("")
+
+const args = (base: string) => [
+  "-o",
+  "out",
+  "--log-dir",
+  "log",
+  "--base-url",
+  base,
+  "--tier",
+  "premium",
+  "--concurrency",
+  "1",
+  "--no-progress"
+]
+
+/**
+ * 600 ids with an invalid line after the 450th: the reader reaches it (and warns on stderr) once a few hundred ids are
+ * done, well after the reader of stderr went away, and well before the run would end.
+ */
+const longList = (dir: string) => {
+  const ids = hashes(600, true, "signals")
+  fs.writeFileSync(path.join(dir, "list.txt"), [...ids.slice(0, 450), "not-a-hash", ...ids.slice(450)].join("\n"))
+  return ids
+}
+
+const expectEndedLog = (dir: string) => {
+  const log = logOf(dir)
+  expect(log).toContain("WARNING - stopped by a signal")
+  expect(log).toMatch(/INFO - summary: saved \d+, not found 0, /)
+  expect(log.trimEnd()).toMatch(/ - end$/)
+}
+
+describe("a reader that goes away stops the run as SIGTERM would: exit 141, the log ends with its summary", () => {
+  it(
+    "`vt-harvest files list 2>&1 | head -1`: exit 141, not every id fetched, the log ends with summary and end",
+    async () => {
+      const dir = scratch()
+      const ids = longList(dir)
+      server.update({ latencyMs: 10 })
+      const pipeline = `${cliWords} files list.txt ${args(server.url).map(sh).join(" ")} 2>&1 | head -1; ` +
+        "echo \"status ${PIPESTATUS[0]}\""
+      const result = await runShell(`bash -c ${sh(pipeline)}`, {
+        cwd: dir,
+        env: { VT_API_KEY: key },
+        deadlineMs: 60_000
+      })
+      expect(result.stdout).toBe("vt-harvest files: list.txt -> out/ (log " + result.stdout.split("(log ")[1])
+      expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("status 141")
+      expect(result.stderr).toBe("")
+      expect(fileRequests().length).toBeLessThan(ids.length)
+      expectEndedLog(dir)
+    },
+    60_000
+  )
+
+  it(
+    "stderr closed mid-run: exit 141, no crash, fewer requests than ids, the log ends with summary and end",
+    async () => {
+      const dir = scratch()
+      const ids = longList(dir)
+      server.update({ latencyMs: 10 })
+      const { child, done } = startCli(["files", "list.txt", ...args(server.url)], {
+        cwd: dir,
+        env: { VT_API_KEY: key }
+      })
+      while (fileRequests().length < 1) await sleep(10)
+      child.stderr.destroy()
+      const result = await done
+      expect(result.code).toBe(141)
+      expect(fileRequests().length).toBeLessThan(ids.length)
+      expect(readJsonFiles(path.join(dir, "out")).length).toBeGreaterThan(0)
+      expectEndedLog(dir)
+    },
+    60_000
+  )
+})
+
+describe("signals", () => {
+  it("SIGHUP stops the run like SIGTERM: summary printed, the log ends with `end`, exit 129", async () => {
+    const dir = scratch()
+    const ids = longList(dir)
+    server.update({ latencyMs: 50 })
+    const { child, done } = startCli(["files", "list.txt", ...args(server.url)], {
+      cwd: dir,
+      env: { VT_API_KEY: key }
+    })
+    while (fileRequests().length < 3) await sleep(10)
+    child.kill("SIGHUP")
+    const result = await done
+    expect(result.code).toBe(129)
+    expect(result.stderr).toMatch(/summary: saved \d+, not found 0, skipped 0, invalid 0, failed 0, requests \d+/)
+    expect(fileRequests().length).toBeLessThan(ids.length)
+    expectEndedLog(dir)
+  }, 60_000)
+
+  it("SIGINT while the start-up quota probe waits for an answer: summary printed, log ended, exit 130", async () => {
+    const dir = scratch()
+    longList(dir)
+    // The quota endpoint never answers.
+    const hostile = await Hostile.start({ quotas: () => undefined })
+    try {
+      const { child, done } = startCli(["files", "list.txt", ...args(hostile.url)], {
+        cwd: dir,
+        env: { VT_API_KEY: key }
+      })
+      while (!hostile.requests.some((r) => r.path.endsWith("/overall_quotas"))) await sleep(10)
+      await sleep(200)
+      child.kill("SIGINT")
+      const result = await done
+      expect(result.code).toBe(130)
+      expect(result.stderr).toContain("summary: saved 0, not found 0, skipped 0, invalid 0, failed 0, requests 0")
+      expect(hostile.fileRequests()).toHaveLength(0)
+      expectEndedLog(dir)
+    } finally {
+      await hostile.close()
+    }
+  }, 60_000)
+})
