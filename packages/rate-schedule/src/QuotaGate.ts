@@ -473,11 +473,32 @@ export const middleware = (gate: Service): VtClient.Middleware => {
   return {
     request: (send, info) => {
       const once = attemptWith(gate, send)
-      return info.inUnit ? once : Effect.retry(once, schedule)
+      return info.inUnit ? once : retryAfterFirst(once, schedule)
     },
-    unit: (self) => Effect.retry(self, schedule)
+    unit: (self) => retryAfterFirst(self, schedule)
   }
 }
+
+/**
+ * `Effect.retry(self, schedule)` that builds its schedule only once `self` has failed (most requests succeed at
+ * once): the schedule then sees that first failure, replayed without running `self` again, and every later one,
+ * exactly as `Effect.retry` would.
+ */
+const retryAfterFirst = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<unknown, E, never>
+): Effect.Effect<A, E, R> =>
+  Effect.catchAll(self, (first) => {
+    let replay = true
+    return Effect.retry(
+      Effect.suspend(() => {
+        if (!replay) return self
+        replay = false
+        return Effect.fail(first)
+      }),
+      schedule
+    )
+  })
 
 /**
  * Replaces the `VtClient` in context by the same client behind the gate in context: from then on nothing sent

@@ -136,6 +136,8 @@ export const keepFurtherPages = (
   report: VtClient.Document
 ): Effect.Effect<number, VtError.VtError | Failure.StoreFailed, VtClient.VtClient> =>
   Effect.gen(function*() {
+    // Only when pages are followed: reading `data` parses the whole report, which a plain harvest never needs.
+    if (stores.size === 0) return 0
     const relationships = relationshipsOf(report.data)
     let requested = 0
     for (const name of request.names) {
