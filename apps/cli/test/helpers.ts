@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, beforeEach } from "vitest"
 
 export const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/vt-harvest.js")
 
@@ -146,3 +147,35 @@ export const runShell = (
       resolve({ code, signal, stdout, stderr })
     })
   })
+
+/**
+ * The set-up of a test file that runs the CLI against one emulator: started before its tests (accepting `key`),
+ * its log and quota cleared before each, stopped after them with every scratch directory `scratch` made.
+ */
+export const emulatorSuite = (key: string, name: string) => {
+  let server: VtEmulator.Server | undefined
+  const dirs: Array<string> = []
+  beforeAll(async () => {
+    server = await VtEmulator.start({ apiKeys: [key] })
+  })
+  afterAll(async () => {
+    await server?.close()
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+  })
+  beforeEach(() => {
+    server?.clearLog()
+    server?.resetQuota()
+    server?.update({ latencyMs: 0 })
+  })
+  return {
+    get server(): VtEmulator.Server {
+      if (server === undefined) throw new Error("the emulator is started before the tests")
+      return server
+    },
+    scratch: () => {
+      const dir = tempDir(`vt-harvest-${name}-`)
+      dirs.push(dir)
+      return dir
+    }
+  }
+}

@@ -2,39 +2,21 @@
 // stream (also on a terminal, where the progress bar counts the lines of regular files only), and inputs that are
 // not lists at all (/dev/zero, a binary file, an endless line) stopped with a message in bounded memory. The same
 // for the small files read whole: --api-key-file and .env.
-import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { cliWords, hashes, readJsonFiles, runCli, runShell, sh, tempDir, underTerminal } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { cliWords, emulatorSuite, hashes, readJsonFiles, runCli, runShell, sh, underTerminal } from "./helpers.js"
 
 const key = "inputs-test-key-Qm4c81Zr0x"
-let server: VtEmulator.Server
-const dirs: Array<string> = []
-const scratch = () => {
-  const dir = tempDir("vt-harvest-inputs-")
-  dirs.push(dir)
-  return dir
-}
-
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key] })
-})
-afterAll(async () => {
-  await server.close()
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-})
+const suite = emulatorSuite(key, "inputs")
+const scratch = suite.scratch
 
 // A heap far below what an input read whole would take: a run that buffers /dev/zero dies of it (exit 134).
 const boundedHeap = { NODE_OPTIONS: "--max-old-space-size=96" }
 
-const common = () => ["-o", "out", "--log-dir", "log", "--base-url", server.url, "--tier", "premium"]
+const common = () => ["-o", "out", "--log-dir", "log", "--base-url", suite.server.url, "--tier", "premium"]
 const words = (args: ReadonlyArray<string>) => args.map(sh).join(" ")
-const fileRequests = () => server.requests.filter((r) => r.path.includes("/files/"))
+const fileRequests = () => suite.server.requests.filter((r) => r.path.includes("/files/"))
 
 /** A list of known and unknown hashes in `<dir>/list.txt`. */
 const list = (dir: string) => {
@@ -168,7 +150,7 @@ describe("--api-key-file and .env are read whole but bounded", () => {
     })
     expect(result.code).toBe(2)
     expect(result.stderr).toContain("cannot read --api-key-file \"/dev/zero\": larger than 4 KiB")
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
   }, 20_000)
 
   it("--api-key-file <(cmd), a process substitution, supplies the key", async () => {
@@ -190,7 +172,7 @@ describe("--api-key-file and .env are read whole but bounded", () => {
     expect(result.code).toBe(2)
     expect(result.stderr).toContain("no API key")
     expect(result.stderr).toContain("(.env ignored: not a regular file)")
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
   }, 30_000)
 
   it("a .env larger than 64 KiB is passed over; a small one supplies the key", async () => {

@@ -1,37 +1,18 @@
 // The process edges on the built CLI: a reader that goes away (stderr or stdout closed: `vt-harvest … 2>&1 | head`),
 // SIGHUP (the terminal closed), SIGINT while the start-up quota probe is in flight. Each stops the run as SIGTERM
 // does: requests in flight abandoned, the summary printed where it still can be and logged, the log ended by `end`.
-import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { cliWords, hashes, readJsonFiles, runShell, sh, startCli, tempDir } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { cliWords, emulatorSuite, hashes, readJsonFiles, runShell, sh, startCli } from "./helpers.js"
 import * as Hostile from "./hostileServer.js"
 
 const key = "signals-test-key-Pz93kW1nB7"
-let server: VtEmulator.Server
-const dirs: Array<string> = []
-const scratch = () => {
-  const dir = tempDir("vt-harvest-signals-")
-  dirs.push(dir)
-  return dir
-}
-
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key] })
-})
-afterAll(async () => {
-  await server.close()
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-  server.update({ latencyMs: 0 })
-})
+const suite = emulatorSuite(key, "signals")
+const scratch = suite.scratch
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const fileRequests = () => server.requests.filter((r) => r.path.includes("/files/"))
+const fileRequests = () => suite.server.requests.filter((r) => r.path.includes("/files/"))
 const logOf = (dir: string) =>
   fs.readdirSync(path.join(dir, "log")).map((name) => fs.readFileSync(path.join(dir, "log", name), "utf8")).join("")
 
@@ -72,8 +53,8 @@ describe("a reader that goes away stops the run as SIGTERM would: exit 141, the 
     async () => {
       const dir = scratch()
       const ids = longList(dir)
-      server.update({ latencyMs: 10 })
-      const pipeline = `${cliWords} files list.txt ${args(server.url).map(sh).join(" ")} 2>&1 | head -1; ` +
+      suite.server.update({ latencyMs: 10 })
+      const pipeline = `${cliWords} files list.txt ${args(suite.server.url).map(sh).join(" ")} 2>&1 | head -1; ` +
         "echo \"status ${PIPESTATUS[0]}\""
       const result = await runShell(`bash -c ${sh(pipeline)}`, {
         cwd: dir,
@@ -94,8 +75,8 @@ describe("a reader that goes away stops the run as SIGTERM would: exit 141, the 
     async () => {
       const dir = scratch()
       const ids = longList(dir)
-      server.update({ latencyMs: 10 })
-      const { child, done } = startCli(["files", "list.txt", ...args(server.url)], {
+      suite.server.update({ latencyMs: 10 })
+      const { child, done } = startCli(["files", "list.txt", ...args(suite.server.url)], {
         cwd: dir,
         env: { VT_API_KEY: key }
       })
@@ -115,8 +96,8 @@ describe("signals", () => {
   it("SIGHUP stops the run like SIGTERM: summary printed, the log ends with `end`, exit 129", async () => {
     const dir = scratch()
     const ids = longList(dir)
-    server.update({ latencyMs: 50 })
-    const { child, done } = startCli(["files", "list.txt", ...args(server.url)], {
+    suite.server.update({ latencyMs: 50 })
+    const { child, done } = startCli(["files", "list.txt", ...args(suite.server.url)], {
       cwd: dir,
       env: { VT_API_KEY: key }
     })

@@ -1,33 +1,15 @@
 // The store on disk at its edges, on the built CLI: nothing written or deleted through a symbolic link out of --out
 // (`_not_found`, `_analyses`), and the start-up clean-up removes only abandoned temporaries of the tool, never a live
 // process's nor a file that merely looks like one.
-import { VtEmulator } from "@vt-harvest/vt-emulator"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { emulatorSuite, hashes, readJsonFiles, runCli } from "./helpers.js"
 
 const key = "store-test-key-Lq58dN2wF6"
-let server: VtEmulator.Server
-const dirs: Array<string> = []
-const scratch = () => {
-  const dir = tempDir("vt-harvest-store-")
-  dirs.push(dir)
-  return dir
-}
-
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key] })
-})
-afterAll(async () => {
-  await server.close()
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-})
+const suite = emulatorSuite(key, "store")
+const scratch = suite.scratch
 
 const common = ["--log-dir", "log", "--tier", "premium", "--no-progress"]
 
@@ -42,7 +24,7 @@ describe("nothing through a symbolic link out of --out", () => {
     fs.mkdirSync(path.join(dir, "out"))
     fs.symlinkSync(outside, path.join(dir, "out", "_not_found"))
     fs.writeFileSync(path.join(dir, "list.txt"), [...unknown, ...hashes(1, true, "links")].join("\n"))
-    const result = await runCli(["files", "list.txt", "-o", "out", "--base-url", server.url, ...common], {
+    const result = await runCli(["files", "list.txt", "-o", "out", "--base-url", suite.server.url, ...common], {
       cwd: dir,
       env: { VT_API_KEY: key }
     })
@@ -50,7 +32,7 @@ describe("nothing through a symbolic link out of --out", () => {
     expect(result.stderr).toContain("symbolic link")
     expect(fs.readdirSync(outside)).toEqual([`${unknown[0]}.json`])
     expect(fs.readFileSync(path.join(outside, `${unknown[0]}.json`), "utf8")).toBe("kept")
-    expect(server.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
+    expect(suite.server.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
   }, 30_000)
 
   it("an _analyses that links elsewhere: analysis refuses it, nothing written there", async () => {
@@ -60,7 +42,7 @@ describe("nothing through a symbolic link out of --out", () => {
     fs.mkdirSync(path.join(dir, "out"))
     fs.symlinkSync(outside, path.join(dir, "out", "_analyses"))
     const result = await runCli(
-      ["analysis", `u-${"b".repeat(64)}-1700000000`, "-o", "out", "--base-url", server.url, ...common],
+      ["analysis", `u-${"b".repeat(64)}-1700000000`, "-o", "out", "--base-url", suite.server.url, ...common],
       { cwd: dir, env: { VT_API_KEY: key } }
     )
     expect(result.code).toBe(2)
@@ -85,7 +67,7 @@ describe("temporaries", () => {
       for (const name of [liveTemp, deadTemp, ...lookalikes]) fs.writeFileSync(path.join(out, name), "partial")
       const ids = hashes(2, true, "temps")
       fs.writeFileSync(path.join(dir, "list.txt"), ids.join("\n"))
-      const result = await runCli(["files", "list.txt", "-o", "out", "--base-url", server.url, ...common], {
+      const result = await runCli(["files", "list.txt", "-o", "out", "--base-url", suite.server.url, ...common], {
         cwd: dir,
         env: { VT_API_KEY: key }
       })

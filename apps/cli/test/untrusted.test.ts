@@ -2,33 +2,15 @@
 // server, shown with their control characters escaped (or blanked in a table or CSV cell), never raw. A terminal
 // that receives ESC ] 0 ; … BEL changes its title; ESC [ 5 ; 45 m its colours; U+009B and U+009D are the same in
 // 8 bits. Our own sequences (the progress line's ESC [ K, a coloured "warning:") are the only ones allowed.
-import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { cliWords, hashes, runCli, sh, tempDir, underTerminal } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { cliWords, emulatorSuite, hashes, runCli, sh, underTerminal } from "./helpers.js"
 import * as Hostile from "./hostileServer.js"
 
 const key = "untrusted-test-key-Jx41nV8qE3"
-let server: VtEmulator.Server
-const dirs: Array<string> = []
-const scratch = () => {
-  const dir = tempDir("vt-harvest-untrusted-")
-  dirs.push(dir)
-  return dir
-}
-
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key] })
-})
-afterAll(async () => {
-  await server.close()
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-})
+const suite = emulatorSuite(key, "untrusted")
+const scratch = suite.scratch
 
 const osc = "\u001b]0;pwned\u0007"
 const csi = "\u001b[5;45m"
@@ -55,7 +37,7 @@ describe("untrusted text never reaches the terminal raw", () => {
       const input = `in${osc}${c1}.txt`
       const out = `out${csi}`
       fs.writeFileSync(path.join(dir, input), hashes(2, true, "names").join("\n") + "\n")
-      const args = ["files", input, "-o", out, "--log-dir", "log", "--base-url", server.url, "--tier", "premium"]
+      const args = ["files", input, "-o", out, "--log-dir", "log", "--base-url", suite.server.url, "--tier", "premium"]
       const result = await underTerminal(`${cliWords} ${args.map(sh).join(" ")}`, {
         cwd: dir,
         env: { VT_API_KEY: key }
@@ -73,14 +55,14 @@ describe("untrusted text never reaches the terminal raw", () => {
     const out = `not-a-dir${osc}`
     fs.writeFileSync(path.join(dir, out), "a file, not a directory")
     fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "usage").join("\n"))
-    const result = await runCli(["files", "list.txt", "-o", out, "--base-url", server.url, "--no-progress"], {
+    const result = await runCli(["files", "list.txt", "-o", out, "--base-url", suite.server.url, "--no-progress"], {
       cwd: dir,
       env: { VT_API_KEY: key }
     })
     expect(result.code).toBe(2)
     expect(result.stderr).toContain("not-a-dir\\u001b]0;pwned\\u0007")
     expectNothingRaw(result.stderr)
-    expect(server.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
+    expect(suite.server.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
   }, 20_000)
 
   it("an error body with escape sequences: the console and the run log show it escaped", async () => {
@@ -134,7 +116,7 @@ describe("untrusted text never reaches the terminal raw", () => {
       })
     )
     for (const format of [[], ["--json"]]) {
-      const args = ["analysis", id, "-o", "out", "--log-dir", "log", "--base-url", server.url, ...format]
+      const args = ["analysis", id, "-o", "out", "--log-dir", "log", "--base-url", suite.server.url, ...format]
       const result = await underTerminal(`${cliWords} ${args.map(sh).join(" ")}`, {
         cwd: dir,
         env: { VT_API_KEY: key }
@@ -147,7 +129,7 @@ describe("untrusted text never reaches the terminal raw", () => {
   }, 30_000)
   it("a usage error of several problems keeps one problem a line, each escaped", async () => {
     const dir = scratch()
-    const result = await runCli(["analysis", `bad${osc}`, "also bad", "-o", "out", "--base-url", server.url], {
+    const result = await runCli(["analysis", `bad${osc}`, "also bad", "-o", "out", "--base-url", suite.server.url], {
       cwd: dir,
       env: { VT_API_KEY: key }
     })
