@@ -7,6 +7,7 @@ import { Command } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
 import { Console, Effect, Ref } from "effect"
 import { analysis } from "./commands/analysis.js"
+import { comment, commentAdd, comments, vote, voteAdd, votes } from "./commands/annotations.js"
 import { config, configPath, configShow } from "./commands/config.js"
 import { domains, files, ips, urls } from "./commands/files.js"
 import { quota } from "./commands/quota.js"
@@ -29,7 +30,21 @@ const description = "Collect VirusTotal reports in bulk, paced to your quota, re
  */
 export const command = Command.make("vt-harvest").pipe(
   Command.withDescription(description),
-  Command.withSubcommands([files, urls, domains, ips, scan, analysis, quota, summary, config])
+  Command.withSubcommands([
+    files,
+    urls,
+    domains,
+    ips,
+    scan,
+    analysis,
+    comments.parent,
+    votes.parent,
+    comment,
+    vote,
+    quota,
+    summary,
+    config
+  ])
 )
 
 /**
@@ -40,7 +55,7 @@ export const command = Command.make("vt-harvest").pipe(
  * @category commands
  */
 export const sendsRequests = (argv: ReadonlyArray<string>): boolean =>
-  ["files", "urls", "domains", "ips", "scan", "analysis"].includes(
+  ["files", "urls", "domains", "ips", "scan", "analysis", "comments", "votes", "comment", "vote"].includes(
     argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
   )
 
@@ -52,6 +67,11 @@ const specs = (): ReadonlyArray<Help.CommandSpec> => [
   Help.spec(ips, ["ips"]),
   Help.spec(scan, ["scan"]),
   Help.spec(analysis, ["analysis"]),
+  ...[comments, votes].map(({ name, parent, subcommands }) =>
+    Help.spec(parent, [name], subcommands.map(([kind, sub]) => Help.spec(sub, [name, kind])))
+  ),
+  Help.spec(comment, ["comment"], [Help.spec(commentAdd, ["comment", "add"])]),
+  Help.spec(vote, ["vote"], [Help.spec(voteAdd, ["vote", "add"])]),
   Help.spec(quota, ["quota"]),
   Help.spec(summary, ["summary"]),
   Help.spec(config, ["config"], [Help.spec(configPath, ["config", "path"]), Help.spec(configShow, ["config", "show"])])

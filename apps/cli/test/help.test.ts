@@ -18,11 +18,34 @@ afterAll(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const commands = ["files", "urls", "domains", "ips", "scan", "analysis", "quota", "summary", "config"]
+const commands = [
+  "files",
+  "urls",
+  "domains",
+  "ips",
+  "scan",
+  "analysis",
+  "comments",
+  "votes",
+  "comment",
+  "vote",
+  "quota",
+  "summary",
+  "config"
+]
+const kinds = ["files", "urls", "domains", "ips"]
 
 describe("help", () => {
   it("every help: exit 0, usage names the program, lines of at most 100 columns, no boilerplate", async () => {
-    const all = [[], ...commands.map((c) => [c]), ["config", "path"], ["config", "show"]]
+    const all = [
+      [],
+      ...commands.map((c) => [c]),
+      ["config", "path"],
+      ["config", "show"],
+      ...kinds.flatMap((kind) => [["comments", kind], ["votes", kind]]),
+      ["comment", "add"],
+      ["vote", "add"]
+    ]
     for (const words of all) {
       const result = await runCli([...words, "--help"])
       expect(result.code, words.join(" ")).toBe(0)
@@ -50,6 +73,9 @@ describe("help", () => {
     expect(files.stdout).toContain("  --tier public|premium\n")
     expect(files.stdout).toContain("  -o, --out <text>\n")
     expect((await runCli(["-h"])).stdout).toContain("  config show ")
+    for (const words of [["comments", "urls"], ["votes", "ips"], ["comment", "add"], ["vote", "add"]]) {
+      expect((await runCli([...words, "--help"])).stdout).toContain(`Example: vt-harvest ${words.join(" ")} `)
+    }
   })
 
   it("--wizard and --log-level are refused at once (exit 2), also off a terminal with stdin open", async () => {
@@ -108,6 +134,8 @@ describe("completion scripts", () => {
     }
     expect(complete("vt-harvest ")).toEqual([...commands].sort())
     expect(complete("vt-harvest config ")).toEqual(["path", "show"])
+    expect(complete("vt-harvest comments ")).toEqual([...kinds].sort())
+    expect(complete("vt-harvest vote ")).toEqual(["add"])
     expect(complete("vt-harvest files --tier ")).toEqual(["premium", "public"])
     expect(complete("vt-harvest urls --log-format ")).toEqual(["json", "text"])
     expect(complete("vt-harvest files --out ")).toEqual(["reports_dir/"])
@@ -133,6 +161,8 @@ describe("completion scripts", () => {
     }
     expect(complete("vt-harvest ")).toEqual([...commands].sort())
     expect(complete("vt-harvest config ")).toEqual(["path", "show"])
+    expect(complete("vt-harvest comments ")).toEqual([...kinds].sort())
+    expect(complete("vt-harvest vote ")).toEqual(["add"])
     expect(complete("vt-harvest files --tier ")).toEqual(["premium", "public"])
     expect(complete("vt-harvest urls --log-format ")).toEqual(["json", "text"])
     expect(complete("vt-harvest files --out ")).toContain("reports_dir")

@@ -1,0 +1,103 @@
+/**
+ * What people say about an object, as `comments` and `votes` harvest and `comment add` and `vote add` post: one
+ * table of the two, so that each is written once. A harvest keeps, per id, every item (or the first `--limit`) as
+ * `<out>/_comments/<key>.json` or `<out>/_votes/<key>.json`: `{"data":[…],"meta":{"count":n}}`; an id VirusTotal
+ * does not know is recorded under that store's `_not_found/`.
+ */
+import { ReportSink } from "@vt-harvest/report-sink"
+import type { VtClient, VtError, VtObject } from "@vt-harvest/vt-client"
+import { Comments, Votes, VtError as VtErrors } from "@vt-harvest/vt-client"
+import type { Ref } from "effect"
+import { Chunk, Effect, Either, Stream } from "effect"
+import type * as Outcome from "../engine/Outcome.js"
+import * as Outcomes from "../engine/Outcome.js"
+import * as Pipeline from "../engine/Pipeline.js"
+import * as Steps from "../engine/Steps.js"
+import * as Input from "./input.js"
+import * as Kinds from "./kinds.js"
+
+/** One of the two: its command, its store below --out, its requests. */
+export interface Annotation {
+  readonly command: "comments" | "votes"
+  /** `comment`, `vote`: the singular, for messages and the posting command. */
+  readonly noun: "comment" | "vote"
+  readonly directory: "_comments" | "_votes"
+  /** The items of an object's collection, page after page through the gated client. */
+  readonly list: (
+    ref: VtObject.Ref,
+    options: { readonly limit?: number | undefined; readonly pageSize?: number | undefined }
+  ) => Stream.Stream<{ readonly data: VtObject.VtObject }, VtError.VtError, VtClient.VtClient>
+}
+
+export const comments: Annotation = {
+  command: "comments",
+  noun: "comment",
+  directory: "_comments",
+  list: Comments.list
+}
+
+export const votes: Annotation = {
+  command: "votes",
+  noun: "vote",
+  directory: "_votes",
+  list: Votes.list
+}
+
+/** The kinds of id both harvest, by subcommand. */
+export const kinds: ReadonlyArray<Kinds.Kind> = [Kinds.files, Kinds.urls, Kinds.domains, Kinds.ips]
+
+/** Items per page when no --limit is given: as many as VirusTotal serves in one page. */
+const fullPage = 40
+
+const encoder = new TextEncoder()
+
+/** The document kept for an id: the items as received, and how many. */
+export const document = (items: ReadonlyArray<VtObject.VtObject>): Uint8Array =>
+  encoder.encode(JSON.stringify({ data: items, meta: { count: items.length } }))
+
+/**
+ * The plan: each id of `input` → its items (all pages, or at most `limit`) kept in the store, or its not-found
+ * record; skipped when the store has either.
+ */
+export const harvest = (
+  annotation: Annotation,
+  kind: Kinds.Kind,
+  options: {
+    readonly input: string
+    readonly concurrency: number
+    readonly overwrite: boolean
+    readonly retryNotFound: boolean
+    readonly limit: number | undefined
+  },
+  tally: Ref.Ref<Outcome.Tally>
+) =>
+  Effect.gen(function*() {
+    const store = yield* ReportSink.ReportSink
+    const listOptions = options.limit === undefined ? { pageSize: fullPage } : { limit: options.limit }
+    yield* Pipeline.run({
+      items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
+      concurrency: options.concurrency,
+      store,
+      overwrite: options.overwrite,
+      retryNotFound: options.retryNotFound,
+      logSkips: false,
+      key: (work: Pipeline.Work<string>) =>
+        Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
+      fetch: (work, key, seen) =>
+        Effect.gen(function*() {
+          const items = yield* Steps.requesting(`${annotation.command} of ${work.value}`)(
+            Stream.runCollect(annotation.list(kind.ref(work.value), listOptions))
+          ).pipe(Effect.catchIf(VtErrors.isNotFound, Effect.succeed))
+          if (VtErrors.isNotFound(items)) {
+            return yield* Steps.keepNotFound(store, key, items, Outcomes.notFound(`not found ${work.value}`))
+          }
+          const data = Chunk.toReadonlyArray(items).map((item) => item.data)
+          const saved = Outcomes.saved(
+            `saved ${annotation.directory}/${key}.json (${data.length} ${annotation.noun}${
+              data.length === 1 ? "" : "s"
+            })`
+          )
+          return yield* Steps.keep(store, key, document(data), saved, seen)
+        })
+    }, tally)
+  })
