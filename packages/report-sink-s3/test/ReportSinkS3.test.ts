@@ -177,7 +177,7 @@ describe("ReportSinkS3", () => {
         ...notFound.map((k) => `${prefix}/_not_found/${k}.json`)
       ]
       yield* Effect.forEach(objects, (name) => putRaw(server.client, bucket, name, "{}"), {
-        concurrency: 32,
+        concurrency: 8,
         discard: true
       })
       const entries = yield* listed(sink)
