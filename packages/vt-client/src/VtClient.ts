@@ -674,7 +674,10 @@ export const transform = (service: Service, middleware: Middleware): Service => 
       Effect.flatMap(FiberRef.get(currentUnit), (inUnit) =>
         middleware.request(service.executeBytes(request, options), {
           method: request.method,
-          url: describeUrl(service, request, options?.api),
+          // Computed (and redacted) only for a middleware that reads it.
+          get url() {
+            return describeUrl(service, request, options?.api)
+          },
           api: options?.api ?? "v3",
           inUnit
         })),
