@@ -1,46 +1,21 @@
 // files --behaviour summary|mitre|all, end to end: the built CLI against the emulator, requests counted in the
 // emulator's own log.
-import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { emulatorSuite, hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
 
 const key = "behaviours-test-key-8b2f60d1"
-let server: VtEmulator.Server
+const suite = emulatorSuite(key, "behaviours")
 
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key] })
-})
-afterAll(() => server.close())
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-})
-
-const files = (dir: string, args: ReadonlyArray<string>) =>
-  runCli([
-    "files",
-    "in.txt",
-    ...args,
-    "-o",
-    path.join(dir, "out"),
-    "--log-dir",
-    path.join(dir, "log"),
-    "--base-url",
-    server.url,
-    "--per-minute",
-    "60000",
-    "--no-progress",
-    "--no-quota-probe"
-  ], { env: { VT_API_KEY: key }, cwd: dir })
+const files = (dir: string, args: ReadonlyArray<string>) => suite.run(dir, ["files", "in.txt", ...args])
 
 const served = async (id: string, endpoint: string) =>
   Buffer.from(
-    await (await fetch(`${server.url}/files/${id}/${endpoint}`, { headers: { "x-apikey": key } })).arrayBuffer()
+    await (await fetch(`${suite.server.url}/files/${id}/${endpoint}`, { headers: { "x-apikey": key } })).arrayBuffer()
   )
 
-const paths = () => server.requests.map((r) => r.path.replace("/api/v3/files/", "")).sort()
+const paths = () => suite.server.requests.map((r) => r.path.replace("/api/v3/files/", "")).sort()
 
 describe("files --behaviour", () => {
   it("keeps the summary and the MITRE trees of each known file, resumes, and asks only what a saved one lacks", async () => {
@@ -53,7 +28,7 @@ describe("files --behaviour", () => {
     // Reports only, first: then the behaviours alone are fetched for reports already saved.
     const plain = await files(dir, [])
     expect(plain.stderr).toContain("summary: saved 3, not found 1, skipped 0, invalid 0, failed 0, requests 4")
-    server.clearLog()
+    suite.server.clearLog()
     const summaries = await files(dir, ["--behaviour", "summary"])
     expect(summaries.code).toBe(0)
     expect(summaries.stderr).toContain("summary: saved 3, not found 0, skipped 1, invalid 0, failed 0, requests 3")
@@ -71,7 +46,7 @@ describe("files --behaviour", () => {
     // --behaviour all on a fresh store: the report and both parts, three requests per known file, one per unknown.
     const fresh = tempDir()
     fs.writeFileSync(path.join(fresh, "in.txt"), [...known, ...unknown].join("\n"))
-    server.clearLog()
+    suite.server.clearLog()
     const all = await files(fresh, ["--behaviour", "all"])
     expect(all.code).toBe(0)
     expect(all.stderr).toContain("summary: saved 3, not found 1, skipped 0, invalid 0, failed 0, requests 10")
@@ -89,7 +64,7 @@ describe("files --behaviour", () => {
     ).toBe(0)
 
     // A rerun sends nothing; a lost part costs its one request, the report is not asked again.
-    server.clearLog()
+    suite.server.clearLog()
     const again = await files(fresh, ["--behaviour", "all"])
     expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, requests 0")
     fs.rmSync(path.join(fresh, "out", "_behaviours", "mitre", `${known[1]}.json`))
@@ -104,11 +79,11 @@ describe("files --behaviour", () => {
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "in.txt"), hashes(1, true, "beh").join("\n"))
     expect((await files(dir, ["--behaviour", "sandboxes"])).code).toBe(2)
-    const urls = await runCli(["urls", "in.txt", "--behaviour", "all", "--base-url", server.url], {
+    const urls = await runCli(["urls", "in.txt", "--behaviour", "all", "--base-url", suite.server.url], {
       env: { VT_API_KEY: key },
       cwd: dir
     })
     expect(urls.code).toBe(2)
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
   })
 })

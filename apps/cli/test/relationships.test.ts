@@ -4,35 +4,13 @@ import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { hashes, readJsonFiles, runCli, startCli, tempDir } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { emulatorSuite, hashes, readJsonFiles, startCli, tempDir } from "./helpers.js"
 
 const key = "relationships-test-key-4e7d21c9"
-let server: VtEmulator.Server
+const suite = emulatorSuite(key, "relationships")
 
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key] })
-})
-afterAll(() => server.close())
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-})
-
-const harvest = (dir: string, args: ReadonlyArray<string>) =>
-  runCli([
-    ...args,
-    "-o",
-    path.join(dir, "out"),
-    "--log-dir",
-    path.join(dir, "log"),
-    "--base-url",
-    server.url,
-    "--per-minute",
-    "60000",
-    "--no-progress",
-    "--no-quota-probe"
-  ], { env: { VT_API_KEY: key }, cwd: dir })
+const harvest = (dir: string, args: ReadonlyArray<string>) => suite.run(dir, [...args])
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const readJson = (file: string): any => JSON.parse(fs.readFileSync(file, "utf8"))
@@ -42,7 +20,7 @@ const relationshipsOf = (file: string): Record<string, { data: Array<{ id: strin
 
 /** Every descriptor of a relationship, as the emulator's descriptors route serves them (40 a page). */
 const allDescriptors = async (collection: string, id: string, name: string) => {
-  const answer = await fetch(`${server.url}/${collection}/${id}/relationships/${name}?limit=40`, {
+  const answer = await fetch(`${suite.server.url}/${collection}/${id}/relationships/${name}?limit=40`, {
     headers: { "x-apikey": key }
   })
   return ((await answer.json()) as { data: Array<unknown> }).data
@@ -59,7 +37,7 @@ describe("--relationships", () => {
     const first = await harvest(dir, ["files", "in.txt", "--relationships", "contacted_domains,comments"])
     expect(first.code).toBe(0)
     expect(first.stderr).toContain("summary: saved 5, not found 1, skipped 0, invalid 0, failed 0, requests 6")
-    expect(server.requests.map((r) => r.path).sort()).toEqual(
+    expect(suite.server.requests.map((r) => r.path).sort()).toEqual(
       [...ids, ...unknown].map((id) => `/api/v3/files/${id}`).sort()
     )
     const out = path.join(dir, "out")
@@ -75,17 +53,17 @@ describe("--relationships", () => {
     }
     expect(fs.existsSync(path.join(out, "_relationships"))).toBe(false)
 
-    server.clearLog()
+    suite.server.clearLog()
     const again = await harvest(dir, ["files", "in.txt", "--relationships", "comments,contacted_domains"])
     expect(again.code).toBe(0)
     expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 6, invalid 0, failed 0, requests 0")
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
 
     // Asking one relationship more: each saved report lacks it, so each is fetched again (one request) and replaced.
     const more = await harvest(dir, ["files", "in.txt", "--relationships", "contacted_domains,comments,dropped_files"])
     expect(more.code).toBe(0)
     expect(more.stderr).toContain("summary: saved 5, not found 0, skipped 1, invalid 0, failed 0, requests 5")
-    expect(server.requests).toHaveLength(5)
+    expect(suite.server.requests).toHaveLength(5)
     for (const id of ids) {
       expect(Object.keys(relationshipsOf(path.join(out, `${id}.json`)))).toEqual([
         "contacted_domains",
@@ -98,7 +76,7 @@ describe("--relationships", () => {
       `the saved report of ${ids[0]} lacks relationships dropped_files`
     )
     // Without --relationships a saved report is a saved report, whatever it carries.
-    server.clearLog()
+    suite.server.clearLog()
     const plain = await harvest(dir, ["files", "in.txt"])
     expect(plain.stderr).toContain("requests 0")
   })
@@ -119,7 +97,7 @@ describe("--relationships", () => {
         ["ips", "ips.txt", "resolutions", ip]
       ] as const
     ) {
-      server.clearLog()
+      suite.server.clearLog()
       const result = await harvest(dir, [command, input, "--relationships", names])
       expect(result.code).toBe(0)
       expect(result.stderr).toContain("saved 1, not found 0, skipped 0, invalid 0, failed 0, requests 1")
@@ -160,7 +138,7 @@ describe("--relationships", () => {
     }
     expect(readJsonFiles(path.join(out, "_relationships", names[0]))).toEqual(ids.map((id) => `${id}.json`).sort())
 
-    server.clearLog()
+    suite.server.clearLog()
     const again = await harvest(dir, args)
     expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 3, invalid 0, failed 0, requests 0")
 
@@ -177,26 +155,26 @@ describe("--relationships", () => {
     fs.writeFileSync(path.join(dir, "in.txt"), ids.join("\n"))
     const names = ["contacted_domains", "similar_files"]
     const args = ["files", "in.txt", "--relationships", names.join(","), "--relationship-pages", "all"]
-    server.update({ latencyMs: 100 })
+    suite.server.update({ latencyMs: 100 })
     try {
       const { child, done } = startCli([
         ...args,
         "-o",
         "out",
         "--base-url",
-        server.url,
+        suite.server.url,
         "--per-minute",
         "60000",
         "--no-progress",
         "--no-quota-probe"
       ], { env: { VT_API_KEY: key }, cwd: dir })
       // Mid-item: after a report request and some of its pages.
-      while (server.requests.length < 8) await new Promise((resolve) => setTimeout(resolve, 10))
+      while (suite.server.requests.length < 8) await new Promise((resolve) => setTimeout(resolve, 10))
       child.kill("SIGTERM")
       const result = await done
       expect(result.code).toBe(143)
     } finally {
-      server.update({ latencyMs: 0 })
+      suite.server.update({ latencyMs: 0 })
     }
     const out = path.join(dir, "out")
     const hidden = (dir: string): Array<string> =>
@@ -213,11 +191,11 @@ describe("--relationships", () => {
         expect(fs.existsSync(path.join(out, "_relationships", relationship, name))).toBe(true)
       }
     }
-    server.clearLog()
+    suite.server.clearLog()
     const rerun = await harvest(dir, args)
     expect(rerun.code).toBe(0)
     expect(rerun.stderr).toContain(`saved ${ids.length - saved.length}, not found 0, skipped ${saved.length}`)
-    const asked = new Set(server.requests.map((r) => r.id))
+    const asked = new Set(suite.server.requests.map((r) => r.id))
     for (const name of saved) expect(asked.has(name.replace(".json", ""))).toBe(false)
   })
 
@@ -252,6 +230,6 @@ describe("--relationships", () => {
     expect(linked.code).toBe(2)
     expect(linked.stderr).toContain("is a symbolic link")
     expect(fs.readdirSync(elsewhere)).toEqual([])
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
   })
 })

@@ -4,37 +4,13 @@ import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { emulatorSuite, readJsonFiles, tempDir } from "./helpers.js"
 
 const key = "submit-test-key-1c5a7e93"
-let server: VtEmulator.Server
+const suite = emulatorSuite(key, "submit", { analysisQueuedMs: 300, analysisCompletedMs: 600 })
 
-beforeAll(async () => {
-  server = await VtEmulator.start({ apiKeys: [key], analysisQueuedMs: 300, analysisCompletedMs: 600 })
-})
-afterAll(() => server.close())
-beforeEach(() => {
-  server.clearLog()
-  server.resetQuota()
-})
-
-const urls = (dir: string, args: ReadonlyArray<string>) =>
-  runCli([
-    "urls",
-    "urls.txt",
-    ...args,
-    "-o",
-    path.join(dir, "out"),
-    "--log-dir",
-    path.join(dir, "log"),
-    "--base-url",
-    server.url,
-    "--per-minute",
-    "60000",
-    "--no-progress",
-    "--no-quota-probe"
-  ], { env: { VT_API_KEY: key }, cwd: dir })
+const urls = (dir: string, args: ReadonlyArray<string>) => suite.run(dir, ["urls", "urls.txt", ...args])
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex")
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -57,13 +33,13 @@ describe("urls --submit-unknown", () => {
 
     // … and with it, those and the new unknown ones are submitted: 404, POST /urls, one poll, the report.
     fs.writeFileSync(path.join(dir, "urls.txt"), [...known, ...unknown].join("\n"))
-    server.clearLog()
+    suite.server.clearLog()
     const submitted = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
     expect(submitted.code).toBe(0)
     expect(submitted.stderr).toContain(
       "summary: saved 3, not found 0, skipped 1, invalid 0, failed 0, analysed 3, requests 12"
     )
-    expect(server.requests.filter((r) => r.method === "POST").map((r) => r.path)).toEqual(
+    expect(suite.server.requests.filter((r) => r.method === "POST").map((r) => r.path)).toEqual(
       unknown.map(() => "/api/v3/urls")
     )
     for (const url of unknown) {
@@ -80,16 +56,16 @@ describe("urls --submit-unknown", () => {
       expect(unknown).toContain(analysis.meta.url_info.url)
     }
 
-    server.clearLog()
+    suite.server.clearLog()
     const again = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
     expect(again.stderr).toContain(
       "summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, analysed 0, requests 0"
     )
-    expect(server.requests).toHaveLength(0)
+    expect(suite.server.requests).toHaveLength(0)
   })
 
   it("an analysis that does not complete in --wait-timeout fails the URL, its last state kept; a rerun submits again", async () => {
-    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    suite.server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     try {
       const dir = tempDir()
       const url = Array.from({ length: 30 }, (_, i) => `https://slow-${i}.example.org/`).find((u) =>
@@ -107,15 +83,15 @@ describe("urls --submit-unknown", () => {
       expect(readJsonFiles(path.join(dir, "out", "_not_found"))).toEqual([])
 
       // (The emulator makes a URL known when its first submission's analysis completes: forget that one.)
-      server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
-      server.reset()
+      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
+      suite.server.reset()
       const rerun = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
       expect(rerun.code, rerun.stderr).toBe(0)
       expect(rerun.stderr).toContain("saved 1, not found 0, skipped 0, invalid 0, failed 0, analysed 1")
-      expect(server.requests.filter((r) => r.method === "POST")).toHaveLength(1)
+      expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(1)
       expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(url)}.json`])
     } finally {
-      server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
+      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
     }
   })
 })

@@ -39,26 +39,35 @@ export const describeError = (error: VtError.VtError): string => {
   }
 }
 
+/** The stop a failed request means for the whole run (a refused key, an untrusted connection), if any. */
+export const stopFor = (error: VtError.VtError): Stop | undefined =>
+  VtError.isAuthFailure(error)
+    ? new KeyRefused({ error })
+    : VtError.isTlsFailure(error)
+    ? new Untrusted({ error })
+    : undefined
+
+/** Stops the run; a refused key also names VirusTotal's answer in the log. */
+const stop = (reason: Stop): Effect.Effect<never, Stop> =>
+  reason._tag === "KeyRefused"
+    ? Effect.zipRight(Effect.logError(describeError(reason.error)), Effect.fail(reason))
+    : Effect.fail(reason)
+
 /**
  * A request of the item described by `where` failed with `error`: a refused key or an untrusted connection stops
  * the run (the gate has already stopped every other request); anything else fails this item only.
  */
-export const classify = (
-  where: string,
-  also: ReadonlyArray<Outcome.Counter> = []
-) =>
-(error: VtError.VtError): Effect.Effect<Outcome.Outcome, KeyRefused | Untrusted> => {
-  if (VtError.isAuthFailure(error)) {
-    return Effect.zipRight(Effect.logError(describeError(error)), Effect.fail(new KeyRefused({ error })))
+export const classify =
+  (where: string, also: ReadonlyArray<Outcome.Counter> = []) =>
+  (error: VtError.VtError): Effect.Effect<Outcome.Outcome, Stop> => {
+    const reason = stopFor(error)
+    return reason === undefined
+      ? Effect.succeed(Outcome.failed(`${describeError(error)} (${where})`, also))
+      : stop(reason)
   }
-  if (VtError.isTlsFailure(error)) return Effect.fail(new Untrusted({ error }))
-  return Effect.succeed(Outcome.failed(`${describeError(error)} (${where})`, also))
-}
 
-/** The same decision for a request made outside the item pipeline (the start-up quota read, `quota`). */
-export const stopOn = (error: VtError.VtError): Effect.Effect<never, KeyRefused | Untrusted> =>
-  VtError.isAuthFailure(error)
-    ? Effect.zipRight(Effect.logError(describeError(error)), Effect.fail(new KeyRefused({ error })))
-    : VtError.isTlsFailure(error)
-    ? Effect.fail(new Untrusted({ error }))
-    : Effect.die(error)
+/** The same decision for a request made outside the item pipeline (the start-up quota read): stop, or `orElse`. */
+export const stopOr = <A>(error: VtError.VtError, orElse: Effect.Effect<A>): Effect.Effect<A, Stop> => {
+  const reason = stopFor(error)
+  return reason === undefined ? orElse : stop(reason)
+}

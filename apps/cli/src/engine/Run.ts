@@ -9,7 +9,7 @@ import { ConsoleLog, RunLog } from "@vt-harvest/logging"
 import { QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
-import { VtClient, VtError } from "@vt-harvest/vt-client"
+import { VtClient } from "@vt-harvest/vt-client"
 import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Ref } from "effect"
 import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
@@ -285,12 +285,13 @@ const startingQuotas = QuotaGate.readQuotas.pipe(
       }, this hour ${Quotas.describeWindow(quotas.hourly)}`
     )
   ),
-  Effect.catchAll((error): Effect.Effect<QuotaGate.OverallQuotas | undefined, Failure.Stop> =>
-    VtError.isFatal(error)
-      ? Effect.flatMap(Failure.classify("the start-up quota request")(error), () => Effect.succeed(undefined))
-      : Effect.logWarning(`could not read the key's quota usage (${error._tag}); counting from zero this run`).pipe(
-        Effect.as(undefined)
+  Effect.catchAll((error) =>
+    Failure.stopOr(
+      error,
+      Effect.logWarning(`could not read the key's quota usage (${error._tag}); counting from zero this run`).pipe(
+        Effect.as<QuotaGate.OverallQuotas | undefined>(undefined)
       )
+    )
   )
 )
 
