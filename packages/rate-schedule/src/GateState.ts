@@ -306,15 +306,20 @@ interface Blocker {
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
-/** What holds the next start back at `now` (the longest wait wins), with the ledger as rolled to `now`. */
-const blocker = (s: State, l: Ledger, now: Now): Blocker | undefined => {
+/**
+ * What holds the next start back at `now` (the longest wait wins), with the ledger as rolled to `now`. With `shared`,
+ * spacing and the ledger's limits are a shared ledger's to enforce (`SharedLedger`), and only this gate's own pauses
+ * count here.
+ */
+const blocker = (s: State, l: Ledger, now: Now, shared = false): Blocker | undefined => {
   let worst: Blocker | undefined
   const consider = (millis: number, reason: WaitReason) => {
     if (millis > 0 && (worst === undefined || millis > worst.millis)) worst = { millis, reason }
   }
-  if (s.lastStart !== undefined && s.limits.spacing > 0) consider(s.lastStart + s.limits.spacing - now.mono, "spacing")
   consider(s.pausedMono - now.mono, "paused")
   consider(s.pausedWall - now.wall, "paused")
+  if (shared) return worst
+  if (s.lastStart !== undefined && s.limits.spacing > 0) consider(s.lastStart + s.limits.spacing - now.mono, "spacing")
   const { perDay, perHour, perMonth } = s.limits
   if (perHour !== undefined && l.thisHour >= perHour) consider(nextUtcHour(now.wall) - now.wall, "hour")
   if (perDay !== undefined && l.today >= perDay) consider(nextUtcMidnight(now.wall) - now.wall, "day")
@@ -336,25 +341,46 @@ const limitText = (s: State, reason: WaitReason): string | undefined => {
 }
 
 /**
+ * A request starts at `now`, whatever holds others back: it is counted in the ledger and gets the next ticket. What
+ * {@link take} does when nothing holds it back; a gate with a shared ledger (`SharedLedger`) does it once the
+ * ledger has let the request start.
+ *
+ * @since 0.3.0
+ * @category transitions
+ */
+export const start = (s: State, now: Now): readonly [Ticket, State] => {
+  const l = roll(s.ledger, now.wall)
+  const ticket: Ticket = { startedAt: now.wall, sequence: s.requests + 1 }
+  return [ticket, {
+    ...s,
+    ledger: { ...l, thisHour: l.thisHour + 1, today: l.today + 1, thisMonth: l.thisMonth + 1 },
+    requests: ticket.sequence,
+    lastStart: now.mono
+  }]
+}
+
+/**
  * A request wants to start at `now`: it starts (and is counted), or waits (how long, and why), or waits for a
  * probe, or may not start at all. A full ledger waits until the UTC boundary that empties it.
+ *
+ * With `shared`, the gate's spacing and limits are kept by a ledger shared between processes (`SharedLedger`), which
+ * the gate asks next: here only the halt, a probe and this gate's own pauses hold a request back.
  *
  * @since 0.2.0
  * @category transitions
  */
-export const take = (s: State, now: Now): readonly [Decision, State] => {
+export const take = (
+  s: State,
+  now: Now,
+  options?: { readonly shared?: boolean | undefined }
+): readonly [Decision, State] => {
   if (s.halted !== undefined) return [{ _tag: "Halted", reason: s.halted }, s]
   if (s.probing) return [{ _tag: "Probing" }, s]
   const l = roll(s.ledger, now.wall)
-  const wait = blocker(s, l, now)
+  const wait = blocker(s, l, now, options?.shared === true)
   if (wait === undefined) {
-    const ticket: Ticket = { startedAt: now.wall, sequence: s.requests + 1 }
-    return [{ _tag: "Start", ticket }, {
-      ...s,
-      ledger: { ...l, thisHour: l.thisHour + 1, today: l.today + 1, thisMonth: l.thisMonth + 1 },
-      requests: ticket.sequence,
-      lastStart: now.mono
-    }]
+    const [ticket, after] = start(s, now)
+    return [{ _tag: "Start", ticket }, after]
   }
   const until = now.wall + wait.millis
   const what = limitText(s, wait.reason)

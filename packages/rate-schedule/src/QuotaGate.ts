@@ -25,6 +25,7 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as GateState from "./GateState.js"
 import type * as QuotaPolicy from "./QuotaPolicy.js"
 import * as QuotaSchedule from "./QuotaSchedule.js"
+import * as SharedLedger from "./SharedLedger.js"
 
 /**
  * The permission to send one request, handed out by `take`. Give it back to `refused`, `throttled` or `answered`
@@ -34,7 +35,10 @@ import * as QuotaSchedule from "./QuotaSchedule.js"
  * @since 0.1.0
  * @category models
  */
-export type Ticket = GateState.Ticket
+export interface Ticket extends GateState.Ticket {
+  /** With a shared ledger: the request's sequence number there, and the refusals in a row it had counted. */
+  readonly shared?: { readonly sequence: number; readonly refusals: number } | undefined
+}
 
 /**
  * A snapshot of the gate, for progress displays and logs: until when and why no request may start (`waitingUntil`,
@@ -209,6 +213,12 @@ export interface Options<R = never> {
    * counted by the gate.
    */
   readonly probe?: Effect.Effect<SpentWindow, never, R> | undefined
+  /**
+   * A ledger shared with the other processes that use the key (`SharedLedger`): every request start is granted by
+   * it, so that spacing, the hour/day/month counts and the pause after a refusal hold for all of them together.
+   * Without one, the gate uses the `SharedLedger.QuotaLedger` in context, if any, else keeps its own.
+   */
+  readonly ledger?: SharedLedger.Service | undefined
 }
 
 /**
@@ -220,6 +230,29 @@ export interface Options<R = never> {
 export class QuotaGate extends Context.Tag("@vt-harvest/rate-schedule/QuotaGate")<QuotaGate, Service>() {}
 
 const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** A request cannot start while the shared ledger cannot say when: the request fails, sending nothing. */
+const ledgerFailure = (ledger: SharedLedger.Service) => (error: SharedLedger.LedgerError): VtError.VtError =>
+  new VtError.TransportError({
+    reason: "Other",
+    message: `the shared quota ledger (${ledger.location}) cannot be reached: ${error.message}`
+  })
+
+const warnLedger = (error: SharedLedger.LedgerError): Effect.Effect<void> =>
+  Effect.logWarning(`the shared quota ledger could not be updated: ${error.message}`)
+
+const ledgerLimit = (limits: GateState.Limits, reason: GateState.WaitReason): string | undefined => {
+  switch (reason) {
+    case "hour":
+      return `hourly limit of ${limits.perHour} requests`
+    case "day":
+      return `daily limit of ${limits.perDay} requests`
+    case "month":
+      return `monthly limit of ${limits.perMonth} requests`
+    default:
+      return undefined
+  }
+}
 
 const quotaExceededLine = (until: number, window: SpentWindow): string =>
   `QuotaExceededError... waiting until ${iso(until)} to request again${
@@ -258,6 +291,7 @@ export const make = <R = never>(
     const start = yield* now
     const context = yield* Effect.context<R>()
     const probe = options?.probe === undefined ? undefined : Effect.provide(options.probe, context)
+    const ledger = options?.ledger ?? Option.getOrUndefined(yield* Effect.serviceOption(SharedLedger.QuotaLedger))
     const fresh = GateState.initial(policy, start, options?.initial)
     const state = yield* Ref.make(options?.quotas === undefined ? fresh : GateState.learn(fresh, options.quotas, start))
     // Completed when the probe run for the latest pause has answered.
@@ -268,13 +302,34 @@ export const make = <R = never>(
     const refusing = yield* Effect.makeSemaphore(1)
     const escalation = QuotaSchedule.quotaExceeded(policy)
 
-    const waitAndTake: Effect.Effect<Ticket, VtError.VtError> = permit.withPermits(1)(Effect.gen(function*() {
+    // The shared ledger's last announced wait, so that it is announced once by this process.
+    let announcedShared = -Infinity
+    const loop: Effect.Effect<Ticket, VtError.VtError> = Effect.gen(function*() {
       while (true) {
         const at = yield* now
-        const next = yield* Ref.modify(state, (s) => GateState.take(s, at))
+        const next = ledger === undefined
+          ? yield* Ref.modify(state, (s) => GateState.take(s, at))
+          : GateState.take(yield* Ref.get(state), at, { shared: true })[0]
         switch (next._tag) {
-          case "Start":
-            return next.ticket
+          case "Start": {
+            if (ledger === undefined) return next.ticket
+            // This process lets the request go: the ledger shared with the others decides when.
+            const limits = (yield* Ref.get(state)).limits
+            const answer = yield* Effect.mapError(ledger.take(limits), ledgerFailure(ledger))
+            if (answer._tag === "Start") {
+              const ticket = yield* Ref.modify(state, (s) => GateState.start(s, at))
+              return { ...ticket, shared: { sequence: answer.sequence, refusals: answer.refusals } }
+            }
+            const what = ledgerLimit(limits, answer.reason)
+            if (what !== undefined && announcedShared !== answer.until) {
+              announcedShared = answer.until
+              yield* Effect.logWarning(
+                `${what} reached (shared ledger), waiting until ${iso(answer.until)} to request again`
+              )
+            }
+            yield* Effect.sleep(Duration.millis(Math.max(1, answer.millis)))
+            continue
+          }
           case "Halted":
             return yield* Effect.fail(next.reason as VtError.VtError)
           case "Probing": {
@@ -290,13 +345,19 @@ export const make = <R = never>(
             yield* Effect.sleep(Duration.millis(next.millis))
         }
       }
-    }))
+    })
+    const waitAndTake = permit.withPermits(1)(loop)
 
     // Without spacing a caller never queues behind another for a slot, so when the gate is open it takes its ticket
     // at once, without the permit; otherwise it joins the queue. With spacing every caller queues, so that the
     // waiting ones keep their order.
+    // With a shared ledger and no spacing, callers ask the ledger side by side.
     const spaced = GateState.limitsOf(policy).spacing > 0
-    const take: Effect.Effect<Ticket, VtError.VtError> = spaced ? waitAndTake : Effect.flatMap(
+    const take: Effect.Effect<Ticket, VtError.VtError> = spaced
+      ? waitAndTake
+      : ledger !== undefined
+      ? loop
+      : Effect.flatMap(
       now,
       (at) =>
         Effect.flatMap(
@@ -332,16 +393,25 @@ export const make = <R = never>(
           const at = yield* now
           const before = yield* Ref.get(state)
           if (!GateState.isFresh(before, ticket)) return
+          // With a shared ledger, every process pauses at once (for one window until the pause is known), and the
+          // refusals in a row are counted there; a refusal another process already paused for says nothing new.
+          const shared = ledger === undefined || ticket.shared === undefined
+            ? undefined
+            : yield* ledger.refused(ticket.shared.sequence, { _tag: "For", millis: windowMillis }).pipe(
+              Effect.catchAll((error) => Effect.as(warnLedger(error), undefined))
+            )
+          if (shared !== undefined && !shared.fresh) return
           // The escalation schedule says how long, from how many refusals came in a row.
           const [, pause] = yield* escalation.step(
             at.wall,
             { monthFull: GateState.monthFull(before, at) },
-            before.refusals
+            Math.max(before.refusals, (shared?.refusals ?? 0) - 1)
           )
           const answered = probe === undefined ? undefined : yield* Deferred.make<void>()
           if (answered !== undefined) yield* Ref.set(probing, answered)
           yield* Ref.update(state, (s) => GateState.refused(s, ticket, pause, at, { probing: answered !== undefined }))
           if (probe === undefined || answered === undefined) {
+            yield* share(pause)
             return yield* Effect.logWarning(quotaExceededLine((yield* pausedUntil(at)) ?? at.wall, "unknown"))
           }
           // Interruptible while it waits for VirusTotal; an interruption counts as no answer, and the pause is
@@ -350,6 +420,7 @@ export const make = <R = never>(
           const window: SpentWindow = Exit.isSuccess(exit) ? exit.value : "unknown"
           const measured = resetOf(window, at)
           yield* Ref.update(state, (s) => GateState.probed(s, measured, pause, at, before))
+          yield* share(measured ?? pause)
           yield* Ref.set(probing, undefined)
           yield* Deferred.succeed(answered, undefined)
           yield* Effect.logWarning(
@@ -361,12 +432,34 @@ export const make = <R = never>(
     const throttled = (ticket: Ticket): Effect.Effect<void> =>
       Effect.flatMap(now, (at) => Ref.update(state, (s) => GateState.throttled(s, ticket, at, backoffBase, backoffCap)))
 
-    const answered = (ticket: Ticket): Effect.Effect<void> => Ref.update(state, (s) => GateState.answered(s, ticket))
+    // The pause every process keeps, in the shared ledger.
+    const share = (pause: QuotaSchedule.Pause): Effect.Effect<void> =>
+      ledger === undefined ? Effect.void : Effect.catchAll(ledger.extend(pause), warnLedger)
+
+    const answered = (ticket: Ticket): Effect.Effect<void> =>
+      Effect.zipRight(
+        Ref.update(state, (s) => GateState.answered(s, ticket)),
+        // Only a request that was let go after refusals ends them (the rest need no round trip).
+        ledger !== undefined && ticket.shared !== undefined && ticket.shared.refusals > 0
+          ? Effect.catchAll(ledger.answered(ticket.shared.sequence), warnLedger)
+          : Effect.void
+      )
 
     const halt = (error: VtError.VtError): Effect.Effect<void> => Ref.update(state, (s) => GateState.halt(s, error))
 
+    // What the key used, as learned, counts in the shared ledger too.
+    const shareUsed = (at: GateState.Now): Effect.Effect<void> =>
+      ledger === undefined ? Effect.void : Effect.flatMap(Ref.get(state), (s) => {
+        const l = GateState.roll(s.ledger, at.wall)
+        return Effect.catchAll(
+          ledger.learn({ thisHour: l.thisHour, today: l.today, thisMonth: l.thisMonth }),
+          warnLedger
+        )
+      })
+    if (options?.quotas !== undefined) yield* shareUsed(start)
+
     const learn = (usage: GateState.Usage): Effect.Effect<void> =>
-      Effect.flatMap(now, (at) => Ref.update(state, (s) => GateState.learn(s, usage, at)))
+      Effect.flatMap(now, (at) => Effect.zipRight(Ref.update(state, (s) => GateState.learn(s, usage, at)), shareUsed(at)))
 
     const status: Effect.Effect<Status> = Effect.flatMap(now, (at) =>
       Effect.map(Ref.get(state), (s) => GateState.status(s, at)))

@@ -45,3 +45,12 @@ export * as GateState from "./GateState.js"
  * @category modules
  */
 export * as Planner from "./Planner.js"
+
+/**
+ * A quota ledger shared by every process that uses one key (spacing, hour/day/month counts, pauses), the gate's
+ * rules on one row; in memory here, in PostgreSQL in `@vt-harvest/report-sink-pg`.
+ *
+ * @since 0.3.0
+ * @category modules
+ */
+export * as SharedLedger from "./SharedLedger.js"

@@ -1,0 +1,144 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import * as GateState from "../src/GateState.js"
+import * as QuotaPolicy from "../src/QuotaPolicy.js"
+import * as SharedLedger from "../src/SharedLedger.js"
+import { at, harvest, join, ok, quota, startsOf } from "./util.js"
+
+const limits = (spacing: number, perDay?: number): GateState.Limits => ({
+  spacing,
+  perHour: undefined,
+  perDay,
+  perMonth: undefined
+})
+
+describe("SharedLedger transitions", () => {
+  it("spaces starts from every process by the caller's spacing, on the ledger's clock", () => {
+    const t0 = at("2024-05-07T10:00:00Z")
+    const [first, row1] = SharedLedger.take(SharedLedger.empty(t0), limits(1000), t0)
+    assert.deepStrictEqual(first, { _tag: "Start", sequence: 1, refusals: 0 })
+    const [second] = SharedLedger.take(row1, limits(1000), t0 + 400)
+    assert.deepStrictEqual(second, { _tag: "Wait", millis: 600, until: t0 + 1000, reason: "spacing" })
+    const [third, row3] = SharedLedger.take(row1, limits(1000), t0 + 1000)
+    assert.deepStrictEqual(third, { _tag: "Start", sequence: 2, refusals: 0 })
+    assert.strictEqual(row3.ledger.today, 2)
+  })
+
+  it("waits for 00:00 UTC once the day's count reaches the limit", () => {
+    const t0 = at("2024-05-07T23:59:00Z")
+    let row = SharedLedger.empty(t0)
+    for (let i = 0; i < 3; i++) row = SharedLedger.take(row, limits(0, 3), t0)[1]
+    const [wait] = SharedLedger.take(row, limits(0, 3), t0)
+    assert.deepStrictEqual(wait, { _tag: "Wait", millis: 60_000, until: at("2024-05-08T00:00:00Z"), reason: "day" })
+    const [next] = SharedLedger.take(row, limits(0, 3), at("2024-05-08T00:00:00Z"))
+    assert.strictEqual(next._tag, "Start")
+  })
+
+  it("counts a refusal once: a request already in flight when the pause was set changes nothing", () => {
+    const t0 = at("2024-05-07T10:00:00Z")
+    let row = SharedLedger.empty(t0)
+    for (let i = 0; i < 3; i++) row = SharedLedger.take(row, limits(0), t0)[1]
+    const [first, paused] = SharedLedger.refused(row, 2, { _tag: "For", millis: 60_000 }, t0 + 10)
+    assert.deepStrictEqual(first, { fresh: true, refusals: 1 })
+    assert.strictEqual(paused.pausedUntil, t0 + 60_010)
+    const [stale, same] = SharedLedger.refused(paused, 3, { _tag: "For", millis: 60_000 }, t0 + 20)
+    assert.deepStrictEqual(stale, { fresh: false, refusals: 1 })
+    assert.strictEqual(same, paused)
+    const [wait] = SharedLedger.take(paused, limits(0), t0 + 30)
+    assert.deepStrictEqual(wait, { _tag: "Wait", millis: 59_980, until: t0 + 60_010, reason: "paused" })
+    // The next request after the pause is answered: the refusals in a row are over.
+    const [start, resumed] = SharedLedger.take(paused, limits(0), t0 + 60_010)
+    assert.deepStrictEqual(start, { _tag: "Start", sequence: 4, refusals: 1 })
+    assert.strictEqual(SharedLedger.answered(resumed, 3).refusals, 1)
+    assert.strictEqual(SharedLedger.answered(resumed, 4).refusals, 0)
+  })
+
+  it("learns what the key used, never lowering a count", () => {
+    const t0 = at("2024-05-07T10:00:00Z")
+    let row = SharedLedger.empty(t0)
+    for (let i = 0; i < 5; i++) row = SharedLedger.take(row, limits(0), t0)[1]
+    const learned = SharedLedger.learn(row, { today: 3, thisMonth: 40 }, t0)
+    assert.strictEqual(learned.ledger.today, 5)
+    assert.strictEqual(learned.ledger.thisMonth, 40)
+  })
+})
+
+describe("QuotaGate with a shared ledger", () => {
+  it.effect("two gates on one ledger start requests 15 s apart together at 4/min", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.publicTier, { concurrency: 2 })
+      const a = yield* harvest(policy, ["a1", "a2", "a3"], ok, 2, { ledger })
+      const b = yield* harvest(policy, ["b1", "b2", "b3"], ok, 2, { ledger })
+      yield* TestClock.adjust("3 minutes")
+      yield* join(a.fiber)
+      yield* join(b.fiber)
+      const starts = [...startsOf(a.calls), ...startsOf(b.calls)].sort((x, y) => x - y)
+      assert.deepStrictEqual(starts, [0, 15, 30, 45, 60, 75].map((s) => t0 + s * 1000))
+      assert.strictEqual((yield* ledger.read).requests, 6)
+    }))
+
+  it.effect("a refusal in one process pauses the other for the window", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 1 })
+      // a's first request is refused once; b keeps asking.
+      const a = yield* harvest(policy, ["a1"], (item, n) => n === 1 ? Effect.fail(quota()) : ok(item), 1, { ledger })
+      yield* TestClock.adjust("500 millis")
+      const b = yield* harvest(policy, ["b1", "b2"], ok, 1, { ledger })
+      yield* TestClock.adjust("3 minutes")
+      assert.deepStrictEqual(yield* join(a.fiber), ["a1"])
+      assert.deepStrictEqual(yield* join(b.fiber), ["b1", "b2"])
+      // a: refused at t0; nothing else starts during the minute's pause a's refusal set for both, then the three
+      // remaining requests go 1 s apart.
+      const starts = [...startsOf(a.calls), ...startsOf(b.calls)].sort((x, y) => x - y)
+      assert.deepStrictEqual(starts, [t0, t0 + 60_000, t0 + 61_000, t0 + 62_000])
+      assert.strictEqual((yield* ledger.read).refusals, 0)
+    }))
+
+  it.effect("a second refusal in a row, in the other process, escalates to 00:00 UTC for both", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 1 })
+      const midnight = at("2024-05-08T00:00:00Z")
+      // Refused until midnight, whoever asks.
+      const respond = (item: string) =>
+        Effect.flatMap(
+          Effect.clockWith((clock) => clock.currentTimeMillis),
+          (now) => now < midnight ? Effect.fail(quota()) : ok(item)
+        )
+      const a = yield* harvest(policy, ["a1"], respond, 1, { ledger })
+      yield* TestClock.adjust("30 seconds")
+      const b = yield* harvest(policy, ["b1"], respond, 1, { ledger })
+      yield* TestClock.adjust("15 hours")
+      yield* join(a.fiber)
+      yield* join(b.fiber)
+      const starts = [...startsOf(a.calls), ...startsOf(b.calls)].sort((x, y) => x - y)
+      // One refusal each side of the minute's pause, then nothing until 00:00 UTC.
+      assert.deepStrictEqual(starts.filter((s) => s < midnight), [t0, t0 + 60_000])
+      assert.strictEqual(starts.filter((s) => s >= midnight).length, 2)
+    }))
+
+  it.effect("the day's limit holds for both processes together", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T23:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perDay: 4, concurrency: 4 })
+      const a = yield* harvest(policy, ["a1", "a2", "a3"], ok, 4, { ledger })
+      const b = yield* harvest(policy, ["b1", "b2", "b3"], ok, 4, { ledger })
+      yield* TestClock.adjust("2 hours")
+      yield* join(a.fiber)
+      yield* join(b.fiber)
+      const starts = [...startsOf(a.calls), ...startsOf(b.calls)]
+      assert.strictEqual(starts.filter((s) => s < at("2024-05-08T00:00:00Z")).length, 4)
+      assert.strictEqual(starts.filter((s) => s === at("2024-05-08T00:00:00Z")).length, 2)
+    }))
+})
