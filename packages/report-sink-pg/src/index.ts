@@ -28,3 +28,19 @@ export * as PgPool from "./PgPool.js"
  * @category modules
  */
 export * as ReportSinkPg from "./ReportSinkPg.js"
+
+/**
+ * The quota ledger of a key shared by every process through PostgreSQL (`make`, `layer`, `layerWithoutPool`).
+ *
+ * @since 0.3.0
+ * @category modules
+ */
+export * as PgQuotaLedger from "./PgQuotaLedger.js"
+
+/**
+ * Claims on ids in flight shared by every process through PostgreSQL, renewed while in use, taken over after a lease.
+ *
+ * @since 0.3.0
+ * @category modules
+ */
+export * as PgClaims from "./PgClaims.js"

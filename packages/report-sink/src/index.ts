@@ -44,3 +44,11 @@ export * as StorePrimitives from "./StorePrimitives.js"
  * @category modules
  */
 export * as StoreLayout from "./StoreLayout.js"
+
+/**
+ * Claims on ids in flight shared between processes, with a lease so that a dead process's claims are taken over.
+ *
+ * @since 0.3.0
+ * @category modules
+ */
+export * as ReportClaims from "./ReportClaims.js"
