@@ -30,8 +30,12 @@ const defaults: Readonly<Record<string, string>> = {
   out: "vt_reports",
   log_dir: "log",
   base_url: Settings.defaultBaseUrl,
-  proxy: "none"
+  proxy: "none",
+  quota_store: "none (this process's own gate)"
 }
+
+// Settings that may be URLs with a password in them: shown without it.
+const urlSettings = new Set(["proxy", "base_url", "out", "quota_store"])
 
 const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] as const
 
@@ -68,7 +72,7 @@ export const configShow = Command.make("show", {}, () =>
         const [value, source] = setting(loaded, name)
         return [
           name,
-          `${name === "proxy" || name === "base_url" ? UserConfig.redactUrl(value) : value} (${source})`
+          `${urlSettings.has(name) ? UserConfig.redactUrl(value) : value} (${source})`
         ] as const
       })
     ]
@@ -88,7 +92,8 @@ export const configShow = Command.make("show", {}, () =>
 export const config = Command.make("config", {}).pipe(
   Command.withDescription(
     "The user config file ($XDG_CONFIG_HOME/vt-harvest/config.toml, default ~/.config/vt-harvest/config.toml):\n" +
-      "defaults for tier, per_minute, per_day, per_month, concurrency, out, log_dir, base_url and proxy.\n" +
+      "defaults for tier, per_minute, per_day, per_month, concurrency, out, log_dir, base_url, proxy and\n" +
+      "quota_store.\n" +
       "Precedence: flag > environment > config file > default."
   ),
   Command.withSubcommands([configPath, configShow])

@@ -93,6 +93,22 @@ export const common = {
     )
   ),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("No progress display, plain lines only")),
+  quotaStore: Options.text("quota-store").pipe(
+    Options.withDescription(
+      "Share the key's quota with every process that names the same PostgreSQL database (postgres://…): one gate " +
+        "for all of them, on any machine, and no id requested by two at once [VT_QUOTA_STORE]\nExample: " +
+        "vt-harvest files part1.txt --quota-store postgres://harvest@db/vt"
+    ),
+    Options.optional,
+    Options.withFallbackConfig(Config.map(Config.string("VT_QUOTA_STORE"), Option.some))
+  ),
+  shard: Options.text("shard").pipe(
+    Options.withDescription(
+      "Take only part i of n of the input (i/n, from 1/n to n/n), split by a stable hash of each id: n processes " +
+        "with 1/n … n/n share one list without talking to each other\nExample: vt-harvest files big.txt --shard 2/4"
+    ),
+    Options.optional
+  ),
   noQuotaProbe: Options.boolean("no-quota-probe").pipe(
     Options.withDescription(
       "Don't ask VirusTotal what the key is allowed and already used before starting, nor which window a 429 spent"

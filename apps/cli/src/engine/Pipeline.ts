@@ -4,10 +4,10 @@
  * one fold into the tally, one log line. A refused key, an untrusted connection or a store that fails stops the
  * run; anything else fails the item only.
  */
-import type { ReportKey } from "@vt-harvest/report-sink"
+import type { ReportClaims, ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink } from "@vt-harvest/report-sink"
 import type { VtError } from "@vt-harvest/vt-client"
-import { Effect, Queue, Ref, Stream } from "effect"
+import { Context, Duration, Effect, Option, Queue, Ref, Stream } from "effect"
 import type { InputError } from "../internal/input.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
@@ -32,6 +32,31 @@ export interface Claim<B> {
 }
 
 export const claim = <B>(key: ReportKey.ReportKey, value: B): Claim<B> => ({ _tag: "Claim", key, value })
+
+/**
+ * What a run shares with other processes: claims on the ids in flight (`--quota-store`), so that no two processes
+ * request the same id at once, and the part of the input this process takes (`--shard i/n`).
+ */
+export interface SharingService {
+  readonly claims?: { readonly service: ReportClaims.Service; readonly scope: string } | undefined
+  readonly shard?: { readonly index: number; readonly count: number } | undefined
+}
+
+/** The sharing of the run, when there is any (see `Run.run`). */
+export class Sharing extends Context.Tag("@vt-harvest/cli/Sharing")<Sharing, SharingService>() {}
+
+/**
+ * The shard (0 to `count - 1`) of a key: FNV-1a of its bytes, the same on every machine and in every run, so that
+ * `--shard 1/4` … `--shard 4/4` split one list into four parts that together hold every id once.
+ */
+export const shardOf = (key: string, count: number): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash % count
+}
 
 /** What a command declares; the pipeline does the rest. */
 export interface Spec<A, B, R> {
@@ -107,24 +132,59 @@ export const run = <A, B, R>(
 ): Effect.Effect<void, Failure.Stop | InputError, R> =>
   Effect.gen(function*() {
     const count = record(tally)
+    const sharing = Option.getOrUndefined(yield* Effect.serviceOption(Sharing))
+    const shard = sharing?.shard
+    const claims = sharing?.claims
     const inFlight = new Set<string>()
     const settled = new Set<string>()
     const skip = (work: { readonly where: string }, why: string) =>
       Outcome.skipped(spec.logSkips ? `skipped ${work.where}: ${why}` : undefined)
 
+    // With shared claims, an id is fetched only by the process that holds its claim; another process that wants it
+    // meanwhile waits until the store has it (then it is skipped) or the claim is free or has expired (then it
+    // claims it: a process that died holding it will not bring it).
+    // What the store holds is no answer under --overwrite (an earlier run's report is there to be replaced).
+    const fetchedMeanwhile = (seen: ReportSink.Presence | undefined, now: ReportSink.Presence) =>
+      !spec.overwrite && now !== seen && !ReportSink.isPendingPresence(now, spec)
+    const fetch = (
+      work: Work<B>,
+      key: ReportKey.ReportKey,
+      presence: ReportSink.Presence | undefined
+    ): Effect.Effect<Outcome.Outcome, VtError.VtError | Failure.Stop, R> =>
+      claims === undefined ? spec.fetch(work, key, presence) : Effect.gen(function*() {
+        let seen = presence
+        while (true) {
+          const attempt = yield* Failure.storeOrStop(claims.service.acquire(claims.scope, key))
+          const release = Effect.ignore(claims.service.release(claims.scope, key))
+          if (attempt._tag === "Claimed") {
+            // Another process may have fetched it, and let its claim go, since the store was asked.
+            const now = yield* Failure.storeOrStop(spec.store.has(key)).pipe(Effect.tapError(() => release))
+            if (fetchedMeanwhile(seen, now)) return yield* Effect.as(release, skip(work, "fetched by another process"))
+            if (attempt.takenFrom !== undefined) {
+              yield* Effect.logWarning(`took over ${work.where} from ${attempt.takenFrom}, whose claim expired`)
+            }
+            return yield* spec.fetch(work, key, now).pipe(Effect.ensuring(release))
+          }
+          yield* Effect.sleep(Duration.millis(Math.min(1_000, Math.max(50, attempt.retryIn))))
+          const now = yield* Failure.storeOrStop(spec.store.has(key))
+          if (fetchedMeanwhile(seen, now)) return skip(work, "fetched by another process")
+          seen = now
+        }
+      })
+
     const decide = (work: Work<B>, key: ReportKey.ReportKey) =>
       Effect.gen(function*() {
-        if (spec.overwrite) return yield* spec.fetch(work, key, undefined)
+        if (spec.overwrite) return yield* fetch(work, key, undefined)
         const presence = yield* Failure.storeOrStop(spec.store.has(key))
         if (presence === "saved" && spec.stored !== undefined) {
           const outcome = yield* spec.stored(work, key)
           if (outcome !== undefined) return outcome
-          return yield* spec.fetch(work, key, presence)
+          return yield* fetch(work, key, presence)
         }
         if (!ReportSink.isPendingPresence(presence, spec)) {
           return skip(work, presence === "saved" ? "already saved" : "recorded as not found")
         }
-        return yield* spec.fetch(work, key, presence)
+        return yield* fetch(work, key, presence)
       }).pipe(
         Effect.catchIf(
           (error): error is VtError.VtError => !isStop(error),
@@ -136,6 +196,8 @@ export const run = <A, B, R>(
       Effect.flatMap(spec.key(work), (claimed) => {
         if (claimed._tag !== "Claim") return count(claimed)
         const key = claimed.key
+        // Another shard's id: another process's to fetch.
+        if (shard !== undefined && shardOf(key, shard.count) !== shard.index) return Effect.void
         // Checked and claimed in one step (no yield in between), so concurrent duplicates cannot both pass.
         if (inFlight.has(key) || settled.has(key)) {
           return count(skip(work, "a duplicate of an earlier item of this run"))

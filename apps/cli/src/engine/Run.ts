@@ -6,11 +6,11 @@
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { ConsoleLog, RunLog } from "@vt-harvest/logging"
-import { QuotaGate, type QuotaPolicy } from "@vt-harvest/rate-schedule"
-import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
+import { QuotaGate, type QuotaPolicy, type SharedLedger } from "@vt-harvest/rate-schedule"
+import { type ReportClaims, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient } from "@vt-harvest/vt-client"
-import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, Ref } from "effect"
+import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, type Redacted, Ref, type Scope } from "effect"
 import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
@@ -21,6 +21,7 @@ import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
+import * as Pipeline from "./Pipeline.js"
 import * as Steps from "./Steps.js"
 
 /** The options of every command that sends requests and writes to a store. */
@@ -35,6 +36,10 @@ export interface CommonOptions extends Settings.LimitOptions {
   readonly gzip: boolean
   readonly noProgress: boolean
   readonly noQuotaProbe: boolean
+  /** --quota-store: a PostgreSQL database holding the quota ledger and the claims shared with other processes. */
+  readonly quotaStore: Option.Option<string>
+  /** --shard i/n. */
+  readonly shard: Option.Option<string>
 }
 
 /** A store layer as `--out` names it. */
@@ -225,7 +230,34 @@ export interface Prepared<S> {
   readonly screen: Progress.Screen
   /** The proxies in force, for VirusTotal and S3 alike. */
   readonly proxy: Proxy.Proxy | undefined
+  /** What --quota-store shares with other processes, opened when the run starts; none without it. */
+  readonly shared: Effect.Effect<Shared | undefined, Settings.UsageError, Scope.Scope>
+  /** --shard, as 0-based index and count. */
+  readonly shard: { readonly index: number; readonly count: number } | undefined
 }
+
+/** The quota ledger and the claims a run shares with other processes (`--quota-store`). */
+export interface Shared {
+  readonly ledger: SharedLedger.Service
+  readonly claims: ReportClaims.Service
+}
+
+/**
+ * The ledger and the claims of --quota-store, on one small pool; PostgreSQL's driver is loaded only then. Failing to
+ * open them is exit status 2, nothing sent.
+ */
+const openShared = (url: string, apiKey: Redacted.Redacted<string>) =>
+  Effect.gen(function*() {
+    const { PgClaims, PgPool, PgQuotaLedger } = yield* Effect.promise(() => import("@vt-harvest/report-sink-pg"))
+    const pool = yield* Layer.build(PgPool.layer({ url, maxConnections: 4, applicationName: "vt-harvest" }))
+    const ledger = yield* Effect.provide(PgQuotaLedger.make({ apiKey }), pool)
+    const claims = yield* Effect.provide(PgClaims.make(), pool)
+    return { ledger, claims } satisfies Shared
+  }).pipe(
+    Effect.mapError((error) =>
+      new Settings.UsageError({ message: `cannot use --quota-store ${showOut(url)}: ${error.message}; nothing was sent` })
+    )
+  )
 
 /** Checks the limits, --base-url, --timeout, the store(s) --out names and the API key, in that order. */
 export const prepare = <S>(
@@ -237,12 +269,21 @@ export const prepare = <S>(
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
     const timeout = yield* Settings.seconds("timeout", options.timeout, 60)
     const proxy = yield* Proxy.resolve(options.proxy)
+    const shard = yield* Settings.shard(options.shard)
+    const quotaStore = Option.getOrUndefined(options.quotaStore)?.trim()
+    if (quotaStore !== undefined && !isPostgres(quotaStore)) {
+      return yield* new Settings.UsageError({
+        message: "--quota-store must name a PostgreSQL database: postgres://user@host:5432/database"
+      })
+    }
     const layer = yield* stores
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     return {
       policy,
       baseUrl,
       proxy,
+      shard,
+      shared: quotaStore === undefined ? Effect.succeed(undefined) : openShared(quotaStore, apiKey),
       client: VtClient.layerUndici({ apiKey, baseUrl, timeout: Duration.seconds(timeout), proxy: clientProxy(proxy) }),
       stores: layer.pipe(
         Layer.mapError((error) =>
@@ -355,10 +396,14 @@ export const run = <S, R>(spec: Spec<S, R>) =>
           )
         )
       }
+      const shared = yield* prepared.shared
+      const { shard } = prepared
       yield* Effect.logInfo(
         `start ${spec.command} ${spec.source} -> ${target} (api ${new URL(prepared.baseUrl).origin}${
           Proxy.describe(prepared.proxy, new URL(prepared.baseUrl))
-        }, tier ${common.tier}: ${describeLimits(policy)})`
+        }, tier ${common.tier}: ${describeLimits(policy)}${
+          shared === undefined ? "" : `, quota and claims shared in ${shared.ledger.location}`
+        }${shard === undefined ? "" : `, shard ${shard.index + 1}/${shard.count}`})`
       )
       screen.line(`vt-harvest ${spec.command}: ${spec.source} -> ${target}/ (log ${logFile.path})`)
       const gateRef = yield* Ref.make<QuotaGate.Service | undefined>(undefined)
@@ -376,8 +421,13 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         const quotas = common.noQuotaProbe ? undefined : yield* startingQuotas
         const gated = QuotaGate.layerGated(policy, {
           quotas,
-          probe: common.noQuotaProbe ? undefined : QuotaGate.windowProbe
+          probe: common.noQuotaProbe ? undefined : QuotaGate.windowProbe,
+          ledger: shared?.ledger
         }).pipe(Layer.provide(Steps.layerRequestLog))
+        const sharing: Pipeline.SharingService = {
+          claims: shared === undefined ? undefined : { service: shared.claims, scope: `${spec.command} ${target}` },
+          shard
+        }
         return yield* Effect.gen(function*() {
           yield* Ref.set(gateRef, yield* QuotaGate.QuotaGate)
           yield* Progress.report({
@@ -390,7 +440,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
             plainEvery: "30 seconds"
           })
           yield* spec.body(tally)
-        }).pipe(Effect.provide(gated))
+        }).pipe(Effect.provide(gated), Effect.provideService(Pipeline.Sharing, sharing))
       })
       return yield* run.pipe(
         Effect.zipRight(Effect.map(Ref.get(tally), Outcome.exitStatus)),

@@ -123,3 +123,20 @@ export const seconds = (
   value: Option.Option<number>,
   fallback: number
 ): Effect.Effect<number, UsageError> => positive(name, value, 86_400).pipe(Effect.map((n) => n ?? fallback))
+
+/** `--shard i/n` (1 ≤ i ≤ n ≤ 1000) as a 0-based index and a count. */
+export const shard = (
+  value: Option.Option<string>
+): Effect.Effect<{ readonly index: number; readonly count: number } | undefined, UsageError> => {
+  if (Option.isNone(value)) return Effect.succeed(undefined)
+  const match = /^\s*(\d{1,4})\s*\/\s*(\d{1,4})\s*$/.exec(value.value)
+  const index = Number(match?.[1])
+  const count = Number(match?.[2])
+  return match !== null && index >= 1 && count >= 1 && index <= count && count <= 1000
+    ? Effect.succeed({ index: index - 1, count })
+    : Effect.fail(
+      new UsageError({
+        message: `--shard takes i/n with 1 ≤ i ≤ n ≤ 1000 (e.g. --shard 2/4), not ${JSON.stringify(value.value)}`
+      })
+    )
+}

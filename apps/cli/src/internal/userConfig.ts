@@ -27,7 +27,12 @@ export const keys: Readonly<Record<string, { readonly env: string; readonly kind
   out: { env: "VT_OUT", kind: "string", help: "where reports go: a directory or s3://bucket/prefix" },
   log_dir: { env: "VT_LOG_DIR", kind: "string", help: "directory of the run logs" },
   base_url: { env: "VT_BASE_URL", kind: "url", help: "the VirusTotal API root" },
-  proxy: { env: "VT_PROXY", kind: "url", help: "HTTP proxy for VirusTotal and S3 (after HTTPS_PROXY/HTTP_PROXY)" }
+  proxy: { env: "VT_PROXY", kind: "url", help: "HTTP proxy for VirusTotal and S3 (after HTTPS_PROXY/HTTP_PROXY)" },
+  quota_store: {
+    env: "VT_QUOTA_STORE",
+    kind: "string",
+    help: "postgres:// database of the quota ledger shared with other processes on the key"
+  }
 }
 
 /** Where the file is, as the environment says. */
