@@ -10,7 +10,7 @@ import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
-import * as Summary from "./summary.js"
+import * as Formats from "./formats.js"
 import * as Text from "./text.js"
 
 /** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
@@ -99,7 +99,7 @@ export const formatRow = (value: Row, key: string, json: boolean): string => {
   }
   // One line per analysis whatever the server sent (control characters, C1 included, become spaces), under the same
   // CSV rule as `summary`: a cell a spreadsheet would run as a formula is defused.
-  return Summary.csvLine(
+  return Formats.csvLine(
     columns.map((column) => value[column].replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " "))
   )
 }
