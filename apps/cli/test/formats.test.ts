@@ -46,12 +46,11 @@ describe("fields", () => {
     const parsed = parseFields("key, permalink ,attributes.names.0,data.id,meta.file_info.sha256")
     expect(parsed._tag === "Right" ? parsed.right : parsed.left).toEqual([
       { _tag: "Named", name: "key" },
-        { _tag: "Named", name: "permalink" },
-        { _tag: "Path", name: "attributes.names.0", path: ["data", "attributes", "names", "0"] },
-        { _tag: "Path", name: "data.id", path: ["data", "id"] },
-        { _tag: "Path", name: "meta.file_info.sha256", path: ["meta", "file_info", "sha256"] }
-      ]
-    )
+      { _tag: "Named", name: "permalink" },
+      { _tag: "Path", name: "attributes.names.0", path: ["data", "attributes", "names", "0"] },
+      { _tag: "Path", name: "data.id", path: ["data", "id"] },
+      { _tag: "Path", name: "meta.file_info.sha256", path: ["meta", "file_info", "sha256"] }
+    ])
     const left = (text: string) => {
       const parsed = parseFields(text)
       return parsed._tag === "Left" ? parsed.left : undefined
@@ -194,7 +193,12 @@ describe("summary --format, --fields", () => {
     const table = await run("")
     expect(table.code).toBe(0)
     expect(table.stdout).toMatch(/key\s+type\s+malicious\s+suspicious\s+undetected\s+harmless\s+names/)
-    for (const args of ["--format csv --fields key,attributes.meaningful_name", "--format ndjson --fields key,attributes.meaningful_name"]) {
+    for (
+      const args of [
+        "--format csv --fields key,attributes.meaningful_name",
+        "--format ndjson --fields key,attributes.meaningful_name"
+      ]
+    ) {
       const result = await run(args)
       expect(result.code, args).toBe(0)
       expect(result.stdout, args).not.toContain("\u001b]0;owned")
@@ -208,11 +212,13 @@ describe("summary --format, --fields", () => {
     const unknown = await summary(["--fields", "key,nothing.here"])
     expect(unknown.code).toBe(0)
     expect(parseCsv(unknown.stdout).slice(1).every((row) => row[1] === "")).toBe(true)
-    for (const [fields, message] of [
-      ["key,,type", "field 2 is empty"],
-      ["attributes..names", "field 1 has an empty segment"],
-      ["", "field 1 is empty"]
-    ]) {
+    for (
+      const [fields, message] of [
+        ["key,,type", "field 2 is empty"],
+        ["attributes..names", "field 1 has an empty segment"],
+        ["", "field 1 is empty"]
+      ]
+    ) {
       const result = await summary(["--fields", fields])
       expect(result.code, fields).toBe(2)
       expect(result.stdout).toBe("")

@@ -102,7 +102,9 @@ describe("files --rescan-older-than", () => {
     suite.server.clearLog()
     const rerun = await files(dir, rescan)
     expect(rerun.code).toBe(0)
-    expect(rerun.stderr).toContain("summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, analysed 0, requests 0")
+    expect(rerun.stderr).toContain(
+      "summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, analysed 0, requests 0"
+    )
     expect(suite.server.requests).toHaveLength(0)
   })
 

@@ -7,8 +7,8 @@ import { Effect, Option, Stream } from "effect"
 import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
 import * as Analyses from "../internal/analyses.js"
-import * as Formats from "../internal/formats.js"
 import { fetchAnalyses } from "../internal/analysisPlan.js"
+import * as Formats from "../internal/formats.js"
 import * as Input from "../internal/input.js"
 
 export const analysis = Command.make("analysis", {
@@ -74,7 +74,14 @@ export const analysis = Command.make("analysis", {
             Stream.fromIterable(fromArgs),
             readsStdin ? Stream.map(Input.lines(Input.stdinArgument), Analyses.fromLine) : Stream.empty
           ),
-          { ...options, waiting, print, begin: writer.begin, end: writer.end, concurrency: prepared.policy.concurrency },
+          {
+            ...options,
+            waiting,
+            print,
+            begin: writer.begin,
+            end: writer.end,
+            concurrency: prepared.policy.concurrency
+          },
           tally
         )
     })

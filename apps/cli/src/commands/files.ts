@@ -12,8 +12,8 @@ import * as Behaviours from "../internal/behaviours.js"
 import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
 import * as Relationships from "../internal/relationships.js"
-import * as Rescans from "../internal/rescans.js"
 import { harvest, reportStores } from "../internal/reports.js"
+import * as Rescans from "../internal/rescans.js"
 import * as Settings from "../internal/settings.js"
 
 const flags = {
@@ -109,7 +109,11 @@ export const files = Command.make(
   (options) =>
     harvestCommand(Kinds.files, options, {
       parts: Behaviours.parts(Option.getOrUndefined(options.behaviour)),
-      rescan: { olderThan: options.rescanOlderThan, pollInterval: options.pollInterval, waitTimeout: options.waitTimeout }
+      rescan: {
+        olderThan: options.rescanOlderThan,
+        pollInterval: options.pollInterval,
+        waitTimeout: options.waitTimeout
+      }
     })
 ).pipe(
   Command.withDescription(
@@ -138,7 +142,11 @@ export const urls = Command.make(
       submit: options.submitUnknown
         ? { pollInterval: options.pollInterval, waitTimeout: options.waitTimeout }
         : undefined,
-      rescan: { olderThan: options.rescanOlderThan, pollInterval: options.pollInterval, waitTimeout: options.waitTimeout }
+      rescan: {
+        olderThan: options.rescanOlderThan,
+        pollInterval: options.pollInterval,
+        waitTimeout: options.waitTimeout
+      }
     })
 ).pipe(
   Command.withDescription(

@@ -8,8 +8,8 @@ import { Quota, VtClient, VtError } from "@vt-harvest/vt-client"
 import { Console, Effect, Option } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Flags from "../engine/Flags.js"
-import * as Formats from "../internal/formats.js"
 import * as Run from "../engine/Run.js"
+import * as Formats from "../internal/formats.js"
 import * as Proxy from "../internal/proxy.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
@@ -108,9 +108,7 @@ export const quota = Command.make("quota", {
           : linesAs(format, ["window", "used", "allowed"], windowLines(quotas)))
     return yield* text.pipe(
       Effect.provide(VtClient.layerUndici({ apiKey, baseUrl, proxy: Run.clientProxy(proxy) })),
-      Effect.flatMap((out) =>
-        Effect.as(Console.log(out), 0)
-      ),
+      Effect.flatMap((out) => Effect.as(Console.log(out), 0)),
       Effect.catchAll((error) =>
         VtError.isAuthFailure(error)
           ? Effect.as(Console.error(`vt-harvest: the API key was refused (${error._tag})`), 3)

@@ -8,9 +8,9 @@ import type { Option } from "effect"
 import { Duration, Effect, Either } from "effect"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
+import type * as Formats from "./formats.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
-import * as Formats from "./formats.js"
 
 /** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
 export const statusText = (analysis: { readonly status: string }): string =>

@@ -122,9 +122,7 @@ export const writer = <A>(
         return {
           begin: Effect.void,
           record: (record) => Effect.sync(() => void rows.push(columns.map((c) => c.text(record)))),
-          end: Effect.suspend(() =>
-            write(table(columns.map((c) => c.name), rows, width, columns.map((c) => c.align)))
-          )
+          end: Effect.suspend(() => write(table(columns.map((c) => c.name), rows, width, columns.map((c) => c.align))))
         }
       }
     }

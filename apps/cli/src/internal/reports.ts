@@ -236,17 +236,17 @@ export const harvest = (
       stored: request.names.length === 0 && behaviours.length === 0 && rescanning === undefined
         ? undefined
         : (work, key) =>
-        Effect.gen(function*() {
-          const lacks = yield* lacking(key)
-          if (lacks === undefined) return undefined
-          const what = [
-            ...(lacks.report === undefined ? [] : [lacks.report]),
-            ...lacks.behaviours.map((part) => `behaviour ${part}`)
-          ]
-          if (what.length === 0 && lacks.stale === undefined) return Outcome.skipped()
-          if (what.length > 0) yield* Effect.logInfo(`the saved report of ${work.value} lacks ${what.join(", ")}`)
-          return undefined
-        }),
+          Effect.gen(function*() {
+            const lacks = yield* lacking(key)
+            if (lacks === undefined) return undefined
+            const what = [
+              ...(lacks.report === undefined ? [] : [lacks.report]),
+              ...lacks.behaviours.map((part) => `behaviour ${part}`)
+            ]
+            if (what.length === 0 && lacks.stale === undefined) return Outcome.skipped()
+            if (what.length > 0) yield* Effect.logInfo(`the saved report of ${work.value} lacks ${what.join(", ")}`)
+            return undefined
+          }),
       fetch: (work, key, seen) =>
         Effect.gen(function*() {
           // Only a saved report lacking something reaches here as "saved": fetch only what it lacks.

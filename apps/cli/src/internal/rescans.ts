@@ -19,7 +19,9 @@ const maxSeconds = 10 * 366 * 86_400
  * `--rescan-older-than`: a whole number and a unit, s, m, h, d or w (`12h`, `30d`, `2w`); anything else makes the
  * run unusable before a request is sent.
  */
-export const parseAge = (value: Option.Option<string>): Effect.Effect<Duration.Duration | undefined, Settings.UsageError> => {
+export const parseAge = (
+  value: Option.Option<string>
+): Effect.Effect<Duration.Duration | undefined, Settings.UsageError> => {
   if (Option.isNone(value)) return Effect.succeed(undefined)
   const match = /^\s*(\d{1,9})\s*([smhdw])\s*$/i.exec(value.value)
   const seconds = match === null ? 0 : Number(match[1]) * units[match[2].toLowerCase()]

@@ -87,7 +87,6 @@ export const read = (key: string, body: Uint8Array): Report | string => {
   return { row, names, document: json }
 }
 
-
 /**
  * Every saved report of the store as a row, read a few at a time; not-found records are not reports. A record that
  * cannot be read or is not a report goes to `onProblem` instead.
