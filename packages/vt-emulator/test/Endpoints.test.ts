@@ -177,6 +177,36 @@ describe("uploads and analyses", () => {
       assert.strictEqual(errorCode(yield* get(server, "/analyses/nope")), "NotFoundError")
     }))
 
+  it.scoped("POST /files|urls/{id}/analyse: once the analysis completes the report's last_analysis_date is then", () =>
+    Effect.gen(function*() {
+      let now = T0
+      const server = yield* VtEmulator.make({ now: () => now, analysisQueuedMs: 10_000, analysisCompletedMs: 30_000 })
+      for (const path of [`/files/${knownFile}`, `/urls/${urlId(knownUrl)}`]) {
+        const before = yield* get(server, path)
+        const old = parse(before).data.attributes.last_analysis_date as number
+        assert.isBelow(old, T0 / 1000)
+        const started = now
+        const rescan = yield* post(server, `${path}/analyse`, "")
+        assert.strictEqual(rescan.status, 200)
+        const id = parse(rescan).data.id as string
+        // Until the analysis completes, the report is the one served before, byte for byte.
+        now += 29_000
+        assert.strictEqual(parse(yield* get(server, `/analyses/${id}`)).data.attributes.status, "in-progress")
+        assert.deepStrictEqual((yield* get(server, path)).bytes, before.bytes)
+        now += 1_000
+        assert.strictEqual(parse(yield* get(server, `/analyses/${id}`)).data.attributes.status, "completed")
+        const after = parse(yield* get(server, path))
+        assert.strictEqual(after.data.attributes.last_analysis_date, (started + 30_000) / 1000)
+        assert.strictEqual(after.data.id, parse(before).data.id)
+        const item = parse(yield* get(server, `/analyses/${id}/item`))
+        assert.strictEqual(item.data.attributes.last_analysis_date, (started + 30_000) / 1000)
+      }
+      // Another file is not affected.
+      const other = find((i) => sha256(`other-${i}`), VtEmulator.isKnown)
+      const otherDate = parse(yield* get(server, `/files/${other}`)).data.attributes.last_analysis_date as number
+      assert.isBelow(otherDate, T0 / 1000)
+    }))
+
   it.scoped("upload URLs are one-time; a body over the limit is refused with 413", () =>
     Effect.gen(function*() {
       const server = yield* VtEmulator.make({ maxUploadBytes: 1000, maxLargeUploadBytes: 5000 })

@@ -3,11 +3,12 @@
  * row each on stdout.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
 import * as Analyses from "../internal/analyses.js"
 import { fetchAnalyses } from "../internal/analysisPlan.js"
+import * as Formats from "../internal/formats.js"
 import * as Input from "../internal/input.js"
 
 export const analysis = Command.make("analysis", {
@@ -21,7 +22,17 @@ export const analysis = Command.make("analysis", {
   ...Flags.wait,
   overwrite: Flags.overwrite("Fetch again analyses already saved as completed"),
   retryNotFound: Flags.retryNotFound("Ask again for analyses recorded as not found by an earlier run"),
-  json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object per analysis instead of CSV"))
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print one JSON object per analysis instead of CSV (the same as --format ndjson)")
+  ),
+  format: Options.choice("format", Formats.formats).pipe(
+    Options.withDescription(
+      "csv (default; formula-like cells defused), json (one array, written as analyses come), ndjson (one object per " +
+        "line) or table (aligned, printed once every analysis is in)\nExample: vt-harvest analysis --wait --format " +
+        "table <id>"
+    ),
+    Options.optional
+  )
 }, (options) =>
   Run.exitWith(Effect.gen(function*() {
     const waiting = yield* Analyses.waitSettings(options)
@@ -29,13 +40,20 @@ export const analysis = Command.make("analysis", {
     const fromArgs = yield* Analyses.checkIds(options.ids)
     const readsStdin = options.ids.some(Input.isStdin)
     // stdout and the progress line on stderr share a terminal: the line is cleared first (the next tick redraws it).
-    const print = (body: Uint8Array, key: string) =>
+    const write = (line: string) =>
       Effect.sync(() => {
-        const row = Analyses.row(body)
-        if (row === undefined) return
         prepared.screen.clear()
-        process.stdout.write(`${Analyses.formatRow(row, key, options.json)}\n`)
+        process.stdout.write(`${line}\n`)
       })
+    const format = Option.getOrElse(options.format, () => (options.json ? "ndjson" as const : "csv" as const))
+    const writer = yield* Formats.writer(format, Analyses.outputColumns(format), write, {
+      width: process.stdout.columns ?? 120,
+      tty: process.stdout.isTTY === true
+    })
+    const print = (body: Uint8Array, key: string) => {
+      const row = Analyses.row(body)
+      return row === undefined ? Effect.void : writer.record({ row, key })
+    }
     return yield* Run.run({
       common: options,
       prepared,
@@ -56,15 +74,24 @@ export const analysis = Command.make("analysis", {
             Stream.fromIterable(fromArgs),
             readsStdin ? Stream.map(Input.lines(Input.stdinArgument), Analyses.fromLine) : Stream.empty
           ),
-          { ...options, waiting, print, concurrency: prepared.policy.concurrency },
+          {
+            ...options,
+            waiting,
+            print,
+            begin: writer.begin,
+            end: writer.end,
+            concurrency: prepared.policy.concurrency
+          },
           tally
         )
     })
   }))).pipe(
     Command.withDescription(
       "Fetch analyses by id into <out>/_analyses/ and print one CSV row per analysis to stdout (id, status,\n" +
-        "malicious, suspicious, undetected, harmless, item: the file's SHA-256 or the URL). An analysis already\n" +
-        "saved as completed is printed from the store without a request. With - ids are read from stdin, one per\n" +
-        "line.\nExample: vt-harvest analysis --wait NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw=="
+        "malicious, suspicious, undetected, harmless, item: the file's SHA-256 or the URL), or with --format JSON,\n" +
+        "JSON lines or a table. An analysis already saved as completed is printed from the store without a request.\n" +
+        "With - ids are read from stdin, one per line.\n" +
+        "Example: vt-harvest analysis --wait NjY0MjRlOTFjMDIyYTkyNWM0NjU2NWQzYWNlMzFmZmI6MTQ3NTA0ODI3Nw==\n" +
+        "Example: vt-harvest analysis --format ndjson - < analysis-ids.txt"
     )
   )

@@ -13,6 +13,7 @@ import * as Input from "../internal/input.js"
 import * as Kinds from "../internal/kinds.js"
 import * as Relationships from "../internal/relationships.js"
 import { harvest, reportStores } from "../internal/reports.js"
+import * as Rescans from "../internal/rescans.js"
 import * as Settings from "../internal/settings.js"
 
 const flags = {
@@ -33,6 +34,10 @@ const harvestCommand = (
   extra: {
     readonly parts?: ReadonlyArray<Behaviours.Part>
     readonly submit?: Command.Command.ParseConfig<typeof Flags.wait> | undefined
+    /** --rescan-older-than, and the wait settings its analyses are polled with. */
+    readonly rescan?:
+      | { readonly olderThan: Option.Option<string> } & Command.Command.ParseConfig<typeof Flags.wait>
+      | undefined
   } = {}
 ) =>
   Run.exitWith(Effect.gen(function*() {
@@ -41,7 +46,12 @@ const harvestCommand = (
     const waiting = extra.submit === undefined
       ? undefined
       : yield* Analyses.waitSettings({ ...options, ...extra.submit })
-    const stores = reportStores(options, relationships, parts, waiting !== undefined)
+    const olderThan = yield* Rescans.parseAge(extra.rescan?.olderThan ?? Option.none())
+    const rescanWaiting = olderThan === undefined || extra.rescan === undefined
+      ? undefined
+      : { olderThan, ...yield* Analyses.waitSettings({ ...options, ...extra.rescan }) }
+    const stores = reportStores(options, relationships, parts, waiting !== undefined, rescanWaiting !== undefined)
+    const analysing = waiting !== undefined || rescanWaiting !== undefined
     const prepared = yield* Run.prepare(options, stores.layer)
     yield* Input.checkReadable(options.input).pipe(
       Effect.mapError((error) => new Settings.UsageError({ message: error.message }))
@@ -58,10 +68,10 @@ const harvestCommand = (
         "skipped",
         "invalid",
         "failed",
-        ...(waiting === undefined ? [] : ["analysed" as const])
+        ...(analysing ? ["analysed" as const] : [])
       ],
       progress: {
-        counters: ["saved", "notFound", "failed", ...(waiting === undefined ? [] : ["analysed" as const])],
+        counters: ["saved", "notFound", "failed", ...(analysing ? ["analysed" as const] : [])],
         whenAny: ["skipped", "invalid"]
       },
       total: prepared.screen.tty && !options.noProgress ? yield* Input.countLinesOfFile(options.input) : undefined,
@@ -71,15 +81,18 @@ const harvestCommand = (
           : [],
       body: (tally) =>
         Effect.gen(function*() {
-          const submitUnknown = waiting === undefined
+          // Provided with --submit-unknown or --rescan-older-than (above).
+          const analyses = Option.getOrUndefined(yield* Effect.serviceOption(Run.AnalysisStore))
+          const submitUnknown = waiting === undefined || analyses === undefined ? undefined : { ...waiting, analyses }
+          const rescan = rescanWaiting === undefined || analyses === undefined
             ? undefined
-            // Provided with --submit-unknown (above).
-            : { ...waiting, analyses: Option.getOrThrow(yield* Effect.serviceOption(Run.AnalysisStore)) }
+            : { ...rescanWaiting, analyses }
           yield* harvest(kind, {
             ...options,
             concurrency: prepared.policy.concurrency,
             relationships,
-            submitUnknown
+            submitUnknown,
+            rescan
           }, tally)
         })
     })
@@ -92,13 +105,21 @@ const command = (kind: Kinds.Kind, description: string) =>
 
 export const files = Command.make(
   "files",
-  { ...flags, behaviour: Flags.behaviour },
+  { ...flags, behaviour: Flags.behaviour, rescanOlderThan: Flags.rescanOlderThan, ...Flags.wait },
   (options) =>
-    harvestCommand(Kinds.files, options, { parts: Behaviours.parts(Option.getOrUndefined(options.behaviour)) })
+    harvestCommand(Kinds.files, options, {
+      parts: Behaviours.parts(Option.getOrUndefined(options.behaviour)),
+      rescan: {
+        olderThan: options.rescanOlderThan,
+        pollInterval: options.pollInterval,
+        waitTimeout: options.waitTimeout
+      }
+    })
 ).pipe(
   Command.withDescription(
     "Fetch the file report of every MD5, SHA-1 or SHA-256 hash in <input> (one per line; - reads stdin), " +
-      "saved as <out>/<hash>.json.\nExample: vt-harvest files hashes.txt -o vt_reports"
+      "saved as <out>/<hash>.json.\nExample: vt-harvest files hashes.txt -o vt_reports\n" +
+      "Example: vt-harvest files hashes.txt --rescan-older-than 30d"
   )
 )
 
@@ -113,18 +134,24 @@ export const urls = Command.make(
           "urls.txt --submit-unknown --poll-interval 60"
       )
     ),
+    rescanOlderThan: Flags.rescanOlderThan,
     ...Flags.wait
   },
   (options) =>
     harvestCommand(Kinds.urls, options, {
       submit: options.submitUnknown
         ? { pollInterval: options.pollInterval, waitTimeout: options.waitTimeout }
-        : undefined
+        : undefined,
+      rescan: {
+        olderThan: options.rescanOlderThan,
+        pollInterval: options.pollInterval,
+        waitTimeout: options.waitTimeout
+      }
     })
 ).pipe(
   Command.withDescription(
     "Fetch the URL report of every http(s) URL in <input>, saved as <out>/<sha256 of the URL>.json.\n" +
-      "Example: vt-harvest urls urls.txt -o vt_reports"
+      "Example: vt-harvest urls urls.txt -o vt_reports\nExample: vt-harvest urls urls.txt --rescan-older-than 2w"
   )
 )
 

@@ -5,10 +5,11 @@
 import { Command, Options } from "@effect/cli"
 import { QuotaGate } from "@vt-harvest/rate-schedule"
 import { Quota, VtClient, VtError } from "@vt-harvest/vt-client"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
+import * as Formats from "../internal/formats.js"
 import * as Proxy from "../internal/proxy.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
@@ -35,6 +36,38 @@ const usageTable = (usage: Quota.Usage) =>
     ) => [Text.oneLine(endpoint, 80), String(count)])
   ])
 
+/** A window or an endpoint as a CSV row or a JSON line. */
+type Line = ReadonlyArray<string | number | null>
+
+const lineColumns = (names: ReadonlyArray<string>): ReadonlyArray<Formats.Column<Line>> =>
+  names.map((name, i) => ({ name, text: (line) => String(line[i] ?? ""), json: (line) => line[i] }))
+
+const windowLines = (quotas: QuotaGate.OverallQuotas): ReadonlyArray<Line> =>
+  windows(quotas).map(([name, window]) => {
+    const user = Quotas.userPart(window)
+    return [name, user?.used ?? null, user?.allowed ?? null]
+  })
+
+const usageLines = (usage: Quota.Usage): ReadonlyArray<Line> =>
+  Object.entries(usage.total).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)).map(([endpoint, count]) => [
+    endpoint,
+    count
+  ])
+
+/** Lines as CSV or JSON lines, through the writer every command shares. */
+const linesAs = (format: "csv" | "ndjson", names: ReadonlyArray<string>, lines: ReadonlyArray<Line>) =>
+  Effect.gen(function*() {
+    const out: Array<string> = []
+    const writer = yield* Formats.writer(format, lineColumns(names), (line) => Effect.sync(() => void out.push(line)), {
+      width: process.stdout.columns ?? 120,
+      tty: process.stdout.isTTY === true
+    })
+    yield* writer.begin
+    for (const line of lines) yield* writer.record(line)
+    yield* writer.end
+    return out.join("\n")
+  })
+
 export const quota = Command.make("quota", {
   baseUrl: Flags.baseUrl,
   apiKeyFile: Flags.apiKeyFile,
@@ -42,7 +75,14 @@ export const quota = Command.make("quota", {
   usage: Options.boolean("usage").pipe(
     Options.withDescription("Requests per endpoint over the last 30 days (api_usage) instead of the quota windows")
   ),
-  json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
+  json: Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table (as --format json)")),
+  format: Options.choice("format", Formats.formats).pipe(
+    Options.withDescription(
+      "table (default), json (the windows as VirusTotal names their parts), ndjson (one object per window or " +
+        "endpoint) or csv (window,used,allowed; with --usage endpoint,requests)\nExample: vt-harvest quota --format csv"
+    ),
+    Options.optional
+  )
 }, (options) =>
   Run.exitWith(Effect.gen(function*() {
     const baseUrl = yield* Settings.baseUrl(options.baseUrl)
@@ -50,18 +90,25 @@ export const quota = Command.make("quota", {
     const apiKey = yield* Settings.apiKey(options.apiKeyFile)
     const today = new Date()
     const start = new Date(today.getTime() - 29 * 86_400_000)
+    const format = Option.getOrElse(options.format, () => (options.json ? "json" as const : "table" as const))
     const text = options.usage
-      ? Effect.map(Quota.usage({ start, end: today }), (usage) =>
-        options.json ? JSON.stringify({ daily: usage.daily, total: usage.total }, null, 2) : usageTable(usage))
-      : Effect.map(QuotaGate.readQuotas, (quotas) =>
-        options.json
-          ? JSON.stringify(Object.fromEntries(windows(quotas).map(([name, w]) => [name, w ?? null])), null, 2)
-          : quotaTable(quotas))
+      ? Effect.flatMap(Quota.usage({ start, end: today }), (usage) =>
+        format === "json"
+          ? Effect.succeed(Text.json({ daily: usage.daily, total: usage.total }, 2))
+          : format === "table"
+          ? Effect.succeed(usageTable(usage))
+          : linesAs(format, ["endpoint", "requests"], usageLines(usage)))
+      : Effect.flatMap(QuotaGate.readQuotas, (quotas) =>
+        format === "json"
+          ? Effect.succeed(
+            Text.json(Object.fromEntries(windows(quotas).map(([name, w]) => [name, w ?? null])), 2)
+          )
+          : format === "table"
+          ? Effect.succeed(quotaTable(quotas))
+          : linesAs(format, ["window", "used", "allowed"], windowLines(quotas)))
     return yield* text.pipe(
       Effect.provide(VtClient.layerUndici({ apiKey, baseUrl, proxy: Run.clientProxy(proxy) })),
-      Effect.flatMap((out) =>
-        Effect.as(Console.log(out), 0)
-      ),
+      Effect.flatMap((out) => Effect.as(Console.log(out), 0)),
       Effect.catchAll((error) =>
         VtError.isAuthFailure(error)
           ? Effect.as(Console.error(`vt-harvest: the API key was refused (${error._tag})`), 3)
@@ -71,6 +118,7 @@ export const quota = Command.make("quota", {
   }))).pipe(
     Command.withDescription(
       "Show what the key has used and is allowed per window (hourly, daily, monthly), or with --usage its\n" +
-        "requests per endpoint over the last 30 days.\nExample: vt-harvest quota --json"
+        "requests per endpoint over the last 30 days.\nExample: vt-harvest quota --json\n" +
+        "Example: vt-harvest quota --usage --format csv > usage.csv"
     )
   )

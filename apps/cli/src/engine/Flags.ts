@@ -147,6 +147,17 @@ export const behaviour = Options.choice("behaviour", ["summary", "mitre", "all"]
   Options.optional
 )
 
+/** --rescan-older-than, for `files` and `urls`. */
+export const rescanOlderThan = Options.text("rescan-older-than").pipe(
+  Options.withDescription(
+    "Analyse again each report (saved or just fetched) whose last_analysis_date is older than this age (12h, 30d, " +
+      "2w; units s, m, h, d, w): POST /files|urls/{id}/analyse, wait for the analysis (saved under <out>/_analyses/, " +
+      "--poll-interval, --wait-timeout), fetch the report again and replace the saved one in one step. A report fresh " +
+      "enough costs no request.\nExample: vt-harvest files hashes.txt --rescan-older-than 30d"
+  ),
+  Options.optional
+)
+
 export const overwrite = (description: string) =>
   Options.boolean("overwrite").pipe(Options.withDescription(description))
 

@@ -8,10 +8,9 @@ import type { Option } from "effect"
 import { Duration, Effect, Either } from "effect"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
+import type * as Formats from "./formats.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
-import * as Summary from "./summary.js"
-import * as Text from "./text.js"
 
 /** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
 export const statusText = (analysis: { readonly status: string }): string =>
@@ -82,26 +81,33 @@ export const row = (body: Uint8Array): Row | undefined => {
   }
 }
 
-/** One line of stdout: CSV (RFC 4180), or a JSON object with `--json`. Never a control character either way. */
-export const formatRow = (value: Row, key: string, json: boolean): string => {
-  if (json) {
-    const count = (text: string) => (text === "" ? null : Number(text))
-    return Text.json({
-      id: value.id,
-      key,
-      status: value.status,
-      malicious: count(value.malicious),
-      suspicious: count(value.suspicious),
-      undetected: count(value.undetected),
-      harmless: count(value.harmless),
-      item: value.item
-    })
-  }
-  // One line per analysis whatever the server sent (control characters, C1 included, become spaces), under the same
-  // CSV rule as `summary`: a cell a spreadsheet would run as a formula is defused.
-  return Summary.csvLine(
-    columns.map((column) => value[column].replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " "))
-  )
+/** An analysis as `analysis` prints it: its row, and the key it is stored under. */
+export interface Printed {
+  readonly row: Row
+  readonly key: string
+}
+
+const count = (text: string) => (text === "" ? null : Number(text))
+
+// One line per analysis whatever the server sent (control characters, C1 included, become spaces), under the same
+// CSV rule as `summary`: a cell a spreadsheet would run as a formula is defused.
+const flat = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+
+/**
+ * The columns of each format: the CSV ones (and a table's), or in JSON the same with the store key after the id and
+ * the counts as numbers.
+ */
+export const outputColumns = (format: Formats.Format): ReadonlyArray<Formats.Column<Printed>> => {
+  const text = columns.map((name): Formats.Column<Printed> => ({
+    name,
+    text: (p) => flat(p.row[name]),
+    json: (p) =>
+      name === "malicious" || name === "suspicious" || name === "undetected" || name === "harmless"
+        ? count(p.row[name])
+        : p.row[name]
+  }))
+  if (format === "csv" || format === "table") return text
+  return [text[0], { name: "key", text: (p) => p.key, json: (p) => p.key }, ...text.slice(1)]
 }
 
 /**

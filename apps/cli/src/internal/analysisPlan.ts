@@ -22,7 +22,9 @@ export const fetchAnalyses = (
   items: Stream.Stream<Pipeline.Item<string>, Input.InputError>,
   options: {
     readonly wait: boolean
-    readonly json: boolean
+    /** Writes what comes before the first row (a CSV header, `[`), and after the last one (`]`, a table). */
+    readonly begin: Effect.Effect<void>
+    readonly end: Effect.Effect<void>
     readonly overwrite: boolean
     readonly retryNotFound: boolean
     readonly concurrency: number
@@ -35,7 +37,7 @@ export const fetchAnalyses = (
   Effect.gen(function*() {
     const store = yield* Run.AnalysisStore
     const client = yield* VtClient.VtClient
-    if (!options.json) process.stdout.write(`${Analyses.columns.join(",")}\n`)
+    yield* options.begin
     const fetch = (id: string) =>
       options.wait
         ? Steps.awaitAnalysis(tally, store, id, options.waiting, { justSubmitted: false })
@@ -96,5 +98,5 @@ export const fetchAnalyses = (
               Outcome.notFound(`not found ${work.value} (${work.where})`, { kept: false, warn: true })
             ))
         )
-    }, tally)
+    }, tally).pipe(Effect.ensuring(options.end))
   })

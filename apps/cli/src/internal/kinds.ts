@@ -3,8 +3,8 @@
  * under, the request that fetches it.
  */
 import { ReportKey } from "@vt-harvest/report-sink"
-import type { VtClient, VtError } from "@vt-harvest/vt-client"
-import { VtId, VtObject } from "@vt-harvest/vt-client"
+import type { Analysis, VtClient, VtError } from "@vt-harvest/vt-client"
+import { Files, Urls, VtId, VtObject } from "@vt-harvest/vt-client"
 import type { Effect } from "effect"
 import { Either } from "effect"
 import * as Outcome from "../engine/Outcome.js"
@@ -24,6 +24,8 @@ export interface Kind {
   ) => Effect.Effect<VtClient.Document, VtError.VtError>
   /** The object as relationships and collections name it. */
   readonly ref: (id: string) => VtObject.Ref
+  /** Asks VirusTotal to analyse the object again (`POST …/analyse`): files and URLs only. */
+  readonly rescan?: (id: string) => Effect.Effect<Analysis.Descriptor, VtError.VtError, VtClient.VtClient>
 }
 
 export const files: Kind = {
@@ -32,7 +34,8 @@ export const files: Kind = {
   parse: VtId.fileHash,
   key: ReportKey.fromFileHash,
   fetch: (client, id, options) => client.getFile(id, options),
-  ref: VtObject.file
+  ref: VtObject.file,
+  rescan: Files.rescan
 }
 
 export const urls: Kind = {
@@ -41,7 +44,8 @@ export const urls: Kind = {
   parse: VtId.url,
   key: (url) => Either.right(ReportKey.fromUrl(url)),
   fetch: (client, id, options) => client.getUrl(id, options),
-  ref: VtObject.url
+  ref: VtObject.url,
+  rescan: Urls.rescan
 }
 
 export const domains: Kind = {

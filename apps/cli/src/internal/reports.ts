@@ -6,7 +6,7 @@ import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
-import { Duration, Effect, Either, Layer, Option, Stream } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
@@ -17,13 +17,16 @@ import * as Behaviours from "./behaviours.js"
 import * as Input from "./input.js"
 import * as Kinds from "./kinds.js"
 import * as Relationships from "./relationships.js"
+import * as Rescans from "./rescans.js"
 import * as Submission from "./submission.js"
 
 /**
  * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request)
  * saved, after the further relationship pages and the behaviours asked are kept in their own stores; or its
  * not-found record; or skipped when the store has it with everything asked. A saved report lacking only behaviours
- * costs only their requests.
+ * costs only their requests. With `rescan`, a report (saved or just fetched) analysed longer ago than its age is
+ * analysed again (`POST …/analyse`, the analysis waited for and kept), fetched again and put over the saved one: the
+ * store replaces it in one step, so the saved report is the old one or the new one, never absent or partial.
  */
 export const harvest = (
   kind: Kinds.Kind,
@@ -40,6 +43,16 @@ export const harvest = (
      */
     readonly submitUnknown?:
       | {
+        readonly interval: Duration.Duration
+        readonly timeout: Duration.Duration
+        /** Where analyses are kept (`<out>/_analyses`). */
+        readonly analyses: ReportSink.Service
+      }
+      | undefined
+    /** Analyse again (files and URLs) a report whose `last_analysis_date` is older than `olderThan`. */
+    readonly rescan?:
+      | {
+        readonly olderThan: Duration.Duration
         readonly interval: Duration.Duration
         readonly timeout: Duration.Duration
         /** Where analyses are kept (`<out>/_analyses`). */
@@ -64,6 +77,12 @@ export const harvest = (
     const behaviours = [...behaviourStores.keys()]
     const request = options.relationships ?? Relationships.none
     const objectOptions = request.names.length === 0 ? undefined : { relationships: request.names }
+    const rescanning = kind.rescan === undefined ? undefined : options.rescan
+    /** Whether a report is to be analysed again: --rescan-older-than, and analysed longer ago than that. */
+    const isStale = (raw: Uint8Array) =>
+      rescanning === undefined
+        ? Effect.succeed(false)
+        : Effect.map(Clock.currentTimeMillis, (now) => Rescans.isStale(raw, rescanning.olderThan, now))
 
     /** What the saved report of `key` lacks of what this run asks (`undefined`: there is no saved report). */
     const lacking = (key: ReportKey.ReportKey) =>
@@ -71,6 +90,8 @@ export const harvest = (
         const saved = yield* Failure.storeOrStop(store.get(key))
         if (Option.isNone(saved)) return undefined
         return {
+          /** Analysed too long ago (--rescan-older-than): what the saved report says of its date, else undefined. */
+          stale: (yield* isStale(saved.value)) ? Rescans.describeDate(saved.value) : undefined,
           report: request.names.length === 0
             ? undefined
             : yield* Relationships.missing(request, pageStores, key, saved.value),
@@ -134,6 +155,50 @@ export const harvest = (
           } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${timeout.id}, or run again later`
         ))))
 
+    /**
+     * The object of a report the store holds asked to be analysed again, the analysis waited for and kept, then the
+     * report fetched again and put over the saved one (`before`: what the saved one said of its date). Whatever
+     * fails on the way, the saved report stays as it was.
+     */
+    const rescanned = (
+      work: Pipeline.Work<string>,
+      key: ReportKey.ReportKey,
+      parts: ReadonlyArray<Behaviours.Part>,
+      waiting: NonNullable<typeof rescanning>,
+      before: string
+    ) =>
+      Effect.gen(function*() {
+        const { analyses } = waiting
+        yield* Effect.logInfo(`the saved report of ${work.value} is older than --rescan-older-than (${before})`)
+        const sent = yield* Steps.requesting(`rescan of ${work.value}`)(Rescans.request(work.value, kind.rescan!))
+        if (Either.isLeft(sent)) return Outcome.failed(sent.left)
+        const { id, raw } = sent.right
+        // The answer first: a run stopped while waiting leaves the id to ask `analysis --wait` about.
+        yield* Steps.keepAnalysis(analyses, id, raw)
+        yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
+        const report = yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
+          Effect.catchIf(VtError.isNotFound, Effect.succeed)
+        )
+        if (VtError.isNotFound(report)) {
+          return Outcome.failed(
+            `no report for ${work.value} after its analysis ${id} completed; the saved one (${before}) is kept`,
+            ["analysed"]
+          )
+        }
+        return yield* keepAll(work, key, report, parts, "saved", {
+          note: `rescanned, analysis ${id}; was ${before}, now ${Rescans.describeDate(report.raw)}`,
+          also: ["analysed"]
+        })
+      }).pipe(
+        Effect.provideService(VtClient.VtClient, client),
+        Effect.catchTag("AnalysisTimeoutError", (timeout) =>
+          Effect.succeed(Outcome.failed(
+            `analysis ${timeout.id} (rescan of ${work.value}) still ${Analyses.statusText(timeout)} after ${
+              Duration.format(waiting.timeout)
+            } (--wait-timeout); the saved report (${before}) is kept, run again later`
+          )))
+      )
+
     const report = (
       work: Pipeline.Work<string>,
       key: ReportKey.ReportKey,
@@ -144,7 +209,14 @@ export const harvest = (
         const report = yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
           Effect.catchIf(VtError.isNotFound, Effect.succeed)
         )
-        if (!VtError.isNotFound(report)) return yield* keepAll(work, key, report, parts, seen)
+        if (!VtError.isNotFound(report)) {
+          if (rescanning !== undefined && (yield* isStale(report.raw))) {
+            // Kept as it is first: a run stopped during the rescan leaves a complete report the next run rescans.
+            yield* Failure.storeOrStop(store.put(key, report.raw, { seen }))
+            return yield* rescanned(work, key, parts, rescanning, Rescans.describeDate(report.raw))
+          }
+          return yield* keepAll(work, key, report, parts, seen)
+        }
         if (options.submitUnknown !== undefined) return yield* submitted(work, key, parts, seen, options.submitUnknown)
         return yield* Steps.keepNotFound(store, key, report, Outcome.notFound(`not found ${work.value}`))
       })
@@ -161,22 +233,27 @@ export const harvest = (
         Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
       // A saved report is kept only if it carries every relationship asked (and their further pages) and its
       // behaviours asked are kept.
-      stored: request.names.length === 0 && behaviours.length === 0 ? undefined : (work, key) =>
-        Effect.gen(function*() {
-          const lacks = yield* lacking(key)
-          if (lacks === undefined) return undefined
-          const what = [
-            ...(lacks.report === undefined ? [] : [lacks.report]),
-            ...lacks.behaviours.map((part) => `behaviour ${part}`)
-          ]
-          if (what.length === 0) return Outcome.skipped()
-          yield* Effect.logInfo(`the saved report of ${work.value} lacks ${what.join(", ")}`)
-          return undefined
-        }),
+      stored: request.names.length === 0 && behaviours.length === 0 && rescanning === undefined
+        ? undefined
+        : (work, key) =>
+          Effect.gen(function*() {
+            const lacks = yield* lacking(key)
+            if (lacks === undefined) return undefined
+            const what = [
+              ...(lacks.report === undefined ? [] : [lacks.report]),
+              ...lacks.behaviours.map((part) => `behaviour ${part}`)
+            ]
+            if (what.length === 0 && lacks.stale === undefined) return Outcome.skipped()
+            if (what.length > 0) yield* Effect.logInfo(`the saved report of ${work.value} lacks ${what.join(", ")}`)
+            return undefined
+          }),
       fetch: (work, key, seen) =>
         Effect.gen(function*() {
           // Only a saved report lacking something reaches here as "saved": fetch only what it lacks.
           const lacks = seen === "saved" ? yield* lacking(key) : undefined
+          if (lacks?.stale !== undefined && rescanning !== undefined) {
+            return yield* rescanned(work, key, lacks.behaviours, rescanning, lacks.stale)
+          }
           if (lacks === undefined || lacks.report !== undefined) {
             return yield* report(work, key, lacks?.behaviours ?? behaviours, seen)
           }
@@ -194,11 +271,15 @@ export const reportStores = (
   options: { readonly out: string; readonly gzip: boolean; readonly overwrite: boolean },
   relationships: Relationships.Request,
   parts: ReadonlyArray<Behaviours.Part>,
-  submitting: boolean
+  submitting: boolean,
+  rescanning = false
 ) => {
   const follows = Relationships.followsPages(relationships)
-  // A saved report lacking a relationship asked is replaced by the one fetched again.
-  const reports = Run.checkOut({ ...options, overwrite: options.overwrite || relationships.names.length > 0 })
+  // A saved report lacking a relationship asked, or analysed too long ago, is replaced by the one fetched again.
+  const reports = Run.checkOut({
+    ...options,
+    overwrite: options.overwrite || relationships.names.length > 0 || rescanning
+  })
   const pageStores = Run.checkNamedStores(
     Relationships.PageStores,
     options,
@@ -206,8 +287,8 @@ export const reportStores = (
     follows ? relationships.names : []
   )
   const behaviourStores = Run.checkNamedStores(Behaviours.Stores, options, StoreLayout.behavioursDirectory, parts)
-  // Analyses are kept only when unknown ids are submitted; otherwise an empty store is never opened.
-  const analyses = !submitting
+  // Analyses are kept only when unknown ids are submitted or reports rescanned; otherwise no empty store is opened.
+  const analyses = !submitting && !rescanning
     ? Effect.succeed(Layer.empty)
     : Run.checkAnalysesOut(options)
   const subStores = [
@@ -217,7 +298,7 @@ export const reportStores = (
     ...(parts.length > 0
       ? [`behaviours under ${Run.subLocation(options.out, StoreLayout.behavioursDirectory)}`]
       : []),
-    ...(!submitting ? [] : [`analyses under ${Run.analysesLocation(options.out)}`])
+    ...(!submitting && !rescanning ? [] : [`analyses under ${Run.analysesLocation(options.out)}`])
   ]
   return {
     layer: Effect.map(

@@ -1,6 +1,12 @@
+/**
+ * What `summary` prints of each saved report: the default columns (counts, names, dates), a permalink to
+ * VirusTotal's page of the object, and any field of the stored document named by a dotted path (`--fields`).
+ */
 import { ReportSink } from "@vt-harvest/report-sink"
-import { Effect, Option, Stream } from "effect"
-import * as Text from "./text.js"
+import { Effect, Either, Option, Stream } from "effect"
+import * as Formats from "./formats.js"
+
+export { csvField, csvLine } from "./formats.js"
 
 /** The CSV columns, in order. */
 export const columns = [
@@ -22,8 +28,21 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const field = (value: unknown): string => typeof value === "number" || typeof value === "string" ? String(value) : ""
 
+/** A saved report as `summary` reads it: its default row, its names, the whole document. */
+export interface Report {
+  readonly row: Row
+  readonly names: ReadonlyArray<string>
+  readonly document: unknown
+}
+
 /** One row from a stored report document, or the reason it is not one. */
 export const row = (key: string, body: Uint8Array): Row | string => {
+  const report = read(key, body)
+  return typeof report === "string" ? report : report.row
+}
+
+/** A stored report document read, or the reason it is not one. */
+export const read = (key: string, body: Uint8Array): Report | string => {
   let json: unknown
   try {
     json = JSON.parse(new TextDecoder().decode(body))
@@ -53,7 +72,7 @@ export const row = (key: string, body: Uint8Array): Row | string => {
       isRecord(meta.url_info) ? meta.url_info.url : undefined
     ].filter((name): name is string => typeof name === "string")
   const date = analysis ? attributes.date : attributes.last_analysis_date
-  return {
+  const row = {
     key,
     id: field(data.id),
     type: field(data.type),
@@ -65,19 +84,8 @@ export const row = (key: string, body: Uint8Array): Row | string => {
     last_analysis_date: typeof date === "number" ? new Date(date * 1000).toISOString() : "",
     names: names.join("; ")
   }
+  return { row, names, document: json }
 }
-
-/**
- * RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. A field a spreadsheet would run as
- * a formula (one that begins with =, +, -, @, a tab or a carriage return, and is not a number) is defused with a
- * leading apostrophe, as OWASP's CSV-injection rule says.
- */
-export const csvField = (value: string): string => {
-  const safe = /^[=+\-@\t\r]/.test(value) && !/^[+-]?\d+(?:\.\d+)?$/.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll("\"", "\"\"")}"` : safe
-}
-
-export const csvLine = (values: ReadonlyArray<string>): string => values.map(csvField).join(",")
 
 /**
  * Every saved report of the store as a row, read a few at a time; not-found records are not reports. A record that
@@ -96,26 +104,150 @@ export const rows = (onProblem: (key: string, reason: string) => Effect.Effect<v
           )
         ), { concurrency: 8 }),
       Stream.mapEffect(([key, body]) => {
-        if (Option.isNone(body)) return Effect.succeed(Option.none<Row>())
-        const result = row(key, body.value)
+        if (Option.isNone(body)) return Effect.succeed(Option.none<Report>())
+        const result = read(key, body.value)
         return typeof result === "string"
-          ? Effect.as(onProblem(key, result), Option.none<Row>())
+          ? Effect.as(onProblem(key, result), Option.none<Report>())
           : Effect.succeed(Option.some(result))
       }),
       Stream.filterMap((row) => row)
     )))
 
+/** The columns of the table on a terminal when no field is named. */
+export const tableColumns = ["key", "type", "malicious", "suspicious", "undetected", "harmless", "names"] as const
+
 /** A plain-text table for a terminal: aligned columns, long names cut. */
-export const table = (all: ReadonlyArray<Row>, width: number): string => {
-  const shown = ["key", "type", "malicious", "suspicious", "undetected", "harmless", "names"] as const
-  const cells = [shown.map((c) => c as string), ...all.map((r) => shown.map((c) => Text.oneLine(r[c])))]
-  const widths = shown.map((_, i) => Math.max(...cells.map((line) => line[i].length)))
-  const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0)
-  widths[widths.length - 1] = Math.max(10, Math.min(widths[widths.length - 1], width - fixed))
-  return cells.map((line) =>
-    line.map((cell, i) => {
-      const cut = cell.length > widths[i] ? `${cell.slice(0, widths[i] - 1)}…` : cell
-      return i < 2 || i === line.length - 1 ? cut.padEnd(widths[i]) : cut.padStart(widths[i])
-    }).join("  ").trimEnd()
-  ).join("\n")
+export const table = (all: ReadonlyArray<Row>, width: number): string =>
+  Formats.table(
+    [...tableColumns],
+    all.map((r) => tableColumns.map((c) => r[c])),
+    width,
+    tableColumns.map((c) => (c === "key" || c === "type" || c === "names" ? "left" : "right"))
+  )
+
+/** The fields of a format when none is named: the table's on a terminal, every CSV column otherwise. */
+export const defaultFields = (format: Formats.Format): ReadonlyArray<Field> =>
+  (format === "table" ? tableColumns : columns).map((name) => ({ _tag: "Named", name }))
+
+// -- fields ----------------------------------------------------------------------------------------------------------
+
+const isPlainRecord = isRecord
+
+/** VirusTotal's page of the object a document is, or that an analysis analysed; "" when there is none. */
+export const permalink = (document: unknown): string => {
+  const data = isPlainRecord(document) ? document.data : undefined
+  if (!isPlainRecord(data) || typeof data.id !== "string" || data.id === "") return ""
+  const page = (kind: string, id: unknown) =>
+    typeof id === "string" && id !== "" ? `https://www.virustotal.com/gui/${kind}/${encodeURIComponent(id)}` : ""
+  switch (data.type) {
+    case "file":
+      return page("file", data.id)
+    case "url":
+      return page("url", data.id)
+    case "domain":
+      return page("domain", data.id)
+    case "ip_address":
+      return page("ip-address", data.id)
+    case "analysis": {
+      const meta = isPlainRecord(document) && isPlainRecord(document.meta) ? document.meta : {}
+      if (isPlainRecord(meta.file_info)) return page("file", meta.file_info.sha256)
+      if (isPlainRecord(meta.url_info)) return page("url", meta.url_info.id)
+      return ""
+    }
+    default:
+      return ""
+  }
 }
+
+/** The names `--fields` takes as they are: the default columns and `permalink`. */
+export const named = [...columns, "permalink"] as const
+
+/** A field `--fields` names: a named column, or a path into the stored document. */
+export type Field =
+  | { readonly _tag: "Named"; readonly name: (typeof named)[number] }
+  | { readonly _tag: "Path"; readonly name: string; readonly path: ReadonlyArray<string> }
+
+const maxFields = 100
+const maxFieldLength = 300
+
+/**
+ * `--fields`: names separated by commas, each a named column ({@link named}) or a dotted path into the stored
+ * document. A path is read from `data` (`attributes.reputation`), or from the document itself when it begins with
+ * `data.` or `meta.`; a segment made of digits indexes a list (`attributes.names.0`). Spaces around names are
+ * ignored; an empty name or segment, or a control character, makes the list malformed.
+ */
+export const parseFields = (text: string): Either.Either<ReadonlyArray<Field>, string> => {
+  const names = text.split(",").map((name) => name.trim())
+  if (names.length > maxFields) return Either.left(`at most ${maxFields} fields`)
+  const fields: Array<Field> = []
+  for (const [i, name] of names.entries()) {
+    if (name === "") return Either.left(`field ${i + 1} is empty`)
+    if (name.length > maxFieldLength) return Either.left(`field ${i + 1} is longer than ${maxFieldLength} characters`)
+    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) {
+      return Either.left(`field ${i + 1} has a control character`)
+    }
+    if ((named as ReadonlyArray<string>).includes(name)) {
+      fields.push({ _tag: "Named", name: name as (typeof named)[number] })
+      continue
+    }
+    const path = name.split(".").map((segment) => segment.trim())
+    if (path.some((segment) => segment === "")) return Either.left(`field ${i + 1} has an empty segment`)
+    fields.push({ _tag: "Path", name, path: path[0] === "data" || path[0] === "meta" ? path : ["data", ...path] })
+  }
+  return Either.right(fields)
+}
+
+/** The value at `path` in `document`, `undefined` when there is none. */
+export const lookup = (document: unknown, path: ReadonlyArray<string>): unknown => {
+  let value: unknown = document
+  for (const segment of path) {
+    if (Array.isArray(value) && /^\d{1,9}$/.test(segment)) value = value[Number(segment)]
+    else if (isPlainRecord(value) && Object.hasOwn(value, segment)) value = value[segment]
+    else return undefined
+  }
+  return value
+}
+
+/**
+ * A value as a cell: text as it is, numbers and booleans written out, nothing for null or a missing field, a list of
+ * texts or numbers joined with "; " (as `names` is), any other list or object as its JSON text.
+ */
+export const cellText = (value: unknown): string => {
+  if (value === undefined || value === null) return ""
+  if (typeof value === "string") return value
+  if (typeof value === "number" || typeof value === "boolean") return String(value)
+  if (Array.isArray(value) && value.every((item) => typeof item === "string" || typeof item === "number")) {
+    return value.join("; ")
+  }
+  return JSON.stringify(value)
+}
+
+const count = (text: string) => (text === "" ? null : Number(text))
+
+/** The column of a named field: its CSV text as the default CSV has it, a typed value in JSON. */
+const namedColumn = (name: (typeof named)[number]): Formats.Column<Report> => {
+  switch (name) {
+    case "permalink":
+      return { name, text: (r) => permalink(r.document), json: (r) => permalink(r.document) || null, align: "left" }
+    case "names":
+      return { name, text: (r) => r.row.names, json: (r) => r.names, align: "left" }
+    case "malicious":
+    case "suspicious":
+    case "undetected":
+    case "harmless":
+    case "reputation":
+      return { name, text: (r) => r.row[name], json: (r) => count(r.row[name]), align: "right" }
+    default:
+      return { name, text: (r) => r.row[name], json: (r) => r.row[name] || null, align: "left" }
+  }
+}
+
+/** The output columns of `fields`. */
+export const fieldColumns = (fields: ReadonlyArray<Field>): ReadonlyArray<Formats.Column<Report>> =>
+  fields.map((field) =>
+    field._tag === "Named" ? namedColumn(field.name) : {
+      name: field.name,
+      text: (r) => cellText(lookup(r.document, field.path)),
+      json: (r) => lookup(r.document, field.path)
+    }
+  )

@@ -28,8 +28,8 @@ export const escapeControls = (text: string): string =>
   )
 
 /** JSON text with DEL, C1 and the Unicode separators escaped too (`JSON.stringify` leaves them raw). */
-export const json = (value: unknown): string =>
-  JSON.stringify(value).replace(
+export const json = (value: unknown, indent?: number): string =>
+  JSON.stringify(value, null, indent).replace(
     /[\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
   )

@@ -8,6 +8,7 @@ import type { Context } from "./context.js"
 import { answerFile, answerUploaded, fileIdentity, normaliseFileId } from "./document.js"
 import { isKnownId, objectAnswer, parseDomain, parseIp, parseUrlId } from "./objects.js"
 import * as R from "./reply.js"
+import * as T from "./template.js"
 
 export interface Resolved {
   readonly collection: Collections.Collection
@@ -25,6 +26,29 @@ export const isReply = (r: Resolved | R.Reply): r is R.Reply => "status" in r
 
 export const nowSeconds = (at: number): number => Math.floor(at / 1000)
 
+const LAST_ANALYSIS = /"last_analysis_date":\d+/
+
+/**
+ * The report of an object rescanned (`POST …/analyse`) once that analysis completed: its `last_analysis_date` is
+ * then. Copied per answer, since rescans are rare; every other report keeps its cached bytes.
+ */
+const analysedAgain = (
+  context: Context,
+  collection: "files" | "urls",
+  key: string,
+  at: number,
+  document: () => R.Reply
+): () => R.Reply => {
+  const seconds = context.state.rescannedAt(collection, key, at)
+  if (seconds === undefined) return document
+  return () => {
+    const reply = document()
+    if (reply.status !== 200) return reply
+    const text = T.copy(reply).toString("utf8").replace(LAST_ANALYSIS, `"last_analysis_date":${seconds}`)
+    return { ...reply, head: Buffer.from(text, "utf8"), tail: undefined }
+  }
+}
+
 /** A file by any hash: a submitted file once its analysis completed, else the known/unknown rule. */
 export const resolveFile = (context: Context, raw: string, at: number): Resolved | R.Reply => {
   const id = normaliseFileId(raw)
@@ -35,7 +59,13 @@ export const resolveFile = (context: Context, raw: string, at: number): Resolved
       key: submitted.sha256,
       file: submitted,
       variant: fileIdentity(submitted.sha256)?.variant ?? 0,
-      document: () => R.ok(answerUploaded(submitted, nowSeconds(submitted.availableAt)))
+      document: analysedAgain(
+        context,
+        "files",
+        submitted.sha256,
+        at,
+        () => R.ok(answerUploaded(submitted, nowSeconds(submitted.availableAt)))
+      )
     }
   }
   const answer = answerFile(raw)
@@ -46,7 +76,7 @@ export const resolveFile = (context: Context, raw: string, at: number): Resolved
     key: identity.sha256,
     file: identity,
     variant: identity.variant,
-    document: () => answer
+    document: analysedAgain(context, "files", identity.sha256, at, () => answer)
   }
 }
 
@@ -62,7 +92,7 @@ const resolveUrl = (context: Context, raw: string, at: number): Resolved | R.Rep
     collection: "urls",
     key: parsed.id,
     ...(url === undefined ? {} : { url }),
-    document: () => R.ok(objectAnswer("url", parsed.id, url))
+    document: analysedAgain(context, "urls", parsed.id, at, () => R.ok(objectAnswer("url", parsed.id, url)))
   }
 }
 

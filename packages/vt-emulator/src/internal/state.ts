@@ -45,8 +45,11 @@ export class State {
   seenUrls = new Map<string, string>()
   analyses = new Map<string, AnalysisRecord>()
   uploadTokens = new Map<string, number>()
+  /** `files/<sha256>` or `urls/<id>` → when its latest rescan completes (ms): its report is analysed then. */
+  rescans = new Map<string, number>()
 
   clear(): void {
+    this.rescans = new Map()
     this.files = new Map()
     this.fileIndex = new Map()
     this.urls = new Map()
@@ -117,6 +120,22 @@ export class State {
   /** URL analysis ids are "u-<url id>-<unix seconds>". */
   urlAnalysis(id: string, url: string, at: number): string {
     return this.addAnalysis({ id: `u-${id}-${Math.floor(at / 1000)}`, created: at, url: { id, url } })
+  }
+
+  /** A rescan (`POST /files/{id}/analyse`, `/urls/{id}/analyse`) of `key` whose analysis completes at `completesAt`. */
+  rescan(collection: "files" | "urls", key: string, completesAt: number): void {
+    const name = `${collection}/${key}`
+    if (!this.rescans.has(name) && this.rescans.size >= MAX_ANALYSES) {
+      this.rescans.delete(this.rescans.keys().next().value as string)
+    }
+    this.rescans.set(name, completesAt)
+  }
+
+  /** When the report of `key` was last analysed by a rescan completed by `at` (Unix seconds), if it was. */
+  rescannedAt(collection: "files" | "urls", key: string, at: number): number | undefined {
+    if (this.rescans.size === 0) return undefined
+    const completesAt = this.rescans.get(`${collection}/${key}`)
+    return completesAt === undefined || at < completesAt ? undefined : Math.floor(completesAt / 1000)
   }
 
   analysis(id: string): AnalysisRecord | undefined {

@@ -18,7 +18,7 @@ export const UPLOAD_BASE = "/_ah/upload"
  */
 export const report: Handler = (context, request) => {
   const raw = decodeSegment(request.params.id)
-  if (context.state.files.size === 0 && !request.hasQuery) return answerFile(raw)
+  if (context.state.files.size === 0 && context.state.rescans.size === 0 && !request.hasQuery) return answerFile(raw)
   const object = resolveFile(context, raw, request.at)
   return isReply(object) ? object : reportOf(context, request, object)
 }
@@ -38,9 +38,14 @@ export const uploadUrl: Handler = (context, request) => {
   return R.json({ data: url })
 }
 
-/** `POST /files/{id}/analyse`: a new analysis of a file the emulator knows. */
+/**
+ * `POST /files/{id}/analyse`: a new analysis of a file the emulator knows; once it completes, the file's report says
+ * so in its `last_analysis_date`.
+ */
 export const analyse: Handler = onObject(
-  (context, request, object) =>
-    R.analysisDescriptor(context.state.fileAnalysis(object.file!, request.at, object.variant)),
+  (context, request, object) => {
+    context.state.rescan("files", object.key, request.at + context.completedMs())
+    return R.analysisDescriptor(context.state.fileAnalysis(object.file!, request.at, object.variant))
+  },
   "files"
 )

@@ -24,15 +24,17 @@ export const submit: Handler = async (context, request) => {
   return R.analysisDescriptor(context.state.urlAnalysis(id, url, request.at))
 }
 
-/** `POST /urls/{id}/analyse`. */
+/** `POST /urls/{id}/analyse`: once its analysis completes, the URL's report says so in its `last_analysis_date`. */
 export const analyse: Handler = onObject(
-  (context, request, object) =>
-    R.analysisDescriptor(
+  (context, request, object) => {
+    context.state.rescan("urls", object.key, request.at + context.completedMs())
+    return R.analysisDescriptor(
       context.state.urlAnalysis(
         object.key,
         object.url ?? context.state.seenUrls.get(object.key) ?? `http://${object.key}.example/`,
         request.at
       )
-    ),
+    )
+  },
   "urls"
 )
