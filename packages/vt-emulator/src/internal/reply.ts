@@ -10,6 +10,10 @@ export interface Reply extends T.Body {
   readonly status: number
   /** Defaults to application/json. */
   readonly contentType?: string | undefined
+  /** Further headers, as name, value, name, value… (`Location`). */
+  readonly headers?: ReadonlyArray<string> | undefined
+  /** Writes the answer itself (a sample at a given rate), instead of head and tail. */
+  readonly write?: ((res: Http.ServerResponse) => void) | undefined
 }
 
 /** VirusTotal's error document: `{"error":{"code":…,"message":…}}`. */
@@ -50,6 +54,16 @@ const v2QuotaExceeded = empty(204)
 export const refusal = (dialect: Dialect, why: Refusal): Reply =>
   dialect === "v3" ? v3Refusals[why] : why === "quotaExceeded" ? v2QuotaExceeded : v2Forbidden
 
+export const forbidden = error(403, "ForbiddenError", "You are not authorized to perform the requested operation")
+
+/** A redirect, as VirusTotal's download endpoint answers: an empty body and a `Location`. */
+export const redirect = (location: string): Reply => ({
+  status: 302,
+  head: Buffer.alloc(0),
+  tail: undefined,
+  headers: ["Location", location]
+})
+
 export const badRequest = (message: string): Reply => error(400, "BadRequestError", message)
 export const invalidArgument = (message: string): Reply => error(400, "InvalidArgumentError", message)
 
@@ -57,11 +71,12 @@ export const invalidArgument = (message: string): Reply => error(400, "InvalidAr
 export const analysisDescriptor = (id: string): Reply =>
   json({ data: { type: "analysis", id, links: { self: `https://www.virustotal.com/api/v3/analyses/${id}` } } })
 
-const headersFor = (length: number, contentType = "application/json"): Array<string> => [
+const headersFor = (length: number, contentType = "application/json", extra?: ReadonlyArray<string>): Array<string> => [
   "Content-Type",
   contentType,
   "Content-Length",
-  String(length)
+  String(length),
+  ...(extra ?? [])
 ]
 
 export const send = (res: Http.ServerResponse, reply: Reply): void => {
@@ -70,12 +85,13 @@ export const send = (res: Http.ServerResponse, reply: Reply): void => {
     res.end()
     return
   }
+  if (reply.write !== undefined) return reply.write(res)
   if (reply.tail === undefined) {
-    res.writeHead(reply.status, headersFor(reply.head.length, reply.contentType))
+    res.writeHead(reply.status, headersFor(reply.head.length, reply.contentType, reply.headers))
     res.end(reply.head)
     return
   }
-  res.writeHead(reply.status, headersFor(reply.head.length + reply.tail.length, reply.contentType))
+  res.writeHead(reply.status, headersFor(reply.head.length + reply.tail.length, reply.contentType, reply.headers))
   // Corked, head and tail leave in one writev with the headers.
   res.cork()
   res.write(reply.head)

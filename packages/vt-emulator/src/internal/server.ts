@@ -82,6 +82,7 @@ export const start = (options: Options = {}): Promise<Server> => {
 
     const admit = (request: Incoming, route: Route, mount: Mount, group: string) => {
       const id = route.logId?.(request)
+      if (route.open === true) return answer(request, route, undefined, id)
       const refused = context.authenticate(request.key)
       if (refused !== undefined || request.key === undefined) {
         return finish(request, R.refusal(mount.dialect, refused ?? "missingKey"), undefined, id)

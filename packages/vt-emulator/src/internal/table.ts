@@ -12,6 +12,7 @@ import * as Collections from "./routes/collections.js"
 import * as Files from "./routes/files.js"
 import * as Legacy from "./routes/legacy.js"
 import * as Objects from "./routes/objects.js"
+import * as Premium from "./routes/premium.js"
 import * as Uploads from "./routes/uploads.js"
 import * as Urls from "./routes/urls.js"
 import * as Users from "./routes/users.js"
@@ -22,6 +23,8 @@ export interface Route extends Router.RouteSpec {
   readonly logId?: (request: Incoming) => string | undefined
   /** Neither counted nor limited nor faulted (the quota endpoints: clients ask them precisely when refused). */
   readonly exempt?: true
+  /** Taken without a key, and neither counted nor limited nor faulted (signed download URLs). */
+  readonly open?: true
   /**
    * Reads what admission needs from the body first (v2, whose key may be a form field): the request with its body
    * and key, or the answer to a body that cannot be read.
@@ -61,6 +64,9 @@ const api: Mount = {
     // The hot path of every benchmark first.
     { method: "GET", path: "/files/upload_url", handler: Files.uploadUrl },
     onObject("GET", "/files/:id", Files.report, "files"),
+    onObject("GET", "/files/:id/download", Premium.download, "files"),
+    onObject("GET", "/files/:id/download_url", Premium.downloadUrl, "files"),
+    { method: "GET", path: "/intelligence/search", handler: Premium.search },
     { method: "POST", path: "/files", handler: Files.upload },
     onObject("POST", "/files/:id/analyse", Files.analyse, "files"),
     onObject("GET", "/files/:id/behaviour_summary", Behaviours.summary, "files"),
@@ -98,6 +104,14 @@ const uploads: Mount = {
   routes: [{ method: "POST", path: "/*token", handler: Uploads.upload }]
 }
 
+/** Signed download URLs (see `GET /files/{id}/download`): no key, not counted. */
+const storage: Mount = {
+  base: Premium.STORAGE_BASE,
+  dialect: "v3",
+  unmatched: () => R.notFound,
+  routes: [{ method: "GET", path: "/:sha256", handler: Premium.storage, open: true }]
+}
+
 const v2 = (
   path: string,
   handler: Handler,
@@ -126,4 +140,4 @@ const legacy: Mount = {
   ]
 }
 
-export const table: Router.Table<Route, Mount> = Router.compile<Route, Mount>([api, uploads, legacy])
+export const table: Router.Table<Route, Mount> = Router.compile<Route, Mount>([api, uploads, storage, legacy])
