@@ -463,14 +463,20 @@ const httpClientStreamTransport =
         RequestError: (error) => Effect.fail(internal.fromRequestError(error, target, scrub)),
         ResponseError: (error) =>
           Effect.fail(
-            new VtError.TransportError({ reason: "Other", message: internal.fromBodyError(error, target, scrub).message })
+            new VtError.TransportError({
+              reason: "Other",
+              message: internal.fromBodyError(error, target, scrub).message
+            })
           )
       }),
       Effect.map((response): Undici.RawStreamAnswer => ({
         status: response.status,
         headers: response.headers,
-        body: Stream.catchTag(response.stream, "ResponseError", (error) =>
-          Stream.fail(internal.fromBodyError(error, target, scrub)))
+        body: Stream.catchTag(
+          response.stream,
+          "ResponseError",
+          (error) => Stream.fail(internal.fromBodyError(error, target, scrub))
+        )
       })),
       Effect.timeoutFail({
         duration: timeout,

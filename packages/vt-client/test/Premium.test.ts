@@ -2,7 +2,7 @@
 // downloads streamed through the redirect to a signed URL, which is followed without the key.
 import { assert, describe, it } from "@effect/vitest"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
-import * as Chunk from "effect/Chunk"
+import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -52,7 +52,9 @@ describe("Files.download", () => {
   it.scoped("a sample over maxBytes fails the stream (TooLarge)", () =>
     withEmulator({}, () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(Stream.runDrain(Files.download(VtEmulator.sample(0).sha256, { maxBytes: 1000 })))
+        const error = yield* Effect.flip(
+          Stream.runDrain(Files.download(VtEmulator.sample(0).sha256, { maxBytes: 1000 }))
+        )
         assert.strictEqual(error._tag, "RejectedResponseError")
       })))
 
@@ -102,4 +104,3 @@ describe("Intelligence.search", () => {
         assert.strictEqual(error._tag, "ForbiddenError")
       })))
 })
-

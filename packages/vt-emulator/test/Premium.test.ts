@@ -70,7 +70,13 @@ describe("premium", () => {
   it.effect("a key without the privilege gets 403 ForbiddenError; an id without content 404", () =>
     withServer(async (server) => {
       const sample = VtEmulator.sample(1)
-      for (const path of [`/files/${sample.sha256}/download`, `/files/${sample.sha256}/download_url`, "/intelligence/search?query=a"]) {
+      for (
+        const path of [
+          `/files/${sample.sha256}/download`,
+          `/files/${sample.sha256}/download_url`,
+          "/intelligence/search?query=a"
+        ]
+      ) {
         const answer = await get(`${server.url}${path}`, plain)
         assert.strictEqual(answer.status, 403)
         assert.strictEqual(((await answer.json()) as { error: { code: string } }).error.code, "ForbiddenError")
