@@ -85,3 +85,40 @@ describe("premium", () => {
       assert.strictEqual((await get(`${server.url}/intelligence/search?query=`, premium)).status, 400)
     }))
 })
+
+describe("gzip", () => {
+  it.effect("answers gzip (two members: head and cached tail) when asked, plain otherwise; 429s never", () =>
+    Effect.scoped(Effect.flatMap(VtEmulator.make({ perMinute: 2 }), (server) =>
+      Effect.promise(async () => {
+        const { gunzipSync } = await import("node:zlib")
+        const http = await import("node:http")
+        const id = VtEmulator.sample(0).sha256
+        const raw = (encoding: string) =>
+          new Promise<{ status: number; encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+            http.get(
+              `${server.url}/files/${id}`,
+              { headers: { "x-apikey": premium, "accept-encoding": encoding } },
+              (res) => {
+                const chunks: Array<Buffer> = []
+                res.on("data", (chunk: Buffer) => chunks.push(chunk))
+                res.on("end", () =>
+                  resolve({
+                    status: res.statusCode ?? 0,
+                    encoding: res.headers["content-encoding"],
+                    body: Buffer.concat(chunks)
+                  }))
+              }
+            ).on("error", reject)
+          })
+        const zipped = await raw("gzip, deflate")
+        assert.strictEqual(zipped.encoding, "gzip")
+        assert.deepStrictEqual(gunzipSync(zipped.body), Buffer.from(VtEmulator.fileDocument(id)))
+        const plain = await raw("identity")
+        assert.strictEqual(plain.encoding, undefined)
+        assert.deepStrictEqual(plain.body, Buffer.from(VtEmulator.fileDocument(id)))
+        const refused = await raw("gzip")
+        assert.strictEqual(refused.status, 429)
+        assert.strictEqual(refused.encoding, undefined)
+        assert.strictEqual(JSON.parse(refused.body.toString()).error.code, "QuotaExceededError")
+      }))))
+})

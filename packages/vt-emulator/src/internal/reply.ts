@@ -4,6 +4,7 @@
  * the refusals of either API, and how a reply is written.
  */
 import type * as Http from "node:http"
+import { gzipSync } from "node:zlib"
 import * as T from "./template.js"
 
 export interface Reply extends T.Body {
@@ -79,6 +80,44 @@ const headersFor = (length: number, contentType = "application/json", extra?: Re
   ...(extra ?? [])
 ]
 
+/** Gzip members of shared tails, compressed once each: a tail is the large static end of a cached document. */
+const gzippedTails = new WeakMap<Buffer, Buffer>()
+
+/** Below this size an answer is sent as it is: gzip would make it larger. */
+const GZIP_MIN_BYTES = 256
+
+const wantsGzip = (res: Http.ServerResponse): boolean => {
+  const accepted = res.req?.headers["accept-encoding"]
+  return typeof accepted === "string" &&
+    /(?:^|,)\s*gzip\s*(?:;\s*q=(?:1(?:\.0*)?|0?\.\d*[1-9]\d*))?\s*(?:,|$)/i.test(accepted)
+}
+
+/**
+ * A JSON answer gzip-compressed, as VirusTotal answers a client that accepts it (never a 429: VirusTotal sends those
+ * plain). The per-request head and the shared tail are two gzip members, one after the other (RFC 1952 allows any
+ * number; every gunzip reads them as one stream): only the small head is compressed per request, the tail's member
+ * is compressed once and cached, so the emulator still serves cached bytes.
+ */
+const sendGzip = (res: Http.ServerResponse, reply: Reply): void => {
+  const head = gzipSync(reply.head, { level: 1 })
+  let tail: Buffer | undefined
+  if (reply.tail !== undefined) {
+    tail = gzippedTails.get(reply.tail)
+    if (tail === undefined) gzippedTails.set(reply.tail, tail = gzipSync(reply.tail))
+  }
+  const length = head.length + (tail?.length ?? 0)
+  res.writeHead(reply.status, [
+    ...headersFor(length, reply.contentType, reply.headers),
+    "Content-Encoding",
+    "gzip",
+    "Vary",
+    "Accept-Encoding"
+  ])
+  res.cork()
+  res.write(head)
+  res.end(tail)
+}
+
 export const send = (res: Http.ServerResponse, reply: Reply): void => {
   if (reply.status === 204) {
     res.writeHead(204)
@@ -86,6 +125,12 @@ export const send = (res: Http.ServerResponse, reply: Reply): void => {
     return
   }
   if (reply.write !== undefined) return reply.write(res)
+  if (
+    reply.status !== 429 && (reply.contentType === undefined || reply.contentType === "application/json") &&
+    reply.head.length + (reply.tail?.length ?? 0) >= GZIP_MIN_BYTES && wantsGzip(res)
+  ) {
+    return sendGzip(res, reply)
+  }
   if (reply.tail === undefined) {
     res.writeHead(reply.status, headersFor(reply.head.length, reply.contentType, reply.headers))
     res.end(reply.head)
