@@ -15,6 +15,7 @@ const emulatorSuites = [
   "test/Files.test.ts",
   "test/Legacy.test.ts",
   "test/Objects.test.ts",
+  "test/Premium.test.ts",
   "test/Quota.test.ts"
 ]
 

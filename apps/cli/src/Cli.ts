@@ -9,9 +9,11 @@ import { Console, Effect, Ref } from "effect"
 import { analysis } from "./commands/analysis.js"
 import { comment, commentAdd, comments, vote, voteAdd, votes } from "./commands/annotations.js"
 import { config, configPath, configShow } from "./commands/config.js"
+import { download } from "./commands/download.js"
 import { domains, files, ips, urls } from "./commands/files.js"
 import { quota } from "./commands/quota.js"
 import { scan } from "./commands/scan.js"
+import { search } from "./commands/search.js"
 import { summary } from "./commands/summary.js"
 import { ExitStatus } from "./engine/Run.js"
 import * as Completions from "./internal/completions.js"
@@ -37,6 +39,8 @@ export const command = Command.make("vt-harvest").pipe(
     ips,
     scan,
     analysis,
+    search,
+    download,
     comments.parent,
     votes.parent,
     comment,
@@ -55,7 +59,20 @@ export const command = Command.make("vt-harvest").pipe(
  * @category commands
  */
 export const sendsRequests = (argv: ReadonlyArray<string>): boolean =>
-  ["files", "urls", "domains", "ips", "scan", "analysis", "comments", "votes", "comment", "vote"].includes(
+  [
+    "files",
+    "urls",
+    "domains",
+    "ips",
+    "scan",
+    "analysis",
+    "search",
+    "download",
+    "comments",
+    "votes",
+    "comment",
+    "vote"
+  ].includes(
     argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
   )
 
@@ -67,6 +84,8 @@ const specs = (): ReadonlyArray<Help.CommandSpec> => [
   Help.spec(ips, ["ips"]),
   Help.spec(scan, ["scan"]),
   Help.spec(analysis, ["analysis"]),
+  Help.spec(search, ["search"]),
+  Help.spec(download, ["download"]),
   ...[comments, votes].map(({ name, parent, subcommands }) =>
     Help.spec(parent, [name], subcommands.map(([kind, sub]) => Help.spec(sub, [name, kind])))
   ),
@@ -83,7 +102,7 @@ const refused = (arg: string) => arg === "--wizard" || arg === "--log-level" || 
 /**
  * What the arguments ask before @effect/cli parses them: help (ours, see internal/help.ts), a completion script
  * other than bash's, or an error for an unknown command or a refused built-in, whatever follows it: `vt-harvest
- * search --help` must not look like a working command to a script.
+ * fetch --help` must not look like a working command to a script.
  */
 const preflight = (args: ReadonlyArray<string>): Effect.Effect<string | undefined, Settings.UsageError> => {
   const cut = args.indexOf("--")

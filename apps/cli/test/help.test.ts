@@ -25,6 +25,8 @@ const commands = [
   "ips",
   "scan",
   "analysis",
+  "search",
+  "download",
   "comments",
   "votes",
   "comment",
@@ -69,6 +71,13 @@ describe("help", () => {
       }
       expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
     }
+    // The premium commands say which exit status a key without the privilege gets, and show examples.
+    for (const command of ["search", "download"]) {
+      const help = (await runCli([command, "--help"])).stdout
+      expect(help, command).toContain("exit 3")
+      expect(help, command).toContain("Example: vt-harvest search")
+    }
+    expect((await runCli(["download", "--help"])).stdout).toContain("--download-dir")
     const files = await runCli(["files", "--help"])
     expect(files.stdout).toContain("  --tier public|premium\n")
     expect(files.stdout).toContain("  -o, --out <text>\n")
@@ -94,8 +103,8 @@ describe("help", () => {
     }
   })
 
-  it("an unknown command is an error whatever follows it: `vt-harvest search --help` exits 2", async () => {
-    for (const args of [["search", "--help"], ["search"], ["serach", "hashes.txt"]]) {
+  it("an unknown command is an error whatever follows it: `vt-harvest fetch --help` exits 2", async () => {
+    for (const args of [["fetch", "--help"], ["fetch"], ["serach", "hashes.txt"]]) {
       const result = await runCli(args)
       expect(result.code, args.join(" ")).toBe(2)
       expect(result.stderr).toContain(`unknown command "${args[0]}"; see vt-harvest --help`)
@@ -143,6 +152,9 @@ describe("completion scripts", () => {
     expect(complete("vt-harvest files ")).toEqual(["hashes.txt", "reports_dir/"])
     expect(complete("vt-harvest scan ")).toEqual(["hashes.txt", "reports_dir/"])
     expect(complete("vt-harvest summary ")).toEqual(["reports_dir/"])
+    expect(complete("vt-harvest download ")).toEqual(["hashes.txt", "reports_dir/"])
+    expect(complete("vt-harvest download --download-dir ")).toEqual(["reports_dir/"])
+    expect(complete("vt-harvest search --format ")).toEqual(["ids", "ndjson"])
     expect(complete("vt-harvest files --per-minute ")).toEqual([])
     expect(complete("vt-harvest files --api-key-file ")).toEqual(["hashes.txt", "reports_dir/"])
     expect(complete("vt-harvest files --tie")).toEqual(["--tier"])
@@ -169,6 +181,9 @@ describe("completion scripts", () => {
     expect(complete("vt-harvest files -o ")).toContain("reports_dir")
     expect(complete("vt-harvest files ")).toEqual(["hashes.txt", "reports_dir"])
     expect(complete("vt-harvest scan ")).toEqual(["hashes.txt", "reports_dir"])
+    expect(complete("vt-harvest download ")).toEqual(["hashes.txt", "reports_dir"])
+    expect(complete("vt-harvest download --download-dir ")).toContain("reports_dir")
+    expect(complete("vt-harvest search --format ")).toEqual(["ids", "ndjson"])
     expect(complete("vt-harvest files --per-minute ")).toEqual([])
     expect(complete("vt-harvest files --tie")).toEqual(["--tier"])
     expect(complete("vt-harvest config show --")).toEqual(["--help"])

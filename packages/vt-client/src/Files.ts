@@ -10,7 +10,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import { basename } from "node:path"
 import type * as Analysis from "./Analysis.js"
 import { analysisDescriptor, decode, refPath, withClient } from "./internal/api.js"
@@ -148,6 +148,63 @@ export const upload = (
       options
     )
   })
+
+/**
+ * Options of {@link download}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DownloadOptions {
+  /** The most bytes accepted; defaults to `VtClient.defaultMaxStreamBytes` (650 MiB). */
+  readonly maxBytes?: number | undefined
+  /** How long each answer's head may take, and the longest pause in a body; defaults to the client's timeout. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * `GET /files/{id}/download`: the file's bytes as they arrive, bounded (a premium privilege; other keys get 403
+ * `ForbiddenError`). VirusTotal answers with a redirect to a signed storage URL: that is followed once, as a second
+ * request through the same client (its middlewares see both), sent without the key, to whatever http(s) host it
+ * names (plain http refused under an https API); a further redirect is an error. The bytes are not checked here:
+ * compare their SHA-256 before trusting them (the CLI's `download` does, before keeping them).
+ *
+ * @since 0.2.0
+ * @category requests
+ */
+export const download = (
+  hash: string,
+  options?: DownloadOptions
+): Stream.Stream<Uint8Array, VtError.VtError, VtClient.VtClient> =>
+  Stream.unwrapScoped(withClient((vt) =>
+    Effect.gen(function*() {
+      const path = `${yield* refPath(vt, VtObject.file(hash))}/download`
+      const streamOptions = { maxBytes: options?.maxBytes, timeout: options?.timeout }
+      const first = yield* vt.executeStream(HttpClientRequest.get(path), { ...streamOptions, redirects: "answer" })
+      if (first.location === undefined) return first.body
+      const stored = yield* vt.executeStream(HttpClientRequest.get(new URL(first.location)), {
+        ...streamOptions,
+        anonymous: true
+      })
+      return stored.body
+    })
+  ))
+
+/**
+ * `GET /files/{id}/download_url`: a signed URL the file can be fetched from without the key for a while (an hour, at
+ * VirusTotal), for another program to fetch. A premium privilege, as {@link download}.
+ *
+ * @since 0.2.0
+ * @category requests
+ */
+export const downloadUrl = (hash: string): Effect.Effect<string, VtError.VtError, VtClient.VtClient> =>
+  withClient((vt) =>
+    Effect.gen(function*() {
+      const path = `${yield* refPath(vt, VtObject.file(hash))}/download_url`
+      const response = yield* vt.getJson(path)
+      return (yield* decode(vt, UploadUrlDocument, response, "GET", path)).data
+    })
+  )
 
 /**
  * `POST /files/{id}/analyse`: analyse a known file again.

@@ -7,7 +7,8 @@
  * is the one the project ships), so that every request of every module passes through it.
  *
  * What the client guarantees by itself, whatever decorates it: the key goes only to the API's own origin (never to
- * another host, never over plain http when the API is https, never along a redirect, which is not followed);
+ * another host, never over plain http when the API is https, never along a redirect, which is not followed; the one
+ * redirect that is, a download's to its signed storage URL, is a request of its own sent without the key);
  * answers are bounded (size after decompression, decompression ratio, time); an object asked for by id is
  * checked to be that object; texts in errors are free of the key.
  *
@@ -28,7 +29,7 @@ import * as FiberRef from "effect/FiberRef"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Dispatcher } from "undici"
 import * as internal from "./internal/request.js"
@@ -136,6 +137,58 @@ export const defaultMaxBodyBytes = 64 * 1024 * 1024
  * @category models
  */
 export const defaultMaxGzipRatio = 200
+
+/**
+ * The largest body {@link Service.executeStream} accepts by default: 650 MiB, above the largest file VirusTotal
+ * takes (650 MB), so any sample fits and nothing endless does.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const defaultMaxStreamBytes = 650 * 1024 * 1024
+
+/**
+ * Per-request options of {@link Service.executeStream}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StreamOptions {
+  /**
+   * How long the answer's head may take, and then the longest pause between two chunks of its body; defaults to the
+   * client's timeout. A large body takes as long as it takes, as long as it keeps coming.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** The most bytes the body may have; defaults to {@link defaultMaxStreamBytes}. More fails the stream. */
+  readonly maxBytes?: number | undefined
+  /**
+   * Send the request without the key, to an absolute URL on any http(s) origin (a storage URL VirusTotal redirected
+   * to): the key goes to the API's origin only, so a request that may leave it carries no key at all. Plain http is
+   * refused when the API is https.
+   */
+  readonly anonymous?: boolean | undefined
+  /**
+   * `"answer"`: a redirect (3xx with a `Location`) is an answer, its `location` resolved, its body discarded, and
+   * nothing is followed: the caller decides (see `Files.download`). By default (`"fail"`) a redirect is an error, as
+   * with every other call.
+   */
+  readonly redirects?: "answer" | "fail" | undefined
+}
+
+/**
+ * A successful answer of {@link Service.executeStream}: the head, and the body as it arrives. The body is read within
+ * the scope of the call (closing it aborts the exchange); it is bounded by {@link StreamOptions.maxBytes}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StreamResponse {
+  readonly status: number
+  readonly headers: Headers.Headers
+  /** The absolute URL a redirect points to, when redirects are answered; otherwise `undefined`. */
+  readonly location: string | undefined
+  readonly body: Stream.Stream<Uint8Array, VtError.VtError>
+}
 
 /**
  * A VirusTotal object (defined in `VtObject`, named here too for the signatures of this module).
@@ -299,6 +352,20 @@ export interface Service {
     options?: ExecuteOptions
   ) => Effect.Effect<BytesResponse, VtError.VtError>
   /**
+   * A request whose answer body is streamed rather than held (file downloads): answers once the head is in, the
+   * body then read as it is pulled, never decompressed (`accept-encoding: identity`). The same rules as
+   * {@link Service.executeBytes} otherwise (the key only to the API's origin, errors read whole and mapped by
+   * `VtError.fromResponse`, the middlewares of {@link transform} around the request, which they see as an answer
+   * without a body), plus {@link StreamOptions}: bounded size, an idle timeout, a request without the key, redirects
+   * answered instead of refused.
+   *
+   * @since 0.2.0
+   */
+  readonly executeStream: (
+    request: HttpClientRequest.HttpClientRequest,
+    options?: StreamOptions
+  ) => Effect.Effect<StreamResponse, VtError.VtError, Scope.Scope>
+  /**
    * Marks `self` as one unit of requests that depend on each other (a one-time upload URL and the upload to it):
    * middlewares retry the unit whole instead of its requests one by one. Without a middleware, `self` as it is.
    */
@@ -378,6 +445,51 @@ type Transport = (
   maxBytes: number
 ) => Effect.Effect<internal.RawAnswer, VtError.TransportError | VtError.ResponseDecodeError | VtError.VtError>
 
+/**
+ * How a streamed request leaves (see {@link Transport}): the answer once its head is in, the body as it arrives (as
+ * sent), the exchange aborted when the scope closes. `timeout` bounds the head only.
+ */
+type StreamTransport = (
+  request: HttpClientRequest.HttpClientRequest,
+  target: string,
+  timeout: Duration.Duration,
+  scrub: (text: string) => string
+) => Effect.Effect<Undici.RawStreamAnswer, VtError.TransportError, Scope.Scope>
+
+const httpClientStreamTransport =
+  (httpClient: HttpClient.HttpClient): StreamTransport => (request, target, timeout, scrub) =>
+    httpClient.execute(request).pipe(
+      Effect.catchTags({
+        RequestError: (error) => Effect.fail(internal.fromRequestError(error, target, scrub)),
+        ResponseError: (error) =>
+          Effect.fail(
+            new VtError.TransportError({
+              reason: "Other",
+              message: internal.fromBodyError(error, target, scrub).message
+            })
+          )
+      }),
+      Effect.map((response): Undici.RawStreamAnswer => ({
+        status: response.status,
+        headers: response.headers,
+        body: Stream.catchTag(
+          response.stream,
+          "ResponseError",
+          (error) => Stream.fail(internal.fromBodyError(error, target, scrub))
+        )
+      })),
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new VtError.TransportError({
+            reason: "Timeout",
+            message: `${target}: no answer within ${Duration.format(timeout)}`
+          })
+      }),
+      Effect.locallyWith(Headers.currentRedactedNames, addRedactedName),
+      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
+    )
+
 const httpClientTransport =
   (httpClient: HttpClient.HttpClient): Transport => (request, target, timeout, scrub, maxBytes) => {
     const keyInUrl = (request: HttpClientRequest.HttpClientRequest) => {
@@ -432,6 +544,7 @@ const httpClientTransport =
 /** What {@link derive} builds the derived calls of a service from. */
 interface Core {
   readonly executeBytes: Service["executeBytes"]
+  readonly executeStream: Service["executeStream"]
   readonly unit: Service["unit"]
   readonly baseUrl: string
   readonly legacyBaseUrl: string
@@ -558,6 +671,7 @@ const derive = (core: Core): Service => {
     getJson,
     execute,
     executeBytes,
+    executeStream: core.executeStream,
     unit: core.unit,
     baseUrl: core.baseUrl,
     legacyBaseUrl: core.legacyBaseUrl,
@@ -566,7 +680,7 @@ const derive = (core: Core): Service => {
   })
 }
 
-const makeWith = (options: Options, transport: Transport): Service => {
+const makeWith = (options: Options, transport: Transport, streamTransport: StreamTransport): Service => {
   const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
   const legacyBaseUrl = (options.legacyBaseUrl ?? internal.legacyBaseUrlOf(baseUrl, defaultLegacyBaseUrl))
     .replace(/\/+$/, "")
@@ -649,8 +763,65 @@ const makeWith = (options: Options, transport: Transport): Service => {
     ).pipe(Effect.flatMap(answer(target, api)))
   }
 
+  const sendStream: Service["executeStream"] = (request, callOptions) => {
+    const anonymous = callOptions?.anonymous === true
+    const resolved = resolve(request)
+    const target = scrub(`${resolved.method} ${resolved.url}`)
+    const refused = anonymous
+      ? internal.unsafeAnonymousTarget(resolved.url, baseUrl)
+      : internal.unsafeTarget(resolved.url, origins)
+    if (refused !== undefined) {
+      return Effect.fail(
+        new VtError.TransportError({ reason: "UnsafeTarget", message: scrub(`${target}: not sent: ${refused}`) })
+      )
+    }
+    const duration = callOptions?.timeout === undefined ? timeout : Duration.decode(callOptions.timeout)
+    const maxBytes = callOptions?.maxBytes ?? defaultMaxStreamBytes
+    const prepared = resolved.pipe(
+      resolved.headers["accept"] === undefined ? HttpClientRequest.setHeader("accept", "*/*") : identity,
+      HttpClientRequest.setHeader("accept-encoding", "identity")
+    )
+    return Effect.flatMap(
+      Effect.suspend(() =>
+        streamTransport(anonymous ? prepared : authorize(prepared, !isAbsolute(request), "v3"), target, duration, scrub)
+      ),
+      (raw): Effect.Effect<StreamResponse, VtError.VtError> => {
+        const status = raw.status
+        const headers = Headers.fromInput(raw.headers)
+        if (status >= 200 && status <= 299) {
+          return Effect.succeed({
+            status,
+            headers,
+            location: undefined,
+            body: internal.boundedStream(raw.body, status, target, maxBytes, duration)
+          })
+        }
+        const location = internal.locationOf(headers["location"], resolved.url)
+        if (status >= 300 && status <= 399 && callOptions?.redirects === "answer" && location !== undefined) {
+          return Effect.succeed({ status, headers, location, body: Stream.empty })
+        }
+        // Anything else is an error: its body read whole within the usual bounds, and decoded as every answer is.
+        return raw.body.pipe(
+          (body) => internal.boundedStream(body, status, target, maxBodyBytes, duration),
+          Stream.runCollect,
+          Effect.map((chunks) => {
+            const all = [...chunks]
+            return internal.concat(all, all.reduce((n, chunk) => n + chunk.length, 0))
+          }),
+          Effect.flatMap((body) => answer(target, "v3")({ status, headers: raw.headers, body })),
+          Effect.flatMap(() =>
+            Effect.fail(
+              new VtError.ResponseDecodeError({ status, message: scrub(`${target}: unexpected answer HTTP ${status}`) })
+            )
+          )
+        )
+      }
+    )
+  }
+
   return derive({
     executeBytes: send,
+    executeStream: sendStream,
     unit: (self) => Effect.locally(self, currentUnit, true),
     baseUrl,
     legacyBaseUrl,
@@ -681,6 +852,30 @@ export const transform = (service: Service, middleware: Middleware): Service => 
           api: options?.api ?? "v3",
           inUnit
         })),
+    // The middleware sees a streamed request as any other (waits, retries, counts it), its answer as the head alone;
+    // the body of the answer that got through is handed over as it is.
+    executeStream: (request, options) =>
+      Effect.gen(function*() {
+        const inUnit = yield* FiberRef.get(currentUnit)
+        const scope = yield* Effect.scope
+        let opened: StreamResponse | undefined
+        const send = Effect.map(
+          Effect.provideService(service.executeStream(request, options), Scope.Scope, scope),
+          (response): BytesResponse => {
+            opened = response
+            return { status: response.status, headers: response.headers, raw: new Uint8Array(0) }
+          }
+        )
+        yield* middleware.request(send, {
+          method: request.method,
+          get url() {
+            return describeUrl(service, request, "v3")
+          },
+          api: "v3",
+          inUnit
+        })
+        return opened ?? (yield* Effect.dieMessage("a middleware answered a streamed request without sending it"))
+      }),
     unit: unitOf === undefined ? service.unit : (self) => unitOf(service.unit(self)),
     baseUrl: service.baseUrl,
     legacyBaseUrl: service.legacyBaseUrl,
@@ -719,7 +914,10 @@ export const layerTransform = <E, R>(
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
-  Effect.map(HttpClient.HttpClient, (httpClient) => makeWith(options, httpClientTransport(httpClient)))
+  Effect.map(
+    HttpClient.HttpClient,
+    (httpClient) => makeWith(options, httpClientTransport(httpClient), httpClientStreamTransport(httpClient))
+  )
 
 /**
  * {@link Options} for {@link makeUndici}.
@@ -823,7 +1021,9 @@ export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never
       makeWith(
         options,
         (request, target, timeout, scrub, maxBytes) =>
-          Undici.send(dispatcher, request, target, timeout, (text) => scrubProxy(scrub(text)), maxBytes)
+          Undici.send(dispatcher, request, target, timeout, (text) => scrubProxy(scrub(text)), maxBytes),
+        (request, target, timeout, scrub) =>
+          Undici.sendStream(dispatcher, request, target, timeout, (text) => scrubProxy(scrub(text)))
       )
   )
 }

@@ -45,7 +45,7 @@ export * as Comments from "./Comments.js"
 export * as Domains from "./Domains.js"
 
 /**
- * Files: reports, streamed uploads (through one-time upload URLs above 32 MB), rescans.
+ * Files: reports, streamed uploads (through one-time upload URLs above 32 MB), rescans, downloads.
  *
  * @since 0.1.0
  * @category modules
@@ -59,6 +59,14 @@ export * as Files from "./Files.js"
  * @category modules
  */
 export * as IpAddresses from "./IpAddresses.js"
+
+/**
+ * VirusTotal Intelligence search (premium): matching objects followed page by page.
+ *
+ * @since 0.2.0
+ * @category modules
+ */
+export * as Intelligence from "./Intelligence.js"
 
 /**
  * The legacy v2 API: reports and scans, `response_code` mapped onto the tagged errors.

@@ -10,6 +10,8 @@ import * as Collections from "./internal/collections.js"
 import * as Document from "./internal/document.js"
 import type * as Model from "./internal/model.js"
 import * as Objects from "./internal/objects.js"
+import * as Premium from "./internal/routes/premium.js"
+import * as Samples from "./internal/samples.js"
 import * as Internal from "./internal/server.js"
 import * as Template from "./internal/template.js"
 
@@ -163,3 +165,38 @@ export const relationshipCount: (collection: string, id: string, relationship: s
  */
 export const relationships: Readonly<Record<string, Readonly<Record<string, { readonly target: string }>>>> =
   Collections.relationships
+
+/**
+ * How many samples the emulator has the content of (see {@link sample}).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const sampleCount: number = Samples.SAMPLE_COUNT
+
+/**
+ * A sample the emulator has the content of: what `GET /files/{sha256}/download` (premium keys) serves, through a
+ * redirect to a signed URL that takes no key. Its bytes are synthetic (not a program) and deterministic, from 4 KiB
+ * to 1 MiB (sample 0 is the largest); other ids have no content (404 NotFoundError).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const sample = (
+  index: number
+): { readonly bytes: Uint8Array; readonly sha256: string; readonly sha1: string; readonly md5: string } => {
+  if (!Number.isInteger(index) || index < 0 || index >= Samples.SAMPLE_COUNT) {
+    throw new RangeError(`no sample ${index}: 0 to ${Samples.SAMPLE_COUNT - 1}`)
+  }
+  const found = Samples.sample(index)
+  return { bytes: new Uint8Array(found.bytes), sha256: found.sha256, sha1: found.sha1, md5: found.md5 }
+}
+
+/**
+ * The SHA-256s `GET /intelligence/search?query=` finds for a query, in order: 5 to 32 samples (see {@link sample}),
+ * a pure function of the query.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const searchResults: (query: string) => ReadonlyArray<string> = Premium.searchResults

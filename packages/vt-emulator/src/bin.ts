@@ -18,6 +18,8 @@ Options:
   --port <n>                port (default 8787; 0 picks a free one)
   --api-key <key>           accepted key, repeatable (default: any non-empty key)
   --inactive-key <key>      key answered with 401 UserNotActiveError, repeatable
+  --premium-key <key>       key with the premium privileges (search, downloads), repeatable
+                            (default: every key has them; the others get 403 ForbiddenError)
   --per-minute <n>          requests per key per UTC minute, then 429 QuotaExceededError
   --per-day <n>             requests per key per UTC day
   --per-month <n>           requests per key per UTC month
@@ -54,6 +56,7 @@ const parsed = (() => {
         port: { type: "string" },
         "api-key": { type: "string", multiple: true },
         "inactive-key": { type: "string", multiple: true },
+        "premium-key": { type: "string", multiple: true },
         "per-minute": { type: "string" },
         "per-day": { type: "string" },
         "per-month": { type: "string" },
@@ -113,6 +116,7 @@ const options: Options = {
   port: integer("port", parsed.port) ?? 8787,
   apiKeys: parsed["api-key"],
   inactiveKeys: parsed["inactive-key"],
+  premiumKeys: parsed["premium-key"],
   perMinute: integer("per-minute", parsed["per-minute"]),
   perDay: integer("per-day", parsed["per-day"]),
   perMonth: integer("per-month", parsed["per-month"]),

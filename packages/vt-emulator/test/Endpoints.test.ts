@@ -515,13 +515,25 @@ describe("quota endpoints", () => {
       const usage = parse(yield* get(server, `/users/${KEY}/api_usage?start_date=20240505&end_date=20240507`))
       assert.deepStrictEqual(usage, {
         data: {
-          daily: { "2024-05-05": {}, "2024-05-06": { files: 1, domains: 1 }, "2024-05-07": { files: 2, v2: 1 } },
-          total: { files: 3, domains: 1, v2: 1 }
+          daily: {
+            "2024-05-05": {},
+            "2024-05-06": { file_report: 1, domain_report: 1 },
+            "2024-05-07": { file_report: 2, v2: 1 }
+          },
+          total: { file_report: 3, domain_report: 1, v2: 1 }
         }
       })
       assert.strictEqual(
         errorCode(yield* get(server, `/users/${KEY}/api_usage?start_date=2024-05-05`)),
         "BadRequestError"
+      )
+      // At most 30 days, within the last 60, as VirusTotal.
+      for (const query of ["start_date=20240401&end_date=20240501", "start_date=20240301&end_date=20240310"]) {
+        assert.strictEqual(errorCode(yield* get(server, `/users/${KEY}/api_usage?${query}`)), "BadRequestError")
+      }
+      assert.strictEqual(
+        (yield* get(server, `/users/${KEY}/api_usage?start_date=20240408&end_date=20240507`)).status,
+        200
       )
       assert.strictEqual(server.requests.at(-1)?.path, "/api/v3/users/<redacted>/api_usage")
       assert.isFalse(JSON.stringify(server.requests).includes(KEY))

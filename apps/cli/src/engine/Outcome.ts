@@ -14,6 +14,7 @@ export type Counter =
   | "known"
   | "analysed"
   | "completed"
+  | "found"
 
 /** What became of one item. `message` (for the run log) is written once, by the pipeline, at the tag's level. */
 export type Outcome =
@@ -92,6 +93,7 @@ export const empty: Tally = {
   known: 0,
   analysed: 0,
   completed: 0,
+  found: 0,
   handled: 0,
   waiting: 0
 }
@@ -134,7 +136,8 @@ const labels: { readonly [C in Counter]: string } = {
   uploaded: "uploaded",
   known: "known",
   analysed: "analysed",
-  completed: "completed"
+  completed: "completed",
+  found: "found"
 }
 
 /** `saved 3, not found 1, …` for the counters a command shows, in its order. */

@@ -358,6 +358,10 @@ export interface Spec<S, R> {
   readonly source: string
   /** Where the run writes, for the start line (default --out). */
   readonly target?: string | undefined
+  /** What a 403 means for this command, said after "the API key was refused" (a privilege the key lacks). */
+  readonly forbidden?: string | undefined
+  /** The target is a stream (standard output), not a place: named without a trailing `/`. */
+  readonly targetIsStream?: boolean | undefined
   /** The stores proven writable before the first request. */
   readonly writable: Effect.Effect<ReadonlyArray<ReportSink.Service>, never, S>
   /** The counters of the summary line, in order. */
@@ -405,7 +409,11 @@ export const run = <S, R>(spec: Spec<S, R>) =>
           shared === undefined ? "" : `, quota and claims shared in ${shared.ledger.location}`
         }${shard === undefined ? "" : `, shard ${shard.index + 1}/${shard.count}`})`
       )
-      screen.line(`vt-harvest ${spec.command}: ${spec.source} -> ${target}/ (log ${logFile.path})`)
+      screen.line(
+        `vt-harvest ${spec.command}: ${spec.source} -> ${target}${
+          spec.targetIsStream === true ? "" : "/"
+        } (log ${logFile.path})`
+      )
       const gateRef = yield* Ref.make<QuotaGate.Service | undefined>(undefined)
       const summarise = Effect.gen(function*() {
         const gate = yield* Ref.get(gateRef)
@@ -446,7 +454,11 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         Effect.zipRight(Effect.map(Ref.get(tally), Outcome.exitStatus)),
         Effect.catchAll((stop) => {
           const [code, message] = stopped(stop)
-          return Effect.as(Effect.logError(message), code)
+          const hint =
+            stop._tag === "KeyRefused" && stop.error._tag === "ForbiddenError" && spec.forbidden !== undefined
+              ? ` (${spec.forbidden})`
+              : ""
+          return Effect.as(Effect.logError(`${message}${hint}`), code)
         }),
         Effect.onInterrupt(() =>
           Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")

@@ -7,7 +7,7 @@ import { ReportKey } from "@vt-harvest/report-sink"
 import type { Analysis, VtError } from "@vt-harvest/vt-client"
 import { VtClient } from "@vt-harvest/vt-client"
 import type { Duration, Layer, Ref } from "effect"
-import { Effect, Either, FiberRef } from "effect"
+import { Deferred, Effect, Either, FiberRef } from "effect"
 import * as Analyses from "../internal/analyses.js"
 import * as Failure from "./Failure.js"
 import type * as Outcome from "./Outcome.js"
@@ -33,6 +33,25 @@ export const layerRequestLog: Layer.Layer<VtClient.VtClient, never, VtClient.VtC
         FiberRef.get(requestLabel),
         (label) => label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send)
       )
+  })
+)
+
+/**
+ * Above the gate: the first request of a run goes alone, the others wait for its answer. A key refused for a privilege
+ * it lacks (403 on a premium endpoint, which the start-up quota probe cannot reveal) then costs exactly one request
+ * whatever the concurrency: the gate has halted before any other request asks it for a turn.
+ */
+export const layerFirstAlone: Layer.Layer<VtClient.VtClient, never, VtClient.VtClient> = VtClient.layerTransform(() =>
+  Effect.map(Deferred.make<void>(), (answered) => {
+    let first = true
+    return {
+      request: (send) =>
+        Effect.suspend(() => {
+          if (!first) return Effect.zipRight(Deferred.await(answered), send)
+          first = false
+          return Effect.ensuring(send, Deferred.succeed(answered, undefined))
+        })
+    }
   })
 )
 

@@ -14,7 +14,7 @@ type Values = { readonly _tag: "None" } | { readonly _tag: "Any" } | {
 } | { readonly _tag: "Files" }
 
 /** Options whose value is a path on this machine (an `s3://` output is typed in full). */
-const directoryOptions = new Set(["--out", "--log-dir"])
+const directoryOptions = new Set(["--out", "--log-dir", "--download-dir"])
 const fileOptions = new Set(["--api-key-file"])
 
 const valuesOf = (option: OptionSpec): Values => {

@@ -1,7 +1,9 @@
 import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
 import { gunzip } from "node:zlib"
 import {
   type ApiError,
@@ -432,3 +434,69 @@ export const lazyDocument = (raw: Uint8Array): Document => {
     }
   }
 }
+
+/**
+ * Why an absolute URL must not receive a request sent without the key (a storage URL VirusTotal redirected to), or
+ * `undefined`: any http(s) origin will do, except plain http when the API itself is https.
+ *
+ * @internal
+ */
+export const unsafeAnonymousTarget = (url: string, baseUrl: string): string | undefined => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return "not a URL"
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return `${parsed.protocol} is not http(s)`
+  if (parsed.protocol === "http:" && originOf(baseUrl).startsWith("https:")) {
+    return "plain http while the API is https"
+  }
+  if (parsed.username !== "" || parsed.password !== "") return "a URL with credentials"
+  return undefined
+}
+
+/**
+ * The absolute URL a `Location` header points to, resolved against the request's URL, when it is http(s).
+ *
+ * @internal
+ */
+export const locationOf = (location: string | undefined, requestUrl: string): string | undefined => {
+  if (location === undefined || location === "") return undefined
+  try {
+    const url = new URL(location, requestUrl)
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A body stream that fails once it holds more than `maxBytes`, or when no chunk arrives for `idle`.
+ *
+ * @internal
+ */
+export const boundedStream = <E>(
+  body: Stream.Stream<Uint8Array, E>,
+  status: number,
+  target: string,
+  maxBytes: number,
+  idle: Duration.Duration
+): Stream.Stream<Uint8Array, E | RejectedResponseError | TransportError> =>
+  Stream.suspend(() => {
+    let size = 0
+    return body.pipe(
+      Stream.mapEffect((chunk): Effect.Effect<Uint8Array, RejectedResponseError> => {
+        size += chunk.length
+        return size > maxBytes ? Effect.fail(tooLarge(status, target, maxBytes)) : Effect.succeed(chunk)
+      }),
+      Stream.timeoutFail(
+        () =>
+          new TransportError({
+            reason: "Timeout",
+            message: `${target}: no data for ${Duration.format(idle)}; the answer was abandoned`
+          }),
+        idle
+      )
+    )
+  })

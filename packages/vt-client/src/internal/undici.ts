@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
 import type { Dispatcher } from "undici"
@@ -205,4 +206,72 @@ const exchange = (
       clearTimeout(timer)
       abort(new Error("interrupted"))
     })
+  })
+
+/**
+ * An answer whose body is read as it arrives: the head, and the body as a stream of the bytes as sent (maybe gzip).
+ *
+ * @internal
+ */
+export interface RawStreamAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: Stream.Stream<Uint8Array, ResponseDecodeError>
+}
+
+/**
+ * Sends the request (absolute URL and headers already set, no body) and answers once the head is in; the body is read
+ * as the stream is pulled, with backpressure. The exchange is aborted when the scope closes, read or not. `timeout`
+ * bounds the wait for the head only; the caller bounds the body.
+ *
+ * @internal
+ */
+export const sendStream = (
+  dispatcher: Dispatcher,
+  request: HttpClientRequest.HttpClientRequest,
+  target: string,
+  timeout: Duration.Duration,
+  scrub: (text: string) => string
+): Effect.Effect<RawStreamAnswer, TransportError, Scope.Scope> =>
+  Either.match(UrlParams.makeUrl(request.url, request.urlParams, request.hash), {
+    onLeft: (error) =>
+      Effect.fail(
+        new TransportError({ reason: "Other", message: scrub(`${target}: request not sent: ${error.message}`) })
+      ),
+    onRight: (url) =>
+      Effect.acquireRelease(
+        Effect.tryPromise({
+          try: (signal) =>
+            dispatcher.request({
+              origin: url.origin,
+              path: `${url.pathname}${url.search}`,
+              method: request.method as Dispatcher.HttpMethod,
+              headers: { ...request.headers },
+              signal
+            }),
+          catch: (error) => {
+            const detail = errorText(error)
+            return isTlsCause(error)
+              ? new TransportError({ reason: "Tls", message: scrub(`${target}: ${detail}: ${tlsHint}`) })
+              : new TransportError({ reason: "Connection", message: scrub(`${target}: connection failed: ${detail}`) })
+          }
+        }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(target, timeout) })),
+        // Destroying an unread body makes it emit an abort error nobody waits for any more.
+        (data) =>
+          Effect.sync(() => {
+            data.body.on("error", () => undefined)
+            data.body.destroy()
+          })
+      ).pipe(Effect.map((data): RawStreamAnswer => ({
+        status: data.statusCode,
+        headers: data.headers,
+        body: Stream.fromAsyncIterable(
+          data.body as AsyncIterable<Buffer>,
+          (error) =>
+            new ResponseDecodeError({
+              status: data.statusCode,
+              message: scrub(`${target}: the response body could not be read: ${errorText(error)}`)
+            })
+        ).pipe(Stream.map((chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
+      })))
   })

@@ -41,6 +41,11 @@ export class Context {
     return Math.max(this.options.analysisCompletedMs ?? DEFAULT_COMPLETED_MS, this.queuedMs())
   }
 
+  /** Whether a key has the premium privileges (Intelligence search, downloads). */
+  isPremium(key: string | undefined): boolean {
+    return key !== undefined && (this.options.premiumKeys === undefined || this.options.premiumKeys.includes(key))
+  }
+
   /** Why a key is refused, if it is. */
   authenticate(key: string | undefined): Exclude<Refusal, "quotaExceeded"> | undefined {
     if (key === undefined || key === "") return "missingKey"

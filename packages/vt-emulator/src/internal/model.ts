@@ -53,6 +53,16 @@ export interface Options {
   readonly port?: number | undefined
   /** Accepted keys; undefined accepts any non-empty key. */
   readonly apiKeys?: ReadonlyArray<string> | undefined
+  /**
+   * Keys with the premium privileges (Intelligence search, file downloads); the others get 403 ForbiddenError there.
+   * Undefined grants them to every accepted key.
+   */
+  readonly premiumKeys?: ReadonlyArray<string> | undefined
+  /**
+   * Bytes per second at which signed download URLs send a sample (default: as fast as the connection goes), so that
+   * tests can interrupt a download half-way.
+   */
+  readonly downloadBytesPerSecond?: number | undefined
   /** Keys answered with 401 UserNotActiveError. */
   readonly inactiveKeys?: ReadonlyArray<string> | undefined
   /** Requests per key per UTC clock minute; refused requests are not counted. */

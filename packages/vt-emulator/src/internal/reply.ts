@@ -4,12 +4,17 @@
  * the refusals of either API, and how a reply is written.
  */
 import type * as Http from "node:http"
+import { gzipSync } from "node:zlib"
 import * as T from "./template.js"
 
 export interface Reply extends T.Body {
   readonly status: number
   /** Defaults to application/json. */
   readonly contentType?: string | undefined
+  /** Further headers, as name, value, name, value… (`Location`). */
+  readonly headers?: ReadonlyArray<string> | undefined
+  /** Writes the answer itself (a sample at a given rate), instead of head and tail. */
+  readonly write?: ((res: Http.ServerResponse) => void) | undefined
 }
 
 /** VirusTotal's error document: `{"error":{"code":…,"message":…}}`. */
@@ -50,6 +55,16 @@ const v2QuotaExceeded = empty(204)
 export const refusal = (dialect: Dialect, why: Refusal): Reply =>
   dialect === "v3" ? v3Refusals[why] : why === "quotaExceeded" ? v2QuotaExceeded : v2Forbidden
 
+export const forbidden = error(403, "ForbiddenError", "You are not authorized to perform the requested operation")
+
+/** A redirect, as VirusTotal's download endpoint answers: an empty body and a `Location`. */
+export const redirect = (location: string): Reply => ({
+  status: 302,
+  head: Buffer.alloc(0),
+  tail: undefined,
+  headers: ["Location", location]
+})
+
 export const badRequest = (message: string): Reply => error(400, "BadRequestError", message)
 export const invalidArgument = (message: string): Reply => error(400, "InvalidArgumentError", message)
 
@@ -57,12 +72,51 @@ export const invalidArgument = (message: string): Reply => error(400, "InvalidAr
 export const analysisDescriptor = (id: string): Reply =>
   json({ data: { type: "analysis", id, links: { self: `https://www.virustotal.com/api/v3/analyses/${id}` } } })
 
-const headersFor = (length: number, contentType = "application/json"): Array<string> => [
+const headersFor = (length: number, contentType = "application/json", extra?: ReadonlyArray<string>): Array<string> => [
   "Content-Type",
   contentType,
   "Content-Length",
-  String(length)
+  String(length),
+  ...(extra ?? [])
 ]
+
+/** Gzip members of shared tails, compressed once each: a tail is the large static end of a cached document. */
+const gzippedTails = new WeakMap<Buffer, Buffer>()
+
+/** Below this size an answer is sent as it is: gzip would make it larger. */
+const GZIP_MIN_BYTES = 256
+
+const wantsGzip = (res: Http.ServerResponse): boolean => {
+  const accepted = res.req?.headers["accept-encoding"]
+  return typeof accepted === "string" &&
+    /(?:^|,)\s*gzip\s*(?:;\s*q=(?:1(?:\.0*)?|0?\.\d*[1-9]\d*))?\s*(?:,|$)/i.test(accepted)
+}
+
+/**
+ * A JSON answer gzip-compressed, as VirusTotal answers a client that accepts it (never a 429: VirusTotal sends those
+ * plain). The per-request head and the shared tail are two gzip members, one after the other (RFC 1952 allows any
+ * number; every gunzip reads them as one stream): only the small head is compressed per request, the tail's member
+ * is compressed once and cached, so the emulator still serves cached bytes.
+ */
+const sendGzip = (res: Http.ServerResponse, reply: Reply): void => {
+  const head = gzipSync(reply.head, { level: 1 })
+  let tail: Buffer | undefined
+  if (reply.tail !== undefined) {
+    tail = gzippedTails.get(reply.tail)
+    if (tail === undefined) gzippedTails.set(reply.tail, tail = gzipSync(reply.tail))
+  }
+  const length = head.length + (tail?.length ?? 0)
+  res.writeHead(reply.status, [
+    ...headersFor(length, reply.contentType, reply.headers),
+    "Content-Encoding",
+    "gzip",
+    "Vary",
+    "Accept-Encoding"
+  ])
+  res.cork()
+  res.write(head)
+  res.end(tail)
+}
 
 export const send = (res: Http.ServerResponse, reply: Reply): void => {
   if (reply.status === 204) {
@@ -70,12 +124,19 @@ export const send = (res: Http.ServerResponse, reply: Reply): void => {
     res.end()
     return
   }
+  if (reply.write !== undefined) return reply.write(res)
+  if (
+    reply.status !== 429 && (reply.contentType === undefined || reply.contentType === "application/json") &&
+    reply.head.length + (reply.tail?.length ?? 0) >= GZIP_MIN_BYTES && wantsGzip(res)
+  ) {
+    return sendGzip(res, reply)
+  }
   if (reply.tail === undefined) {
-    res.writeHead(reply.status, headersFor(reply.head.length, reply.contentType))
+    res.writeHead(reply.status, headersFor(reply.head.length, reply.contentType, reply.headers))
     res.end(reply.head)
     return
   }
-  res.writeHead(reply.status, headersFor(reply.head.length + reply.tail.length, reply.contentType))
+  res.writeHead(reply.status, headersFor(reply.head.length + reply.tail.length, reply.contentType, reply.headers))
   // Corked, head and tail leave in one writev with the headers.
   res.cork()
   res.write(reply.head)

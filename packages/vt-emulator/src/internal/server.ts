@@ -82,6 +82,7 @@ export const start = (options: Options = {}): Promise<Server> => {
 
     const admit = (request: Incoming, route: Route, mount: Mount, group: string) => {
       const id = route.logId?.(request)
+      if (route.open === true) return answer(request, route, undefined, id)
       const refused = context.authenticate(request.key)
       if (refused !== undefined || request.key === undefined) {
         return finish(request, R.refusal(mount.dialect, refused ?? "missingKey"), undefined, id)
@@ -103,7 +104,7 @@ export const start = (options: Options = {}): Promise<Server> => {
     const route = matched.route ?? mount.unmatched(matched.otherMethod)
     if ("status" in route) return finish(arrived, route, undefined, undefined)
     const request = arrived.withParams(matched.params)
-    const group = mount.group ?? matched.segments[0] ?? ""
+    const group = route.usage?.(request) ?? mount.group ?? matched.segments[0] ?? ""
     if (route.read === undefined) return admit(request, route, mount, group)
     route.read(context, request).then(
       (read) => "status" in read ? finish(request, read, undefined, undefined) : admit(read, route, mount, group),

@@ -8,6 +8,9 @@ import * as R from "../reply.js"
 /** What `overall_quotas` reports as "allowed" for a window without a limit. */
 const UNLIMITED = 1_000_000_000
 const DAY_MS = 86_400_000
+/** The longest span one `api_usage` request may cover, and how far back it may start, in days. */
+const MAX_DAYS = 30
+const HISTORY_DAYS = 60
 
 /** "YYYY-MM-DD" of a UTC day index. */
 const isoDay = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10)
@@ -37,7 +40,11 @@ export const overallQuotas: Handler = (context, request) => {
   })
 }
 
-/** `GET /users/{id}/api_usage[?start_date=YYYYMMDD&end_date=YYYYMMDD]`: by default the 30 days up to today. */
+/**
+ * `GET /users/{id}/api_usage[?start_date=YYYYMMDD&end_date=YYYYMMDD]`: by default the 30 days up to today; at most 30
+ * days, starting within the last 60 (400 BadRequestError otherwise). Endpoints are named as VirusTotal names them
+ * (`file_report`, `url_submission`, `file_relationships`…; table.ts).
+ */
 export const apiUsage: Handler = (context, request) => {
   const user = decodeSegment(request.params.user)
   const today = Math.floor(request.at / DAY_MS)
@@ -48,7 +55,10 @@ export const apiUsage: Handler = (context, request) => {
   if (start === undefined || end === undefined) {
     return R.badRequest("start_date and end_date must be dates as YYYYMMDD")
   }
-  if (end < start || end - start > 365) return R.badRequest("end_date must follow start_date, within a year")
+  // As VirusTotal: at most 30 days a request, and only the last 60 days of history.
+  if (end < start) return R.badRequest("end_date must not be before start_date")
+  if (end - start + 1 > MAX_DAYS) return R.badRequest(`The maximum number of days is ${MAX_DAYS}`)
+  if (start <= today - HISTORY_DAYS) return R.badRequest(`Only the last ${HISTORY_DAYS} days can be requested`)
   const perDay: Record<string, Record<string, number>> = {}
   const total: Record<string, number> = {}
   for (let day = start; day <= end; day++) {
