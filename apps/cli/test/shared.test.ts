@@ -166,21 +166,25 @@ describe("--shard i/n", () => {
     }
   }, 120_000)
 
-  it("--quota-store that is not a postgres:// URL, or a database that cannot be reached: exit 2, nothing sent", async () => {
-    const key = "quota-store-bad"
-    const server = await emulator(key)
-    const { dir } = list("bad-store")
-    const common = ["files", "ids.txt", "-o", "out", "--base-url", server.url, "--no-progress"]
-    const notPg = await runCli([...common, "--quota-store", "/tmp/ledger"], { env: { VT_API_KEY: key }, cwd: dir })
-    expect(notPg.code).toBe(2)
-    expect(notPg.stderr).toContain("--quota-store must name a PostgreSQL database")
-    const closed = await runCli([...common, "--quota-store", "postgres://u:secret-pw@127.0.0.1:1/x"], {
-      env: { VT_API_KEY: key },
-      cwd: dir
-    })
-    expect(closed.code).toBe(2)
-    expect(closed.stderr).toContain("cannot use --quota-store postgres://u:***@127.0.0.1:1/x")
-    expect(closed.stderr).not.toContain("secret-pw")
-    expect(server.requests.filter((r) => r.path.includes("/files/")).length).toBe(0)
-  }, 120_000)
+  it(
+    "--quota-store that is not a postgres:// URL, or a database that cannot be reached: exit 2, nothing sent",
+    async () => {
+      const key = "quota-store-bad"
+      const server = await emulator(key)
+      const { dir } = list("bad-store")
+      const common = ["files", "ids.txt", "-o", "out", "--base-url", server.url, "--no-progress"]
+      const notPg = await runCli([...common, "--quota-store", "/tmp/ledger"], { env: { VT_API_KEY: key }, cwd: dir })
+      expect(notPg.code).toBe(2)
+      expect(notPg.stderr).toContain("--quota-store must name a PostgreSQL database")
+      const closed = await runCli([...common, "--quota-store", "postgres://u:secret-pw@127.0.0.1:1/x"], {
+        env: { VT_API_KEY: key },
+        cwd: dir
+      })
+      expect(closed.code).toBe(2)
+      expect(closed.stderr).toContain("cannot use --quota-store postgres://u:***@127.0.0.1:1/x")
+      expect(closed.stderr).not.toContain("secret-pw")
+      expect(server.requests.filter((r) => r.path.includes("/files/")).length).toBe(0)
+    },
+    120_000
+  )
 })

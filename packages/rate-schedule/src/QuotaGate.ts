@@ -358,16 +358,16 @@ export const make = <R = never>(
       : ledger !== undefined
       ? loop
       : Effect.flatMap(
-      now,
-      (at) =>
-        Effect.flatMap(
-          Ref.modify(state, (s) => {
-            const [next, after] = GateState.take(s, at)
-            return next._tag === "Start" ? [next.ticket, after] : [undefined, s]
-          }),
-          (ticket) => ticket === undefined ? waitAndTake : Effect.succeed(ticket)
-        )
-    )
+        now,
+        (at) =>
+          Effect.flatMap(
+            Ref.modify(state, (s) => {
+              const [next, after] = GateState.take(s, at)
+              return next._tag === "Start" ? [next.ticket, after] : [undefined, s]
+            }),
+            (ticket) => ticket === undefined ? waitAndTake : Effect.succeed(ticket)
+          )
+      )
 
     // When a spent window resets, seen from the refusal at `at`; `undefined` for "unknown".
     const resetOf = (window: SpentWindow, at: GateState.Now): QuotaSchedule.Pause | undefined => {
@@ -459,10 +459,15 @@ export const make = <R = never>(
     if (options?.quotas !== undefined) yield* shareUsed(start)
 
     const learn = (usage: GateState.Usage): Effect.Effect<void> =>
-      Effect.flatMap(now, (at) => Effect.zipRight(Ref.update(state, (s) => GateState.learn(s, usage, at)), shareUsed(at)))
+      Effect.flatMap(
+        now,
+        (at) => Effect.zipRight(Ref.update(state, (s) => GateState.learn(s, usage, at)), shareUsed(at))
+      )
 
-    const status: Effect.Effect<Status> = Effect.flatMap(now, (at) =>
-      Effect.map(Ref.get(state), (s) => GateState.status(s, at)))
+    const status: Effect.Effect<Status> = Effect.flatMap(
+      now,
+      (at) => Effect.map(Ref.get(state), (s) => GateState.status(s, at))
+    )
 
     return QuotaGate.of({ policy, take, refused, throttled, answered, halt, learn, status })
   })

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import * as GateState from "../src/GateState.js"
+import type * as GateState from "../src/GateState.js"
 import * as QuotaPolicy from "../src/QuotaPolicy.js"
 import * as SharedLedger from "../src/SharedLedger.js"
 import { at, harvest, join, ok, quota, startsOf } from "./util.js"

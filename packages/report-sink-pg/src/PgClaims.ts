@@ -14,10 +14,10 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import * as os from "node:os"
-import * as PgMigrations from "./PgMigrations.js"
-import * as PgPool from "./PgPool.js"
 import * as internal from "./internal/ledger.js"
 import * as query from "./internal/query.js"
+import * as PgMigrations from "./PgMigrations.js"
+import * as PgPool from "./PgPool.js"
 
 /**
  * How the claims are kept.
@@ -94,7 +94,9 @@ export const make = (
       Effect.forkScoped
     )
     yield* Effect.addFinalizer(() =>
-      Effect.ignore(run("release", undefined, `DELETE FROM ${PgMigrations.qualified(schema, "claims")} WHERE owner = $1`, [owner]))
+      Effect.ignore(
+        run("release", undefined, `DELETE FROM ${PgMigrations.qualified(schema, "claims")} WHERE owner = $1`, [owner])
+      )
     )
 
     return ReportClaims.ReportClaims.of({

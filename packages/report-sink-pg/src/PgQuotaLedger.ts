@@ -21,10 +21,10 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { createHmac, randomBytes } from "node:crypto"
 import type pg from "pg"
-import * as PgMigrations from "./PgMigrations.js"
-import * as PgPool from "./PgPool.js"
 import * as internal from "./internal/ledger.js"
 import * as query from "./internal/query.js"
+import * as PgMigrations from "./PgMigrations.js"
+import * as PgPool from "./PgPool.js"
 
 /**
  * Where the ledger is kept and for which key.

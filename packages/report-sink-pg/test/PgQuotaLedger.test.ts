@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ReportClaims } from "@vt-harvest/report-sink"
 import type { GateState, QuotaSchedule } from "@vt-harvest/rate-schedule"
 import { SharedLedger } from "@vt-harvest/rate-schedule"
+import { ReportClaims } from "@vt-harvest/report-sink"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -16,7 +16,10 @@ const apiKey = Redacted.make("a".repeat(64))
 const open = (schema: string, clock?: { now: number }, key = apiKey) =>
   Effect.map(
     Layer.build(
-      Layer.effect(SharedLedger.QuotaLedger, PgQuotaLedger.make({ apiKey: key, schema, now: clock && (() => clock.now) }))
+      Layer.effect(
+        SharedLedger.QuotaLedger,
+        PgQuotaLedger.make({ apiKey: key, schema, now: clock && (() => clock.now) })
+      )
         .pipe(Layer.provide(PgPool.layer({ url: url() })))
     ),
     (context) => Context.get(context, SharedLedger.QuotaLedger)
@@ -46,19 +49,31 @@ const pause = fc.oneof(
   fc.record({ _tag: fc.constant("Until" as const), instant: fc.integer({ min: 1.7e12, max: 1.7e12 + 5e9 }) })
 )
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({
-    op: fc.constant("take" as const),
-    limits: fc.record({ spacing: fc.constantFrom(0, 1000, 15_000), perHour: small, perDay: small, perMonth: small }),
-    dt
-  }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("refused" as const), back: fc.integer({ min: 0, max: 3 }), pause, dt }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant("take" as const),
+      limits: fc.record({ spacing: fc.constantFrom(0, 1000, 15_000), perHour: small, perDay: small, perMonth: small }),
+      dt
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("refused" as const), back: fc.integer({ min: 0, max: 3 }), pause, dt })
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("extend" as const), pause, dt }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("answered" as const), back: fc.integer({ min: 0, max: 3 }), dt }) },
-  { weight: 1, arbitrary: fc.record({
-    op: fc.constant("learn" as const),
-    used: fc.record({ thisHour: small, today: small, thisMonth: small }),
-    dt
-  }) }
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("answered" as const), back: fc.integer({ min: 0, max: 3 }), dt })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("learn" as const),
+      used: fc.record({ thisHour: small, today: small, thisMonth: small }),
+      dt
+    })
+  }
 )
 
 describe("PgQuotaLedger", () => {

@@ -10,7 +10,19 @@ import { QuotaGate, type QuotaPolicy, type SharedLedger } from "@vt-harvest/rate
 import { type ReportClaims, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { ReportSinkFs } from "@vt-harvest/report-sink-fs"
 import { VtClient } from "@vt-harvest/vt-client"
-import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, Option, type Redacted, Ref, type Scope } from "effect"
+import {
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  type Redacted,
+  Ref,
+  type Scope
+} from "effect"
 import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
@@ -255,7 +267,9 @@ const openShared = (url: string, apiKey: Redacted.Redacted<string>) =>
     return { ledger, claims } satisfies Shared
   }).pipe(
     Effect.mapError((error) =>
-      new Settings.UsageError({ message: `cannot use --quota-store ${showOut(url)}: ${error.message}; nothing was sent` })
+      new Settings.UsageError({
+        message: `cannot use --quota-store ${showOut(url)}: ${error.message}; nothing was sent`
+      })
     )
   )
 

@@ -82,7 +82,9 @@ export const migrations = (schema: string): ReadonlyArray<PgMigrations.Migration
   id boolean PRIMARY KEY DEFAULT true CHECK (id),
   secret bytea NOT NULL
 )`,
-      `COMMENT ON TABLE ${q("quota_secret")} IS 'vt-harvest: the secret under which API keys are hashed to name their ledger row'`,
+      `COMMENT ON TABLE ${
+        q("quota_secret")
+      } IS 'vt-harvest: the secret under which API keys are hashed to name their ledger row'`,
       `CREATE TABLE IF NOT EXISTS ${ledger} (
   ledger text PRIMARY KEY,
   requests bigint NOT NULL DEFAULT 0,
@@ -106,7 +108,9 @@ export const migrations = (schema: string): ReadonlyArray<PgMigrations.Migration
   expires_at bigint NOT NULL,
   PRIMARY KEY (scope, key)
 )`,
-      `COMMENT ON TABLE ${q("claims")} IS 'vt-harvest: ids in flight (scope: the command and the store), each held by one process until it expires'`,
+      `COMMENT ON TABLE ${
+        q("claims")
+      } IS 'vt-harvest: ids in flight (scope: the command and the store), each held by one process until it expires'`,
       `CREATE INDEX IF NOT EXISTS claims_owner ON ${q("claims")} (owner)`,
       `CREATE OR REPLACE FUNCTION ${now}(p_now bigint) RETURNS bigint LANGUAGE sql VOLATILE AS $fn$
   SELECT coalesce(p_now, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
@@ -255,7 +259,9 @@ BEGIN
     RETURN;
   END IF;
   IF c.owner = p_owner OR c.expires_at <= now_ms THEN
-    UPDATE ${q("claims")} x SET owner = p_owner, expires_at = now_ms + p_lease WHERE x.scope = p_scope AND x.key = p_key;
+    UPDATE ${
+        q("claims")
+      } x SET owner = p_owner, expires_at = now_ms + p_lease WHERE x.scope = p_scope AND x.key = p_key;
     RETURN QUERY SELECT true, CASE WHEN c.owner = p_owner THEN NULL ELSE c.owner END, p_lease;
     RETURN;
   END IF;
