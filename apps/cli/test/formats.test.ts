@@ -6,40 +6,12 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { cellText, lookup, parseFields, permalink } from "../src/internal/summary.js"
-import { cliWords, emulatorSuite, hashes, runCli, sh, underTerminal } from "./helpers.js"
+import { cliWords, emulatorSuite, hashes, parseCsv, runCli, sh, underTerminal } from "./helpers.js"
 
 const key = "formats-test-key-3e8a51c0d2"
 const suite = emulatorSuite(key, "formats", { analysisQueuedMs: 100, analysisCompletedMs: 200 })
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex")
-
-/** A small RFC 4180 reader. */
-const parseCsv = (text: string): Array<Array<string>> => {
-  const rows: Array<Array<string>> = []
-  let field = ""
-  let current: Array<string> = []
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]
-    if (quoted) {
-      if (c === "\"" && text[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (c === "\"") quoted = false
-      else field += c
-    } else if (c === "\"") quoted = true
-    else if (c === ",") {
-      current.push(field)
-      field = ""
-    } else if (c === "\n") {
-      current.push(field)
-      rows.push(current)
-      current = []
-      field = ""
-    } else field += c
-  }
-  return rows
-}
 
 describe("fields", () => {
   it("parses --fields: named columns, paths from data (data. and meta. from the document), malformed lists", () => {

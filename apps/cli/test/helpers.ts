@@ -194,3 +194,31 @@ export const emulatorSuite = (key: string, name: string, options: Omit<VtEmulato
       ], { env: { VT_API_KEY: key }, cwd: dir })
   }
 }
+
+/** A small RFC 4180 reader, to check that CSV output round-trips. */
+export const parseCsv = (text: string): Array<Array<string>> => {
+  const rows: Array<Array<string>> = []
+  let field = ""
+  let current: Array<string> = []
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quoted) {
+      if (c === "\"" && text[i + 1] === "\"") {
+        field += "\""
+        i++
+      } else if (c === "\"") quoted = false
+      else field += c
+    } else if (c === "\"") quoted = true
+    else if (c === ",") {
+      current.push(field)
+      field = ""
+    } else if (c === "\n") {
+      current.push(field)
+      rows.push(current)
+      current = []
+      field = ""
+    } else field += c
+  }
+  return rows
+}

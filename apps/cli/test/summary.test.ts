@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { csvField, csvLine, row } from "../src/internal/summary.js"
-import { bin, hashes, runCli, tempDir, underTerminal } from "./helpers.js"
+import { bin, hashes, parseCsv, runCli, tempDir, underTerminal } from "./helpers.js"
 
 const key = "summary-test-key-51c0"
 let server: VtEmulator.Server
@@ -13,34 +13,6 @@ beforeAll(async () => {
   server = await VtEmulator.start({ apiKeys: [key] })
 })
 afterAll(() => server.close())
-
-/** A small RFC 4180 reader, to check the CSV round-trips. */
-const parseCsv = (text: string): Array<Array<string>> => {
-  const rows: Array<Array<string>> = []
-  let field = ""
-  let current: Array<string> = []
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]
-    if (quoted) {
-      if (c === "\"" && text[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (c === "\"") quoted = false
-      else field += c
-    } else if (c === "\"") quoted = true
-    else if (c === ",") {
-      current.push(field)
-      field = ""
-    } else if (c === "\n") {
-      current.push(field)
-      rows.push(current)
-      current = []
-      field = ""
-    } else field += c
-  }
-  return rows
-}
 
 describe("summary", () => {
   it("quotes CSV fields as RFC 4180 says", () => {

@@ -122,6 +122,25 @@ export const harvest = (
         return yield* Steps.keep(store, key, report.raw, saved, seen)
       })
 
+    /**
+     * An analysis just asked for (a submission, a rescan): its answer kept first (a run stopped while waiting leaves
+     * the id to ask `analysis --wait` about), the analysis waited for, then the object's report fetched (or its 404).
+     */
+    const analysedThenFetched = (
+      work: Pipeline.Work<string>,
+      analyses: ReportSink.Service,
+      id: string,
+      raw: Uint8Array,
+      waiting: NonNullable<typeof options.submitUnknown>
+    ) =>
+      Effect.gen(function*() {
+        yield* Steps.keepAnalysis(analyses, id, raw)
+        yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
+        return yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
+          Effect.catchIf(VtError.isNotFound, Effect.succeed)
+        )
+      })
+
     /** An unknown id submitted, its analysis waited for and kept, then its report fetched and kept. */
     const submitted = (
       work: Pipeline.Work<string>,
@@ -135,12 +154,7 @@ export const harvest = (
         const sent = yield* Submission.submitUrl(work.value)
         if (Either.isLeft(sent)) return Outcome.failed(sent.left)
         const { id, raw } = sent.right
-        // The submission's answer first: a run stopped while waiting leaves the id to ask `analysis --wait` about.
-        yield* Steps.keepAnalysis(analyses, id, raw)
-        yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
-        const report = yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
-          Effect.catchIf(VtError.isNotFound, Effect.succeed)
-        )
+        const report = yield* analysedThenFetched(work, analyses, id, raw, waiting)
         if (VtError.isNotFound(report)) {
           return Outcome.failed(`no report for ${work.value} yet although its analysis ${id} completed`, ["analysed"])
         }
@@ -173,12 +187,7 @@ export const harvest = (
         const sent = yield* Steps.requesting(`rescan of ${work.value}`)(Rescans.request(work.value, kind.rescan!))
         if (Either.isLeft(sent)) return Outcome.failed(sent.left)
         const { id, raw } = sent.right
-        // The answer first: a run stopped while waiting leaves the id to ask `analysis --wait` about.
-        yield* Steps.keepAnalysis(analyses, id, raw)
-        yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
-        const report = yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
-          Effect.catchIf(VtError.isNotFound, Effect.succeed)
-        )
+        const report = yield* analysedThenFetched(work, analyses, id, raw, waiting)
         if (VtError.isNotFound(report)) {
           return Outcome.failed(
             `no report for ${work.value} after its analysis ${id} completed; the saved one (${before}) is kept`,
