@@ -12,16 +12,7 @@ import { cliWords, emulatorSuite, hashes, runCli, runShell, sh, startCli } from 
 const key = "premium-test-key-5b1c9e07d2"
 const suite = emulatorSuite(key, "premium", { premiumKeys: [key] })
 
-const fast = (dir: string) => [
-  "--log-dir",
-  path.join(dir, "log"),
-  "--base-url",
-  suite.server.url,
-  "--per-minute",
-  "60000",
-  "--no-progress",
-  "--no-quota-probe"
-]
+const fast = (dir: string) => suite.fast(dir)
 
 const cli = (dir: string, args: ReadonlyArray<string>, options: { readonly stdin?: string } = {}) =>
   runCli([...args, ...fast(dir)], { env: { VT_API_KEY: key }, cwd: dir, ...options })

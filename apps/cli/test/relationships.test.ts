@@ -161,12 +161,7 @@ describe("--relationships", () => {
         ...args,
         "-o",
         "out",
-        "--base-url",
-        suite.server.url,
-        "--per-minute",
-        "60000",
-        "--no-progress",
-        "--no-quota-probe"
+        ...suite.fast(dir)
       ], { env: { VT_API_KEY: key }, cwd: dir })
       // Mid-item: after a report request and some of its pages.
       while (suite.server.requests.length < 8) await new Promise((resolve) => setTimeout(resolve, 10))

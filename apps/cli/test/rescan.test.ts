@@ -164,14 +164,7 @@ describe("files --rescan-older-than", () => {
         ...rescan,
         "-o",
         out,
-        "--log-dir",
-        path.join(dir, "log"),
-        "--base-url",
-        suite.server.url,
-        "--per-minute",
-        "60000",
-        "--no-progress",
-        "--no-quota-probe"
+        ...suite.fast(dir)
       ], { env: { VT_API_KEY: key }, cwd: dir })
       const deadline = Date.now() + 20_000
       const polls = () => suite.server.requests.filter((r) => r.path.startsWith("/api/v3/analyses/")).length
