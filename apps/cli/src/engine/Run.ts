@@ -178,20 +178,23 @@ export const checkSubStore = (
   }
   const location = subLocation(options.out, ...segments)
   const between = segments.slice(0, -1).map((_, i) => subLocation(options.out, ...segments.slice(0, i + 1)))
-  const linked = /^s3:\/\//i.test(options.out)
-    ? undefined
-    : between.find((dir) => nodeFs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink() === true)
-  return linked !== undefined
-    ? Effect.fail(
-      new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${linked} is a symbolic link` })
-    )
-    : checkOut({
-      out: location,
-      overwrite: true,
-      gzip: options.gzip,
-      refuseSymlink: true,
-      ...(options.proxy === undefined ? {} : { proxy: options.proxy })
-    })
+  // Looked at when the run checks its stores, not when the command is assembled.
+  const linked = /^s3:\/\//i.test(options.out) ? Effect.succeed(undefined) : Effect.try({
+    try: () => between.find((dir) => nodeFs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink() === true),
+    catch: (error) => new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${String(error)}` })
+  })
+  return Effect.flatMap(linked, (link) =>
+    link !== undefined
+      ? Effect.fail(
+        new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${link} is a symbolic link` })
+      )
+      : checkOut({
+        out: location,
+        overwrite: true,
+        gzip: options.gzip,
+        refuseSymlink: true,
+        ...(options.proxy === undefined ? {} : { proxy: options.proxy })
+      }))
 }
 
 /** The analyses of a run: `<out>/_analyses` (see {@link checkSubStore}). */
