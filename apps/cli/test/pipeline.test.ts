@@ -1,7 +1,7 @@
 // The one item pipeline, on its own: claims and duplicates, the store decision, outcomes folded into the tally,
 // and what stops a run. A store in memory (primitives over two Maps, the rules from ReportSink.make).
 import { assert, describe, it } from "@effect/vitest"
-import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
+import type { ReportClaims, ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
 import { ReportSink } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
 import { Effect, Option, Ref, Stream } from "effect"
@@ -43,6 +43,7 @@ const harvest = (
     readonly overwrite?: boolean
     readonly seed?: (s: ReturnType<typeof memoryStore>) => void
     readonly failWrites?: boolean
+    readonly sharing?: Pipeline.SharingService
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -50,27 +51,32 @@ const harvest = (
     options.seed?.(memory)
     const tally = yield* Ref.make(Outcome.empty)
     const calls: Array<string> = []
-    const exit = yield* Effect.exit(Pipeline.run({
-      items: Stream.fromIterable(ids.map((id, i) => Pipeline.work(id, `line ${i + 1}`))),
-      concurrency: 3,
-      store: memory.store,
-      overwrite: options.overwrite ?? false,
-      retryNotFound: options.retryNotFound ?? false,
-      logSkips: false,
-      key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
-      fetch: (work, key) =>
-        Effect.sync(() => calls.push(work.value)).pipe(
-          Effect.zipRight(answer(work.value)),
-          Effect.flatMap((body) =>
-            Effect.as(Failure.storeOrStop(memory.store.put(key, bytes(body))), Outcome.saved(`saved ${key}`))
-          ),
-          Effect.catchIf(
-            VtError.isNotFound,
-            () =>
-              Effect.as(Failure.storeOrStop(memory.store.putNotFound(key, bytes("{}"))), Outcome.notFound(`nf ${key}`))
+    const exit = yield* Effect.exit(
+      Pipeline.run({
+        items: Stream.fromIterable(ids.map((id, i) => Pipeline.work(id, `line ${i + 1}`))),
+        concurrency: 3,
+        store: memory.store,
+        overwrite: options.overwrite ?? false,
+        retryNotFound: options.retryNotFound ?? false,
+        logSkips: false,
+        key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+        fetch: (work, key) =>
+          Effect.sync(() => calls.push(work.value)).pipe(
+            Effect.zipRight(answer(work.value)),
+            Effect.flatMap((body) =>
+              Effect.as(Failure.storeOrStop(memory.store.put(key, bytes(body))), Outcome.saved(`saved ${key}`))
+            ),
+            Effect.catchIf(
+              VtError.isNotFound,
+              () =>
+                Effect.as(
+                  Failure.storeOrStop(memory.store.putNotFound(key, bytes("{}"))),
+                  Outcome.notFound(`nf ${key}`)
+                )
+            )
           )
-        )
-    }, tally))
+      }, tally).pipe(Effect.provideService(Pipeline.Sharing, options.sharing ?? {}))
+    )
     return { exit, tally: yield* Ref.get(tally), calls, memory }
   })
 
@@ -126,5 +132,67 @@ describe("the item pipeline", () => {
       const full = yield* harvest(["a", "b"], report, { failWrites: true })
       assert.isTrue(full.exit._tag === "Failure" && String(full.exit.cause).includes("StoreFailed"))
       assert.strictEqual(full.tally.saved, 0)
+    }))
+
+  it.effect("--shard i/n: the n parts are disjoint and together hold every id", () =>
+    Effect.gen(function*() {
+      const ids = Array.from({ length: 60 }, (_, i) => `id${i}`)
+      const parts = []
+      for (let index = 0; index < 3; index++) {
+        parts.push((yield* harvest(ids, report, { sharing: { shard: { index, count: 3 } } })).calls)
+      }
+      assert.deepStrictEqual(parts.flat().sort(), [...ids].sort())
+      for (const part of parts) assert.isAbove(part.length, 10)
+      // The same id is in the same part every time.
+      assert.strictEqual(Pipeline.shardOf("id7", 3), Pipeline.shardOf("id7", 3))
+    }))
+
+  it.live("shared claims: an id another process holds is not requested; it is skipped once that process saved it", () =>
+    Effect.gen(function*() {
+      let memory: ReturnType<typeof memoryStore> | undefined
+      const held = new Set(["b"])
+      const asked: Array<string> = []
+      const claims: ReportClaims.Service = {
+        location: "memory",
+        owner: "me",
+        acquire: (_scope, k) =>
+          Effect.sync((): ReportClaims.Attempt => {
+            asked.push(k)
+            if (!held.has(k)) return { _tag: "Claimed", takenFrom: undefined }
+            // The other process saves it and lets its claim go while this one waits.
+            memory?.records.saved.set(k, bytes("{}"))
+            held.delete(k)
+            return { _tag: "Held", holder: "other", retryIn: 20 }
+          }),
+        release: () => Effect.void
+      }
+      const run = yield* harvest(["a", "b", "c"], report, {
+        seed: (m) => (memory = m),
+        sharing: { claims: { service: claims, scope: "files out" } }
+      })
+      assert.deepStrictEqual([...run.calls].sort(), ["a", "c"])
+      assert.deepStrictEqual([run.tally.saved, run.tally.skipped], [2, 1])
+    }))
+
+  it.live("shared claims: an id saved by another process between the store's answer and the claim is not requested", () =>
+    Effect.gen(function*() {
+      let memory: ReturnType<typeof memoryStore> | undefined
+      const claims: ReportClaims.Service = {
+        location: "memory",
+        owner: "me",
+        // The other process saved "a" and let its claim go just before this one claims it.
+        acquire: (_scope, k) =>
+          Effect.sync((): ReportClaims.Attempt => {
+            if (k === "a") memory?.records.saved.set(k, bytes("{}"))
+            return { _tag: "Claimed", takenFrom: undefined }
+          }),
+        release: () => Effect.void
+      }
+      const run = yield* harvest(["a", "b"], report, {
+        seed: (m) => (memory = m),
+        sharing: { claims: { service: claims, scope: "files out" } }
+      })
+      assert.deepStrictEqual(run.calls, ["b"])
+      assert.deepStrictEqual([run.tally.saved, run.tally.skipped], [1, 1])
     }))
 })
