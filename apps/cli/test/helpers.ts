@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, beforeEach } from "vitest"
+import { afterAll, beforeAll, beforeEach, expect } from "vitest"
 
 export const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/vt-harvest.js")
 
@@ -181,7 +181,25 @@ export const emulatorSuite = (key: string, name: string, options: Omit<VtEmulato
     fast: (dir: string) => fast(server!.url, dir),
     /** The CLI in `dir` against this emulator, as fast as it goes, into `<dir>/out`. */
     run: (dir: string, args: ReadonlyArray<string>) =>
-      runCli([...args, "-o", path.join(dir, "out"), ...fast(server!.url, dir)], { env: { VT_API_KEY: key }, cwd: dir })
+      runCli([...args, "-o", path.join(dir, "out"), ...fast(server!.url, dir)], { env: { VT_API_KEY: key }, cwd: dir }),
+    /**
+     * The CLI as {@link run} starts it, killed with SIGKILL as soon as `when` holds (asked each few milliseconds,
+     * typically of the emulator's request log); fails if the run ends before that.
+     */
+    killedWhen: async (dir: string, args: ReadonlyArray<string>, when: () => boolean): Promise<Result> => {
+      const { child, done } = startCli([...args, "-o", path.join(dir, "out"), ...fast(server!.url, dir)], {
+        env: { VT_API_KEY: key },
+        cwd: dir
+      })
+      let ended: Result | undefined
+      void done.then((result) => (ended = result))
+      while (!when()) {
+        if (ended !== undefined) throw new Error(`the run ended before it was killed (${ended.code}): ${ended.stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      child.kill("SIGKILL")
+      return done
+    }
   }
 }
 
@@ -222,4 +240,37 @@ export const parseCsv = (text: string): Array<Array<string>> => {
     } else field += c
   }
   return rows
+}
+
+/**
+ * Every file below `dir` (none when it does not exist), by its path relative to `dir`, sorted; the store's
+ * temporaries (names starting with `.`, never a record) apart.
+ */
+export const storeFiles = (dir: string): { readonly records: Array<string>; readonly temporaries: Array<string> } => {
+  const records: Array<string> = []
+  const temporaries: Array<string> = []
+  const walk = (relative: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, relative), { withFileTypes: true })) {
+      const name = path.join(relative, entry.name)
+      if (entry.isDirectory()) walk(name)
+      else (entry.name.startsWith(".") ? temporaries : records).push(name)
+    }
+  }
+  if (fs.existsSync(dir)) walk("")
+  return { records: records.sort(), temporaries: temporaries.sort() }
+}
+
+/**
+ * What a store below `dir` holds under final names, each record read and parsed: a file there that is not a whole
+ * JSON document fails the test. Answers the records by relative path, with their bytes.
+ */
+export const completeRecords = (dir: string): Map<string, Buffer> => {
+  const records = new Map<string, Buffer>()
+  for (const name of storeFiles(dir).records) {
+    expect(name, "a record's name").toMatch(/\.json$/)
+    const bytes = fs.readFileSync(path.join(dir, name))
+    expect(() => JSON.parse(bytes.toString("utf8")), `${name} is whole JSON`).not.toThrow()
+    records.set(name, bytes)
+  }
+  return records
 }

@@ -5,7 +5,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { emulatorSuite, hashes, readJsonFiles, startCli, tempDir } from "./helpers.js"
+import { completeRecords, emulatorSuite, hashes, readJsonFiles, startCli, storeFiles, tempDir } from "./helpers.js"
 
 const key = "relationships-test-key-4e7d21c9"
 const suite = emulatorSuite(key, "relationships")
@@ -192,6 +192,57 @@ describe("--relationships", () => {
     expect(rerun.stderr).toContain(`saved ${ids.length - saved.length}, not found 0, skipped ${saved.length}`)
     const asked = new Set(suite.server.requests.map((r) => r.id))
     for (const name of saved) expect(asked.has(name.replace(".json", ""))).toBe(false)
+  })
+
+  it("SIGKILL between a page and its report: nothing partial; the rerun asks only the ids not saved, then nothing", async () => {
+    const names = ["contacted_domains", "similar_files"]
+    // Ids with further pages in both relationships: three requests each (the report, a page of each), in that order.
+    const ids = hashes(200, true, "relkill").filter((id) =>
+      id.length === 64 && names.every((name) => VtEmulator.relationshipCount("files", id, name) > 10)
+    ).slice(0, 6)
+    const args = ["files", "in.txt", "--relationships", names.join(","), "--relationship-pages", "all"]
+    const dir = suite.scratch()
+    const reference = suite.scratch()
+    for (const d of [dir, reference]) fs.writeFileSync(path.join(d, "in.txt"), ids.join("\n"))
+    expect((await harvest(reference, args)).code).toBe(0)
+
+    suite.server.clearLog()
+    suite.server.update({ latencyMs: 300 })
+    // Killed once the third id's second page is asked: its first page is kept, its report not yet.
+    const killed = await suite.killedWhen(dir, args, () => suite.server.requests.length >= 9)
+    suite.server.update({ latencyMs: 0 })
+    expect(killed.signal).toBe("SIGKILL")
+    const out = path.join(dir, "out")
+    const left = completeRecords(out)
+    expect([...left.keys()].filter((name) => !name.includes(path.sep))).toEqual(
+      ids.slice(0, 2).map((id) => `${id}.json`).sort()
+    )
+    expect(fs.existsSync(path.join(out, "_relationships", names[0], `${ids[2]}.json`))).toBe(true)
+    const expected = completeRecords(path.join(reference, "out"))
+    for (const [name, bytes] of left) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+
+    suite.server.clearLog()
+    const rerun = await harvest(dir, args)
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toContain("summary: saved 4, not found 0, skipped 2, invalid 0, failed 0, requests 12")
+    // Nothing for an id saved; the one killed mid-way is asked again whole: its report, then its pages from that.
+    const asked = (id: string) => suite.server.requests.filter((r) => r.id === id).map((r) => r.path)
+    for (const id of ids.slice(0, 2)) expect(asked(id)).toEqual([])
+    for (const id of ids.slice(2)) {
+      expect(asked(id)).toEqual([
+        `/api/v3/files/${id}`,
+        ...names.map((name) => `/api/v3/files/${id}/relationships/${name}`)
+      ])
+    }
+    const resumed = completeRecords(out)
+    expect([...resumed.keys()]).toEqual([...expected.keys()])
+    for (const [name, bytes] of resumed) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+    expect(storeFiles(out).temporaries).toEqual([])
+
+    suite.server.clearLog()
+    const again = await harvest(dir, args)
+    expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 6, invalid 0, failed 0, requests 0")
+    expect(suite.server.requests).toHaveLength(0)
   })
 
   it("unusable names or page counts exit 2 before anything is sent; no link is followed out of --out", async () => {
