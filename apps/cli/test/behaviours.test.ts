@@ -3,7 +3,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { emulatorSuite, hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
+import { completeRecords, emulatorSuite, hashes, readJsonFiles, runCli, storeFiles, tempDir } from "./helpers.js"
 
 const key = "behaviours-test-key-8b2f60d1"
 const suite = emulatorSuite(key, "behaviours")
@@ -73,6 +73,55 @@ describe("files --behaviour", () => {
     expect(repaired.stderr).toContain("summary: saved 1, not found 0, skipped 3, invalid 0, failed 0, requests 1")
     expect(paths()).toEqual([`${known[1]}/behaviour_mitre_trees`])
     expect(fs.statSync(path.join(fresh, "out", `${known[1]}.json`)).mtimeMs).toBe(report)
+  })
+
+  it("SIGKILL between a part and its report: nothing partial; the rerun asks only what is not kept, then nothing", async () => {
+    const known = hashes(4, true, "behkill")
+    const [unknown] = hashes(1, false, "behkill")
+    // Three requests per known file (the report, the summary, the MITRE trees, in that order), one for the unknown.
+    const ids = [known[0], unknown, known[1], known[2], known[3]]
+    const args = ["--behaviour", "all"]
+    const dir = suite.scratch()
+    const reference = suite.scratch()
+    for (const d of [dir, reference]) fs.writeFileSync(path.join(d, "in.txt"), ids.join("\n"))
+    expect((await files(reference, args)).code).toBe(0)
+
+    suite.server.clearLog()
+    suite.server.update({ latencyMs: 300 })
+    // Killed once the MITRE trees of the fourth id are asked: its summary is kept, its report not yet.
+    const killed = await suite.killedWhen(dir, ["files", "in.txt", ...args], () => suite.server.requests.length >= 10)
+    suite.server.update({ latencyMs: 0 })
+    expect(killed.signal).toBe("SIGKILL")
+    const out = path.join(dir, "out")
+    const left = completeRecords(out)
+    expect([...left.keys()].filter((name) => !name.startsWith("_behaviours"))).toEqual(
+      [`${known[0]}.json`, `${known[1]}.json`, path.join("_not_found", `${unknown}.json`)].sort()
+    )
+    expect(left.has(path.join("_behaviours", "summary", `${known[2]}.json`))).toBe(true)
+    const expected = completeRecords(path.join(reference, "out"))
+    for (const [name, bytes] of left) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+
+    suite.server.clearLog()
+    const rerun = await files(dir, args)
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toContain("summary: saved 2, not found 0, skipped 3, invalid 0, failed 0, requests 5")
+    // Nothing for an id done, nor for the summary kept of the one killed mid-way.
+    expect(paths()).toEqual([
+      known[2],
+      `${known[2]}/behaviour_mitre_trees`,
+      known[3],
+      `${known[3]}/behaviour_summary`,
+      `${known[3]}/behaviour_mitre_trees`
+    ].sort())
+    const resumed = completeRecords(out)
+    expect([...resumed.keys()]).toEqual([...expected.keys()])
+    for (const [name, bytes] of resumed) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+    expect(storeFiles(out).temporaries).toEqual([])
+
+    suite.server.clearLog()
+    const again = await files(dir, args)
+    expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 5, invalid 0, failed 0, requests 0")
+    expect(suite.server.requests).toHaveLength(0)
   })
 
   it("is refused for an unknown part and by the other commands (exit 2, nothing sent)", async () => {

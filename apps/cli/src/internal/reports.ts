@@ -264,7 +264,13 @@ export const harvest = (
             return yield* rescanned(work, key, lacks.behaviours, rescanning, lacks.stale)
           }
           if (lacks === undefined || lacks.report !== undefined) {
-            return yield* report(work, key, lacks?.behaviours ?? behaviours, seen)
+            // Parts are kept before their report: an id a killed run left without its report may have some already,
+            // which are not asked again (under --overwrite, where nothing is seen, every part is).
+            const parts = lacks?.behaviours ??
+              (seen === undefined || behaviours.length === 0
+                ? behaviours
+                : yield* Behaviours.missing(behaviourStores, key))
+            return yield* report(work, key, parts, seen)
           }
           const saved = yield* Behaviours.keep(behaviourStores, lacks.behaviours, work.value, key)
           return Outcome.saved(`saved ${Behaviours.describe(saved).join("")} for ${key}.json`)
