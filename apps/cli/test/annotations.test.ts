@@ -3,7 +3,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { emulatorSuite, hashes, readJsonFiles, runCli } from "./helpers.js"
+import { completeRecords, emulatorSuite, hashes, readJsonFiles, runCli, storeFiles } from "./helpers.js"
 
 const key = "annotations-test-key-5c1e09a7"
 const suite = emulatorSuite(key, "annotations")
@@ -112,6 +112,50 @@ describe("comments and votes harvests", () => {
     expect(again.stderr).toContain("requests 0")
     expect(suite.server.requests).toHaveLength(0)
   })
+})
+
+describe("comments and votes killed mid-run", () => {
+  for (const [command, directory] of [["comments", "_comments"], ["votes", "_votes"]] as const) {
+    it(`${command} files, SIGKILL mid-run: nothing partial; the rerun asks only the ids not kept, then nothing`, async () => {
+      const known = hashes(4, true, `${command}-kill`)
+      const [unknown] = hashes(1, false, `${command}-kill`)
+      const ids = [known[0], unknown, known[1], known[2], known[3]]
+      const args = [command, "files", "in.txt"]
+      const dir = suite.scratch()
+      const reference = suite.scratch()
+      for (const d of [dir, reference]) fs.writeFileSync(path.join(d, "in.txt"), ids.join("\n"))
+      expect((await suite.run(reference, args)).code).toBe(0)
+
+      suite.server.clearLog()
+      suite.server.update({ latencyMs: 300 })
+      // Killed while the third id's items are asked: the first kept, the second recorded as not found.
+      const killed = await suite.killedWhen(dir, args, () => suite.server.requests.length >= 3)
+      suite.server.update({ latencyMs: 0 })
+      expect(killed.signal).toBe("SIGKILL")
+      const out = path.join(dir, "out")
+      const left = completeRecords(out)
+      expect([...left.keys()]).toEqual(
+        [path.join(directory, `${known[0]}.json`), path.join(directory, "_not_found", `${unknown}.json`)].sort()
+      )
+      const expected = completeRecords(path.join(reference, "out"))
+      for (const [name, bytes] of left) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+
+      suite.server.clearLog()
+      const rerun = await suite.run(dir, args)
+      expect(rerun.code, rerun.stderr).toBe(0)
+      expect(rerun.stderr).toContain("summary: saved 3, not found 0, skipped 2, invalid 0, failed 0, requests 3")
+      expect(suite.server.requests.map((r) => r.id)).toEqual(known.slice(1))
+      const resumed = completeRecords(out)
+      expect([...resumed.keys()]).toEqual([...expected.keys()])
+      for (const [name, bytes] of resumed) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+      expect(storeFiles(out).temporaries).toEqual([])
+
+      suite.server.clearLog()
+      const again = await suite.run(dir, args)
+      expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 5, invalid 0, failed 0, requests 0")
+      expect(suite.server.requests).toHaveLength(0)
+    })
+  }
 })
 
 describe("comment add and vote add", () => {
