@@ -5,7 +5,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { emulatorSuite, readJsonFiles, tempDir } from "./helpers.js"
+import { completeRecords, emulatorSuite, readJsonFiles, storeFiles, tempDir } from "./helpers.js"
 
 const key = "submit-test-key-1c5a7e93"
 const suite = emulatorSuite(key, "submit", { analysisQueuedMs: 300, analysisCompletedMs: 600 })
@@ -58,6 +58,69 @@ describe("urls --submit-unknown", () => {
 
     suite.server.clearLog()
     const again = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+    expect(again.stderr).toContain(
+      "summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, analysed 0, requests 0"
+    )
+    expect(suite.server.requests).toHaveLength(0)
+  })
+
+  it("SIGKILL once a URL is submitted: nothing partial; the rerun submits nothing twice, asks nothing saved, then nothing", async () => {
+    const dir = suite.scratch()
+    const candidates = Array.from({ length: 40 }, (_, i) => `https://killed-${i}.example.org/page?id=${i}`)
+    const [known] = candidates.filter(VtEmulator.isKnownUrl)
+    const unknown = candidates.filter((url) => !VtEmulator.isKnownUrl(url)).slice(0, 3)
+    const list = [known, ...unknown]
+    fs.writeFileSync(path.join(dir, "urls.txt"), list.join("\n"))
+    const args = ["urls", "urls.txt", "--submit-unknown", "--poll-interval", "1"]
+    const posts = () => suite.server.requests.filter((r) => r.method === "POST")
+
+    suite.server.update({ latencyMs: 300 })
+    // Killed once the second unknown URL is submitted, before the answer comes back: VirusTotal has it, the run not.
+    const killed = await suite.killedWhen(dir, args, () => posts().length >= 2)
+    suite.server.update({ latencyMs: 0 })
+    expect(killed.signal).toBe("SIGKILL")
+    const out = path.join(dir, "out")
+    const left = completeRecords(out)
+    expect([...left.keys()].filter((name) => !name.startsWith("_analyses"))).toEqual(
+      [known, unknown[0]].map((url) => `${sha256(url)}.json`).sort()
+    )
+    for (const name of [...left.keys()].filter((name) => name.startsWith("_analyses"))) {
+      expect(readJson(path.join(out, name)).meta.url_info.url).toBe(unknown[0])
+    }
+    // Once the analysis of the URL submitted by the killed run completes, VirusTotal has its report.
+    const urlId = (url: string) => Buffer.from(url).toString("base64url")
+    const isKnownNow = async (url: string) =>
+      (await fetch(`${suite.server.url}/urls/${urlId(url)}`, { headers: { "x-apikey": key } })).status === 200
+    while (!(await isKnownNow(unknown[1]))) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+
+    suite.server.clearLog()
+    const rerun = await suite.run(dir, args)
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toContain("summary: saved 2, not found 0, skipped 2, invalid 0, failed 0, analysed 1")
+    // Nothing for a URL saved; the one the killed run submitted costs its report only; the last one is submitted.
+    const asked = (url: string) =>
+      suite.server.requests.filter((r) => r.path === `/api/v3/urls/${urlId(url)}`).map((r) => `${r.method} ${r.status}`)
+    expect(asked(known)).toEqual([])
+    expect(asked(unknown[0])).toEqual([])
+    expect(asked(unknown[1])).toEqual(["GET 200"])
+    expect(asked(unknown[2])).toEqual(["GET 404", "GET 200"])
+    expect(posts()).toHaveLength(1)
+    const resumed = completeRecords(out)
+    expect([...resumed.keys()].filter((name) => !name.startsWith("_analyses"))).toEqual(
+      list.map((url) => `${sha256(url)}.json`).sort()
+    )
+    for (const url of list) expect(readJson(path.join(out, `${sha256(url)}.json`)).data.attributes.url).toBe(url)
+    const analysed = [...resumed.keys()].filter((name) => name.startsWith("_analyses")).map((name) =>
+      readJson(path.join(out, name))
+    )
+    expect(analysed.map((a) => a.meta.url_info.url).sort()).toEqual([unknown[0], unknown[2]].sort())
+    expect(analysed.every((a) => a.data.attributes.status === "completed")).toBe(true)
+    expect(storeFiles(out).temporaries).toEqual([])
+
+    suite.server.clearLog()
+    const again = await suite.run(dir, args)
     expect(again.stderr).toContain(
       "summary: saved 0, not found 0, skipped 4, invalid 0, failed 0, analysed 0, requests 0"
     )
