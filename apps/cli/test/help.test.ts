@@ -87,6 +87,41 @@ describe("help", () => {
     }
   })
 
+  it("the options that widen a harvest each show an example of the command whose help it is", async () => {
+    /** The lines of an option's entry in a help text, from its name to the next option. */
+    const entry = (help: string, option: string) => {
+      const lines = help.split("\n")
+      const start = lines.findIndex((line) => line.startsWith(`  ${option} `) || line === `  ${option}`)
+      expect(start, option).toBeGreaterThanOrEqual(0)
+      const end = lines.findIndex((line, i) => i > start && /^ {2}-/.test(line))
+      return lines.slice(start, end).join("\n")
+    }
+    const inputs: Record<string, string> = {
+      files: "hashes.txt",
+      urls: "urls.txt",
+      domains: "domains.txt",
+      ips: "ips.txt"
+    }
+    for (const kind of kinds) {
+      const help = (await runCli([kind, "--help"])).stdout
+      for (const option of ["--relationships", "--relationship-pages"]) {
+        expect(entry(help, option), `${kind} ${option}`).toContain(`Example: vt-harvest ${kind} ${inputs[kind]} --`)
+      }
+      for (const command of ["comments", "votes"]) {
+        const help = (await runCli([command, kind, "--help"])).stdout
+        expect(entry(help, "--limit"), `${command} ${kind}`).toContain(
+          `Example: vt-harvest ${command} ${kind} ${inputs[kind]} --limit `
+        )
+      }
+    }
+    expect(entry((await runCli(["files", "--help"])).stdout, "--behaviour")).toContain(
+      "Example: vt-harvest files hashes.txt --behaviour "
+    )
+    expect(entry((await runCli(["urls", "--help"])).stdout, "--submit-unknown")).toContain(
+      "Example: vt-harvest urls urls.txt --submit-unknown"
+    )
+  })
+
   it("--wizard and --log-level are refused at once (exit 2), also off a terminal with stdin open", async () => {
     for (
       const args of [["--wizard"], ["files", "--wizard"], ["--log-level", "debug", "quota"], [

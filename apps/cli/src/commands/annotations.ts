@@ -20,16 +20,27 @@ import * as Proxy from "../internal/proxy.js"
 import * as Settings from "../internal/settings.js"
 import * as Text from "../internal/text.js"
 
-const harvestFlags = {
+const examples: Record<Kinds.Kind["command"], string> = {
+  files: "hashes.txt",
+  urls: "urls.txt",
+  domains: "domains.txt",
+  ips: "ips.txt"
+}
+
+/** The options of `comments <kind>` or `votes <kind>`, with examples of that pair. */
+const harvestFlags = (annotation: Annotations.Annotation, kind: Kinds.Kind) => ({
   input: Flags.input,
   ...Flags.common,
   limit: Options.integer("limit").pipe(
-    Options.withDescription("At most N items per id (the first N, newest first); default all of them"),
+    Options.withDescription(
+      "At most N items per id (the first N, newest first); default all of them\nExample: vt-harvest " +
+        `${annotation.command} ${kind.command} ${examples[kind.command]} --limit 5`
+    ),
     Options.optional
   ),
   retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
   overwrite: Flags.overwrite("Fetch again ids whose items are already saved")
-}
+})
 
 const checkLimit = (limit: Option.Option<number>): Effect.Effect<number | undefined, Settings.UsageError> =>
   Option.match(limit, {
@@ -43,7 +54,7 @@ const checkLimit = (limit: Option.Option<number>): Effect.Effect<number | undefi
 const harvestCommand = (
   annotation: Annotations.Annotation,
   kind: Kinds.Kind,
-  options: Command.Command.ParseConfig<typeof harvestFlags>
+  options: Command.Command.ParseConfig<ReturnType<typeof harvestFlags>>
 ) =>
   Run.exitWith(Effect.gen(function*() {
     const limit = yield* checkLimit(options.limit)
@@ -75,27 +86,21 @@ const harvestCommand = (
     })
   }))
 
-const examples: Record<Kinds.Kind["command"], string> = {
-  files: "hashes.txt",
-  urls: "urls.txt",
-  domains: "domains.txt",
-  ips: "ips.txt"
-}
-
 /** `comments files`, `comments urls`…: one subcommand per kind of id. */
 const harvestSubcommands = (annotation: Annotations.Annotation) =>
   Annotations.kinds.map((kind) =>
     [
       kind.command,
-      Command.make(kind.command, harvestFlags, (options) => harvestCommand(annotation, kind, options)).pipe(
-        Command.withDescription(
-          `Fetch the ${annotation.command} of every ${kind.noun} in <input> (one per line; - reads stdin), all pages ` +
-            `or at most --limit, saved as <out>/${annotation.directory}/<key>.json ({"data":[…],"meta":{"count":n}}).\n` +
-            `Example: vt-harvest ${annotation.command} ${kind.command} ${
-              examples[kind.command]
-            } --limit 20 -o vt_reports`
+      Command.make(kind.command, harvestFlags(annotation, kind), (options) => harvestCommand(annotation, kind, options))
+        .pipe(
+          Command.withDescription(
+            `Fetch the ${annotation.command} of every ${kind.noun} in <input> (one per line; - reads stdin), all pages ` +
+              `or at most --limit, saved as <out>/${annotation.directory}/<key>.json ({"data":[…],"meta":{"count":n}}).\n` +
+              `Example: vt-harvest ${annotation.command} ${kind.command} ${
+                examples[kind.command]
+              } --limit 20 -o vt_reports`
+          )
         )
-      )
     ] as const
   )
 

@@ -16,21 +16,31 @@ import { harvest, reportStores } from "../internal/reports.js"
 import * as Rescans from "../internal/rescans.js"
 import * as Settings from "../internal/settings.js"
 
-const flags = {
+/** The options of every kind, with examples of that kind. */
+const flagsOf = (example: Flags.HarvestExample) => ({
   input: Flags.input,
   ...Flags.common,
   retryNotFound: Flags.retryNotFound("Ask again for ids recorded as not found by an earlier run"),
   overwrite: Flags.overwrite("Fetch again ids that are already saved"),
-  ...Flags.relationships
+  ...Flags.relationships(example)
+})
+
+type HarvestFlags = ReturnType<typeof flagsOf>
+
+const examples: Record<Kinds.Kind["command"], Flags.HarvestExample> = {
+  files: { command: "files", input: "hashes.txt", relationships: ["contacted_domains", "dropped_files"] },
+  urls: { command: "urls", input: "urls.txt", relationships: ["contacted_domains", "contacted_ips"] },
+  domains: { command: "domains", input: "domains.txt", relationships: ["resolutions", "subdomains"] },
+  ips: { command: "ips", input: "ips.txt", relationships: ["resolutions", "communicating_files"] }
 }
 
 /**
- * A run of `kind` with the options of {@link flags}, and those of one kind: the behaviour parts asked (files), the
+ * A run of `kind` with the options of {@link flagsOf}, and those of one kind: the behaviour parts asked (files), the
  * wait settings of --submit-unknown (urls).
  */
 const harvestCommand = (
   kind: Kinds.Kind,
-  options: Command.Command.ParseConfig<typeof flags>,
+  options: Command.Command.ParseConfig<HarvestFlags>,
   extra: {
     readonly parts?: ReadonlyArray<Behaviours.Part>
     readonly submit?: Command.Command.ParseConfig<typeof Flags.wait> | undefined
@@ -99,13 +109,13 @@ const harvestCommand = (
   }))
 
 const command = (kind: Kinds.Kind, description: string) =>
-  Command.make(kind.command, flags, (options) => harvestCommand(kind, options)).pipe(
+  Command.make(kind.command, flagsOf(examples[kind.command]), (options) => harvestCommand(kind, options)).pipe(
     Command.withDescription(description)
   )
 
 export const files = Command.make(
   "files",
-  { ...flags, behaviour: Flags.behaviour, rescanOlderThan: Flags.rescanOlderThan, ...Flags.wait },
+  { ...flagsOf(examples.files), behaviour: Flags.behaviour, rescanOlderThan: Flags.rescanOlderThan, ...Flags.wait },
   (options) =>
     harvestCommand(Kinds.files, options, {
       parts: Behaviours.parts(Option.getOrUndefined(options.behaviour)),
@@ -126,7 +136,7 @@ export const files = Command.make(
 export const urls = Command.make(
   "urls",
   {
-    ...flags,
+    ...flagsOf(examples.urls),
     submitUnknown: Options.boolean("submit-unknown").pipe(
       Options.withDescription(
         "Submit each URL VirusTotal does not know (POST /urls, also those recorded as not found by an earlier run), " +

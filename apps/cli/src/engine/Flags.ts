@@ -116,25 +116,33 @@ export const common = {
   )
 }
 
-/** --relationships and --relationship-pages, for the commands that fetch reports by id. */
-export const relationships = {
+/** What the examples of a command's options show: the command, an input of its kind, two of its relationships. */
+export interface HarvestExample {
+  readonly command: string
+  readonly input: string
+  readonly relationships: readonly [string, string]
+}
+
+/** --relationships and --relationship-pages, for the commands that fetch reports by id, with their examples. */
+export const relationships = (example: HarvestExample) => ({
   relationships: Options.text("relationships").pipe(
     Options.withDescription(
       "Also fetch these relationships (comma-separated, e.g. contacted_domains,contacted_ips): still one request per " +
         "id (?relationships=a,b), the report keeps the first page of each under data.relationships; a saved report " +
-        "lacking one is fetched again.\nExample: vt-harvest files hashes.txt --relationships contacted_domains,dropped_files"
+        `lacking one is fetched again.\nExample: vt-harvest ${example.command} ${example.input} --relationships ` +
+        example.relationships.join(",")
     ),
     Options.optional
   ),
   relationshipPages: Options.text("relationship-pages").pipe(
     Options.withDescription(
       "Follow each relationship's cursor for N more pages (40 descriptors each, one request per page) or all, saved " +
-        "as <out>/_relationships/<name>/<key>.json.\nExample: vt-harvest domains d.txt --relationships subdomains " +
-        "--relationship-pages all"
+        `as <out>/_relationships/<name>/<key>.json.\nExample: vt-harvest ${example.command} ${example.input} ` +
+        `--relationships ${example.relationships[1]} --relationship-pages all`
     ),
     Options.optional
   )
-}
+})
 
 /** --behaviour, for `files`. */
 export const behaviour = Options.choice("behaviour", ["summary", "mitre", "all"]).pipe(
