@@ -192,6 +192,16 @@ describe("completion scripts", () => {
     expect(complete("vt-harvest search --format ")).toEqual(["ids", "ndjson"])
     expect(complete("vt-harvest files --per-minute ")).toEqual([])
     expect(complete("vt-harvest files --api-key-file ")).toEqual(["hashes.txt", "reports_dir/"])
+    // What a harvest may add per id, each where it applies.
+    expect(complete("vt-harvest files --behaviour ")).toEqual(["all", "mitre", "summary"])
+    expect(complete("vt-harvest domains --beh")).toEqual([])
+    expect(complete("vt-harvest urls --sub")).toEqual(["--submit-unknown"])
+    expect(complete("vt-harvest files --sub")).toEqual([])
+    for (const kind of kinds) {
+      expect(complete(`vt-harvest ${kind} --relationship`)).toEqual(["--relationship-pages", "--relationships"])
+    }
+    expect(complete("vt-harvest comments urls --li")).toEqual(["--limit"])
+    expect(complete("vt-harvest votes ips --li")).toEqual(["--limit"])
     expect(complete("vt-harvest files --tie")).toEqual(["--tier"])
   }, 60_000)
 
@@ -221,6 +231,16 @@ describe("completion scripts", () => {
     expect(complete("vt-harvest search --format ")).toEqual(["ids", "ndjson"])
     expect(complete("vt-harvest files --per-minute ")).toEqual([])
     expect(complete("vt-harvest files --tie")).toEqual(["--tier"])
+    // What a harvest may add per id, each where it applies.
+    expect(complete("vt-harvest files --behaviour ")).toEqual(["all", "mitre", "summary"])
+    expect(complete("vt-harvest domains --beh")).toEqual([])
+    expect(complete("vt-harvest urls --sub")).toEqual(["--submit-unknown"])
+    expect(complete("vt-harvest files --sub")).toEqual([])
+    for (const kind of kinds) {
+      expect(complete(`vt-harvest ${kind} --relationship`)).toEqual(["--relationship-pages", "--relationships"])
+    }
+    expect(complete("vt-harvest comments urls --li")).toEqual(["--limit"])
+    expect(complete("vt-harvest votes ips --li")).toEqual(["--limit"])
     expect(complete("vt-harvest config show --")).toEqual(["--help"])
   }, 60_000)
 })
