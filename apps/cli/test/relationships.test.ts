@@ -194,56 +194,71 @@ describe("--relationships", () => {
     for (const name of saved) expect(asked.has(name.replace(".json", ""))).toBe(false)
   })
 
-  it("SIGKILL between a page and its report: nothing partial; the rerun asks only the ids not saved, then nothing", async () => {
-    const names = ["contacted_domains", "similar_files"]
-    // Ids with further pages in both relationships: three requests each (the report, a page of each), in that order.
-    const ids = hashes(200, true, "relkill").filter((id) =>
-      id.length === 64 && names.every((name) => VtEmulator.relationshipCount("files", id, name) > 10)
-    ).slice(0, 6)
-    const args = ["files", "in.txt", "--relationships", names.join(","), "--relationship-pages", "all"]
-    const dir = suite.scratch()
-    const reference = suite.scratch()
-    for (const d of [dir, reference]) fs.writeFileSync(path.join(d, "in.txt"), ids.join("\n"))
-    expect((await harvest(reference, args)).code).toBe(0)
+  for (
+    const { command, names, pages, candidates } of [
+      {
+        command: "files",
+        names: ["contacted_domains", "similar_files"],
+        pages: "all",
+        candidates: hashes(200, true, "relkill").filter((id) => id.length === 64)
+      },
+      {
+        command: "domains",
+        names: ["resolutions", "subdomains"],
+        pages: "1",
+        candidates: Array.from({ length: 200 }, (_, i) => `relkill-${i}.example.net`).filter(VtEmulator.isKnown)
+      }
+    ]
+  ) {
+    it(`${command} --relationship-pages ${pages}, SIGKILL between a page and its report: nothing partial; the rerun asks only the ids not saved, then nothing`, async () => {
+      // Ids with further pages in both relationships: three requests each (the report, a page of each), in that order.
+      const ids = candidates.filter((id) => names.every((name) => VtEmulator.relationshipCount(command, id, name) > 10))
+        .slice(0, 6)
+      const args = [command, "in.txt", "--relationships", names.join(","), "--relationship-pages", pages]
+      const dir = suite.scratch()
+      const reference = suite.scratch()
+      for (const d of [dir, reference]) fs.writeFileSync(path.join(d, "in.txt"), ids.join("\n"))
+      expect((await harvest(reference, args)).code).toBe(0)
 
-    suite.server.clearLog()
-    suite.server.update({ latencyMs: 300 })
-    // Killed once the third id's second page is asked: its first page is kept, its report not yet.
-    const killed = await suite.killedWhen(dir, args, () => suite.server.requests.length >= 9)
-    suite.server.update({ latencyMs: 0 })
-    expect(killed.signal).toBe("SIGKILL")
-    const out = path.join(dir, "out")
-    const left = completeRecords(out)
-    expect([...left.keys()].filter((name) => !name.includes(path.sep))).toEqual(
-      ids.slice(0, 2).map((id) => `${id}.json`).sort()
-    )
-    expect(fs.existsSync(path.join(out, "_relationships", names[0], `${ids[2]}.json`))).toBe(true)
-    const expected = completeRecords(path.join(reference, "out"))
-    for (const [name, bytes] of left) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+      suite.server.clearLog()
+      suite.server.update({ latencyMs: 300 })
+      // Killed once the third id's second page is asked: its first page is kept, its report not yet.
+      const killed = await suite.killedWhen(dir, args, () => suite.server.requests.length >= 9)
+      suite.server.update({ latencyMs: 0 })
+      expect(killed.signal).toBe("SIGKILL")
+      const out = path.join(dir, "out")
+      const left = completeRecords(out)
+      expect([...left.keys()].filter((name) => !name.includes(path.sep))).toEqual(
+        ids.slice(0, 2).map((id) => `${id}.json`).sort()
+      )
+      expect(left.has(path.join("_relationships", names[0], `${ids[2]}.json`))).toBe(true)
+      const expected = completeRecords(path.join(reference, "out"))
+      for (const [name, bytes] of left) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
 
-    suite.server.clearLog()
-    const rerun = await harvest(dir, args)
-    expect(rerun.code, rerun.stderr).toBe(0)
-    expect(rerun.stderr).toContain("summary: saved 4, not found 0, skipped 2, invalid 0, failed 0, requests 12")
-    // Nothing for an id saved; the one killed mid-way is asked again whole: its report, then its pages from that.
-    const asked = (id: string) => suite.server.requests.filter((r) => r.id === id).map((r) => r.path)
-    for (const id of ids.slice(0, 2)) expect(asked(id)).toEqual([])
-    for (const id of ids.slice(2)) {
-      expect(asked(id)).toEqual([
-        `/api/v3/files/${id}`,
-        ...names.map((name) => `/api/v3/files/${id}/relationships/${name}`)
-      ])
-    }
-    const resumed = completeRecords(out)
-    expect([...resumed.keys()]).toEqual([...expected.keys()])
-    for (const [name, bytes] of resumed) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
-    expect(storeFiles(out).temporaries).toEqual([])
+      suite.server.clearLog()
+      const rerun = await harvest(dir, args)
+      expect(rerun.code, rerun.stderr).toBe(0)
+      expect(rerun.stderr).toContain("summary: saved 4, not found 0, skipped 2, invalid 0, failed 0, requests 12")
+      // Nothing for an id saved; the one killed mid-way is asked again whole: its report, then its pages from that.
+      const asked = (id: string) => suite.server.requests.filter((r) => r.id === id).map((r) => r.path)
+      for (const id of ids.slice(0, 2)) expect(asked(id)).toEqual([])
+      for (const id of ids.slice(2)) {
+        expect(asked(id)).toEqual([
+          `/api/v3/${command}/${id}`,
+          ...names.map((name) => `/api/v3/${command}/${id}/relationships/${name}`)
+        ])
+      }
+      const resumed = completeRecords(out)
+      expect([...resumed.keys()]).toEqual([...expected.keys()])
+      for (const [name, bytes] of resumed) expect(Buffer.compare(bytes, expected.get(name)!), name).toBe(0)
+      expect(storeFiles(out).temporaries).toEqual([])
 
-    suite.server.clearLog()
-    const again = await harvest(dir, args)
-    expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 6, invalid 0, failed 0, requests 0")
-    expect(suite.server.requests).toHaveLength(0)
-  })
+      suite.server.clearLog()
+      const again = await harvest(dir, args)
+      expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 6, invalid 0, failed 0, requests 0")
+      expect(suite.server.requests).toHaveLength(0)
+    })
+  }
 
   it("unusable names or page counts exit 2 before anything is sent; no link is followed out of --out", async () => {
     const dir = tempDir()
