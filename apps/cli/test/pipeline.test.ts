@@ -1,33 +1,13 @@
 // The one item pipeline, on its own: claims and duplicates, the store decision, outcomes folded into the tally,
 // and what stops a run. A store in memory (primitives over two Maps, the rules from ReportSink.make).
 import { assert, describe, it } from "@effect/vitest"
-import type { ReportClaims, ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
-import { ReportSink } from "@vt-harvest/report-sink"
+import type { ReportClaims, ReportKey } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
-import { Effect, Option, Ref, Stream } from "effect"
+import { Effect, Ref, Stream } from "effect"
 import * as Failure from "../src/engine/Failure.js"
 import * as Outcome from "../src/engine/Outcome.js"
 import * as Pipeline from "../src/engine/Pipeline.js"
-
-const memoryStore = (options?: { readonly failWrites?: boolean | undefined }) => {
-  const records = {
-    saved: new Map<ReportKey.ReportKey, Uint8Array>(),
-    "not-found": new Map<ReportKey.ReportKey, Uint8Array>()
-  }
-  const fail = new ReportSink.SinkError({ operation: "put", key: undefined, message: "disk full" } as never)
-  const primitives: StorePrimitives.StorePrimitives = {
-    location: "memory",
-    exists: (kind, key) => Effect.sync(() => records[kind].has(key)),
-    read: (kind, key) =>
-      Effect.sync(() => Option.map(Option.fromNullable(records[kind].get(key)), (bytes) => ({ bytes, gzip: false }))),
-    write: (kind, key, bytes) =>
-      options?.failWrites === true ? Effect.fail(fail) : Effect.sync(() => void records[kind].set(key, bytes)),
-    remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
-    keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
-    probe: Effect.void
-  }
-  return { records, store: ReportSink.make(primitives) }
-}
+import { memoryStore } from "./memoryStore.js"
 
 const key = (id: string) => id as ReportKey.ReportKey
 

@@ -117,10 +117,28 @@ export const missing = (
     for (const name of request.names) {
       const store = stores.get(name)
       if (store === undefined || cursorOf(relationships[name]) === undefined) continue
-      if ((yield* Failure.storeOrStop(store.has(key))) !== "saved") return `further pages of ${name}`
+      const kept = yield* Failure.storeOrStop(store.get(key))
+      if (Option.isNone(kept) || !enough(request.pages, kept.value)) return `further pages of ${name}`
     }
     return undefined
   })
+
+/**
+ * Whether pages kept as `_relationships/<name>/<key>.json` are as many as `pages` asks: all of them (no cursor left),
+ * or at least that many. Pages kept by a run that asked fewer, with more remaining, are not enough for one that asks
+ * more.
+ */
+const enough = (pages: Pages, kept: Uint8Array): boolean => {
+  let meta: Record<string, unknown>
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(kept))
+    meta = isRecord(parsed) && isRecord(parsed.meta) ? parsed.meta : {}
+  } catch {
+    return false
+  }
+  if (typeof meta.cursor !== "string" || meta.cursor === "") return true
+  return pages !== "all" && typeof meta.pages === "number" && meta.pages >= pages
+}
 
 /**
  * Follows the cursor of each relationship the report carries for at most `pages` further pages (up to 40
