@@ -264,7 +264,15 @@ export interface Shared {
 const openShared = (url: string, apiKey: Redacted.Redacted<string>) =>
   Effect.gen(function*() {
     const { PgClaims, PgPool, PgQuotaLedger } = yield* Effect.promise(() => import("@vt-harvest/report-sink-pg"))
-    const pool = yield* Layer.build(PgPool.layer({ url, maxConnections: 4, applicationName: "vt-harvest" }))
+    // A database that stops answering fails the request that asked (and lets the run end) instead of holding it.
+    const pool = yield* Layer.build(
+      PgPool.layer({
+        url,
+        maxConnections: 4,
+        applicationName: "vt-harvest",
+        queryTimeoutMillis: Duration.toMillis(PgQuotaLedger.defaultTimeout)
+      })
+    )
     const ledger = yield* Effect.provide(PgQuotaLedger.make({ apiKey }), pool)
     const claims = yield* Effect.provide(PgClaims.make(), pool)
     return { ledger, claims } satisfies Shared
