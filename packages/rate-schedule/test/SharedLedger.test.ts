@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type * as GateState from "../src/GateState.js"
+import * as QuotaGate from "../src/QuotaGate.js"
 import * as QuotaPolicy from "../src/QuotaPolicy.js"
 import * as SharedLedger from "../src/SharedLedger.js"
 import { at, harvest, join, ok, quota, startsOf } from "./util.js"
@@ -140,5 +141,27 @@ describe("QuotaGate with a shared ledger", () => {
       const starts = [...startsOf(a.calls), ...startsOf(b.calls)]
       assert.strictEqual(starts.filter((s) => s < at("2024-05-08T00:00:00Z")).length, 4)
       assert.strictEqual(starts.filter((s) => s === at("2024-05-08T00:00:00Z")).length, 2)
+    }))
+
+  it.effect("a refusal after another process's answer starts the escalation afresh, whatever this process saw", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 1 })
+      const a = yield* QuotaGate.make(policy, { ledger })
+      const b = yield* QuotaGate.make(policy, { ledger })
+      // a is refused; after the minute's pause b's request is answered: the refusals in a row are over.
+      yield* a.refused(yield* a.take)
+      yield* TestClock.adjust("60 seconds")
+      yield* b.answered(yield* b.take)
+      assert.strictEqual((yield* ledger.read).refusals, 0)
+      // a's next request is refused: the first refusal of a new series, one window for everyone, not 00:00 UTC.
+      yield* TestClock.adjust("1 second")
+      yield* a.refused(yield* a.take)
+      const row = yield* ledger.read
+      assert.strictEqual(row.refusals, 1)
+      assert.strictEqual(row.pausedUntil, t0 + 61_000 + 60_000)
+      assert.strictEqual((yield* a.status).pausedUntil, t0 + 61_000 + 60_000)
     }))
 })
