@@ -55,6 +55,16 @@ describe("SharedLedger transitions", () => {
     assert.strictEqual(SharedLedger.answered(resumed, 4).refusals, 0)
   })
 
+  it("a ledger clock set back waits at most the spacing, not until the clock catches up", () => {
+    const t0 = at("2024-05-07T10:00:00Z")
+    const [, row] = SharedLedger.take(SharedLedger.empty(t0), limits(1000), t0)
+    const back = t0 - 3_600_000
+    const [wait, waited] = SharedLedger.take(row, limits(1000), back)
+    assert.deepStrictEqual(wait, { _tag: "Wait", millis: 1000, until: back + 1000, reason: "spacing" })
+    const [start] = SharedLedger.take(waited, limits(1000), back + 1000)
+    assert.strictEqual(start._tag, "Start")
+  })
+
   it("learns what the key used, never lowering a count", () => {
     const t0 = at("2024-05-07T10:00:00Z")
     let row = SharedLedger.empty(t0)
