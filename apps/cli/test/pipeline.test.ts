@@ -218,4 +218,26 @@ describe("the item pipeline with claims shared between processes", () => {
       assert.deepStrictEqual(calls, ["A b"])
       assert.deepStrictEqual([a.notFound, b.skipped], [1, 1])
     }))
+
+  it.effect("--shard: another shard's ids are not requested, yet counted as handled (progress reaches the total)", () =>
+    Effect.gen(function*() {
+      const ids = Array.from({ length: 40 }, (_, i) => `id${i}`)
+      const tally = yield* Ref.make(Outcome.empty)
+      const calls: Array<string> = []
+      const memory = memoryStore()
+      yield* Pipeline.run({
+        items: Stream.fromIterable(ids.map((id, i) => Pipeline.work(id, `line ${i + 1}`))),
+        concurrency: 2,
+        store: memory.store,
+        overwrite: false,
+        retryNotFound: false,
+        logSkips: false,
+        key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+        fetch: (work) => Effect.sync(() => calls.push(work.value)).pipe(Effect.as(Outcome.saved(`saved ${work.value}`)))
+      }, tally).pipe(Effect.provideService(Pipeline.Sharing, { shard: { index: 1, count: 3 } }))
+      const mine = ids.filter((id) => Pipeline.shardOf(id, 3) === 1)
+      assert.deepStrictEqual([...calls].sort(), [...mine].sort())
+      const t = yield* Ref.get(tally)
+      assert.deepStrictEqual([t.handled, t.saved, t.skipped], [40, mine.length, 0])
+    }))
 })

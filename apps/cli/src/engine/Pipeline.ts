@@ -205,8 +205,8 @@ export const run = <A, B, R>(
       Effect.flatMap(spec.key(work), (claimed) => {
         if (claimed._tag !== "Claim") return count(claimed)
         const key = claimed.key
-        // Another shard's id: another process's to fetch.
-        if (shard !== undefined && shardOf(key, shard.count) !== shard.index) return Effect.void
+        // Another shard's id: another process's to fetch (counted as handled, so that progress reaches the total).
+        if (shard !== undefined && shardOf(key, shard.count) !== shard.index) return count(Outcome.ignored)
         // Checked and claimed in one step (no yield in between), so concurrent duplicates cannot both pass.
         if (inFlight.has(key) || settled.has(key)) {
           return count(skip(work, "a duplicate of an earlier item of this run"))
