@@ -326,6 +326,14 @@ export const make = <R = never>(
               yield* Effect.logWarning(
                 `${what} reached (shared ledger), waiting until ${iso(answer.until)} to request again`
               )
+            } else if (answer.reason === "paused" && announcedShared !== answer.until) {
+              // Another process was refused: said here too, or this one would wait (until 00:00 UTC, say) in silence.
+              announcedShared = answer.until
+              yield* Effect.logWarning(
+                `QuotaExceededError in another process (shared ledger)... waiting until ${
+                  iso(answer.until)
+                } to request again`
+              )
             }
             yield* Effect.sleep(Duration.millis(Math.max(1, answer.millis)))
             continue

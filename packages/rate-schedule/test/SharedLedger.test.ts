@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import type * as GateState from "../src/GateState.js"
 import * as QuotaGate from "../src/QuotaGate.js"
@@ -173,5 +175,26 @@ describe("QuotaGate with a shared ledger", () => {
       assert.strictEqual(row.refusals, 1)
       assert.strictEqual(row.pausedUntil, t0 + 61_000 + 60_000)
       assert.strictEqual((yield* a.status).pausedUntil, t0 + 61_000 + 60_000)
+    }))
+
+  it.effect("a process held back by another's refusal says until when it waits, once", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 1 })
+      const a = yield* QuotaGate.make(policy, { ledger })
+      const b = yield* QuotaGate.make(policy, { ledger })
+      yield* a.refused(yield* a.take)
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => void lines.push(String(message)))
+      const waiting = yield* Effect.fork(
+        Effect.zip(b.take, b.take).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      )
+      yield* TestClock.adjust("70 seconds")
+      yield* Fiber.join(waiting)
+      const announced = lines.filter((line) => line.includes("waiting until"))
+      assert.deepStrictEqual(announced.length, 1, JSON.stringify(lines))
+      assert.include(announced[0]!, new Date(t0 + 60_000).toISOString())
     }))
 })
