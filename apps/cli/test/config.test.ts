@@ -212,6 +212,33 @@ describe("the user config file", () => {
     expect(dotenv.stdout).not.toContain(key)
   })
 
+  it("a password given as a parameter of a postgres:// URL (?password=, ?sslpassword=) is never shown", async () => {
+    const dir = scratch()
+    const store = "postgres://alice@127.0.0.1:1/vt?sslmode=disable&password=pw-in-query&sslpassword=ssl-phrase"
+    const env = { VT_API_KEY: key, VT_QUOTA_STORE: store, ...userConfig(dir, "") }
+    const shown = await runCli(["config", "show"], { cwd: dir, env })
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).toContain("quota_store")
+    expect(shown.stdout).toContain("sslmode=disable")
+    expect(shown.stdout).not.toContain("pw-in-query")
+    expect(shown.stdout).not.toContain("ssl-phrase")
+    fs.writeFileSync(path.join(dir, "ids.txt"), `${"a".repeat(64)}\n`)
+    const run = await runCli(
+      ["files", "ids.txt", "-o", store, "--quota-store", store, "--base-url", "http://127.0.0.1:9", "--no-progress"],
+      { cwd: dir, env }
+    )
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain("127.0.0.1:1")
+    expect(run.stderr).not.toContain("pw-in-query")
+    expect(run.stderr).not.toContain("ssl-phrase")
+    const logs = fs.readdirSync(path.join(dir, "log"), { withFileTypes: true }).filter((f) => f.isFile())
+    for (const log of logs) {
+      const text = fs.readFileSync(path.join(dir, "log", log.name), "utf8")
+      expect(text).not.toContain("pw-in-query")
+      expect(text).not.toContain("ssl-phrase")
+    }
+  }, 30_000)
+
   it("a broken config file: exit 2 naming the file and line; config show says so; --help still works", async () => {
     const dir = scratch()
     fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "broken").join("\n"))

@@ -1,9 +1,10 @@
 // The one item pipeline, on its own: claims and duplicates, the store decision, outcomes folded into the tally,
 // and what stops a run. A store in memory (primitives over two Maps, the rules from ReportSink.make).
 import { assert, describe, it } from "@effect/vitest"
-import type { ReportClaims, ReportKey } from "@vt-harvest/report-sink"
+import type { ReportKey } from "@vt-harvest/report-sink"
+import { ReportClaims } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
-import { Effect, Ref, Stream } from "effect"
+import { Deferred, Effect, Fiber, Ref, Stream } from "effect"
 import * as Failure from "../src/engine/Failure.js"
 import * as Outcome from "../src/engine/Outcome.js"
 import * as Pipeline from "../src/engine/Pipeline.js"
@@ -174,5 +175,118 @@ describe("the item pipeline", () => {
       })
       assert.deepStrictEqual(run.calls, ["b"])
       assert.deepStrictEqual([run.tally.saved, run.tally.skipped], [1, 1])
+    }))
+})
+
+/** Claims in memory, as PgClaims keeps them: one owner per key, released by its owner only. */
+const memoryClaims = () => {
+  const held = new Map<string, string>()
+  return (owner: string): ReportClaims.Service =>
+    ReportClaims.ReportClaims.of({
+      location: "memory",
+      owner,
+      acquire: (scope, key) =>
+        Effect.sync((): ReportClaims.Attempt => {
+          const holder = held.get(`${scope} ${key}`)
+          if (holder !== undefined && holder !== owner) return { _tag: "Held", holder, retryIn: 0 }
+          held.set(`${scope} ${key}`, owner)
+          return { _tag: "Claimed", takenFrom: undefined }
+        }),
+      release: (scope, key) =>
+        Effect.sync(() => {
+          if (held.get(`${scope} ${key}`) === owner) held.delete(`${scope} ${key}`)
+        })
+    })
+}
+
+describe("the item pipeline with claims shared between processes", () => {
+  // Process A requests "a" and is slow to answer; process B, on the same list, finds "a" held, waits, and gets the
+  // claim once A has stored the answer and let it go.
+  const overlapping = (
+    options: { readonly overwrite: boolean; readonly retryNotFound: boolean; readonly found: boolean }
+  ) =>
+    Effect.gen(function*() {
+      const memory = memoryStore()
+      memory.records.saved.set(key("a"), bytes("{}"))
+      memory.records["not-found"].set(key("b"), bytes("{}"))
+      const claims = memoryClaims()
+      const calls: Array<string> = []
+      const started = yield* Deferred.make<void>()
+      const proceed = yield* Deferred.make<void>()
+      const id = options.found ? "a" : "b"
+      const process = (owner: string, slow: boolean) =>
+        Effect.gen(function*() {
+          const tally = yield* Ref.make(Outcome.empty)
+          yield* Pipeline.run({
+            items: Stream.make(Pipeline.work(id, "line 1")),
+            concurrency: 1,
+            store: memory.store,
+            overwrite: options.overwrite,
+            retryNotFound: options.retryNotFound,
+            logSkips: false,
+            key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+            fetch: (work, key) =>
+              Effect.gen(function*() {
+                calls.push(`${owner} ${work.value}`)
+                if (slow) {
+                  yield* Deferred.succeed(started, undefined)
+                  yield* Deferred.await(proceed)
+                }
+                if (!options.found) {
+                  yield* Failure.storeOrStop(memory.store.putNotFound(key, bytes("{}")))
+                  return Outcome.notFound(`nf ${key}`)
+                }
+                yield* Failure.storeOrStop(memory.store.put(key, bytes(`{"data":{"id":"${key}"}}`)))
+                return Outcome.saved(`saved ${key}`)
+              })
+          }, tally).pipe(
+            Effect.provideService(Pipeline.Sharing, { claims: { service: claims(owner), scope: "files memory" } })
+          )
+          return yield* Ref.get(tally)
+        })
+      const a = yield* Effect.fork(process("A", true))
+      yield* Deferred.await(started)
+      const b = yield* Effect.fork(process("B", false))
+      // B has found the id held and is waiting for it.
+      yield* Effect.sleep("200 millis")
+      yield* Deferred.succeed(proceed, undefined)
+      const [ta, tb] = [yield* Fiber.join(a), yield* Fiber.join(b)]
+      return { calls, a: ta, b: tb }
+    })
+
+  it.live("--overwrite: an id another process fetched while this one waited for its claim is not requested again", () =>
+    Effect.gen(function*() {
+      const { a, b, calls } = yield* overlapping({ overwrite: true, retryNotFound: false, found: true })
+      assert.deepStrictEqual(calls, ["A a"])
+      assert.deepStrictEqual([a.saved, b.skipped, Outcome.exitStatus(b)], [1, 1, 0])
+    }))
+
+  it.live("--retry-not-found: an id another process found still unknown meanwhile is not requested again", () =>
+    Effect.gen(function*() {
+      const { a, b, calls } = yield* overlapping({ overwrite: false, retryNotFound: true, found: false })
+      assert.deepStrictEqual(calls, ["A b"])
+      assert.deepStrictEqual([a.notFound, b.skipped], [1, 1])
+    }))
+
+  it.effect("--shard: another shard's ids are not requested, yet counted as handled (progress reaches the total)", () =>
+    Effect.gen(function*() {
+      const ids = Array.from({ length: 40 }, (_, i) => `id${i}`)
+      const tally = yield* Ref.make(Outcome.empty)
+      const calls: Array<string> = []
+      const memory = memoryStore()
+      yield* Pipeline.run({
+        items: Stream.fromIterable(ids.map((id, i) => Pipeline.work(id, `line ${i + 1}`))),
+        concurrency: 2,
+        store: memory.store,
+        overwrite: false,
+        retryNotFound: false,
+        logSkips: false,
+        key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+        fetch: (work) => Effect.sync(() => calls.push(work.value)).pipe(Effect.as(Outcome.saved(`saved ${work.value}`)))
+      }, tally).pipe(Effect.provideService(Pipeline.Sharing, { shard: { index: 1, count: 3 } }))
+      const mine = ids.filter((id) => Pipeline.shardOf(id, 3) === 1)
+      assert.deepStrictEqual([...calls].sort(), [...mine].sort())
+      const t = yield* Ref.get(tally)
+      assert.deepStrictEqual([t.handled, t.saved, t.skipped], [40, mine.length, 0])
     }))
 })

@@ -326,6 +326,14 @@ export const make = <R = never>(
               yield* Effect.logWarning(
                 `${what} reached (shared ledger), waiting until ${iso(answer.until)} to request again`
               )
+            } else if (answer.reason === "paused" && announcedShared !== answer.until) {
+              // Another process was refused: said here too, or this one would wait (until 00:00 UTC, say) in silence.
+              announcedShared = answer.until
+              yield* Effect.logWarning(
+                `QuotaExceededError in another process (shared ledger)... waiting until ${
+                  iso(answer.until)
+                } to request again`
+              )
             }
             yield* Effect.sleep(Duration.millis(Math.max(1, answer.millis)))
             continue
@@ -401,11 +409,12 @@ export const make = <R = never>(
               Effect.catchAll((error) => Effect.as(warnLedger(error), undefined))
             )
           if (shared !== undefined && !shared.fresh) return
-          // The escalation schedule says how long, from how many refusals came in a row.
+          // The escalation schedule says how long, from how many refusals came in a row: with a shared ledger, as
+          // the ledger counts them (another process's answer since this one's last refusal ended the series).
           const [, pause] = yield* escalation.step(
             at.wall,
             { monthFull: GateState.monthFull(before, at) },
-            Math.max(before.refusals, (shared?.refusals ?? 0) - 1)
+            shared === undefined ? before.refusals : shared.refusals - 1
           )
           const answered = probe === undefined ? undefined : yield* Deferred.make<void>()
           if (answered !== undefined) yield* Ref.set(probing, answered)

@@ -71,11 +71,12 @@ export type Answer =
     readonly reason: GateState.WaitReason
   }
 
-const stateOf = (row: Row, limits: GateState.Limits): GateState.State => ({
+// A latest start in the future (the ledger's clock was set back) holds the next start back by the spacing at most.
+const stateOf = (row: Row, limits: GateState.Limits, now: number): GateState.State => ({
   limits,
   ledger: row.ledger,
   requests: row.requests,
-  lastStart: row.lastStart,
+  lastStart: row.lastStart === undefined ? undefined : Math.min(row.lastStart, now),
   pausedMono: -Infinity,
   pausedWall: row.pausedUntil,
   pausedAfter: row.pausedAfter,
@@ -88,14 +89,21 @@ const stateOf = (row: Row, limits: GateState.Limits): GateState.State => ({
 
 /**
  * A request of a process whose limits are `limits` wants to start at `now`: `GateState.take` on the shared row,
- * with the ledger's clock for spacing and UTC boundaries alike.
+ * with the ledger's clock for spacing and UTC boundaries alike. A clock set back since the latest start costs at most
+ * the spacing (the ledger's clock is wall time, which can step).
  *
  * @since 0.3.0
  * @category transitions
  */
 export const take = (row: Row, limits: GateState.Limits, now: number): readonly [Answer, Row] => {
-  const [decision, after] = GateState.take(stateOf(row, limits), { wall: now, mono: now })
-  const next: Row = { ...row, ledger: after.ledger, requests: after.requests, lastStart: after.lastStart }
+  const [decision, after] = GateState.take(stateOf(row, limits, now), { wall: now, mono: now })
+  const next: Row = {
+    ...row,
+    ledger: after.ledger,
+    requests: after.requests,
+    // Kept as seen from now, so that a clock set back holds starts back by the spacing once, not until it catches up.
+    lastStart: after.lastStart
+  }
   switch (decision._tag) {
     case "Start":
       return [{ _tag: "Start", sequence: decision.ticket.sequence, refusals: row.refusals }, next]

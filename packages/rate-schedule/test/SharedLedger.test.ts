@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import type * as GateState from "../src/GateState.js"
+import * as QuotaGate from "../src/QuotaGate.js"
 import * as QuotaPolicy from "../src/QuotaPolicy.js"
 import * as SharedLedger from "../src/SharedLedger.js"
 import { at, harvest, join, ok, quota, startsOf } from "./util.js"
@@ -52,6 +55,16 @@ describe("SharedLedger transitions", () => {
     assert.deepStrictEqual(start, { _tag: "Start", sequence: 4, refusals: 1 })
     assert.strictEqual(SharedLedger.answered(resumed, 3).refusals, 1)
     assert.strictEqual(SharedLedger.answered(resumed, 4).refusals, 0)
+  })
+
+  it("a ledger clock set back waits at most the spacing, not until the clock catches up", () => {
+    const t0 = at("2024-05-07T10:00:00Z")
+    const [, row] = SharedLedger.take(SharedLedger.empty(t0), limits(1000), t0)
+    const back = t0 - 3_600_000
+    const [wait, waited] = SharedLedger.take(row, limits(1000), back)
+    assert.deepStrictEqual(wait, { _tag: "Wait", millis: 1000, until: back + 1000, reason: "spacing" })
+    const [start] = SharedLedger.take(waited, limits(1000), back + 1000)
+    assert.strictEqual(start._tag, "Start")
   })
 
   it("learns what the key used, never lowering a count", () => {
@@ -140,5 +153,48 @@ describe("QuotaGate with a shared ledger", () => {
       const starts = [...startsOf(a.calls), ...startsOf(b.calls)]
       assert.strictEqual(starts.filter((s) => s < at("2024-05-08T00:00:00Z")).length, 4)
       assert.strictEqual(starts.filter((s) => s === at("2024-05-08T00:00:00Z")).length, 2)
+    }))
+
+  it.effect("a refusal after another process's answer starts the escalation afresh, whatever this process saw", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 1 })
+      const a = yield* QuotaGate.make(policy, { ledger })
+      const b = yield* QuotaGate.make(policy, { ledger })
+      // a is refused; after the minute's pause b's request is answered: the refusals in a row are over.
+      yield* a.refused(yield* a.take)
+      yield* TestClock.adjust("60 seconds")
+      yield* b.answered(yield* b.take)
+      assert.strictEqual((yield* ledger.read).refusals, 0)
+      // a's next request is refused: the first refusal of a new series, one window for everyone, not 00:00 UTC.
+      yield* TestClock.adjust("1 second")
+      yield* a.refused(yield* a.take)
+      const row = yield* ledger.read
+      assert.strictEqual(row.refusals, 1)
+      assert.strictEqual(row.pausedUntil, t0 + 61_000 + 60_000)
+      assert.strictEqual((yield* a.status).pausedUntil, t0 + 61_000 + 60_000)
+    }))
+
+  it.effect("a process held back by another's refusal says until when it waits, once", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 1 })
+      const a = yield* QuotaGate.make(policy, { ledger })
+      const b = yield* QuotaGate.make(policy, { ledger })
+      yield* a.refused(yield* a.take)
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => void lines.push(String(message)))
+      const waiting = yield* Effect.fork(
+        Effect.zip(b.take, b.take).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      )
+      yield* TestClock.adjust("70 seconds")
+      yield* Fiber.join(waiting)
+      const announced = lines.filter((line) => line.includes("waiting until"))
+      assert.deepStrictEqual(announced.length, 1, JSON.stringify(lines))
+      assert.include(announced[0]!, new Date(t0 + 60_000).toISOString())
     }))
 })

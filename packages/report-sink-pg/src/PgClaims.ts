@@ -32,6 +32,12 @@ export interface Options {
   readonly lease?: Duration.DurationInput | undefined
   /** This process as others see it (default `<host>:<pid>:<random>`). */
   readonly owner?: string | undefined
+  /**
+   * How long one claim, release or renewal may go unanswered before it fails (default 15 seconds, as the quota
+   * ledger's). Give the pool a `queryTimeoutMillis` too, so that closing it does not wait for a statement a frozen
+   * server never answers.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -57,6 +63,7 @@ export const make = (
   Effect.gen(function*() {
     const schema = options.schema ?? internal.defaultSchema
     const lease = Duration.toMillis(Duration.decode(options.lease ?? defaultLease))
+    const timeout = Duration.decode(options.timeout ?? "15 seconds")
     const owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`
     const { location, pool } = yield* PgPool.PgPool
     const fail = (operation: string, key?: string) => (error: query.QueryError | PgMigrations.MigrationError) =>
@@ -82,6 +89,7 @@ export const make = (
         values: [...values]
       }).pipe(
         Effect.retry({ schedule: retry, while: (error) => query.isTransient(error.cause) }),
+        query.within(timeout),
         Effect.mapError(fail(operation, key))
       )
 

@@ -63,6 +63,12 @@ export interface Options {
   /** How long to wait for a connection before the query fails (default 10 seconds). */
   readonly connectTimeoutMillis?: number | undefined
   /**
+   * How long a statement may go unanswered before it fails and its connection is dropped (default: no bound). A
+   * server that stops answering without closing the connection (frozen, behind a network partition) then costs this
+   * long instead of holding the caller, and closing the pool, forever.
+   */
+  readonly queryTimeoutMillis?: number | undefined
+  /**
    * Every transaction of the pool's connections is read-only (`default_transaction_read_only`): the server itself
    * refuses writes, whatever the code above asks.
    */
@@ -142,6 +148,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, InvalidUrlEr
       ...(url === undefined ? {} : { connectionString: url }),
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMillis ?? 10_000,
+      ...(options.queryTimeoutMillis === undefined ? {} : { query_timeout: options.queryTimeoutMillis }),
       // A server or a network that vanishes without closing the connection is noticed instead of waited on forever.
       keepAlive: true,
       application_name: options.applicationName ?? "vt-harvest",

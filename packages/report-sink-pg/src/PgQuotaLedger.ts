@@ -15,6 +15,7 @@
  */
 import type { GateState, QuotaSchedule } from "@vt-harvest/rate-schedule"
 import { SharedLedger } from "@vt-harvest/rate-schedule"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -37,7 +38,20 @@ export interface Options {
   readonly apiKey: Redacted.Redacted<string>
   /** The schema of the ledger's tables and functions (default `vt_harvest`). */
   readonly schema?: string | undefined
+  /**
+   * How long one question may go unanswered before it fails (default {@link defaultTimeout}): a database that stops
+   * answering fails the request that asked (sending nothing) instead of holding every worker forever.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
 }
+
+/**
+ * How long a question to the ledger (or a claim) may go unanswered unless `timeout` says otherwise.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const defaultTimeout: Duration.Duration = Duration.seconds(15)
 
 /**
  * The schema the ledger is kept in unless `schema` says otherwise.
@@ -107,6 +121,7 @@ export const make = (
 ): Effect.Effect<SharedLedger.Service, SharedLedger.LedgerError, PgPool.PgPool> =>
   Effect.gen(function*() {
     const schema = options.schema ?? defaultSchema
+    const timeout = Duration.decode(options.timeout ?? defaultTimeout)
     const { location, pool } = yield* PgPool.PgPool
     if (!PgMigrations.isIdentifier(schema)) {
       return yield* new SharedLedger.LedgerError({
@@ -137,6 +152,7 @@ export const make = (
     const call = <R extends pg.QueryResultRow>(what: string, text: string, values: ReadonlyArray<unknown>) =>
       query.query<R>(pool, { name: `${schema}.${what}`, text, values: [id, ...values, now()] }).pipe(
         Effect.retry({ schedule: retry, while: (error) => query.isTransient(error.cause) }),
+        query.within(timeout),
         Effect.mapError(failure(location, `the quota ledger could not ${what}`))
       )
 
@@ -186,7 +202,11 @@ export const layer = (
   options: Options & Pick<PgPool.Options, "url" | "connectTimeoutMillis" | "applicationName">
 ): Layer.Layer<SharedLedger.QuotaLedger, SharedLedger.LedgerError | PgPool.InvalidUrlError> =>
   Layer.effect(SharedLedger.QuotaLedger, make(options)).pipe(
-    Layer.provide(PgPool.layer({ ...options, maxConnections: 4 }))
+    Layer.provide(PgPool.layer({
+      ...options,
+      maxConnections: 4,
+      queryTimeoutMillis: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
+    }))
   )
 
 /**

@@ -148,6 +148,24 @@ describe("PgQuotaLedger", () => {
       for (const a of answers) if (a._tag === "Wait") assert.strictEqual(a.reason, "day")
     }))
 
+  it.scopedLive("a database clock set back an hour waits at most the spacing, as the TypeScript rules do", () =>
+    Effect.gen(function*() {
+      const t0 = Date.parse("2024-05-07T10:00:00Z")
+      const clock = { now: t0 }
+      const ledger = yield* open(freshSchema("ledger"), clock)
+      const limits: GateState.Limits = { spacing: 1000, perHour: undefined, perDay: undefined, perMonth: undefined }
+      assert.strictEqual((yield* ledger.take(limits))._tag, "Start")
+      clock.now = t0 - 3_600_000
+      assert.deepStrictEqual(yield* ledger.take(limits), {
+        _tag: "Wait",
+        millis: 1000,
+        until: clock.now + 1000,
+        reason: "spacing"
+      })
+      clock.now += 1000
+      assert.strictEqual((yield* ledger.take(limits))._tag, "Start")
+    }))
+
   it.scopedLive("names a key's row by an HMAC under the database's secret: the key is stored nowhere", () =>
     Effect.gen(function*() {
       const schema = freshSchema("ledger")

@@ -146,6 +146,11 @@ export const run = <A, B, R>(
     // What the store holds is no answer under --overwrite (an earlier run's report is there to be replaced).
     const fetchedMeanwhile = (seen: ReportSink.Presence | undefined, now: ReportSink.Presence) =>
       !spec.overwrite && now !== seen && !ReportSink.isPendingPresence(now, spec)
+    // Under --overwrite or --retry-not-found the store's answer alone cannot tell an earlier run's record from the
+    // one another process just wrote: an id this process found held, whose claim was then given back (not taken over
+    // from a process that died), and that the store now holds, was fetched by that process during this run.
+    const handedBack = (heldElsewhere: boolean, attempt: ReportClaims.Attempt, now: ReportSink.Presence) =>
+      heldElsewhere && attempt._tag === "Claimed" && attempt.takenFrom === undefined && now !== "absent"
     const fetch = (
       work: Work<B>,
       key: ReportKey.ReportKey,
@@ -153,18 +158,22 @@ export const run = <A, B, R>(
     ): Effect.Effect<Outcome.Outcome, VtError.VtError | Failure.Stop, R> =>
       claims === undefined ? spec.fetch(work, key, presence) : Effect.gen(function*() {
         let seen = presence
+        let heldElsewhere = false
         while (true) {
           const attempt = yield* Failure.storeOrStop(claims.service.acquire(claims.scope, key))
           const release = Effect.ignore(claims.service.release(claims.scope, key))
           if (attempt._tag === "Claimed") {
             // Another process may have fetched it, and let its claim go, since the store was asked.
             const now = yield* Failure.storeOrStop(spec.store.has(key)).pipe(Effect.tapError(() => release))
-            if (fetchedMeanwhile(seen, now)) return yield* Effect.as(release, skip(work, "fetched by another process"))
+            if (fetchedMeanwhile(seen, now) || handedBack(heldElsewhere, attempt, now)) {
+              return yield* Effect.as(release, skip(work, "fetched by another process"))
+            }
             if (attempt.takenFrom !== undefined) {
               yield* Effect.logWarning(`took over ${work.where} from ${attempt.takenFrom}, whose claim expired`)
             }
             return yield* spec.fetch(work, key, now).pipe(Effect.ensuring(release))
           }
+          heldElsewhere = true
           yield* Effect.sleep(Duration.millis(Math.min(1_000, Math.max(50, attempt.retryIn))))
           const now = yield* Failure.storeOrStop(spec.store.has(key))
           if (fetchedMeanwhile(seen, now)) return skip(work, "fetched by another process")
@@ -196,8 +205,8 @@ export const run = <A, B, R>(
       Effect.flatMap(spec.key(work), (claimed) => {
         if (claimed._tag !== "Claim") return count(claimed)
         const key = claimed.key
-        // Another shard's id: another process's to fetch.
-        if (shard !== undefined && shardOf(key, shard.count) !== shard.index) return Effect.void
+        // Another shard's id: another process's to fetch (counted as handled, so that progress reaches the total).
+        if (shard !== undefined && shardOf(key, shard.count) !== shard.index) return count(Outcome.ignored)
         // Checked and claimed in one step (no yield in between), so concurrent duplicates cannot both pass.
         if (inFlight.has(key) || settled.has(key)) {
           return count(skip(work, "a duplicate of an earlier item of this run"))

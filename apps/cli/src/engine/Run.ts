@@ -31,6 +31,7 @@ import * as Proxy from "../internal/proxy.js"
 import * as ProxyAgent from "../internal/proxyAgent.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
+import * as UserConfig from "../internal/userConfig.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
 import * as Pipeline from "./Pipeline.js"
@@ -131,12 +132,14 @@ export const checkOut = (
 /** Whether --out names a PostgreSQL database (`postgres://…`, `postgresql://…`). */
 export const isPostgres = (out: string): boolean => /^postgres(?:ql)?:\/\//i.test(out)
 
-/** --out for messages: a password in a URL is never shown. */
+/** --out for messages: a password in a URL is never shown, nor one given as a parameter (`?password=`). */
 export const showOut = (out: string): string => {
   if (!URL.canParse(out) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) return out
   const url = new URL(out)
-  if (url.password === "") return out
-  url.password = "***"
+  const secrets = UserConfig.secretParams.filter((name) => url.searchParams.has(name))
+  if (url.password === "" && secrets.length === 0) return out
+  if (url.password !== "") url.password = "***"
+  for (const name of secrets) url.searchParams.set(name, "***")
   return url.toString()
 }
 
@@ -264,7 +267,15 @@ export interface Shared {
 const openShared = (url: string, apiKey: Redacted.Redacted<string>) =>
   Effect.gen(function*() {
     const { PgClaims, PgPool, PgQuotaLedger } = yield* Effect.promise(() => import("@vt-harvest/report-sink-pg"))
-    const pool = yield* Layer.build(PgPool.layer({ url, maxConnections: 4, applicationName: "vt-harvest" }))
+    // A database that stops answering fails the request that asked (and lets the run end) instead of holding it.
+    const pool = yield* Layer.build(
+      PgPool.layer({
+        url,
+        maxConnections: 4,
+        applicationName: "vt-harvest",
+        queryTimeoutMillis: Duration.toMillis(PgQuotaLedger.defaultTimeout)
+      })
+    )
     const ledger = yield* Effect.provide(PgQuotaLedger.make({ apiKey }), pool)
     const claims = yield* Effect.provide(PgClaims.make(), pool)
     return { ledger, claims } satisfies Shared

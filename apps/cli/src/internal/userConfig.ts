@@ -166,10 +166,16 @@ export const describeProblem = (loaded: Loaded, problem: Problem): string =>
  */
 export class Current extends Context.Tag("@vt-harvest/cli/UserConfig")<Current, Loaded>() {}
 
+/** Parameters of a URL that carry a secret (PostgreSQL takes `?password=` and `?sslpassword=` as well as `user:pw@`). */
+export const secretParams: ReadonlyArray<string> = ["password", "sslpassword"]
+
 /** A URL with its password (and user name) replaced, for messages: proxy credentials are secrets like the key. */
 export const redactUrl = (text: string): string => {
-  if (!URL.canParse(text)) return text.replace(/\/\/[^/@\s]*@/, "//<redacted>@")
+  if (!URL.canParse(text)) {
+    return text.replace(/\/\/[^/@\s]*@/, "//<redacted>@").replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1<redacted>")
+  }
   const url = new URL(text)
   const credentials = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
+  for (const name of secretParams) if (url.searchParams.has(name)) url.searchParams.set(name, "<redacted>")
   return `${url.protocol}//${credentials}${url.host}${url.pathname === "/" ? "" : url.pathname}${url.search}`
 }

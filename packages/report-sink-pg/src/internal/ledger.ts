@@ -74,6 +74,52 @@ export const migrations = (schema: string): ReadonlyArray<PgMigrations.Migration
   ON CONFLICT (ledger) DO NOTHING;`
   // The end of a pause: `p_for` milliseconds from now, or the instant `p_until`.
   const pauseEnd = "coalesce(now_ms + p_for, p_until)"
+  // The gate's rules for a request that wants to start (version 2: a clock set back costs at most the spacing).
+  const takeFunction = `CREATE OR REPLACE FUNCTION ${q("quota_take")}(
+  p_ledger text, p_spacing bigint, p_per_hour bigint, p_per_day bigint, p_per_month bigint, p_now bigint
+) RETURNS TABLE (granted boolean, seq bigint, refusals_in_row integer, wait_ms bigint, until_ms bigint, reason text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  now_ms bigint := ${now}(p_now);
+  r ${ledger};
+  w bigint := 0;
+  why text := NULL;
+  c bigint;
+BEGIN
+  ${insertRow}
+  SELECT * INTO r FROM ${ledger} l WHERE l.ledger = p_ledger FOR UPDATE;
+  r := ${roll}(r, now_ms);
+  c := r.paused_until - now_ms;
+  IF c > w THEN w := c; why := 'paused'; END IF;
+  IF r.last_start IS NOT NULL AND p_spacing > 0 THEN
+    c := least(r.last_start, now_ms) + p_spacing - now_ms;
+    IF c > w THEN w := c; why := 'spacing'; END IF;
+  END IF;
+  IF p_per_hour IS NOT NULL AND r.this_hour >= p_per_hour THEN
+    c := (r.hour + 1) * 3600000 - now_ms;
+    IF c > w THEN w := c; why := 'hour'; END IF;
+  END IF;
+  IF p_per_day IS NOT NULL AND r.today >= p_per_day THEN
+    c := (r.day + 1) * 86400000 - now_ms;
+    IF c > w THEN w := c; why := 'day'; END IF;
+  END IF;
+  IF p_per_month IS NOT NULL AND r.this_month >= p_per_month THEN
+    c := ${nextMonth}(now_ms) - now_ms;
+    IF c > w THEN w := c; why := 'month'; END IF;
+  END IF;
+  IF w > 0 THEN
+    UPDATE ${ledger} l SET hour = r.hour, this_hour = r.this_hour, day = r.day, today = r.today, month = r.month,
+      this_month = r.this_month, last_start = least(r.last_start, now_ms)
+    WHERE l.ledger = p_ledger;
+    RETURN QUERY SELECT false, r.requests, r.refusals, w, now_ms + w, why;
+    RETURN;
+  END IF;
+  UPDATE ${ledger} l SET requests = r.requests + 1, last_start = now_ms, hour = r.hour, this_hour = r.this_hour + 1,
+    day = r.day, today = r.today + 1, month = r.month, this_month = r.this_month + 1, updated_at = now()
+  WHERE l.ledger = p_ledger;
+  RETURN QUERY SELECT true, r.requests + 1, r.refusals, 0::bigint, now_ms, NULL::text;
+END
+$fn$`
   return [{
     version: 1,
     description: `the quota ledger and the claims in ${schema}`,
@@ -137,51 +183,7 @@ BEGIN
   RETURN r;
 END
 $fn$`,
-      `CREATE OR REPLACE FUNCTION ${q("quota_take")}(
-  p_ledger text, p_spacing bigint, p_per_hour bigint, p_per_day bigint, p_per_month bigint, p_now bigint
-) RETURNS TABLE (granted boolean, seq bigint, refusals_in_row integer, wait_ms bigint, until_ms bigint, reason text)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  now_ms bigint := ${now}(p_now);
-  r ${ledger};
-  w bigint := 0;
-  why text := NULL;
-  c bigint;
-BEGIN
-  ${insertRow}
-  SELECT * INTO r FROM ${ledger} l WHERE l.ledger = p_ledger FOR UPDATE;
-  r := ${roll}(r, now_ms);
-  c := r.paused_until - now_ms;
-  IF c > w THEN w := c; why := 'paused'; END IF;
-  IF r.last_start IS NOT NULL AND p_spacing > 0 THEN
-    c := r.last_start + p_spacing - now_ms;
-    IF c > w THEN w := c; why := 'spacing'; END IF;
-  END IF;
-  IF p_per_hour IS NOT NULL AND r.this_hour >= p_per_hour THEN
-    c := (r.hour + 1) * 3600000 - now_ms;
-    IF c > w THEN w := c; why := 'hour'; END IF;
-  END IF;
-  IF p_per_day IS NOT NULL AND r.today >= p_per_day THEN
-    c := (r.day + 1) * 86400000 - now_ms;
-    IF c > w THEN w := c; why := 'day'; END IF;
-  END IF;
-  IF p_per_month IS NOT NULL AND r.this_month >= p_per_month THEN
-    c := ${nextMonth}(now_ms) - now_ms;
-    IF c > w THEN w := c; why := 'month'; END IF;
-  END IF;
-  IF w > 0 THEN
-    UPDATE ${ledger} l SET hour = r.hour, this_hour = r.this_hour, day = r.day, today = r.today, month = r.month,
-      this_month = r.this_month
-    WHERE l.ledger = p_ledger;
-    RETURN QUERY SELECT false, r.requests, r.refusals, w, now_ms + w, why;
-    RETURN;
-  END IF;
-  UPDATE ${ledger} l SET requests = r.requests + 1, last_start = now_ms, hour = r.hour, this_hour = r.this_hour + 1,
-    day = r.day, today = r.today + 1, month = r.month, this_month = r.this_month + 1, updated_at = now()
-  WHERE l.ledger = p_ledger;
-  RETURN QUERY SELECT true, r.requests + 1, r.refusals, 0::bigint, now_ms, NULL::text;
-END
-$fn$`,
+      takeFunction,
       `CREATE OR REPLACE FUNCTION ${q("quota_refused")}(
   p_ledger text, p_sequence bigint, p_for bigint, p_until bigint, p_now bigint
 ) RETURNS TABLE (fresh boolean, refusals_in_row integer)
@@ -269,5 +271,9 @@ BEGIN
 END
 $fn$`
     ]
+  }, {
+    version: 2,
+    description: `quota_take in ${schema}: a clock set back holds a start back by the spacing at most`,
+    statements: [takeFunction]
   }]
 }

@@ -1,4 +1,5 @@
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type pg from "pg"
@@ -53,6 +54,21 @@ export const isTransient = (error: unknown): boolean => {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i
     .test(message)
 }
+
+/**
+ * A statement (or a few, retries included) that has not answered within `timeout` fails (not as transient). Give the pool a
+ * `query_timeout` as well, so that the connection it was using is dropped rather than held by the unanswered
+ * statement.
+ */
+export const within = (timeout: Duration.Duration) => <A>(self: Effect.Effect<A, QueryError>) =>
+  // Interruptible even in a finalizer (the claims given back on exit), or the bound could not cut it short.
+  Effect.timeoutFail(Effect.interruptible(self), {
+    duration: timeout,
+    onTimeout: () =>
+      new QueryError({
+        cause: new Error(`no answer within ${Duration.format(timeout)}`)
+      })
+  })
 
 /** One statement, on the pool (any connection) or on one connection. */
 export const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(
