@@ -9,12 +9,16 @@
 // Code splitting keeps dynamic imports lazy: what the CLI loads only on demand (the S3 sink and the AWS SDK, for
 // `--out s3://…`) goes to dist/chunks/ and is read only by the runs that need it.
 //
+// The entry (src/main.ts) answers `--help` and `--version` from the model of the commands, which this script reads
+// from the type-checked output (dist/Cli.js, `Cli.helpModel`) and writes into the entry: those answers then load
+// neither Effect nor the program, which the entry imports (as a chunk) for every other command line.
+//
 // `node build.mjs --analyze` also prints the biggest inputs of each output file.
 import * as esbuild from "esbuild"
 import * as fs from "node:fs"
 import { builtinModules } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const dist = path.join(here, "dist")
@@ -51,8 +55,11 @@ const noNativePg = {
   }
 }
 
+const version = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).version
+const { helpModel } = await import(pathToFileURL(path.join(dist, "Cli.js")).href)
+
 const result = await esbuild.build({
-  entryPoints: { [entry]: path.join(here, "src", "bin.ts") },
+  entryPoints: { [entry]: path.join(here, "src", "main.ts") },
   outdir: dist,
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
@@ -79,9 +86,10 @@ const result = await esbuild.build({
     ].join("")
   },
   metafile: true,
-  // `vt-harvest --version` says the version being built.
+  // `vt-harvest --version` says the version being built; `--help` is rendered from the commands' model.
   define: {
-    VT_HARVEST_VERSION: JSON.stringify(JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).version)
+    VT_HARVEST_VERSION: JSON.stringify(version),
+    VT_HARVEST_HELP: JSON.stringify(helpModel(version))
   },
   plugins: [unusedParsers, noNativePg],
   logLevel: "warning"

@@ -18,6 +18,7 @@ import { summary } from "./commands/summary.js"
 import { ExitStatus } from "./engine/Run.js"
 import * as Completions from "./internal/completions.js"
 import * as Help from "./internal/help.js"
+import * as HelpText from "./internal/helpText.js"
 import * as Input from "./internal/input.js"
 import * as Settings from "./internal/settings.js"
 import * as Text from "./internal/text.js"
@@ -77,7 +78,7 @@ export const sendsRequests = (argv: ReadonlyArray<string>): boolean =>
   )
 
 /** The commands as the help and the completion scripts see them, read once from their declarations. */
-const specs = (): ReadonlyArray<Help.CommandSpec> => [
+const specs = (): ReadonlyArray<HelpText.CommandSpec> => [
   Help.spec(files, ["files"]),
   Help.spec(urls, ["urls"]),
   Help.spec(domains, ["domains"]),
@@ -96,36 +97,43 @@ const specs = (): ReadonlyArray<Help.CommandSpec> => [
   Help.spec(config, ["config"], [Help.spec(configPath, ["config", "path"]), Help.spec(configShow, ["config", "show"])])
 ]
 
-/** @effect/cli's built-in options that vt-harvest does not offer: --wizard (interactive) and --log-level. */
-const refused = (arg: string) => arg === "--wizard" || arg === "--log-level" || arg.startsWith("--log-level=")
+/**
+ * The model the help texts are made from, read from the commands' declarations: what bin.ts renders `--help` from,
+ * and what the build writes into the bundle's entry, which renders it the same way without loading the program
+ * (main.ts).
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const helpModel = (programVersion: string = version): HelpText.Model => ({
+  program: "vt-harvest",
+  version: programVersion,
+  description,
+  commands: specs()
+})
 
 /**
- * What the arguments ask before @effect/cli parses them: help (ours, see internal/help.ts), a completion script
+ * What the arguments ask before @effect/cli parses them: help (ours, see internal/helpText.ts), a completion script
  * other than bash's, or an error for an unknown command or a refused built-in, whatever follows it: `vt-harvest
  * fetch --help` must not look like a working command to a script.
  */
 const preflight = (args: ReadonlyArray<string>): Effect.Effect<string | undefined, Settings.UsageError> => {
-  const cut = args.indexOf("--")
-  const head = cut === -1 ? args : args.slice(0, cut)
-  const bad = head.find(refused)
+  const head = HelpText.head(args)
+  const bad = head.find(HelpText.refused)
   if (bad !== undefined) {
     return Effect.fail(
       new Settings.UsageError({ message: `unknown option ${bad.split("=")[0]}; see vt-harvest --help` })
     )
   }
-  const all = specs()
+  const model = helpModel()
   const first = head[0]
-  if (first !== undefined && !first.startsWith("-") && !all.some((c) => c.path[0] === first)) {
+  if (first !== undefined && !first.startsWith("-") && !model.commands.some((c) => c.path[0] === first)) {
     return Effect.fail(
       new Settings.UsageError({ message: `unknown command ${Text.quote(first)}; see vt-harvest --help` })
     )
   }
-  const width = process.stdout.isTTY === true ? Math.max(40, Math.min(process.stdout.columns ?? 100, 100)) : 100
-  if (!head.includes("--help") && !head.includes("-h") && head.length > 0) return Effect.succeed(undefined)
-  const command = all.find((c) => c.path[0] === first)
-  if (command === undefined) return Effect.succeed(Help.renderRoot("vt-harvest", version, description, all, width))
-  const sub = command.subcommands.find((c) => c.path[1] === head[1])
-  return Effect.succeed(Help.render("vt-harvest", sub ?? command, width))
+  if (!HelpText.asksHelp(head) && head.length > 0) return Effect.succeed(undefined)
+  return Effect.succeed(HelpText.helpOf(head, model, HelpText.width(process.stdout)))
 }
 
 /**

@@ -53,6 +53,26 @@ describe("the bundled CLI", () => {
     expect(fs.existsSync(path.join(dist, "vt-harvest.mjs"))).toBe(true)
   })
 
+  it("answers --help and --version without loading the program: a copy without the program's chunks", async () => {
+    const dir = copyBundle()
+    // What the entry imports statically stays; every chunk only the program needs goes.
+    const entry = fs.readFileSync(path.join(dir, "vt-harvest.mjs"), "utf8")
+    const kept = new Set([...entry.matchAll(/from"\.\/chunks\/([\w.-]+\.mjs)"/g)].map((m) => m[1]))
+    expect(kept.size).toBeGreaterThan(0)
+    for (const name of fs.readdirSync(path.join(dir, "chunks"))) {
+      if (!kept.has(name)) fs.rmSync(path.join(dir, "chunks", name))
+    }
+    const script = path.join(dir, "vt-harvest.mjs")
+    const help = await runNode(script, ["files", "--help"], dir)
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^USAGE\n {2}vt-harvest files \[options\] <input>/)
+    const version = await runNode(script, ["--version"], dir)
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n\n$/)
+    // A command line that needs the program fails to load it here.
+    expect((await runNode(script, ["quota"], dir)).code).not.toBe(0)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
   it("needs no package at run time: a copy outside the repository prints its help and harvests", async () => {
     const dir = copyBundle()
     const script = path.join(dir, "vt-harvest.mjs")

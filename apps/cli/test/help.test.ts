@@ -1,13 +1,18 @@
 // Help and completion scripts on the built CLI: usage lines that name the program, no line over 100 columns off a
 // terminal, none of the library's boilerplate, no --wizard or --log-level, an unknown command an error whatever
 // follows it; zsh and fish scripts sourced in the real shells, asked what they complete.
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it, vi } from "vitest"
+import * as Cli from "../src/Cli.js"
+import * as UserConfig from "../src/internal/userConfig.js"
 import { runCli, tempDir } from "./helpers.js"
 
+const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const dirs: Array<string> = []
 const scratch = () => {
   const dir = tempDir("vt-harvest-help-")
@@ -144,6 +149,55 @@ describe("help", () => {
       expect(result.code, args.join(" ")).toBe(2)
       expect(result.stderr).toContain(`unknown command "${args[0]}"; see vt-harvest --help`)
       expect(result.stdout).toBe("")
+    }
+  })
+
+  it("the bundle's entry answers help and --version byte for byte as the program does", async () => {
+    // The program (Cli.run, here in this process from the sources) reads the commands' declarations and renders
+    // from them; the bundle's entry (src/main.ts) renders from the model the build wrote into it, without loading
+    // the program. Only the version differs: the sources say "development".
+    const version = JSON.parse(fs.readFileSync(path.join(cliDir, "package.json"), "utf8")).version
+    const program = async (args: ReadonlyArray<string>) => {
+      const out: Array<string> = []
+      const log = vi.spyOn(console, "log").mockImplementation((...parts: Array<unknown>) => {
+        out.push(`${parts.join(" ")}\n`)
+      })
+      try {
+        const status = await Effect.runPromise(
+          Cli.run(["node", "vt-harvest", ...args]).pipe(
+            Effect.provideService(UserConfig.Current, { path: "", exists: false, values: new Map() }),
+            Effect.provide(NodeContext.layer)
+          )
+        )
+        return { status, stdout: out.join("").replace(/^development\n/, `${version}\n`) }
+      } finally {
+        log.mockRestore()
+      }
+    }
+    const all = [
+      ["--help"],
+      ["-h"],
+      ["--version"],
+      [],
+      ...commands.map((c) => [c, "--help"]),
+      ["config", "path", "--help"],
+      ["config", "show", "-h"],
+      ...kinds.flatMap((kind) => [["comments", kind, "--help"], ["votes", kind, "--help"]]),
+      ["comment", "add", "--help"],
+      ["vote", "add", "--help"],
+      ["files", "hashes.txt", "--tier", "premium", "-h"],
+      ["--tier", "premium", "--help"],
+      ["files", "-h", "--", "--version"],
+      ["--version", "--help"]
+    ]
+    for (const args of all) {
+      const entry = await runCli(args)
+      const full = await program(args)
+      expect(entry.code, args.join(" ")).toBe(full.status)
+      expect(entry.stdout, args.join(" ")).toBe(
+        full.stdout.replace(/^vt-harvest development:/, `vt-harvest ${version}:`)
+      )
+      expect(entry.stderr, args.join(" ")).toBe("")
     }
   })
 })

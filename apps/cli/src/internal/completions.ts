@@ -3,8 +3,8 @@
  * its values (choices listed, directories for `--out`/`--log-dir`, files for `--api-key-file`, nothing but an
  * argument for the others), and file or directory arguments. bash's comes from @effect/cli (Cli.ts).
  */
-import type { ArgSpec, CommandSpec, OptionSpec } from "./help.js"
-import { summary } from "./help.js"
+import type { ArgSpec, CommandSpec, OptionSpec } from "./helpText.js"
+import { summary } from "./helpText.js"
 
 type Values = { readonly _tag: "None" } | { readonly _tag: "Any" } | {
   readonly _tag: "Choice"

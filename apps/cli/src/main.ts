@@ -1,0 +1,25 @@
+/**
+ * The bundle's entry (build.mjs): `--help`, `-h` and `--version` are answered from the model of the commands that the
+ * build wrote into this file, with the renderer of internal/helpText.ts and nothing else; every other command line
+ * loads the program (bin.ts) and runs it. What needs the program (an unknown command, a refused option, `vt-harvest`
+ * alone, completion scripts) is left to it, so the answers are those of bin.ts, byte for byte (test/help.test.ts).
+ *
+ * @since 0.3.0
+ */
+import * as HelpText from "./internal/helpText.js"
+
+// The model of the commands, put in by the bundler (build.mjs) from Cli.helpModel; the unbundled build has none and
+// always loads the program.
+declare const VT_HARVEST_HELP: HelpText.Model | undefined
+const model = typeof VT_HARVEST_HELP === "object" ? VT_HARVEST_HELP : undefined
+
+const text = model === undefined
+  ? undefined
+  : HelpText.answer(process.argv.slice(2), model, HelpText.width(process.stdout))
+if (text === undefined) {
+  await import("./bin.js")
+} else {
+  // A reader that went away (`vt-harvest --help | head -1`) ends a command that only prints, quietly, as in bin.ts.
+  process.stdout.on("error", () => process.exit(0))
+  process.stdout.write(`${text}\n`)
+}
