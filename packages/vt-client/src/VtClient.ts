@@ -957,14 +957,6 @@ export interface ProxyOptions {
   readonly noProxy?: string | undefined
 }
 
-type AgentModule = Pick<Undici.Module, "Agent" | "EnvHttpProxyAgent">
-
-// undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
-const agentModule = (undici: Partial<AgentModule> & { readonly default?: Partial<AgentModule> }): AgentModule => ({
-  Agent: (undici.Agent ?? undici.default?.Agent)!,
-  EnvHttpProxyAgent: (undici.EnvHttpProxyAgent ?? undici.default?.EnvHttpProxyAgent)!
-})
-
 const proxyEnvironment = (proxy: ProxyOptions) => ({
   httpProxy: proxy.httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY,
   httpsProxy: proxy.httpsProxy ?? process.env.https_proxy ?? process.env.HTTPS_PROXY
@@ -1003,9 +995,9 @@ export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never
     options.dispatcher === undefined
       // undici is loaded when first needed: a program that never makes this client does not pay for loading it.
       ? Effect.acquireRelease(
-        Effect.promise(() => import("undici")).pipe(Effect.map((undici): Dispatcher => {
-          const { Agent, EnvHttpProxyAgent } = agentModule(undici)
-          if (proxy === undefined) return new Agent()
+        Effect.promise(() => Undici.loadAgents(proxy !== undefined)).pipe(Effect.map((undici): Dispatcher => {
+          const { Agent, EnvHttpProxyAgent } = undici
+          if (proxy === undefined || EnvHttpProxyAgent === undefined) return new Agent()
           const settings = {
             ...proxyEnvironment(proxy),
             noProxy: proxy.noProxy ?? process.env.no_proxy ?? process.env.NO_PROXY

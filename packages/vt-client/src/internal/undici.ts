@@ -22,6 +22,32 @@ import { isTlsCause, type RawAnswer, tlsHint, tooLarge } from "./request.js"
 /** @internal */
 export type Module = typeof UndiciModule
 
+// undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
+const classOf = <A>(module: A | { readonly default: A }): A =>
+  typeof module === "object" && module !== null && "default" in module ? module.default : module as A
+
+/**
+ * The dispatchers `makeUndici` builds. Without a proxy, the agent alone, from its own module: the package's root
+ * loads every part of undici (fetch, WebSocket, cookies, caches, mocks, and through the cookies Node's own copy of
+ * undici), about 40 ms of a one-report run's start, for one class that `dispatch`es. The proxy agent needs the
+ * root: it tunnels with `connect`, one of the methods the root adds to every dispatcher.
+ *
+ * @internal
+ */
+export const loadAgents = async (withProxy: boolean): Promise<{
+  readonly Agent: Module["Agent"]
+  readonly EnvHttpProxyAgent: Module["EnvHttpProxyAgent"] | undefined
+}> => {
+  if (!withProxy) {
+    return { Agent: classOf(await import("undici/lib/dispatcher/agent.js")), EnvHttpProxyAgent: undefined }
+  }
+  type Agents = Partial<Pick<Module, "Agent" | "EnvHttpProxyAgent">>
+  const undici: Agents & { readonly default?: Agents } = await import("undici")
+  return {
+    Agent: (undici.Agent ?? undici.default?.Agent)!,
+    EnvHttpProxyAgent: undici.EnvHttpProxyAgent ?? undici.default?.EnvHttpProxyAgent
+  }
+}
 type DispatchBody = string | Uint8Array | Readable | null
 
 const errorText = (error: unknown): string => {
