@@ -12,7 +12,8 @@ const sections = {
   breakdown: 10 * 60_000,
   memory: 90 * 60_000,
   quota: 10 * 60_000,
-  ledger: 5 * 60_000
+  ledger: 5 * 60_000,
+  cpu: 20 * 60_000
 }
 const wanted = process.argv.slice(2).filter((arg) => arg !== "--")
 const unknown = wanted.filter((name) => !(name in sections))
