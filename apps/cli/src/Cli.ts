@@ -77,6 +77,29 @@ export const sendsRequests = (argv: ReadonlyArray<string>): boolean =>
     argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
   )
 
+/**
+ * The names of the commands, as declared: what a command line may start with. Reading them from the help model
+ * costs about 10 ms of every start, for a list of words (test/help.test.ts checks that the two agree).
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const commandNames: ReadonlyArray<string> = [
+  "files",
+  "urls",
+  "domains",
+  "ips",
+  "scan",
+  "analysis",
+  "comments",
+  "votes",
+  "comment",
+  "vote",
+  "quota",
+  "summary",
+  "config"
+]
+
 /** The commands as the help and the completion scripts see them, read once from their declarations. */
 const specs = (): ReadonlyArray<HelpText.CommandSpec> => [
   Help.spec(files, ["files"]),
@@ -125,15 +148,14 @@ const preflight = (args: ReadonlyArray<string>): Effect.Effect<string | undefine
       new Settings.UsageError({ message: `unknown option ${bad.split("=")[0]}; see vt-harvest --help` })
     )
   }
-  const model = helpModel()
   const first = head[0]
-  if (first !== undefined && !first.startsWith("-") && !model.commands.some((c) => c.path[0] === first)) {
+  if (first !== undefined && !first.startsWith("-") && !commandNames.includes(first)) {
     return Effect.fail(
       new Settings.UsageError({ message: `unknown command ${Text.quote(first)}; see vt-harvest --help` })
     )
   }
   if (!HelpText.asksHelp(head) && head.length > 0) return Effect.succeed(undefined)
-  return Effect.succeed(HelpText.helpOf(head, model, HelpText.width(process.stdout)))
+  return Effect.succeed(HelpText.helpOf(head, helpModel(), HelpText.width(process.stdout)))
 }
 
 /**

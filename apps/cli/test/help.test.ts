@@ -152,6 +152,11 @@ describe("help", () => {
     }
   })
 
+  it("the commands a command line may start with are the declared ones", () => {
+    expect(Cli.commandNames).toEqual(Cli.helpModel().commands.map((c) => c.path[0]))
+    expect(Cli.commandNames).toEqual(commands)
+  })
+
   it("the bundle's entry answers help and --version byte for byte as the program does", async () => {
     // The program (Cli.run, here in this process from the sources) reads the commands' declarations and renders
     // from them; the bundle's entry (src/main.ts) renders from the model the build wrote into it, without loading
