@@ -294,7 +294,7 @@ its own section below; the numbers are from the latest run on the machine named 
 shared, so each section records the load average around its measurements.
 `
 
-const order = ["startup", "cpu", "throughput", "breakdown", "bounds", "memory", "quota", "ledger"]
+const order = ["overview", "startup", "cpu", "throughput", "breakdown", "bounds", "memory", "quota", "ledger"]
 
 /** Replaces (or adds) the section `name` of bench/RESULTS.md, keeping the others. */
 export const writeSection = (name, markdown) => {

@@ -202,8 +202,12 @@ ${
 
 - Resumed, input: ${judge("input")}.
 - Resumed, store: ${judge("store")}.
-- Fetching: RSS(${L.fmt(fetchRows.at(-1)?.count ?? 0)}) ÷ RSS(${L.fmt(fetchRows[0]?.count ?? 0)}) = ${
-    ratio(fetchRows)?.toFixed(2) ?? "?"
-  }.
+${
+    fetchRows.length < 2
+      ? `- Fetching: one size only (BENCH_FETCH_IDS=${fetchSizes.join(",")}), no ratio.`
+      : `- Fetching: RSS(${L.fmt(fetchRows.at(-1).count)}) ÷ RSS(${L.fmt(fetchRows[0].count)}) = ${
+        ratio(fetchRows)?.toFixed(2) ?? "?"
+      }.`
+  }
 `
 )
