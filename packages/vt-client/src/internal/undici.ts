@@ -22,6 +22,8 @@ import { isTlsCause, type RawAnswer, tlsHint, tooLarge } from "./request.js"
 /** @internal */
 export type Module = typeof UndiciModule
 
+type AgentExport = Module["Agent"] | { readonly default: Module["Agent"] }
+
 // undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
 const classOf = <A>(module: A | { readonly default: A }): A =>
   typeof module === "object" && module !== null && "default" in module ? module.default : module as A
@@ -39,7 +41,10 @@ export const loadAgents = async (withProxy: boolean): Promise<{
   readonly EnvHttpProxyAgent: Module["EnvHttpProxyAgent"] | undefined
 }> => {
   if (!withProxy) {
-    return { Agent: classOf(await import("undici/lib/dispatcher/agent.js")), EnvHttpProxyAgent: undefined }
+    // The module has no declarations of its own (TS7016): it exports the class the root's declarations describe.
+    // @ts-expect-error TS7016
+    const agent: Promise<AgentExport> = import("undici/lib/dispatcher/agent.js")
+    return { Agent: classOf(await agent), EnvHttpProxyAgent: undefined }
   }
   type Agents = Partial<Pick<Module, "Agent" | "EnvHttpProxyAgent">>
   const undici: Agents & { readonly default?: Agents } = await import("undici")
