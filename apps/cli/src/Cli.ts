@@ -91,6 +91,8 @@ export const commandNames: ReadonlyArray<string> = [
   "ips",
   "scan",
   "analysis",
+  "search",
+  "download",
   "comments",
   "votes",
   "comment",
