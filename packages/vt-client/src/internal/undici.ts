@@ -22,17 +22,20 @@ import { isTlsCause, type RawAnswer, tlsHint, tooLarge } from "./request.js"
 /** @internal */
 export type Module = typeof UndiciModule
 
-type AgentExport = Module["Agent"] | { readonly default: Module["Agent"] }
+type Exported<A> = A | { readonly default: A }
 
 // undici is CommonJS: loaded by Node its exports are named, loaded from a bundle they may only be under `default`.
-const classOf = <A>(module: A | { readonly default: A }): A =>
+const classOf = <A>(module: Exported<A>): A =>
   typeof module === "object" && module !== null && "default" in module ? module.default : module as A
 
+/** What undici's root adds to every dispatcher: `request` (for {@link sendStream}), `stream`, `connect`… */
+type DispatcherApi = Record<string, unknown>
+
 /**
- * The dispatchers `makeUndici` builds. Without a proxy, the agent alone, from its own module: the package's root
- * loads every part of undici (fetch, WebSocket, cookies, caches, mocks, and through the cookies Node's own copy of
- * undici), about 40 ms of a one-report run's start, for one class that `dispatch`es. The proxy agent needs the
- * root: it tunnels with `connect`, one of the methods the root adds to every dispatcher.
+ * The dispatchers `makeUndici` builds. Without a proxy, the agent from its own module, and the methods the package's
+ * root adds to every dispatcher (`request`, used by {@link sendStream}) from theirs, added as the root adds them: the
+ * root itself loads every part of undici (fetch, WebSocket, cookies, caches, mocks, and through the cookies Node's
+ * own copy of undici), about 40 ms of a one-report run's start. With a proxy, the root.
  *
  * @internal
  */
@@ -41,10 +44,16 @@ export const loadAgents = async (withProxy: boolean): Promise<{
   readonly EnvHttpProxyAgent: Module["EnvHttpProxyAgent"] | undefined
 }> => {
   if (!withProxy) {
-    // The module has no declarations of its own (TS7016): it exports the class the root's declarations describe.
+    // These modules have no declarations of their own (TS7016): they export what the root's declarations describe.
     // @ts-expect-error TS7016
-    const agent: Promise<AgentExport> = import("undici/lib/dispatcher/agent.js")
-    return { Agent: classOf(await agent), EnvHttpProxyAgent: undefined }
+    const agent: Promise<Exported<Module["Agent"]>> = import("undici/lib/dispatcher/agent.js")
+    // @ts-expect-error TS7016
+    const dispatcher: Promise<Exported<Module["Dispatcher"]>> = import("undici/lib/dispatcher/dispatcher.js")
+    // @ts-expect-error TS7016
+    const api: Promise<Exported<DispatcherApi>> = import("undici/lib/api/index.js")
+    const [Agent, Dispatcher, methods] = await Promise.all([agent, dispatcher, api])
+    if (!("request" in classOf(Dispatcher).prototype)) Object.assign(classOf(Dispatcher).prototype, classOf(methods))
+    return { Agent: classOf(Agent), EnvHttpProxyAgent: undefined }
   }
   type Agents = Partial<Pick<Module, "Agent" | "EnvHttpProxyAgent">>
   const undici: Agents & { readonly default?: Agents } = await import("undici")
