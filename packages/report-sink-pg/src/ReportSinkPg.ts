@@ -185,6 +185,16 @@ export const make = (options: Options = {}): Effect.Effect<ReportSink.Service, R
   })
 
 /**
+ * How long one statement of the store may take on the pool {@link layer} makes unless `queryTimeoutMillis` says
+ * otherwise: a database that stops answering without closing its connections (a frozen server, a network
+ * partition) fails the operation with a `SinkError` after this long instead of holding the run forever.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const defaultQueryTimeoutMillis = 60_000
+
+/**
  * {@link make} with a pool of its own ({@link PgPool.layer}), as a layer providing {@link ReportSink.ReportSink}:
  * `url` is a `postgres://` URL, completed from the `PG*` environment (none: the environment alone). Opened
  * `readOnly`, the pool's connections are read-only in the server too. The pool is closed when the layer is
@@ -194,7 +204,12 @@ export const make = (options: Options = {}): Effect.Effect<ReportSink.Service, R
  * @category layers
  */
 export const layer = (
-  options: Options & Pick<PgPool.Options, "url" | "maxConnections" | "connectTimeoutMillis" | "applicationName">
+  options:
+    & Options
+    & Pick<
+      PgPool.Options,
+      "url" | "maxConnections" | "connectTimeoutMillis" | "queryTimeoutMillis" | "applicationName"
+    >
 ): Layer.Layer<ReportSink.ReportSink, ReportSink.SinkError> =>
   Layer.effect(ReportSink.ReportSink, make(options)).pipe(
     Layer.provide(
@@ -202,6 +217,7 @@ export const layer = (
         url: options.url,
         maxConnections: options.maxConnections,
         connectTimeoutMillis: options.connectTimeoutMillis,
+        queryTimeoutMillis: options.queryTimeoutMillis ?? defaultQueryTimeoutMillis,
         applicationName: options.applicationName,
         readOnly: options.readOnly
       }).pipe(Layer.mapError((error) => openError(error.message, error)))

@@ -4,7 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { GateState } from "@vt-harvest/rate-schedule"
 import { SharedLedger } from "@vt-harvest/rate-schedule"
-import { ReportClaims } from "@vt-harvest/report-sink"
+import { ReportClaims, ReportSink } from "@vt-harvest/report-sink"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
-import { PgClaims, PgPool, PgQuotaLedger } from "../src/index.js"
+import { PgClaims, PgPool, PgQuotaLedger, ReportSinkPg } from "../src/index.js"
 import { freshSchema, key, url } from "./helpers.js"
 
 /** A TCP relay to the test server that can stop relaying (both ways) while keeping every connection open. */
@@ -101,4 +101,32 @@ describe("a database that stops answering", () => {
       )
       assert.isTrue(Exit.isSuccess(closed), String(Exit.isFailure(closed) ? closed.cause : ""))
     }), 120_000)
+
+  it.scopedLive(
+    "a store operation fails within a bound (SinkError), and closing the store ends",
+    () =>
+      Effect.gen(function*() {
+        const { freeze, port } = yield* relay
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          ReportSinkPg.layer({ url: through(port), schema: freshSchema("hang"), queryTimeoutMillis: 3_000 }),
+          scope
+        )
+        const sink = Context.get(context, ReportSink.ReportSink)
+        const id = key("44d88612fea8a8f36de82e1278abb02f")
+        assert.strictEqual(yield* sink.has(id), "absent")
+        freeze()
+        const exit = yield* Effect.exit(
+          Effect.timeoutFail(sink.has(id), { duration: bound, onTimeout: () => "hung" })
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        assert.notInclude(String(Exit.isFailure(exit) ? exit.cause : ""), "hung")
+        assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "SinkError")
+        const closed = yield* Effect.exit(
+          Effect.timeoutFail(Scope.close(scope, Exit.void), { duration: bound, onTimeout: () => "hung" })
+        )
+        assert.isTrue(Exit.isSuccess(closed), String(Exit.isFailure(closed) ? closed.cause : ""))
+      }),
+    120_000
+  )
 })
