@@ -556,7 +556,7 @@ const retrySchedule = (policy: QuotaPolicy.QuotaPolicy) =>
  * @category utils
  */
 export const retry = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | QuotaGate> =>
-  Effect.flatMap(QuotaGate, (gate) => Effect.retry(self, retrySchedule(gate.policy)))
+  Effect.flatMap(QuotaGate, (gate) => retryAfterFirst(self, () => retrySchedule(gate.policy)))
 
 /**
  * The whole per-request policy around one VirusTotal call, `retry(attempt(self))`. With the decorated client
@@ -580,9 +580,9 @@ export const middleware = (gate: Service): VtClient.Middleware => {
   return {
     request: (send, info) => {
       const once = attemptWith(gate, send)
-      return info.inUnit ? once : retryAfterFirst(once, schedule)
+      return info.inUnit ? once : retryAfterFirst(once, () => schedule)
     },
-    unit: (self) => retryAfterFirst(self, schedule)
+    unit: (self) => retryAfterFirst(self, () => schedule)
   }
 }
 
@@ -593,7 +593,7 @@ export const middleware = (gate: Service): VtClient.Middleware => {
  */
 const retryAfterFirst = <A, E, R>(
   self: Effect.Effect<A, E, R>,
-  schedule: Schedule.Schedule<unknown, E, never>
+  schedule: () => Schedule.Schedule<unknown, E, never>
 ): Effect.Effect<A, E, R> =>
   Effect.catchAll(self, (first) => {
     let replay = true
@@ -603,7 +603,7 @@ const retryAfterFirst = <A, E, R>(
         replay = false
         return Effect.fail(first)
       }),
-      schedule
+      schedule()
     )
   })
 
