@@ -222,6 +222,7 @@ describe("the user config file", () => {
     expect(shown.stdout).toContain("sslmode=disable")
     expect(shown.stdout).not.toContain("pw-in-query")
     expect(shown.stdout).not.toContain("ssl-phrase")
+    expect(shown.stdout).toContain("password=<redacted>&sslpassword=<redacted>")
     fs.writeFileSync(path.join(dir, "ids.txt"), `${"a".repeat(64)}\n`)
     const run = await runCli(
       ["files", "ids.txt", "-o", store, "--quota-store", store, "--base-url", "http://127.0.0.1:9", "--no-progress"],

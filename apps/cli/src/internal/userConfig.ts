@@ -177,5 +177,7 @@ export const redactUrl = (text: string): string => {
   const url = new URL(text)
   const credentials = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
   for (const name of secretParams) if (url.searchParams.has(name)) url.searchParams.set(name, "<redacted>")
-  return `${url.protocol}//${credentials}${url.host}${url.pathname === "/" ? "" : url.pathname}${url.search}`
+  // The search is serialised form-encoded: the marker is shown as written, not as %3Credacted%3E.
+  const search = url.search.replaceAll("%3Credacted%3E", "<redacted>")
+  return `${url.protocol}//${credentials}${url.host}${url.pathname === "/" ? "" : url.pathname}${search}`
 }
