@@ -18,6 +18,16 @@ const get = (url: string, key?: string) =>
   fetch(url, { headers: key === undefined ? {} : { "x-apikey": key }, redirect: "manual" })
 
 describe("premium", () => {
+  it.effect("a search finds only files the emulator has a report for, as VirusTotal's does", () =>
+    withServer(async (server) => {
+      for (const query of ["type:peexe p:5+", "tag:signed", "fs:2024-01-01+", "engines:emotet"]) {
+        const ids = VtEmulator.searchResults(query)
+        assert.isAtLeast(ids.length, 5)
+        assert.strictEqual(new Set(ids).size, ids.length)
+        for (const id of ids) assert.strictEqual((await get(`${server.url}/files/${id}`, premium)).status, 200, id)
+      }
+    }))
+
   it.effect("search pages follow meta.cursor to the last page, which has neither cursor nor next", () =>
     withServer(async (server) => {
       const query = "type:peexe p:5+"

@@ -8,6 +8,7 @@
 import * as crypto from "node:crypto"
 import type * as Http from "node:http"
 import { decodeSegment, type Handler, type Incoming } from "../context.js"
+import { isKnown } from "../document.js"
 import * as R from "../reply.js"
 import { sample, SAMPLE_COUNT, sampleBySha256 } from "../samples.js"
 
@@ -93,12 +94,20 @@ const paced = (bytes: Buffer, rate: number) => (res: Http.ServerResponse) => {
   next()
 }
 
-/** The ids an Intelligence search matches: 5 to 32 samples of the corpus, in an order of its own, per query. */
+/** The samples of the corpus the emulator has a report for (VirusTotal's search finds only files it knows). */
+let knownSamples: ReadonlyArray<string> | undefined
+
+/**
+ * The ids an Intelligence search matches: 5 or more of the corpus's samples that have a report (27 of the 32), in an
+ * order of its own, per query.
+ */
 export const searchResults = (query: string): ReadonlyArray<string> => {
+  knownSamples ??= Array.from({ length: SAMPLE_COUNT }, (_, i) => sample(i).sha256).filter(isKnown)
   const h = crypto.createHash("sha256").update(query).digest()
-  const count = 5 + (h[0] % (SAMPLE_COUNT - 4))
-  const offset = h[1] % SAMPLE_COUNT
-  return Array.from({ length: count }, (_, i) => sample((offset + i * 7) % SAMPLE_COUNT).sha256)
+  const count = 5 + (h[0] % (knownSamples.length - 4))
+  const offset = h[1] % knownSamples.length
+  // 7 and the number of known samples have no common factor here (27), so the walk meets each at most once.
+  return Array.from({ length: count }, (_, i) => knownSamples![(offset + i * 7) % knownSamples!.length]!)
 }
 
 const MAX_SEARCH_LIMIT = 300
