@@ -59,23 +59,13 @@ export const command = Command.make("vt-harvest").pipe(
  * @since 0.2.0
  * @category commands
  */
-export const sendsRequests = (argv: ReadonlyArray<string>): boolean =>
-  [
-    "files",
-    "urls",
-    "domains",
-    "ips",
-    "scan",
-    "analysis",
-    "search",
-    "download",
-    "comments",
-    "votes",
-    "comment",
-    "vote"
-  ].includes(
-    argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
-  )
+export const sendsRequests = (argv: ReadonlyArray<string>): boolean => {
+  const first = argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
+  return commandNames.includes(first) && !readOnlyCommands.has(first)
+}
+
+/** The commands that only read (the key's quota, a store, the settings). */
+const readOnlyCommands: ReadonlySet<string> = new Set(["quota", "summary", "config"])
 
 /**
  * The names of the commands, as declared: what a command line may start with. Reading them from the help model
