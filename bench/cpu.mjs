@@ -71,19 +71,7 @@ const cli = async () => {
     await emulator.reset()
     const measured = await timed([
       L.cliBin,
-      "files",
-      input,
-      "-o",
-      path.join(dir, "out"),
-      "--log-dir",
-      path.join(dir, "log"),
-      "--base-url",
-      emulator.url,
-      "--tier",
-      "premium",
-      "--concurrency",
-      String(concurrency),
-      "--no-progress"
+      ...L.filesArgs(input, dir, emulator.url, "--concurrency", String(concurrency), "--no-progress")
     ], dir)
     if (L.summary(measured.result.stderr)?.saved !== count) {
       throw new Error(`the CLI did not save every report: ${measured.result.stderr.slice(-500)}`)

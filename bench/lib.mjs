@@ -125,6 +125,24 @@ export const fileSystemOf = (dir) => {
   }
 }
 
+/**
+ * `vt-harvest files <input>` into `<dir>/out` with its log in `<dir>/log`, against the emulator at `url`, on the
+ * premium tier; `more` are further options (a concurrency, a per-minute limit…).
+ */
+export const filesArgs = (input, dir, url, ...more) => [
+  "files",
+  input,
+  "-o",
+  path.join(dir, "out"),
+  "--log-dir",
+  path.join(dir, "log"),
+  "--base-url",
+  url,
+  "--tier",
+  "premium",
+  ...more
+]
+
 /** The environment a CLI run gets: the key and nothing from the caller's VirusTotal settings. */
 export const cliEnv = (extra = {}) => {
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), VT_API_KEY: apiKey, ...extra }

@@ -30,21 +30,7 @@ try {
   for (let round = 1; round <= runs; round++) {
     await emulator.reset()
     const dir = path.join(work.dir, `run-${round}`)
-    const args = [
-      "files",
-      input,
-      "-o",
-      path.join(dir, "out"),
-      "--log-dir",
-      path.join(dir, "log"),
-      "--base-url",
-      emulator.url,
-      "--tier",
-      "premium",
-      "--per-minute",
-      String(perMinute),
-      "--no-progress"
-    ]
+    const args = L.filesArgs(input, dir, emulator.url, "--per-minute", String(perMinute), "--no-progress")
     L.log(`run ${round}/${runs}: ${count} ids at ${perMinute}/min: about ${Math.round((count * spacingMs) / 1000)} s`)
     result = await L.run(process.execPath, [L.cliBin, ...args], {
       env: L.cliEnv(),

@@ -66,21 +66,7 @@ const cli = async (count, concurrency, scratch = work) => {
   fs.mkdirSync(dir)
   const input = path.join(dir, "ids.txt")
   L.writeLines(input, count, (i) => ids[i])
-  const args = [
-    "files",
-    input,
-    "-o",
-    path.join(dir, "out"),
-    "--log-dir",
-    path.join(dir, "log"),
-    "--base-url",
-    emulator.url,
-    "--tier",
-    "premium",
-    "--concurrency",
-    String(concurrency),
-    "--no-progress"
-  ]
+  const args = L.filesArgs(input, dir, emulator.url, "--concurrency", String(concurrency), "--no-progress")
   try {
     const result = await L.runCliMeasured(args, { env: L.cliEnv(), cwd: dir, timeoutMs: 30 * 60_000 })
     L.expectExit(result, `vt-harvest ${args.join(" ")}`)
