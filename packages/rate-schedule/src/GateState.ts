@@ -327,14 +327,21 @@ const blocker = (s: State, l: Ledger, now: Now, shared = false): Blocker | undef
   return worst
 }
 
-const limitText = (s: State, reason: WaitReason): string | undefined => {
+/**
+ * The limit a wait for `reason` is owed to, for the line that announces it (`daily limit of 500 requests`);
+ * `undefined` for a wait that is no limit's (spacing, a pause).
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const limitText = (limits: Limits, reason: WaitReason): string | undefined => {
   switch (reason) {
     case "hour":
-      return `hourly limit of ${s.limits.perHour} requests`
+      return `hourly limit of ${limits.perHour} requests`
     case "day":
-      return `daily limit of ${s.limits.perDay} requests`
+      return `daily limit of ${limits.perDay} requests`
     case "month":
-      return `monthly limit of ${s.limits.perMonth} requests`
+      return `monthly limit of ${limits.perMonth} requests`
     default:
       return undefined
   }
@@ -383,7 +390,7 @@ export const take = (
     return [{ _tag: "Start", ticket }, after]
   }
   const until = now.wall + wait.millis
-  const what = limitText(s, wait.reason)
+  const what = limitText(s.limits, wait.reason)
   // A ledger wait is announced once (by this caller before a sleep, or by one that was interrupted).
   const announce = what !== undefined && s.announced !== until
     ? `${what} reached, waiting until ${iso(until)} to request again`

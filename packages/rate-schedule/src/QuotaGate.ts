@@ -241,19 +241,6 @@ const ledgerFailure = (ledger: SharedLedger.Service) => (error: SharedLedger.Led
 const warnLedger = (error: SharedLedger.LedgerError): Effect.Effect<void> =>
   Effect.logWarning(`the shared quota ledger could not be updated: ${error.message}`)
 
-const ledgerLimit = (limits: GateState.Limits, reason: GateState.WaitReason): string | undefined => {
-  switch (reason) {
-    case "hour":
-      return `hourly limit of ${limits.perHour} requests`
-    case "day":
-      return `daily limit of ${limits.perDay} requests`
-    case "month":
-      return `monthly limit of ${limits.perMonth} requests`
-    default:
-      return undefined
-  }
-}
-
 const quotaExceededLine = (until: number, window: SpentWindow): string =>
   `QuotaExceededError... waiting until ${iso(until)} to request again${
     window === "unknown" ? "" : ` (${window} quota spent)`
@@ -320,20 +307,14 @@ export const make = <R = never>(
               const ticket = yield* Ref.modify(state, (s) => GateState.start(s, at))
               return { ...ticket, shared: { sequence: answer.sequence, refusals: answer.refusals } }
             }
-            const what = ledgerLimit(limits, answer.reason)
+            // A full ledger, or another process's refusal, said once: else this one would wait (until 00:00 UTC,
+            // say) in silence.
+            const what = answer.reason === "paused"
+              ? "QuotaExceededError in another process (shared ledger)..."
+              : GateState.limitText(limits, answer.reason)?.concat(" reached (shared ledger),")
             if (what !== undefined && announcedShared !== answer.until) {
               announcedShared = answer.until
-              yield* Effect.logWarning(
-                `${what} reached (shared ledger), waiting until ${iso(answer.until)} to request again`
-              )
-            } else if (answer.reason === "paused" && announcedShared !== answer.until) {
-              // Another process was refused: said here too, or this one would wait (until 00:00 UTC, say) in silence.
-              announcedShared = answer.until
-              yield* Effect.logWarning(
-                `QuotaExceededError in another process (shared ledger)... waiting until ${
-                  iso(answer.until)
-                } to request again`
-              )
+              yield* Effect.logWarning(`${what} waiting until ${iso(answer.until)} to request again`)
             }
             yield* Effect.sleep(Duration.millis(Math.max(1, answer.millis)))
             continue
