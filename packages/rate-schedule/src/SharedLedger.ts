@@ -72,7 +72,7 @@ export type Answer =
   }
 
 // A latest start in the future (the ledger's clock was set back) holds the next start back by the spacing at most.
-const stateOf = (row: Row, limits: GateState.Limits, now: number): GateState.State => ({
+const stateOf = (row: Row, limits: GateState.Limits = noLimits, now = Infinity): GateState.State => ({
   limits,
   ledger: row.ledger,
   requests: row.requests,
@@ -87,6 +87,18 @@ const stateOf = (row: Row, limits: GateState.Limits, now: number): GateState.Sta
   announced: -Infinity
 })
 
+const noLimits: GateState.Limits = { spacing: 0, perHour: undefined, perDay: undefined, perMonth: undefined }
+
+// The row of a gate state on the ledger's one clock (a pause for a span and one until an instant are one instant).
+const rowOf = (s: GateState.State): Row => ({
+  requests: s.requests,
+  lastStart: s.lastStart,
+  pausedUntil: Math.max(s.pausedWall, s.pausedMono),
+  pausedAfter: s.pausedAfter,
+  refusals: s.refusals,
+  ledger: s.ledger
+})
+
 /**
  * A request of a process whose limits are `limits` wants to start at `now`: `GateState.take` on the shared row,
  * with the ledger's clock for spacing and UTC boundaries alike. A clock set back since the latest start costs at most
@@ -97,13 +109,9 @@ const stateOf = (row: Row, limits: GateState.Limits, now: number): GateState.Sta
  */
 export const take = (row: Row, limits: GateState.Limits, now: number): readonly [Answer, Row] => {
   const [decision, after] = GateState.take(stateOf(row, limits, now), { wall: now, mono: now })
-  const next: Row = {
-    ...row,
-    ledger: after.ledger,
-    requests: after.requests,
-    // Kept as seen from now, so that a clock set back holds starts back by the spacing once, not until it catches up.
-    lastStart: after.lastStart
-  }
+  // The latest start is kept as seen from now, so that a clock set back holds starts back by the spacing once, not
+  // until it catches up.
+  const next = rowOf(after)
   switch (decision._tag) {
     case "Start":
       return [{ _tag: "Start", sequence: decision.ticket.sequence, refusals: row.refusals }, next]
@@ -131,14 +139,12 @@ export const refused = (
   pause: Pause,
   now: number
 ): readonly [{ readonly fresh: boolean; readonly refusals: number }, Row] => {
-  if (sequence <= row.pausedAfter) return [{ fresh: false, refusals: row.refusals }, row]
-  const refusals = row.refusals + 1
-  return [{ fresh: true, refusals }, {
-    ...row,
-    pausedUntil: Math.max(row.pausedUntil, endOf(pause, now)),
-    pausedAfter: row.requests,
-    refusals
-  }]
+  const s = stateOf(row)
+  const ticket: GateState.Ticket = { startedAt: now, sequence }
+  if (!GateState.isFresh(s, ticket)) return [{ fresh: false, refusals: row.refusals }, row]
+  const after = GateState.refused(s, ticket, pause, { wall: now, mono: now })
+  // The ledger keeps its own row's counts: refusing does not roll them.
+  return [{ fresh: true, refusals: after.refusals }, { ...rowOf(after), ledger: row.ledger }]
 }
 
 /**
@@ -159,8 +165,11 @@ export const extend = (row: Row, pause: Pause, now: number): Row => ({
  * @since 0.3.0
  * @category transitions
  */
-export const answered = (row: Row, sequence: number): Row =>
-  sequence > row.pausedAfter && row.refusals > 0 ? { ...row, refusals: 0 } : row
+export const answered = (row: Row, sequence: number): Row => {
+  const s = stateOf(row)
+  const after = GateState.answered(s, { startedAt: 0, sequence })
+  return after === s ? row : rowOf(after)
+}
 
 /**
  * What the key already used, as its quota endpoint reports it: each count of the row becomes at least that.
