@@ -48,8 +48,6 @@ export interface Options {
  */
 export const defaultLease: Duration.Duration = Duration.seconds(30)
 
-const retry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
-
 /**
  * The claims on the pool's database: migrates their table (with the quota ledger's), renews this process's claims
  * in the background for as long as the scope lasts, and gives them all back when it closes.
@@ -63,7 +61,7 @@ export const make = (
   Effect.gen(function*() {
     const schema = options.schema ?? internal.defaultSchema
     const lease = Duration.toMillis(Duration.decode(options.lease ?? defaultLease))
-    const timeout = Duration.decode(options.timeout ?? "15 seconds")
+    const timeout = Duration.decode(options.timeout ?? internal.defaultTimeout)
     const owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`
     const { location, pool } = yield* PgPool.PgPool
     const fail = (operation: string, key?: string) => (error: query.QueryError | PgMigrations.MigrationError) =>
@@ -88,8 +86,7 @@ export const make = (
         text,
         values: [...values]
       }).pipe(
-        Effect.retry({ schedule: retry, while: (error) => query.isTransient(error.cause) }),
-        query.within(timeout),
+        query.asked(timeout),
         Effect.mapError(fail(operation, key))
       )
 

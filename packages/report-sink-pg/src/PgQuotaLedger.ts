@@ -19,7 +19,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 import { createHmac, randomBytes } from "node:crypto"
 import type pg from "pg"
 import * as internal from "./internal/ledger.js"
@@ -51,7 +50,7 @@ export interface Options {
  * @since 0.3.0
  * @category constants
  */
-export const defaultTimeout: Duration.Duration = Duration.seconds(15)
+export const defaultTimeout: Duration.Duration = internal.defaultTimeout
 
 /**
  * The schema the ledger is kept in unless `schema` says otherwise.
@@ -70,7 +69,6 @@ export const defaultSchema: string = internal.defaultSchema
 export const migrations = (schema: string): ReadonlyArray<PgMigrations.Migration> => internal.migrations(schema)
 
 // A server restarting, a connection reset: asked again a few times over about 3 s before the request fails.
-const retry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
 
 const failure = (location: string, what: string) => (error: query.QueryError) =>
   new SharedLedger.LedgerError({ message: `${what} (${location}): ${error.detail}`, cause: error.cause })
@@ -151,8 +149,7 @@ export const make = (
 
     const call = <R extends pg.QueryResultRow>(what: string, text: string, values: ReadonlyArray<unknown>) =>
       query.query<R>(pool, { name: `${schema}.${what}`, text, values: [id, ...values, now()] }).pipe(
-        Effect.retry({ schedule: retry, while: (error) => query.isTransient(error.cause) }),
-        query.within(timeout),
+        query.asked(timeout),
         Effect.mapError(failure(location, `the quota ledger could not ${what}`))
       )
 

@@ -140,9 +140,6 @@ export const run = <A, B, R>(
     const skip = (work: { readonly where: string }, why: string) =>
       Outcome.skipped(spec.logSkips ? `skipped ${work.where}: ${why}` : undefined)
 
-    // With shared claims, an id is fetched only by the process that holds its claim; another process that wants it
-    // meanwhile waits until the store has it (then it is skipped) or the claim is free or has expired (then it
-    // claims it: a process that died holding it will not bring it).
     // What the store holds is no answer under --overwrite (an earlier run's report is there to be replaced).
     const fetchedMeanwhile = (seen: ReportSink.Presence | undefined, now: ReportSink.Presence) =>
       !spec.overwrite && now !== seen && !ReportSink.isPendingPresence(now, spec)
@@ -151,6 +148,9 @@ export const run = <A, B, R>(
     // from a process that died), and that the store now holds, was fetched by that process during this run.
     const handedBack = (heldElsewhere: boolean, attempt: ReportClaims.Attempt, now: ReportSink.Presence) =>
       heldElsewhere && attempt._tag === "Claimed" && attempt.takenFrom === undefined && now !== "absent"
+    // With shared claims, an id is fetched only by the process that holds its claim; another process that wants it
+    // meanwhile waits until the store has it (then it is skipped) or the claim is free or has expired (then it
+    // claims it: a process that died holding it will not bring it).
     const fetch = (
       work: Work<B>,
       key: ReportKey.ReportKey,

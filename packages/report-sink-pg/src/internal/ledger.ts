@@ -1,3 +1,4 @@
+import * as Duration from "effect/Duration"
 import * as PgMigrations from "../PgMigrations.js"
 
 /** @internal */
@@ -5,6 +6,9 @@ export const component = "quota-ledger"
 
 /** @internal */
 export const defaultSchema = "vt_harvest"
+
+/** How long a question to the ledger or the claims may go unanswered (`PgQuotaLedger.defaultTimeout`). @internal */
+export const defaultTimeout: Duration.Duration = Duration.seconds(15)
 
 /** @internal */
 export interface LedgerRow {

@@ -2,6 +2,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
 import type pg from "pg"
 
 /** A query, a connection or a transaction that failed; `cause` is what the driver threw. */
@@ -69,6 +70,16 @@ export const within = (timeout: Duration.Duration) => <A>(self: Effect.Effect<A,
         cause: new Error(`no answer within ${Duration.format(timeout)}`)
       })
   })
+
+// A server restarting, a connection reset: asked again a few times over about 3 s.
+const briefRetry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
+
+/**
+ * A question of the shared ledger or the claims: asked again after a transient failure for about 3 s, and failed if
+ * no answer comes within `timeout` (see {@link within}).
+ */
+export const asked = (timeout: Duration.Duration) => <A>(self: Effect.Effect<A, QueryError>) =>
+  self.pipe(Effect.retry({ schedule: briefRetry, while: (error) => isTransient(error.cause) }), within(timeout))
 
 /** One statement, on the pool (any connection) or on one connection. */
 export const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(
