@@ -113,24 +113,10 @@ const rows = [
     }** | ${r.max.toFixed(2)} | ${verdict} |`
   })
 ]
-const chunkDir = path.join(L.root, "apps/cli/dist/chunks")
-/** The chunks a file imports statically (and what they import): loaded with it. */
-const staticImports = (file, into = new Set()) => {
-  for (const [, name] of fs.readFileSync(file, "utf8").matchAll(/from\s*"\.{1,2}\/(?:chunks\/)?([\w.-]+\.mjs)"/g)) {
-    if (!into.has(name) && fs.existsSync(path.join(chunkDir, name))) {
-      into.add(name)
-      staticImports(path.join(chunkDir, name), into)
-    }
-  }
-  return into
-}
-const kib = (files) => `${(files.reduce((sum, file) => sum + fs.statSync(file).size, 0) / 1024).toFixed(0)} KiB`
-const entryFiles = [bundle, ...[...staticImports(bundle)].map((name) => path.join(chunkDir, name))]
-// The program: the chunk the entry imports dynamically, and its static imports.
-const programChunk = /import\("\.\/chunks\/([\w.-]+\.mjs)"\)/.exec(fs.readFileSync(bundle, "utf8"))?.[1]
-const programFiles = programChunk === undefined
-  ? []
-  : [programChunk, ...staticImports(path.join(chunkDir, programChunk))].map((name) => path.join(chunkDir, name))
+const kib = (file) => `${(fs.statSync(file).size / 1024).toFixed(0)} KiB`
+const dist = path.join(L.root, "apps/cli/dist")
+const program = path.join(dist, "program.cjs")
+const cache = fs.readdirSync(dist).find((name) => /^program\.cjs\.v8-.*\.cache$/.test(name))
 
 L.writeSection(
   "startup",
@@ -140,11 +126,13 @@ ${L.preamble("node bench/startup.mjs", loadBefore)}
 - Wall time from spawn to exit of a new Node process, ${runs} runs of each command, interleaved, after one untimed
   round (files in the page cache). The one-id run fetches a report from the emulator (its own process, loopback)
   into a new store each time, with the default (public) tier, including the quota probe at start.
-- Loaded for \`--help\` and \`--version\`: the bundle's entry (dist/vt-harvest.mjs) and its static chunks, ${
-    kib(entryFiles)
-  } (the help of every command, rendered from a model written at build time); for any other command line also the
-  program, ${kib(programFiles)}, then undici's agent when a request is sent, and the S3 sink and the AWS SDK only for
-  \`--out s3://…\`.
+- Loaded for \`--help\` and \`--version\`: the bundle's entry (dist/vt-harvest.mjs, ${
+    kib(bundle)
+  }: the help of every command, rendered from a model written at build time); for any other command line also the
+  program (dist/program.cjs, ${kib(program)}, the S3 sink, the AWS SDK and PostgreSQL's client included but evaluated
+  only by the runs that use them) with the code V8 compiled of it at build time (${
+    cache === undefined ? "none: compiled at every start" : `dist/${cache}, ${kib(path.join(dist, cache))}`
+  }).
 - Ratio: the command's wall time ÷ that of the \`node -e 0\` run just before it, pair by pair; both get the same
   environment (PATH, HOME and the key only).
 

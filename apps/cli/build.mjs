@@ -1,4 +1,4 @@
-// Bundles the CLI into dist/vt-harvest.mjs, which bin/vt-harvest.js imports.
+// Bundles the CLI: dist/vt-harvest.mjs, which bin/vt-harvest.js imports, and dist/program.cjs, which it loads.
 //
 // Run after `tsc -b` (the build script is `tsc -b && node build.mjs`): tsc type-checks and emits dist/*.js, this
 // step only bundles. Loading one pre-linked file instead of a few hundred ES modules is what makes
@@ -6,17 +6,21 @@
 // with everything it imports (effect, @effect/*, @vt-harvest/*, undici…): the packages themselves stay unbundled,
 // and the bundle needs nothing at run time but Node's built-in modules.
 //
-// Code splitting keeps dynamic imports lazy: what the CLI loads only on demand (the S3 sink and the AWS SDK, for
-// `--out s3://…`) goes to dist/chunks/ and is read only by the runs that need it.
-//
-// The entry (src/main.ts) answers `--help` and `--version` from the model of the commands, which this script reads
-// from the type-checked output (dist/Cli.js, `Cli.helpModel`) and writes into the entry: those answers then load
-// neither Effect nor the program, which the entry imports (as a chunk) for every other command line.
+// The entry (src/main.ts, 75 KiB) answers `--help` and `--version` from the model of the commands, which this script
+// reads from the type-checked output (dist/Cli.js, `Cli.helpModel`) and writes into the entry: those answers then
+// load neither Effect nor the program. For every other command line the entry loads the program (src/bin.ts and all
+// it imports), bundled as one CommonJS file so that V8 can keep its compiled code: this script runs the program once
+// (a small harvest from the emulator) and saves what V8 compiled beside it, dist/program.cjs.v8-<version>-<arch>.cache
+// (src/internal/program.ts). What the CLI needs only on demand (the S3 sink and the AWS SDK, PostgreSQL) is in the
+// same file, evaluated only by the runs that need it, and compiled by them.
 //
 // `node build.mjs --analyze` also prints the biggest inputs of each output file.
 import * as esbuild from "esbuild"
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { builtinModules } from "node:module"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -58,69 +62,162 @@ const noNativePg = {
 const version = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).version
 const { helpModel } = await import(pathToFileURL(path.join(dist, "Cli.js")).href)
 
-const result = await esbuild.build({
-  entryPoints: { [entry]: path.join(here, "src", "main.ts") },
-  outdir: dist,
-  outExtension: { ".js": ".mjs" },
-  chunkNames: "chunks/[name]-[hash]",
+const common = {
   bundle: true,
-  splitting: true,
   platform: "node",
-  format: "esm",
   target: "node20",
   // Identifiers keep their names, so that stack traces and `Cause.pretty` stay readable.
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: "linked",
   legalComments: "linked",
-  // Bundled CommonJS dependencies (undici and others) call require() on Node's built-in modules and may read
-  // __dirname; an ES module has neither, so every output file defines them first.
-  banner: {
-    js: [
-      "import { createRequire as __vtCreateRequire } from \"node:module\";",
-      "import { fileURLToPath as __vtFileURLToPath } from \"node:url\";",
-      "import { dirname as __vtDirname } from \"node:path\";",
-      "const require = __vtCreateRequire(import.meta.url);",
-      "const __filename = __vtFileURLToPath(import.meta.url);",
-      "const __dirname = __vtDirname(__filename);"
-    ].join("")
-  },
   metafile: true,
-  // `vt-harvest --version` says the version being built; `--help` is rendered from the commands' model.
-  define: {
-    VT_HARVEST_VERSION: JSON.stringify(version),
-    VT_HARVEST_HELP: JSON.stringify(helpModel(version))
-  },
-  plugins: [unusedParsers, noNativePg],
   logLevel: "warning"
-})
-
-// Chunks of earlier builds are removed once the new files are in place (not before: a CLI started meanwhile keeps
-// working), so that dist/chunks does not accumulate stale files.
-const written = new Set(Object.keys(result.metafile.outputs).map((file) => path.resolve(process.cwd(), file)))
-const chunkDir = path.join(dist, "chunks")
-for (const name of fs.existsSync(chunkDir) ? fs.readdirSync(chunkDir) : []) {
-  if (!written.has(path.join(chunkDir, name))) fs.rmSync(path.join(chunkDir, name), { force: true })
 }
 
-const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".mjs"))
+// The entry. `VT_HARVEST_PROGRAM` names the program's file; the branch that imports the unbundled program
+// (./bin.js, for tsc's output) is dead code here and is dropped.
+const entryResult = await esbuild.build({
+  ...common,
+  entryPoints: { [entry]: path.join(here, "src", "main.ts") },
+  outdir: dist,
+  outExtension: { ".js": ".mjs" },
+  format: "esm",
+  define: {
+    VT_HARVEST_VERSION: JSON.stringify(version),
+    VT_HARVEST_HELP: JSON.stringify(helpModel(version)),
+    VT_HARVEST_PROGRAM: JSON.stringify("./program.cjs")
+  },
+  plugins: [{
+    name: "unbundled-program",
+    setup(build) {
+      build.onResolve({ filter: /^\.\/bin\.js$/ }, () => ({ path: "./bin.js", external: true }))
+    }
+  }]
+})
+
+// The program, as CommonJS: bundled CommonJS dependencies (undici and others) find require() and __dirname as usual.
+const programResult = await esbuild.build({
+  ...common,
+  entryPoints: [path.join(here, "src", "bin.ts")],
+  outfile: path.join(dist, "program.cjs"),
+  format: "cjs",
+  define: { VT_HARVEST_VERSION: JSON.stringify(version) },
+  plugins: [unusedParsers, noNativePg]
+})
+// bin.ts starts with `#!` for the unbundled bin; the program is not run as a file of its own: a comment of the same
+// length keeps every position (and so the source map).
+const programFile = path.join(dist, "program.cjs")
+const program = fs.readFileSync(programFile, "utf8")
+if (program.startsWith("#!")) fs.writeFileSync(programFile, `//${program.slice(2)}`)
+
+// What earlier builds wrote and this one does not: chunks of the split bundle, caches of other builds.
+fs.rmSync(path.join(dist, "chunks"), { recursive: true, force: true })
+for (const name of fs.readdirSync(dist)) {
+  if (/^program\.cjs\.v8-.*\.cache$/.test(name)) fs.rmSync(path.join(dist, name))
+}
+
+const outputs = [entryResult, programResult].flatMap((result) =>
+  Object.entries(result.metafile.outputs).filter(([file]) => /\.(mjs|cjs)$/.test(file))
+)
 const external = outputs
   .flatMap(([, output]) => output.imports)
-  .filter((entry) => entry.external && !entry.path.startsWith("node:") && !builtins.has(entry.path.split("/")[0]))
+  .filter((entry) =>
+    entry.external && entry.path !== "./bin.js" && !entry.path.startsWith("node:") &&
+    !builtins.has(entry.path.split("/")[0])
+  )
   .map((entry) => entry.path)
 if (external.length > 0) {
   process.stderr.write(`build.mjs: the bundle imports packages at run time: ${[...new Set(external)].join(", ")}\n`)
   process.exit(1)
 }
-
-for (const [file, output] of outputs) {
-  const name = path.relative(here, path.resolve(process.cwd(), file))
-  if (name === path.join("dist", `${entry}.mjs`) || process.argv.includes("--analyze")) {
-    process.stdout.write(`${name}: ${(output.bytes / 1024).toFixed(0)} KiB\n`)
-  }
+const entryText = fs.readFileSync(path.join(dist, `${entry}.mjs`), "utf8")
+if (entryText.includes("./bin.js") || /\bimport\(/.test(entryText)) {
+  process.stderr.write("build.mjs: the entry still imports the unbundled program\n")
+  process.exit(1)
 }
-const chunks = outputs.length - 1
-if (chunks > 0) process.stdout.write(`dist/chunks: ${chunks} chunk${chunks === 1 ? "" : "s"} loaded on demand\n`)
+for (const [file, output] of outputs) {
+  process.stdout.write(
+    `${path.relative(here, path.resolve(process.cwd(), file))}: ${(output.bytes / 1024).toFixed(0)} KiB\n`
+  )
+}
+
+// V8's compiled code of the program, from one run of it: 6 ids (5 reports, 1 not found) from the emulator, in a
+// directory of its own, with nothing of the builder's environment but PATH.
+const { VtEmulator } = await import("@vt-harvest/vt-emulator")
+const key = "build-cache-key"
+const server = await VtEmulator.start({ apiKeys: [key] })
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "vt-harvest-build-"))
+try {
+  const ids = []
+  for (let i = 0; ids.length < 6; i++) {
+    const id = createHash("sha256").update(`build-${i}`).digest("hex")
+    if (VtEmulator.isKnown(id) === ids.length < 5) ids.push(id)
+  }
+  fs.writeFileSync(path.join(work, "ids.txt"), `${ids.join("\n")}\n`)
+  const loader = pathToFileURL(path.join(dist, "internal", "program.js")).href
+  const generator = path.join(work, "generate.mjs")
+  fs.writeFileSync(
+    generator,
+    [
+      "import * as fs from \"node:fs\"",
+      `import * as Program from ${JSON.stringify(loader)}`,
+      `const program = ${JSON.stringify(programFile)}`,
+      "const script = Program.run(program, { script: true })",
+      "process.on(\"exit\", () => fs.writeFileSync(Program.cacheFile(program), script.createCachedData()))"
+    ].join("\n")
+  )
+  const args = [
+    generator,
+    "files",
+    "ids.txt",
+    "-o",
+    "out",
+    "--log-dir",
+    "log",
+    "--base-url",
+    server.url,
+    "--tier",
+    "premium",
+    "--concurrency",
+    "2",
+    "--no-progress"
+  ]
+  // Not spawnSync: the emulator answers from this process.
+  const child = await new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? "", HOME: work, VT_API_KEY: key },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let stderr = ""
+    proc.stderr.on("data", (chunk) => (stderr += chunk))
+    proc.on("error", reject)
+    proc.on("close", (status) => resolve({ status, stderr }))
+  })
+  const saved = fs.existsSync(path.join(work, "out"))
+    ? fs.readdirSync(path.join(work, "out")).filter((name) => name.endsWith(".json"))
+    : []
+  if (child.status !== 0 || saved.length !== 5) {
+    process.stderr.write(
+      `build.mjs: the run that compiles the program failed (exit ${child.status}, ${saved.length} saved):\n${child.stderr}\n`
+    )
+    process.exit(1)
+  }
+} finally {
+  await server.close()
+  fs.rmSync(work, { recursive: true, force: true })
+}
+const caches = fs.readdirSync(dist).filter((name) => /^program\.cjs\.v8-.*\.cache$/.test(name))
+for (const name of caches) {
+  process.stdout.write(`dist/${name}: ${(fs.statSync(path.join(dist, name)).size / 1024).toFixed(0)} KiB\n`)
+}
+if (caches.length !== 1) {
+  process.stderr.write("build.mjs: no compiled code of the program was saved\n")
+  process.exit(1)
+}
 if (process.argv.includes("--analyze")) {
-  process.stdout.write(await esbuild.analyzeMetafile(result.metafile, { verbose: false }))
+  for (const result of [entryResult, programResult]) {
+    process.stdout.write(await esbuild.analyzeMetafile(result.metafile, { verbose: false }))
+  }
 }

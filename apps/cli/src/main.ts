@@ -6,18 +6,24 @@
  *
  * @since 0.3.0
  */
+import { fileURLToPath } from "node:url"
 import * as HelpText from "./internal/helpText.js"
+import * as Program from "./internal/program.js"
 
 // The model of the commands, put in by the bundler (build.mjs) from Cli.helpModel; the unbundled build has none and
 // always loads the program.
 declare const VT_HARVEST_HELP: HelpText.Model | undefined
 const model = typeof VT_HARVEST_HELP === "object" ? VT_HARVEST_HELP : undefined
+// The program's file beside this one, also put in by the bundler: the program bundled as one CommonJS file, which
+// internal/program.ts loads with the code V8 compiled of it at build time.
+declare const VT_HARVEST_PROGRAM: string | undefined
 
 const text = model === undefined
   ? undefined
   : HelpText.answer(process.argv.slice(2), model, HelpText.width(process.stdout))
 if (text === undefined) {
-  await import("./bin.js")
+  if (typeof VT_HARVEST_PROGRAM === "string") Program.run(fileURLToPath(new URL(VT_HARVEST_PROGRAM, import.meta.url)))
+  else await import("./bin.js")
 } else {
   // A reader that went away (`vt-harvest --help | head -1`) ends a command that only prints, quietly, as in bin.ts.
   process.stdout.on("error", () => process.exit(0))

@@ -5,6 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Program from "../src/internal/program.js"
 import { bin, hashes, type Result, tempDir } from "./helpers.js"
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist")
@@ -32,7 +33,11 @@ const runNode = (script: string, args: ReadonlyArray<string>, cwd: string): Prom
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
 
-/** dist/vt-harvest.mjs and its chunks, copied alone into a temporary directory outside the repository. */
+/** What the package ships of dist/ (package.json `files`): the entry, the program and V8's code of it. */
+const shipped = (): Array<string> =>
+  fs.readdirSync(dist).filter((name) => /^(vt-harvest\.mjs|program\.cjs|program\.cjs\.v8-.*\.cache)$/.test(name))
+
+/** The bundle (the files the package ships), copied alone into a temporary directory outside the repository. */
 const copyBundle = (): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vt-harvest-bundle-"))
   let up = dir
@@ -40,11 +45,28 @@ const copyBundle = (): string => {
     up = path.dirname(up)
     if (fs.existsSync(path.join(up, "node_modules"))) throw new Error(`${up} has a node_modules: no isolation`)
   }
-  fs.copyFileSync(path.join(dist, "vt-harvest.mjs"), path.join(dir, "vt-harvest.mjs"))
-  if (fs.existsSync(path.join(dist, "chunks"))) {
-    fs.cpSync(path.join(dist, "chunks"), path.join(dir, "chunks"), { recursive: true })
-  }
+  for (const name of shipped()) fs.copyFileSync(path.join(dist, name), path.join(dir, name))
   return dir
+}
+
+/** Runs `script` (a copy of the entry) on 3 known ids from the emulator: every report saved, byte for byte. */
+const expectHarvest = async (script: string): Promise<void> => {
+  const work = tempDir("vt-harvest-bundle-run-")
+  const ids = hashes(3, true, "bundle")
+  fs.writeFileSync(path.join(work, "in.txt"), ids.join("\n") + "\n")
+  const run = await runNode(
+    script,
+    ["files", "in.txt", "-o", "out", "--log-dir", "log", "--base-url", server.url, "--per-minute", "60000"],
+    work
+  )
+  expect(run.stderr).toContain("summary: saved 3, not found 0, skipped 0, invalid 0, failed 0")
+  expect(run.code).toBe(0)
+  for (const id of ids) {
+    expect(Buffer.compare(fs.readFileSync(path.join(work, "out", `${id}.json`)), VtEmulator.fileDocument(id))).toBe(
+      0
+    )
+  }
+  fs.rmSync(work, { recursive: true, force: true })
 }
 
 describe("the bundled CLI", () => {
@@ -53,15 +75,10 @@ describe("the bundled CLI", () => {
     expect(fs.existsSync(path.join(dist, "vt-harvest.mjs"))).toBe(true)
   })
 
-  it("answers --help and --version without loading the program: a copy without the program's chunks", async () => {
+  it("answers --help and --version without loading the program: a copy without the program", async () => {
     const dir = copyBundle()
-    // What the entry imports statically stays; every chunk only the program needs goes.
-    const entry = fs.readFileSync(path.join(dir, "vt-harvest.mjs"), "utf8")
-    const kept = new Set([...entry.matchAll(/from"\.\/chunks\/([\w.-]+\.mjs)"/g)].map((m) => m[1]))
-    expect(kept.size).toBeGreaterThan(0)
-    for (const name of fs.readdirSync(path.join(dir, "chunks"))) {
-      if (!kept.has(name)) fs.rmSync(path.join(dir, "chunks", name))
-    }
+    expect(fs.readdirSync(dir)).toHaveLength(3)
+    for (const name of fs.readdirSync(dir)) if (name !== "vt-harvest.mjs") fs.rmSync(path.join(dir, name))
     const script = path.join(dir, "vt-harvest.mjs")
     const help = await runNode(script, ["files", "--help"], dir)
     expect(help.code).toBe(0)
@@ -82,22 +99,25 @@ describe("the bundled CLI", () => {
     expect(help.stdout).toContain("vt-harvest")
     expect(help.stdout).toContain("files")
 
-    const work = tempDir("vt-harvest-bundle-run-")
-    const ids = hashes(3, true, "bundle")
-    fs.writeFileSync(path.join(work, "in.txt"), ids.join("\n") + "\n")
-    const run = await runNode(
-      script,
-      ["files", "in.txt", "-o", "out", "--log-dir", "log", "--base-url", server.url, "--per-minute", "60000"],
-      work
-    )
-    expect(run.stderr).toContain("summary: saved 3, not found 0, skipped 0, invalid 0, failed 0")
-    expect(run.code).toBe(0)
-    for (const id of ids) {
-      expect(Buffer.compare(fs.readFileSync(path.join(work, "out", `${id}.json`)), VtEmulator.fileDocument(id))).toBe(
-        0
-      )
-    }
+    await expectHarvest(script)
     fs.rmSync(dir, { recursive: true, force: true })
-    fs.rmSync(work, { recursive: true, force: true })
+  })
+
+  it("loads the program with the code V8 compiled of it at build time, which this Node takes", () => {
+    const script = Program.compile(path.join(dist, "program.cjs"))
+    expect(script).toBeDefined()
+    expect(script?.cachedDataRejected).toBe(false)
+  })
+
+  it("harvests without that code, or with code V8 refuses (another build's)", async () => {
+    const dir = copyBundle()
+    const [cache] = fs.readdirSync(dir).filter((name) => name.endsWith(".cache"))
+    fs.writeFileSync(path.join(dir, cache!), Buffer.alloc(4096, 7))
+    expect(Program.compile(path.join(dir, "program.cjs"))?.cachedDataRejected).toBe(true)
+    await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    fs.rmSync(path.join(dir, cache!))
+    expect(Program.compile(path.join(dir, "program.cjs"))).toBeUndefined()
+    await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 })
