@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { csvField, csvLine, row } from "../src/internal/summary.js"
-import { bin, hashes, parseCsv, runCli, tempDir, underTerminal } from "./helpers.js"
+import { bin, hashes, parseCsv, runCli, startCli, tempDir, underTerminal } from "./helpers.js"
 
 const key = "summary-test-key-51c0"
 let server: VtEmulator.Server
@@ -227,4 +227,25 @@ describe("summary at the edges", () => {
     expect(result.stdout).toContain("title.exe")
     expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/)
   }, 20_000)
+
+  it("hands a long output whole to a reader that is slow to read, then exits 0", async () => {
+    const dir = tempDir()
+    const ids = hashes(400, true, "summary-slow-reader")
+    fs.writeFileSync(path.join(dir, "in.txt"), ids.join("\n"))
+    const env = { VT_API_KEY: key, VT_BASE_URL: server.url }
+    const harvest = await runCli(["files", "in.txt", "-o", "out", "--tier", "premium", "--concurrency", "8"], {
+      env,
+      cwd: dir
+    })
+    expect(harvest.code).toBe(0)
+
+    const { child, done } = startCli(["summary", "out", "--format", "ndjson"], { cwd: dir })
+    child.stdout.pause()
+    setTimeout(() => child.stdout.resume(), 500)
+    const result = await done
+    expect(result.code).toBe(0)
+    const rows = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { key: string })
+    expect(result.stdout.length).toBeGreaterThan(64 * 1024) // more than a pipe holds
+    expect(new Set(rows.map((r) => r.key))).toEqual(new Set(ids))
+  })
 })
