@@ -11,7 +11,7 @@
 // load neither Effect nor the program. For every other command line the entry loads the program (src/bin.ts and all
 // it imports), bundled as one CommonJS file so that V8 can keep its compiled code: this script runs the program once
 // (a small harvest from the emulator) and saves what V8 compiled beside it, dist/program.cjs.v8-<version>-<arch>.cache
-// (src/internal/program.ts). What the CLI needs only on demand (the S3 sink and the AWS SDK, PostgreSQL) is in the
+// (src/loadProgram.ts). What the CLI needs only on demand (the S3 sink and the AWS SDK, PostgreSQL) is in the
 // same file, evaluated only by the runs that need it, and compiled by them.
 //
 // `node build.mjs --analyze` also prints the biggest inputs of each output file.
@@ -96,6 +96,39 @@ const entryResult = await esbuild.build({
   }]
 })
 
+// Packages the program loads only on demand that share nothing with the rest of it (no Effect): each is a CommonJS
+// file of its own beside the program, read and compiled only by the runs that use it. Kept out of the program, they
+// are also out of what every run holds in memory (the program's source, 1.1 MiB less).
+const onDemand = {
+  "@aws-sdk/client-s3": "aws-sdk.cjs", // `--out s3://…`
+  pg: "pg.cjs", // `--out postgres://…`, `--quota-store`
+  undici: "undici.cjs" // a proxy (`--proxy`, HTTPS_PROXY…): undici's root; without one its agent alone, in the program
+}
+// Where the program imports each from: its own file is bundled from there, so that it is the version the importer
+// depends on.
+const importedFrom = new Map()
+const onDemandFiles = {
+  name: "on-demand-files",
+  setup(build) {
+    build.onResolve({ filter: /^(@aws-sdk\/client-s3|pg|undici)$/ }, (args) => {
+      importedFrom.set(args.path, args.resolveDir)
+      // `import()` of an external file would stay `import()`, which a script run by node:vm cannot do: it becomes
+      // `require()` of a module whose exports are the file's.
+      return args.kind === "dynamic-import"
+        ? { path: args.path, namespace: "on-demand" }
+        : { path: `./${onDemand[args.path]}`, external: true }
+    })
+    build.onLoad({ filter: /.*/, namespace: "on-demand" }, (args) => ({
+      contents: `module.exports = require("./${onDemand[args.path]}")`,
+      loader: "js"
+    }))
+    build.onResolve(
+      { filter: /^\.\/[\w-]+\.cjs$/, namespace: "on-demand" },
+      (args) => ({ path: args.path, external: true })
+    )
+  }
+}
+
 // The program, as CommonJS: bundled CommonJS dependencies (undici and others) find require() and __dirname as usual.
 const programResult = await esbuild.build({
   ...common,
@@ -103,8 +136,23 @@ const programResult = await esbuild.build({
   outfile: path.join(dist, "program.cjs"),
   format: "cjs",
   define: { VT_HARVEST_VERSION: JSON.stringify(version) },
-  plugins: [unusedParsers, noNativePg]
+  plugins: [unusedParsers, noNativePg, onDemandFiles]
 })
+const onDemandResults = await Promise.all(
+  Object.entries(onDemand).map(([name, file]) =>
+    esbuild.build({
+      ...common,
+      stdin: {
+        contents: `module.exports = require(${JSON.stringify(name)})`,
+        resolveDir: importedFrom.get(name) ?? here,
+        sourcefile: file
+      },
+      outfile: path.join(dist, file),
+      format: "cjs",
+      plugins: [noNativePg]
+    })
+  )
+)
 // bin.ts starts with `#!` for the unbundled bin; the program is not run as a file of its own: a comment of the same
 // length keeps every position (and so the source map).
 const programFile = path.join(dist, "program.cjs")
@@ -117,13 +165,14 @@ for (const name of fs.readdirSync(dist)) {
   if (/^program\.cjs\.v8-.*\.cache$/.test(name)) fs.rmSync(path.join(dist, name))
 }
 
-const outputs = [entryResult, programResult].flatMap((result) =>
+const outputs = [entryResult, programResult, ...onDemandResults].flatMap((result) =>
   Object.entries(result.metafile.outputs).filter(([file]) => /\.(mjs|cjs)$/.test(file))
 )
 const external = outputs
   .flatMap(([, output]) => output.imports)
   .filter((entry) =>
-    entry.external && entry.path !== "./bin.js" && !entry.path.startsWith("node:") &&
+    entry.external && entry.path !== "./bin.js" && !Object.values(onDemand).includes(entry.path.slice(2)) &&
+    !entry.path.startsWith("node:") &&
     !builtins.has(entry.path.split("/")[0])
   )
   .map((entry) => entry.path)
@@ -155,7 +204,7 @@ try {
     if (VtEmulator.isKnown(id) === ids.length < 5) ids.push(id)
   }
   fs.writeFileSync(path.join(work, "ids.txt"), `${ids.join("\n")}\n`)
-  const loader = pathToFileURL(path.join(dist, "internal", "program.js")).href
+  const loader = pathToFileURL(path.join(dist, "loadProgram.js")).href
   const generator = path.join(work, "generate.mjs")
   fs.writeFileSync(
     generator,
@@ -217,7 +266,7 @@ if (caches.length !== 1) {
   process.exit(1)
 }
 if (process.argv.includes("--analyze")) {
-  for (const result of [entryResult, programResult]) {
+  for (const result of [entryResult, programResult, ...onDemandResults]) {
     process.stdout.write(await esbuild.analyzeMetafile(result.metafile, { verbose: false }))
   }
 }

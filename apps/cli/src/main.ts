@@ -8,14 +8,14 @@
  */
 import { fileURLToPath } from "node:url"
 import * as HelpText from "./internal/helpText.js"
-import * as Program from "./internal/program.js"
+import * as Program from "./loadProgram.js"
 
 // The model of the commands, put in by the bundler (build.mjs) from Cli.helpModel; the unbundled build has none and
 // always loads the program.
 declare const VT_HARVEST_HELP: HelpText.Model | undefined
 const model = typeof VT_HARVEST_HELP === "object" ? VT_HARVEST_HELP : undefined
 // The program's file beside this one, also put in by the bundler: the program bundled as one CommonJS file, which
-// internal/program.ts loads with the code V8 compiled of it at build time.
+// loadProgram.ts loads with the code V8 compiled of it at build time.
 declare const VT_HARVEST_PROGRAM: string | undefined
 
 const text = model === undefined

@@ -5,7 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Program from "../src/internal/program.js"
+import * as Program from "../src/loadProgram.js"
 import { bin, hashes, type Result, tempDir } from "./helpers.js"
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist")
@@ -35,7 +35,7 @@ const runNode = (script: string, args: ReadonlyArray<string>, cwd: string): Prom
 
 /** What the package ships of dist/ (package.json `files`): the entry, the program and V8's code of it. */
 const shipped = (): Array<string> =>
-  fs.readdirSync(dist).filter((name) => /^(vt-harvest\.mjs|program\.cjs|program\.cjs\.v8-.*\.cache)$/.test(name))
+  fs.readdirSync(dist).filter((name) => /^(vt-harvest\.mjs|[\w-]+\.cjs|program\.cjs\.v8-.*\.cache)$/.test(name))
 
 /** The bundle (the files the package ships), copied alone into a temporary directory outside the repository. */
 const copyBundle = (): string => {
@@ -77,7 +77,7 @@ describe("the bundled CLI", () => {
 
   it("answers --help and --version without loading the program: a copy without the program", async () => {
     const dir = copyBundle()
-    expect(fs.readdirSync(dir)).toHaveLength(3)
+    expect(fs.readdirSync(dir)).toEqual(expect.arrayContaining(["vt-harvest.mjs", "program.cjs"]))
     for (const name of fs.readdirSync(dir)) if (name !== "vt-harvest.mjs") fs.rmSync(path.join(dir, name))
     const script = path.join(dir, "vt-harvest.mjs")
     const help = await runNode(script, ["files", "--help"], dir)
@@ -100,6 +100,24 @@ describe("the bundled CLI", () => {
     expect(help.stdout).toContain("files")
 
     await expectHarvest(script)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("reads the AWS SDK, PostgreSQL's client and undici's root only when a run needs them", async () => {
+    const dir = copyBundle()
+    for (const name of ["aws-sdk.cjs", "pg.cjs", "undici.cjs"]) fs.rmSync(path.join(dir, name))
+    await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    // A run that needs one of them says it cannot load it.
+    const work = tempDir("vt-harvest-bundle-run-")
+    fs.writeFileSync(path.join(work, "in.txt"), `${hashes(1, true, "bundle")[0]}\n`)
+    const s3 = await runNode(
+      path.join(dir, "vt-harvest.mjs"),
+      ["files", "in.txt", "-o", "s3://bucket/prefix", "--base-url", server.url],
+      work
+    )
+    expect(s3.code).not.toBe(0)
+    expect(s3.stderr).toContain("aws-sdk.cjs")
+    fs.rmSync(work, { recursive: true, force: true })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
