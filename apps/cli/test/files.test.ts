@@ -264,6 +264,25 @@ describe("vt-harvest files", () => {
     }
   })
 
+  it("a base URL that is not the API's root: the start-up warning asks whether it is", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), `${hashes(1, true, "base-url")[0]}\n`)
+    const root = server.url.replace(/\/api\/v3$/, "")
+    const run = await runCli(["files", "in.txt", "-o", "out", "--base-url", root, "--no-progress"], {
+      env: { VT_API_KEY: key },
+      cwd: dir
+    })
+    expect(run.stderr).toContain(
+      "could not read the key's quota usage (NotFoundError); counting from zero this run (is the base URL the API's " +
+        "root, like https://www.virustotal.com/api/v3?)"
+    )
+    expect(run.stderr).toContain("not found 1")
+    // With the API's root, no such question; --retry-not-found asks again for what the wrong URL recorded.
+    const again = await files(dir, "in.txt", ["--retry-not-found"])
+    expect(again.stderr).not.toContain("the API's root")
+    expect(again.stderr).toContain("saved 1, not found 0")
+  })
+
   it("--help exits 0 and, off a TTY, prints no control characters", async () => {
     for (const args of [["--help"], ["files", "--help"]]) {
       const result = await runCli(args)

@@ -357,7 +357,12 @@ const startingQuotas = QuotaGate.readQuotas.pipe(
   Effect.catchAll((error) =>
     Failure.stopOr(
       error,
-      Effect.logWarning(`could not read the key's quota usage (${error._tag}); counting from zero this run`).pipe(
+      Effect.logWarning(
+        `could not read the key's quota usage (${error._tag}); counting from zero this run${
+          // VirusTotal knows the user of every key it accepts: a 404 here is most often a base URL that is not the
+          // API's root, under which every id would be "not found".
+          error._tag === "NotFoundError" ? ` (is the base URL the API's root, like ${VtClient.defaultBaseUrl}?)` : ""}`
+      ).pipe(
         Effect.as<QuotaGate.OverallQuotas | undefined>(undefined)
       )
     )
