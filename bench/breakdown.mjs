@@ -70,7 +70,7 @@ const program = Effect.gen(function*() {
 
   yield* time(
     "bounded queue + 32 workers, f = a resolved promise",
-    "the pipeline's skeleton (apps/cli/src/internal/harvest.ts)",
+    "the pipeline's skeleton (apps/cli/src/engine/Pipeline.ts)",
     Effect.gen(function*() {
       const queue = yield* Queue.bounded(64)
       const reader = Stream.fromIterable(keys).pipe(
@@ -161,7 +161,7 @@ const program = Effect.gen(function*() {
   const whole = yield* store("whole")
   yield* time(
     "one report end to end: has, gate, log, getFile, put, log",
-    "the CLI's per-id work (apps/cli/src/internal/harvest.ts)",
+    "the CLI's per-id work (apps/cli/src/engine/Pipeline.ts and commands/files.ts)",
     each((i) =>
       whole.has(keys[i]).pipe(
         Effect.flatMap((seen) =>

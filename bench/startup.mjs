@@ -129,10 +129,11 @@ ${L.preamble("node bench/startup.mjs", loadBefore)}
 - Loaded for \`--help\` and \`--version\`: the bundle's entry (dist/vt-harvest.mjs, ${
     kib(bundle)
   }: the help of every command, rendered from a model written at build time); for any other command line also the
-  program (dist/program.cjs, ${kib(program)}, the S3 sink, the AWS SDK and PostgreSQL's client included but evaluated
-  only by the runs that use them) with the code V8 compiled of it at build time (${
+  program (dist/program.cjs, ${kib(program)}) with the code V8 compiled of it at build time (${
     cache === undefined ? "none: compiled at every start" : `dist/${cache}, ${kib(path.join(dist, cache))}`
-  }).
+  }); the AWS SDK (${kib(path.join(dist, "aws-sdk.cjs"))}), PostgreSQL's client (${
+    kib(path.join(dist, "pg.cjs"))
+  }) and undici's root (${kib(path.join(dist, "undici.cjs"))}, for a proxy) only by the runs that use them.
 - Ratio: the command's wall time ÷ that of the \`node -e 0\` run just before it, pair by pair; both get the same
   environment (PATH, HOME and the key only).
 
