@@ -185,6 +185,11 @@ if (entryText.includes("./bin.js") || /\bimport\(/.test(entryText)) {
   process.stderr.write("build.mjs: the entry still imports the unbundled program\n")
   process.exit(1)
 }
+// A script run by node:vm has no `import()`: every on-demand load of the program must be a `require`.
+if (/\bimport\(/.test(fs.readFileSync(programFile, "utf8"))) {
+  process.stderr.write("build.mjs: the program still holds an import(), which fails when it runs as a script\n")
+  process.exit(1)
+}
 for (const [file, output] of outputs) {
   process.stdout.write(
     `${path.relative(here, path.resolve(process.cwd(), file))}: ${(output.bytes / 1024).toFixed(0)} KiB\n`
