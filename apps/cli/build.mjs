@@ -202,6 +202,7 @@ const { VtEmulator } = await import("@vt-harvest/vt-emulator")
 const key = "build-cache-key"
 const server = await VtEmulator.start({ apiKeys: [key] })
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "vt-harvest-build-"))
+let failure
 try {
   const ids = []
   for (let i = 0; ids.length < 6; i++) {
@@ -218,7 +219,10 @@ try {
       `import * as Program from ${JSON.stringify(loader)}`,
       `const program = ${JSON.stringify(programFile)}`,
       "const script = Program.run(program, { script: true })",
-      "process.on(\"exit\", () => fs.writeFileSync(Program.cacheFile(program), script.createCachedData()))"
+      "process.on(\"exit\", () => {",
+      "  const data = script.createCachedData()",
+      "  fs.writeFileSync(Program.cacheFile(program), Program.cacheContent(fs.readFileSync(program), data))",
+      "})"
     ].join("\n")
   )
   const args = [
@@ -237,30 +241,34 @@ try {
     "2",
     "--no-progress"
   ]
-  // Not spawnSync: the emulator answers from this process.
+  // Not spawnSync: the emulator answers from this process. A run that has not ended in a minute is stopped.
   const child = await new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, args, {
       cwd: work,
       env: { PATH: process.env.PATH ?? "", HOME: work, VT_API_KEY: key },
-      stdio: ["ignore", "ignore", "pipe"]
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 60_000
     })
     let stderr = ""
     proc.stderr.on("data", (chunk) => (stderr += chunk))
     proc.on("error", reject)
-    proc.on("close", (status) => resolve({ status, stderr }))
+    proc.on("close", (status, signal) => resolve({ status: status ?? signal, stderr }))
   })
   const saved = fs.existsSync(path.join(work, "out"))
     ? fs.readdirSync(path.join(work, "out")).filter((name) => name.endsWith(".json"))
     : []
   if (child.status !== 0 || saved.length !== 5) {
-    process.stderr.write(
-      `build.mjs: the run that compiles the program failed (exit ${child.status}, ${saved.length} saved):\n${child.stderr}\n`
-    )
-    process.exit(1)
+    failure = `the run that compiles the program failed (exit ${child.status}, ${saved.length} saved):\n${child.stderr}`
   }
+} catch (error) {
+  failure = `the run that compiles the program did not start: ${error}`
 } finally {
   await server.close()
   fs.rmSync(work, { recursive: true, force: true })
+}
+if (failure !== undefined) {
+  process.stderr.write(`build.mjs: ${failure}\n`)
+  process.exit(1)
 }
 const caches = fs.readdirSync(dist).filter((name) => /^program\.cjs\.v8-.*\.cache$/.test(name))
 for (const name of caches) {

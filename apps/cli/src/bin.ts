@@ -3,6 +3,7 @@ import { ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, ConfigProvider, Effect, Exit } from "effect"
+import * as NodeModule from "node:module"
 import * as Cli from "./Cli.js"
 import { escapeControls } from "./internal/text.js"
 import * as UserConfig from "./internal/userConfig.js"
@@ -20,6 +21,9 @@ for (const stream of [process.stdout, process.stderr]) {
       )) as typeof stream.write
   }
 }
+
+/** Node's compile cache, as far as this Node has it (`enableCompileCache` from 22.1, `flushCompileCache` from 22.10). */
+const compileCache = NodeModule as { readonly enableCompileCache?: unknown; readonly flushCompileCache?: unknown }
 
 /** 128 + the signal's number, the shell's convention for a process a signal ended. */
 const signalStatus: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGPIPE: 141, SIGTERM: 143 }
@@ -101,6 +105,13 @@ const main = () => {
   // the system, without waiting for work V8 still does in the background (compiling undici's HTTP parser, which is
   // WebAssembly, to optimized code: about 80 ms of every short run, bench/RESULTS.md section a).
   const exitWhenWritten = (code: number) => {
+    // From Node 22.1 the bin turns on Node's compile cache, which Node writes when the process ends by itself or when
+    // asked to (`module.flushCompileCache`, Node 22.10), not on process.exit: asked first; where it cannot be asked,
+    // the process ends by itself, as before.
+    if (typeof compileCache.enableCompileCache === "function") {
+      if (typeof compileCache.flushCompileCache !== "function") return
+      compileCache.flushCompileCache()
+    }
     const pending = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0 && !stream.destroyed)
     let left = pending.length
     if (left === 0) process.exit(code)

@@ -1,5 +1,5 @@
 import { VtEmulator } from "@vt-harvest/vt-emulator"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -127,15 +127,48 @@ describe("the bundled CLI", () => {
     expect(script?.cachedDataRejected).toBe(false)
   })
 
-  it("harvests without that code, or with code V8 refuses (another build's)", async () => {
+  it("harvests without that code, or with code that is not the build's (garbage, one byte changed, a FIFO)", async () => {
     const dir = copyBundle()
+    const program = path.join(dir, "program.cjs")
     const [cache] = fs.readdirSync(dir).filter((name) => name.endsWith(".cache"))
-    fs.writeFileSync(path.join(dir, cache!), Buffer.alloc(4096, 7))
-    expect(Program.compile(path.join(dir, "program.cjs"))?.cachedDataRejected).toBe(true)
+    const file = path.join(dir, cache!)
+    const good = fs.readFileSync(file)
+    // One byte changed in the middle: V8 checks only its version, its flags and the source's length, and runs
+    // such code (a fatal error, exit 133, with this byte).
+    const flipped = Buffer.from(good)
+    flipped[1_000_000] ^= 0xaa
+    for (const bad of [Buffer.alloc(4096, 7), flipped]) {
+      fs.writeFileSync(file, bad)
+      expect(Program.compile(program)).toBeUndefined()
+      await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    }
+    // Not a file to read (reading a FIFO would wait for a writer forever).
+    fs.rmSync(file)
+    spawnSync("mkfifo", [file])
+    expect(Program.compile(program)).toBeUndefined()
     await expectHarvest(path.join(dir, "vt-harvest.mjs"))
-    fs.rmSync(path.join(dir, cache!))
-    expect(Program.compile(path.join(dir, "program.cjs"))).toBeUndefined()
+    fs.rmSync(file)
+    expect(Program.compile(program)).toBeUndefined()
     await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("runs the program as it is on disk: an edit that keeps its length is not hidden by the build's code", async () => {
+    const dir = copyBundle()
+    const program = path.join(dir, "program.cjs")
+    const text = fs.readFileSync(program, "utf8")
+    expect(text).toContain("`summary: ${")
+    fs.writeFileSync(program, text.replace("`summary: ${", "`SUMMARY! ${"))
+    expect(Program.compile(program)).toBeUndefined()
+    const work = tempDir("vt-harvest-bundle-run-")
+    fs.writeFileSync(path.join(work, "in.txt"), `${hashes(1, true, "bundle")[0]}\n`)
+    const run = await runNode(
+      path.join(dir, "vt-harvest.mjs"),
+      ["files", "in.txt", "-o", "out", "--base-url", server.url, "--no-progress"],
+      work
+    )
+    expect(run.stderr).toContain("SUMMARY! saved 1")
+    fs.rmSync(work, { recursive: true, force: true })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 })

@@ -264,7 +264,7 @@ describe("vt-harvest files", () => {
     }
   })
 
-  it("a base URL that is not the API's root: the start-up warning asks whether it is", async () => {
+  it("a base URL that is not the API's root: the start-up warning says so", async () => {
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "in.txt"), `${hashes(1, true, "base-url")[0]}\n`)
     const root = server.url.replace(/\/api\/v3$/, "")
@@ -273,13 +273,14 @@ describe("vt-harvest files", () => {
       cwd: dir
     })
     expect(run.stderr).toContain(
-      "could not read the key's quota usage (NotFoundError); counting from zero this run (is the base URL the API's " +
-        "root, like https://www.virustotal.com/api/v3?)"
+      "could not read the key's quota usage (NotFoundError); counting from zero this run. The base URL does not end " +
+        "in /api/v3, the path of VirusTotal's API (https://www.virustotal.com/api/v3): under another path every id " +
+        "may be recorded as not found"
     )
     expect(run.stderr).toContain("not found 1")
     // With the API's root, no such question; --retry-not-found asks again for what the wrong URL recorded.
     const again = await files(dir, "in.txt", ["--retry-not-found"])
-    expect(again.stderr).not.toContain("the API's root")
+    expect(again.stderr).not.toContain("/api/v3")
     expect(again.stderr).toContain("saved 1, not found 0")
   })
 

@@ -346,28 +346,34 @@ export const describeLimits = (policy: QuotaPolicy.QuotaPolicy): string =>
  * or an untrusted connection stops the run here (nothing else is sent); any other failure only costs the head
  * start.
  */
-const startingQuotas = QuotaGate.readQuotas.pipe(
-  Effect.tap((quotas) =>
-    Effect.logInfo(
-      `quota used: today ${Quotas.describeWindow(quotas.daily)}, this month ${
-        Quotas.describeWindow(quotas.monthly)
-      }, this hour ${Quotas.describeWindow(quotas.hourly)}`
-    )
-  ),
-  Effect.catchAll((error) =>
-    Failure.stopOr(
-      error,
-      Effect.logWarning(
-        `could not read the key's quota usage (${error._tag}); counting from zero this run${
-          // VirusTotal knows the user of every key it accepts: a 404 here is most often a base URL that is not the
-          // API's root, under which every id would be "not found".
-          error._tag === "NotFoundError" ? ` (is the base URL the API's root, like ${VtClient.defaultBaseUrl}?)` : ""}`
-      ).pipe(
-        Effect.as<QuotaGate.OverallQuotas | undefined>(undefined)
+const startingQuotas = (baseUrl: string) =>
+  QuotaGate.readQuotas.pipe(
+    Effect.tap((quotas) =>
+      Effect.logInfo(
+        `quota used: today ${Quotas.describeWindow(quotas.daily)}, this month ${
+          Quotas.describeWindow(quotas.monthly)
+        }, this hour ${Quotas.describeWindow(quotas.hourly)}`
+      )
+    ),
+    Effect.catchAll((error) =>
+      Failure.stopOr(
+        error,
+        Effect.logWarning(
+          `could not read the key's quota usage (${error._tag}); counting from zero this run${
+            // VirusTotal knows the user of every key it accepts: a 404 here is most often a base URL that is not the
+            // API's root, under which every id would be recorded as not found.
+            error._tag === "NotFoundError" && !apiPath.test(new URL(baseUrl).pathname)
+              ? `. The base URL does not end in /api/v3, the path of VirusTotal's API (${VtClient.defaultBaseUrl}): ` +
+                "under another path every id may be recorded as not found"
+              : ""}`
+        ).pipe(
+          Effect.as<QuotaGate.OverallQuotas | undefined>(undefined)
+        )
       )
     )
   )
-)
+
+const apiPath = /\/api\/v3\/?$/
 
 /** What a stopped run says, and its exit status. */
 const stopped = (stop: Failure.Stop | InputError): readonly [number, string] => {
@@ -459,7 +465,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         for (const closing of spec.closing?.(yield* Ref.get(tally), logFile.path) ?? []) screen.line(closing)
       })
       const run = Effect.gen(function*() {
-        const quotas = common.noQuotaProbe ? undefined : yield* startingQuotas
+        const quotas = common.noQuotaProbe ? undefined : yield* startingQuotas(prepared.baseUrl)
         const gated = QuotaGate.layerGated(policy, {
           quotas,
           probe: common.noQuotaProbe ? undefined : QuotaGate.windowProbe,
