@@ -123,5 +123,10 @@ export const allKeys = (client: S3.S3Client, bucket: string, prefix = "") =>
     return keys.sort()
   })
 
+// A setup write that meets the server closing an idle keep-alive connection ("socket hang up", once in 2,015 writes on
+// a busy machine) is sent again: what the tests look at is the sink, not this write.
 export const putRaw = (client: S3.S3Client, bucket: string, key: string, body: string | Uint8Array) =>
-  Effect.promise(() => client.send(new S3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })))
+  Effect.tryPromise(() => client.send(new S3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).pipe(
+    Effect.retry({ times: 2 }),
+    Effect.orDie
+  )
