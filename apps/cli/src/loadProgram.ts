@@ -12,7 +12,7 @@
  *
  * @since 0.3.0
  */
-import { createHash } from "node:crypto"
+import type * as Crypto from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
@@ -30,9 +30,12 @@ export const cacheFile = (program: string): string =>
 
 const digestLength = 32
 
+// node:crypto is loaded only to load the program: the entry that imports this module answers `--help` without it.
+const nodeRequire = createRequire(import.meta.url)
+
 /** What binds V8's data to the program it was made from: the SHA-256 of the program's bytes, then the data's. */
 const digest = (program: Uint8Array, data: Uint8Array): Buffer =>
-  createHash("sha256").update(program).update(data).digest()
+  (nodeRequire("node:crypto") as typeof Crypto).createHash("sha256").update(program).update(data).digest()
 
 /**
  * What {@link cacheFile} holds: the digest of `program` (its bytes) and `data` (what V8 compiled of it), then `data`.
