@@ -102,8 +102,8 @@ const main = () => {
   )
 
   // The run is over and every file it wrote is closed: the process ends as soon as what it printed has been handed to
-  // the system, without waiting for work V8 still does in the background (compiling undici's HTTP parser, which is
-  // WebAssembly, to optimized code: about 80 ms of every short run, bench/RESULTS.md section a).
+  // the system, whatever a library may still hold open (a keep-alive socket, a timer). Node still waits at exit for
+  // a compile V8 runs in the background: loadProgram.ts keeps short runs from starting the one that took 70 ms.
   const exitWhenWritten = (code: number) => {
     // From Node 22.1 the bin turns on Node's compile cache, which Node writes when the process ends by itself or when
     // asked to (`module.flushCompileCache`, Node 22.10), not on process.exit: asked first; where it cannot be asked,

@@ -16,6 +16,7 @@ import type * as Crypto from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
+import type * as V8 from "node:v8"
 import * as vm from "node:vm"
 
 /**
@@ -67,6 +68,42 @@ const readRegularFile = (file: string): Buffer | undefined => {
 }
 
 /**
+ * The V8 flag that keeps a short run from ending in a wait for V8's optimizing compiler, or undefined where it is not
+ * to be set.
+ *
+ * undici parses HTTP with a WebAssembly module (llhttp), and V8 starts compiling its main function with its
+ * optimizing compiler after a couple of answers (V8 11's `--wasm-tiering-budget` is 1,800,000). That function is
+ * large: the compile takes about 70 ms on a background thread, and a process that ends meanwhile waits for it (Node
+ * joins V8's threads at exit, `process.exit` included): a third of a one-id run (bench/RESULTS.md, section a). With a
+ * budget of 100,000,000 a run of a few requests never asks for that compile and one of many still gets the optimized
+ * parser after its first few hundred answers (CPU per report unchanged, section e).
+ *
+ * Only on the V8 versions known to have the flag (an unknown flag makes V8 print an error), and not when the command
+ * line or NODE_OPTIONS already says how to compile WebAssembly.
+ *
+ * @since 0.3.0
+ * @category loading
+ */
+export const wasmTieringFlag = (
+  v8Version: string,
+  execArgv: ReadonlyArray<string>,
+  nodeOptions: string | undefined
+): string | undefined => {
+  const major = Number(v8Version.split(".")[0])
+  if (!(major >= 11 && major <= 13)) return undefined
+  const given = [...execArgv, ...(nodeOptions ?? "").split(/\s+/)]
+  const wasmFlag = /^--(no-)?(wasm|liftoff)/
+  return given.some((flag) => wasmFlag.test(flag.replace(/_/g, "-"))) ? undefined : "--wasm-tiering-budget=100000000"
+}
+
+// Set before the program is compiled, in the build's run as in every other: V8 keeps the flags its data was made
+// with in the data, and refuses data made with other flags.
+const setWasmTiering = (): void => {
+  const flag = wasmTieringFlag(process.versions.v8, process.execArgv, process.env.NODE_OPTIONS)
+  if (flag !== undefined) (nodeRequire("node:v8") as typeof V8).setFlagsFromString(flag)
+}
+
+/**
  * A CommonJS file's source as one function expression with CommonJS's parameters, the same wrapper Node puts around
  * it, on its first line so that line numbers (and the source map) still match.
  */
@@ -75,12 +112,14 @@ const wrap = (source: string): string => `(function (exports, require, module, _
 /**
  * Compiles `program` (a CommonJS file) as a script, with V8's data from {@link cacheFile} if there is a file for this
  * V8 and it is the data of this program (`cachedDataRejected` then says whether V8 took it), or from its source alone
- * if `always` (the build) and there is none; otherwise undefined, and Node's own loader is the better choice.
+ * if `always` (the build) and there is none; otherwise undefined, and Node's own loader is the better choice. Sets
+ * {@link wasmTieringFlag} first.
  *
  * @since 0.3.0
  * @category loading
  */
 export const compile = (program: string, always = false): vm.Script | undefined => {
+  setWasmTiering()
   const source = fs.readFileSync(program)
   const stored = readRegularFile(cacheFile(program))
   const data = stored?.subarray(digestLength)

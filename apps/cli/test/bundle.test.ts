@@ -127,6 +127,40 @@ describe("the bundled CLI", () => {
     expect(script?.cachedDataRejected).toBe(false)
   })
 
+  it("compiles the program with V8's WebAssembly tiering budget raised, as the build did: without it V8 refuses the code", () => {
+    // In a process of its own, which sets no flag: the same compile as the loader's, without the flag.
+    const check = spawnSync(process.execPath, [
+      "-e",
+      [
+        "const fs = require('node:fs'), vm = require('node:vm')",
+        "const [program, cache] = process.argv.slice(1)",
+        "const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(program, 'utf8')}\\n})`",
+        "const script = new vm.Script(source, { filename: program, cachedData: fs.readFileSync(cache).subarray(32) })",
+        "process.stdout.write(String(script.cachedDataRejected))"
+      ].join("\n"),
+      path.join(dist, "program.cjs"),
+      Program.cacheFile(path.join(dist, "program.cjs"))
+    ], { encoding: "utf8" })
+    expect(check.stderr).toBe("")
+    expect(check.stdout).toBe("true")
+    expect(Program.compile(path.join(dist, "program.cjs"))?.cachedDataRejected).toBe(false)
+  })
+
+  it("raises that budget only on the V8 versions known to have the flag, and not over the user's own flags", () => {
+    const flag = "--wasm-tiering-budget=100000000"
+    expect(Program.wasmTieringFlag("11.3.244.8-node.38", [], undefined)).toBe(flag)
+    expect(Program.wasmTieringFlag("12.4.254.21-node.33", ["--max-old-space-size=512"], "--trace-warnings")).toBe(flag)
+    expect(Program.wasmTieringFlag("13.6.233.10-node.18", [], "")).toBe(flag)
+    // Unknown to us: an unknown flag would make V8 print an error.
+    expect(Program.wasmTieringFlag("10.2.154.26-node.26", [], undefined)).toBeUndefined()
+    expect(Program.wasmTieringFlag("14.1.0.0", [], undefined)).toBeUndefined()
+    // The user's own choice of how to compile WebAssembly stands.
+    expect(Program.wasmTieringFlag("11.3.244.8-node.38", ["--liftoff-only"], undefined)).toBeUndefined()
+    expect(Program.wasmTieringFlag("11.3.244.8-node.38", [], "--max-old-space-size=512  --wasm_tiering_budget=5"))
+      .toBeUndefined()
+    expect(Program.wasmTieringFlag("11.3.244.8-node.38", [], "--no-wasm-dynamic-tiering")).toBeUndefined()
+  })
+
   it("harvests without that code, or with code that is not the build's (garbage, one byte changed, a FIFO)", async () => {
     const dir = copyBundle()
     const program = path.join(dir, "program.cjs")
