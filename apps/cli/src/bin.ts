@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { ValidationError } from "@effect/cli"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, ConfigProvider, Effect, Exit } from "effect"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { Cause, ConfigProvider, Effect, Exit, Layer } from "effect"
 import * as NodeModule from "node:module"
 import * as Cli from "./Cli.js"
 import { escapeControls } from "./internal/text.js"
@@ -59,7 +61,9 @@ const main = () => {
 
   // A `.env` in the working directory supplies the API key and nothing else (internal/dotenv.ts), read only when the
   // environment has no key: no config provider reads it.
-  const MainLive = NodeContext.layer
+  // What the commands use of the platform: files, paths and the terminal (@effect/cli's). Not NodeContext.layer,
+  // whose process runner and worker pool load node:child_process and node:worker_threads into every run.
+  const MainLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
   const fail = (code: number, message?: string) =>
     Effect.sync(() => {
