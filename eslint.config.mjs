@@ -35,5 +35,11 @@ export default tseslint.config(
       "@typescript-eslint/no-namespace": "off",
       "@typescript-eslint/consistent-type-imports": "error"
     }
+  },
+  {
+    // The CLI's bin is CommonJS (apps/cli/bin/package.json): it starts without Node's ES module loader.
+    files: ["apps/cli/bin/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" }
   }
 )

@@ -11,7 +11,7 @@ import * as L from "./lib.mjs"
 
 const runs = Number(process.env.BENCH_STARTUP_RUNS ?? 10)
 const unbundled = path.join(L.root, "apps/cli/dist/bin.js")
-const bundle = path.join(L.root, "apps/cli/dist/vt-harvest.mjs")
+const bundle = path.join(L.root, "apps/cli/dist/vt-harvest.cjs")
 for (const file of [bundle, unbundled]) {
   if (!fs.existsSync(file)) throw new Error(`${path.relative(L.root, file)} is missing: run corepack pnpm build first`)
 }
@@ -126,7 +126,7 @@ ${L.preamble("node bench/startup.mjs", loadBefore)}
 - Wall time from spawn to exit of a new Node process, ${runs} runs of each command, interleaved, after one untimed
   round (files in the page cache). The one-id run fetches a report from the emulator (its own process, loopback)
   into a new store each time, with the default (public) tier, including the quota probe at start.
-- Loaded for \`--help\` and \`--version\`: the bundle's entry (dist/vt-harvest.mjs, ${
+- Loaded for \`--help\` and \`--version\`: the bundle's entry (dist/vt-harvest.cjs, ${
     kib(bundle)
   }: the help of every command, rendered from a model written at build time); for any other command line also the
   program (dist/program.cjs, ${kib(program)}) with the code V8 compiled of it at build time (${

@@ -23,7 +23,7 @@ const text = model === undefined
   : HelpText.answer(process.argv.slice(2), model, HelpText.width(process.stdout))
 if (text === undefined) {
   if (typeof VT_HARVEST_PROGRAM === "string") Program.run(fileURLToPath(new URL(VT_HARVEST_PROGRAM, import.meta.url)))
-  else await import("./bin.js")
+  else void import("./bin.js")
 } else {
   // A reader that went away (`vt-harvest --help | head -1`) ends a command that only prints, quietly, as in bin.ts.
   process.stdout.on("error", () => process.exit(0))

@@ -35,7 +35,7 @@ const runNode = (script: string, args: ReadonlyArray<string>, cwd: string): Prom
 
 /** What the package ships of dist/ (package.json `files`): the entry, the program and V8's code of it. */
 const shipped = (): Array<string> =>
-  fs.readdirSync(dist).filter((name) => /^(vt-harvest\.mjs|[\w-]+\.cjs|program\.cjs\.v8-.*\.cache)$/.test(name))
+  fs.readdirSync(dist).filter((name) => /^([\w-]+\.cjs|program\.cjs\.v8-.*\.cache)$/.test(name))
 
 /** The bundle (the files the package ships), copied alone into a temporary directory outside the repository. */
 const copyBundle = (): string => {
@@ -71,15 +71,19 @@ const expectHarvest = async (script: string): Promise<void> => {
 
 describe("the bundled CLI", () => {
   it("is what the vt-harvest bin runs", () => {
-    expect(fs.readFileSync(bin, "utf8")).toMatch(/^await import\("\.\.\/dist\/vt-harvest\.mjs"\)$/m)
-    expect(fs.existsSync(path.join(dist, "vt-harvest.mjs"))).toBe(true)
+    expect(fs.readFileSync(bin, "utf8")).toMatch(/^require\("\.\.\/dist\/vt-harvest\.cjs"\)$/m)
+    // The bin is CommonJS although the package is "type": "module".
+    expect(JSON.parse(fs.readFileSync(path.join(path.dirname(bin), "package.json"), "utf8"))).toEqual({
+      type: "commonjs"
+    })
+    expect(fs.existsSync(path.join(dist, "vt-harvest.cjs"))).toBe(true)
   })
 
   it("answers --help and --version without loading the program: a copy without the program", async () => {
     const dir = copyBundle()
-    expect(fs.readdirSync(dir)).toEqual(expect.arrayContaining(["vt-harvest.mjs", "program.cjs"]))
-    for (const name of fs.readdirSync(dir)) if (name !== "vt-harvest.mjs") fs.rmSync(path.join(dir, name))
-    const script = path.join(dir, "vt-harvest.mjs")
+    expect(fs.readdirSync(dir)).toEqual(expect.arrayContaining(["vt-harvest.cjs", "program.cjs"]))
+    for (const name of fs.readdirSync(dir)) if (name !== "vt-harvest.cjs") fs.rmSync(path.join(dir, name))
+    const script = path.join(dir, "vt-harvest.cjs")
     const help = await runNode(script, ["files", "--help"], dir)
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/^USAGE\n {2}vt-harvest files \[options\] <input>/)
@@ -92,7 +96,7 @@ describe("the bundled CLI", () => {
 
   it("needs no package at run time: a copy outside the repository prints its help and harvests", async () => {
     const dir = copyBundle()
-    const script = path.join(dir, "vt-harvest.mjs")
+    const script = path.join(dir, "vt-harvest.cjs")
 
     const help = await runNode(script, ["--help"], dir)
     expect(help.code).toBe(0)
@@ -106,12 +110,12 @@ describe("the bundled CLI", () => {
   it("reads the AWS SDK, PostgreSQL's client and undici's root only when a run needs them", async () => {
     const dir = copyBundle()
     for (const name of ["aws-sdk.cjs", "pg.cjs", "undici.cjs"]) fs.rmSync(path.join(dir, name))
-    await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    await expectHarvest(path.join(dir, "vt-harvest.cjs"))
     // A run that needs one of them says it cannot load it.
     const work = tempDir("vt-harvest-bundle-run-")
     fs.writeFileSync(path.join(work, "in.txt"), `${hashes(1, true, "bundle")[0]}\n`)
     const s3 = await runNode(
-      path.join(dir, "vt-harvest.mjs"),
+      path.join(dir, "vt-harvest.cjs"),
       ["files", "in.txt", "-o", "s3://bucket/prefix", "--base-url", server.url],
       work
     )
@@ -174,16 +178,16 @@ describe("the bundled CLI", () => {
     for (const bad of [Buffer.alloc(4096, 7), flipped]) {
       fs.writeFileSync(file, bad)
       expect(Program.compile(program)).toBeUndefined()
-      await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+      await expectHarvest(path.join(dir, "vt-harvest.cjs"))
     }
     // Not a file to read (reading a FIFO would wait for a writer forever).
     fs.rmSync(file)
     spawnSync("mkfifo", [file])
     expect(Program.compile(program)).toBeUndefined()
-    await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    await expectHarvest(path.join(dir, "vt-harvest.cjs"))
     fs.rmSync(file)
     expect(Program.compile(program)).toBeUndefined()
-    await expectHarvest(path.join(dir, "vt-harvest.mjs"))
+    await expectHarvest(path.join(dir, "vt-harvest.cjs"))
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
@@ -197,7 +201,7 @@ describe("the bundled CLI", () => {
     const work = tempDir("vt-harvest-bundle-run-")
     fs.writeFileSync(path.join(work, "in.txt"), `${hashes(1, true, "bundle")[0]}\n`)
     const run = await runNode(
-      path.join(dir, "vt-harvest.mjs"),
+      path.join(dir, "vt-harvest.cjs"),
       ["files", "in.txt", "-o", "out", "--base-url", server.url, "--no-progress"],
       work
     )
