@@ -39,7 +39,7 @@ export default tseslint.config(
   {
     // The CLI's bin is CommonJS (apps/cli/bin/package.json): it starts without Node's ES module loader.
     files: ["apps/cli/bin/*.js"],
-    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly" } },
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" }
   }
 )
