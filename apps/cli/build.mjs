@@ -59,6 +59,27 @@ const noNativePg = {
   }
 }
 
+// undici's client loads its HTTP/2 half (and with it node:http2, the biggest of Node's modules a run would load: about
+// 3 ms of a one-id run) when it is loaded, for connections that negotiate h2, which vt-harvest never allows: that
+// half is loaded when a connection first asks for it instead. The build stops if undici's source no longer has the
+// line this rewrites.
+const lazyHttp2 = {
+  name: "lazy-http2",
+  setup(build) {
+    const eager = "const connectH2 = require('./client-h2.js')"
+    build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, "utf8")
+      if (source.split(eager).length !== 2) {
+        throw new Error(`${args.path}: no longer holds \`${eager}\` (lazy-http2 in build.mjs)`)
+      }
+      return {
+        contents: source.replace(eager, "const connectH2 = (...args) => require('./client-h2.js')(...args)"),
+        loader: "js"
+      }
+    })
+  }
+}
+
 const version = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).version
 const { helpModel } = await import(pathToFileURL(path.join(dist, "Cli.js")).href)
 
@@ -139,7 +160,7 @@ const programResult = await esbuild.build({
   outfile: path.join(dist, "program.cjs"),
   format: "cjs",
   define: { VT_HARVEST_VERSION: JSON.stringify(version) },
-  plugins: [unusedParsers, noNativePg, onDemandFiles]
+  plugins: [unusedParsers, noNativePg, onDemandFiles, lazyHttp2]
 })
 const onDemandResults = await Promise.all(
   Object.entries(onDemand).map(([name, file]) =>
@@ -152,7 +173,7 @@ const onDemandResults = await Promise.all(
       },
       outfile: path.join(dist, file),
       format: "cjs",
-      plugins: [noNativePg]
+      plugins: [noNativePg, lazyHttp2]
     })
   )
 )

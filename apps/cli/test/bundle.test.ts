@@ -18,9 +18,14 @@ beforeAll(async () => {
 afterAll(() => server.close())
 
 /** Runs a copy of the bundle with node, from a directory with no node_modules anywhere above it. */
-const runNode = (script: string, args: ReadonlyArray<string>, cwd: string): Promise<Result> =>
+const runNode = (
+  script: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  nodeArgs: ReadonlyArray<string> = []
+): Promise<Result> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
       cwd,
       env: { PATH: process.env.PATH ?? "", HOME: cwd, VT_API_KEY: key },
       stdio: ["ignore", "pipe", "pipe"]
@@ -123,6 +128,28 @@ describe("the bundled CLI", () => {
     expect(s3.stderr).toContain("aws-sdk.cjs")
     fs.rmSync(work, { recursive: true, force: true })
     fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("loads undici's HTTP/2 client, and node:http2 with it, only for a connection that negotiates h2: never", async () => {
+    const work = tempDir("vt-harvest-bundle-run-")
+    const ids = hashes(2, true, "bundle")
+    fs.writeFileSync(path.join(work, "in.txt"), ids.join("\n") + "\n")
+    // Node's list of the modules it loaded, written as the process ends.
+    fs.writeFileSync(
+      path.join(work, "modules.cjs"),
+      "process.on('exit', () => require('node:fs').writeFileSync('modules.json', JSON.stringify(process.moduleLoadList)))"
+    )
+    const run = await runNode(
+      path.join(dist, "vt-harvest.cjs"),
+      ["files", "in.txt", "-o", "out", "--log-dir", "log", "--base-url", server.url, "--per-minute", "60000"],
+      work,
+      ["--require", "./modules.cjs"]
+    )
+    expect(run.stderr).toContain("summary: saved 2, not found 0")
+    const loaded: Array<string> = JSON.parse(fs.readFileSync(path.join(work, "modules.json"), "utf8"))
+    expect(loaded).toContain("NativeModule net")
+    expect(loaded.filter((name) => name.includes("http2"))).toEqual([])
+    fs.rmSync(work, { recursive: true, force: true })
   })
 
   it("loads the program with the code V8 compiled of it at build time, which this Node takes", () => {

@@ -12,6 +12,36 @@ describe("makeScrub", () => {
     assert.strictEqual(scrub("AbXcXD/e+f and Ab.c"), "AbXcXD/e+f and Ab.c")
   })
 
+  it("a text without `%` or `\\` is scrubbed as the full pattern scrubs it (the search that skips the pattern)", () => {
+    // A `%` at the end of a text can be part of no spelling (each `%` spelling has two hex digits after it): with it
+    // the full pattern runs, and what it answers for the rest is the reference.
+    const key = "Kab0f9"
+    const scrub = internal.makeScrub(key)
+    const reference = (text: string) => scrub(`${text}%`).slice(0, -1)
+    // Letters of the key in both cases, the Kelvin sign (lower-cased to "k" by toLowerCase, never matched by the
+    // pattern), the long s, and characters around them.
+    const alphabet = ["K", "k", "\u212a", "a", "A", "b", "B", "0", "f", "F", "9", "\u017f", " ", "/", "x"]
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648)
+    let redacted = 0
+    for (let i = 0; i < 3000; i++) {
+      const length = 1 + (next() % 14)
+      const text = Array.from({ length }, () => alphabet[next() % alphabet.length]).join("") +
+        (i % 5 === 0 ? key.toUpperCase() : "")
+      const scrubbed = scrub(text)
+      assert.strictEqual(scrubbed, reference(text), JSON.stringify(text))
+      if (scrubbed !== text) redacted++
+    }
+    assert.isAtLeast(redacted, 600)
+    assert.strictEqual(scrub("/users/\u212aab0f9/x"), "/users/\u212aab0f9/x")
+    assert.strictEqual(scrub("/users/kAB0F9/x"), "/users/<redacted>/x")
+    // A key beyond printable ASCII always goes through the pattern.
+    assert.strictEqual(
+      internal.makeScrub("\u00e9t\u00e9")("x \u00c9T\u00c9 %C3%A9t%c3%a9 y"),
+      "x <redacted> <redacted> y"
+    )
+  })
+
   it("an empty key scrubs nothing", () => {
     assert.strictEqual(internal.makeScrub("")("unchanged"), "unchanged")
   })
