@@ -42,6 +42,27 @@ describe("makeScrub", () => {
     )
   })
 
+  it("the key escaped more than once: a JSON string in a JSON string, a URL in a URL, up to three levels", () => {
+    const key = "Zq+9/x\"y\\w&v=u%41<k>"
+    const scrub = internal.makeScrub(key)
+    const json = (text: string) => JSON.stringify(text).slice(1, -1)
+    for (
+      const text of [json(key), json(json(key)), json(json(json(key))), encodeURIComponent(encodeURIComponent(key))]
+    ) {
+      assert.strictEqual(scrub(`<${text}>`), "<<redacted>>", text)
+    }
+    // An error body as a server sends it: its message quotes the key as a JSON string.
+    const body = JSON.stringify({ error: { code: "WrongCredentialsError", message: `bad key ${JSON.stringify(key)}` } })
+    assert.notInclude(scrub(body), "Zq+9")
+    assert.strictEqual(
+      scrub(body),
+      "{\"error\":{\"code\":\"WrongCredentialsError\",\"message\":\"bad key \\\"<redacted>\\\"\"}}"
+    )
+    // Runs of backslashes and percent signs as long as a body may be are scrubbed in one pass (no backtracking blow-up).
+    assert.strictEqual(scrub("\\".repeat(1 << 20)).length, 1 << 20)
+    assert.strictEqual(scrub("%25".repeat(1 << 18)).length, 3 << 18)
+  })
+
   it("an empty key scrubs nothing", () => {
     assert.strictEqual(internal.makeScrub("")("unchanged"), "unchanged")
   })

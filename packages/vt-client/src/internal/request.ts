@@ -48,13 +48,24 @@ export const makeScrub = (key: string): (text: string) => string => {
 
 const regexEscape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")
 
-// Every way one character of the key can be written in a URL or a JSON string.
+// A text can hold the key escaped more than once: a JSON error body whose message quotes the key as a JSON string
+// (each level doubles the backslashes before an escape: `"` is `\"`, then `\\\"`, then seven backslashes and the quote),
+// or a URL inside a URL (each `%` encoded again as `%25`). Up to three levels are recognised, each by its exact
+// number of backslashes, so that a body of a million backslashes costs time in proportion to its length.
+const percent = "%(?:25){0,2}"
+const hex = (code: number, width: number) => code.toString(16).padStart(width, "0")
+const backslashes = (...counts: ReadonlyArray<number>) => `(?:${counts.map((n) => `\\\\{${n}}`).join("|")})`
+
+// Every way one character of the key can be written in a URL or a JSON string, escaped up to three times over.
 const spellings = (char: string): string => {
   const code = char.codePointAt(0) ?? 0
-  const ways = new Set([regexEscape(char), regexEscape(encodeURIComponent(char))])
-  if (code < 0x80) ways.add(`%${code.toString(16).padStart(2, "0")}`)
-  if (code <= 0xffff) ways.add(`\\\\u${code.toString(16).padStart(4, "0")}`)
-  if (char === "\"" || char === "\\" || char === "/") ways.add(`\\\\${regexEscape(char)}`)
+  const ways = new Set([regexEscape(char), regexEscape(encodeURIComponent(char)).replace(/%/g, percent)])
+  if (code < 0x80) ways.add(`${percent}${hex(code, 2)}`)
+  if (code <= 0xffff) ways.add(`${backslashes(4, 2, 1)}u${hex(code, 4)}`)
+  if (char === "\"") ways.add(`${backslashes(7, 3, 1)}"`)
+  // A JSON encoder may or may not escape `/`, at each level.
+  if (char === "/") ways.add(`${backslashes(7, 6, 3, 2, 1)}\\/`)
+  if (char === "\\") ways.add(backslashes(8, 4, 2))
   return ways.size === 1 ? [...ways][0] : `(?:${[...ways].join("|")})`
 }
 
