@@ -148,7 +148,8 @@ describe("summary at the edges", () => {
     expect(result.code).toBe(0)
     const rows = parseCsv(result.stdout).slice(1)
     const cells = rows.map((r) => r[9]).sort()
-    expect(cells).toEqual(names.map((name) => `'${name}`).sort())
+    // A leading carriage return is shown escaped (it could hide a line's start on a terminal): no formula then.
+    expect(cells).toEqual(names.map((name) => (name.startsWith("\r") ? `\\r${name.slice(1)}` : `'${name}`)).sort())
     // The reputation (-12) is a number, not a formula: kept as it is.
     expect(new Set(rows.map((r) => r[7]))).toEqual(new Set(["-12"]))
     expect(csvField("=1+1")).toBe("'=1+1")

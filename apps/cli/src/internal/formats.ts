@@ -82,7 +82,9 @@ const jsonObject = <A>(columns: ReadonlyArray<Column<A>>, record: A): string =>
 /**
  * A writer of `columns` in `format` through `write` (one call per line, without its line break). CSV and JSON lines
  * stream; a JSON array streams too (`[`, one element per line, `]`); a table needs every record, so it is printed at
- * the end, `width` columns wide. On a terminal (`tty`) CSV cells show control characters escaped.
+ * the end, `width` columns wide. On a terminal (`tty`) CSV cells show control characters escaped; off one, every
+ * control character but tab and line feed (CSV is piped on and `cat` to a terminal: an escape sequence in a server's
+ * text must not reach it raw).
  */
 export const writer = <A>(
   format: Format,
@@ -92,12 +94,12 @@ export const writer = <A>(
 ): Effect.Effect<Writer<A>> =>
   Effect.sync(() => {
     const { tty, width } = screen
-    const cell = (text: string) => (tty ? Text.escapeControls(text) : text)
+    const cell = (text: string) => (tty ? Text.escapeControls(text) : Text.escapeTerminalControls(text))
     switch (format) {
       case "csv":
         return {
           begin: write(csvLine(columns.map((c) => cell(c.name)))),
-          // Off a terminal the cells are exact (a line break is quoted); on one, control characters are shown escaped.
+          // Off a terminal a line break or a tab stays as it is (a line break is quoted); on one, it is shown escaped too.
           record: (record) => write(csvLine(columns.map((c) => cell(c.text(record))))),
           end: Effect.void
         }

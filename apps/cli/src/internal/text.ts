@@ -27,6 +27,17 @@ export const escapeControls = (text: string): string =>
     (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
   )
 
+/**
+ * {@link escapeControls} for text that is not shown on a terminal now but may be later (CSV piped on or saved, then
+ * `cat`): every control character but tab and line feed, which a file needs as they are and which cannot change a
+ * terminal's title, colours or what is already on a line (a carriage return can: it is escaped).
+ */
+export const escapeTerminalControls = (text: string): string =>
+  text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+
 /** JSON text with DEL, C1 and the Unicode separators escaped too (`JSON.stringify` leaves them raw). */
 export const json = (value: unknown, indent?: number): string =>
   JSON.stringify(value, null, indent).replace(
