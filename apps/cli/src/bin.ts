@@ -45,18 +45,33 @@ const main = () => {
   // When the reader of standard output or standard error goes away (`vt-harvest summary store | head`,
   // `vt-harvest files list 2>&1 | head`), a command that only reads stops quietly, as other Unix tools do. A run
   // that sends requests is stopped as SIGTERM would stop it, so that its run log ends with its summary and `end`,
-  // and exits 141 (128 + SIGPIPE), not 0. Later writes to the closed stream (the summary line) are dropped: a
-  // stream that failed once fails every write after, and none of those may crash the process.
+  // and exits 141 (128 + SIGPIPE), not 0. Any other failure to write (a full disk: `summary store > out.csv`) loses
+  // output: it is said on standard error if that still works, and the process exits 1 (a run that sends requests
+  // is stopped first, as above). Later writes to a failed stream (the summary line) are dropped: a stream that failed
+  // once fails every write after, and none of those may crash the process.
   const sending = Cli.sendsRequests(process.argv)
-  for (const stream of [process.stdout, process.stderr]) {
+  const outputs = [[process.stdout, "standard output"], [process.stderr, "standard error"]] as const
+  let outputFailed = false
+  const onOutputError = (stream: NodeJS.WriteStream, name: string) => (error: NodeJS.ErrnoException) => {
     // EPIPE for a closed pipe, EIO for a terminal that is gone, ERR_STREAM_DESTROYED for a write after either.
-    stream.on("error", () => {
-      if (!sending) process.exit(0)
-      if (signal === undefined) {
-        signal = "SIGPIPE"
-        process.kill(process.pid, "SIGTERM")
+    const readerGone = ["EPIPE", "EIO", "ERR_STREAM_DESTROYED"].includes(error.code ?? "")
+    if (!readerGone && !outputFailed) {
+      outputFailed = true
+      if (stream === process.stdout) {
+        process.stderr.write(`vt-harvest: cannot write ${name}: ${escapeControls(error.message)}\n`)
       }
-    })
+    }
+    if (!sending) process.exit(outputFailed ? 1 : 0)
+    if (signal === undefined) {
+      signal = "SIGPIPE"
+      process.kill(process.pid, "SIGTERM")
+    }
+  }
+  for (const [stream, name] of outputs) stream.on("error", onOutputError(stream, name))
+  // A write that failed as the program ended is known to the stream before its error event, which the exit would
+  // come first of.
+  const checkOutputs = () => {
+    for (const [stream, name] of outputs) if (stream.errored !== null) onOutputError(stream, name)(stream.errored)
   }
 
   // A `.env` in the working directory supplies the API key and nothing else (internal/dotenv.ts), read only when the
@@ -136,7 +151,8 @@ const main = () => {
     disableErrorReporting: true,
     disablePrettyLogger: true,
     teardown: (exit, onExit) => {
-      if (signal !== undefined) return onExit(signalStatus[signal] ?? 143)
+      checkOutputs()
+      if (signal !== undefined) return onExit(outputFailed ? 1 : signalStatus[signal] ?? 143)
       if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
         process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
         return onExit(1)

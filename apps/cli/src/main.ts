@@ -25,7 +25,15 @@ if (text === undefined) {
   if (typeof VT_HARVEST_PROGRAM === "string") Program.run(fileURLToPath(new URL(VT_HARVEST_PROGRAM, import.meta.url)))
   else void import("./bin.js")
 } else {
-  // A reader that went away (`vt-harvest --help | head -1`) ends a command that only prints, quietly, as in bin.ts.
-  process.stdout.on("error", () => process.exit(0))
+  // A reader that went away (`vt-harvest --help | head -1`) ends a command that only prints, quietly; any other
+  // failure to write (a full disk) is said and exits 1, as in bin.ts.
+  const failed = (error: NodeJS.ErrnoException) => {
+    if (["EPIPE", "EIO", "ERR_STREAM_DESTROYED"].includes(error.code ?? "")) process.exit(0)
+    process.stderr.write(`vt-harvest: cannot write standard output: ${error.message}\n`)
+    process.exit(1)
+  }
+  process.stdout.on("error", failed)
   process.stdout.write(`${text}\n`)
+  // A write that failed at once is known to the stream before its error event, which the process's end would precede.
+  if (process.stdout.errored !== null) failed(process.stdout.errored)
 }

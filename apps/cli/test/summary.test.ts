@@ -99,6 +99,26 @@ describe("summary", () => {
     expect(result.stderr).not.toContain("EPIPE")
   })
 
+  it.skipIf(!fs.existsSync("/dev/full"))(
+    "says so and exits 1 when its output cannot be written (a full disk: > /dev/full), as do config show and --help",
+    async () => {
+      const dir = tempDir()
+      fs.mkdirSync(path.join(dir, "out"))
+      const doc = Buffer.from(VtEmulator.fileDocument(hashes(1, true, "full")[0]))
+      for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(dir, "out", `k${i}.json`), doc)
+      const { spawnSync } = await import("node:child_process")
+      for (const args of ["summary out", "summary out --format json", "config show", "--help", "--version"]) {
+        const result = spawnSync("sh", ["-c", `node ${JSON.stringify(bin)} ${args} > /dev/full`], {
+          cwd: dir,
+          encoding: "utf8",
+          env: { PATH: process.env.PATH ?? "", HOME: dir }
+        })
+        expect(result.status, args).toBe(1)
+        expect(result.stderr, args).toMatch(/^vt-harvest: cannot write standard output: ENOSPC/m)
+      }
+    }
+  )
+
   it("exits 2 for a store that does not exist", async () => {
     const dir = tempDir()
     const result = await runCli(["summary", "nowhere"], { cwd: dir })
