@@ -468,7 +468,10 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         const quotas = common.noQuotaProbe ? undefined : yield* startingQuotas(prepared.baseUrl)
         const gated = QuotaGate.layerGated(policy, {
           quotas,
-          probe: common.noQuotaProbe ? undefined : QuotaGate.windowProbe,
+          // Asked in the fiber of the request refused: named as what it is in the run log, not as that request.
+          probe: common.noQuotaProbe
+            ? undefined
+            : Steps.requesting("the quota windows of the key (after a refusal)")(QuotaGate.windowProbe),
           ledger: shared?.ledger
         }).pipe(Layer.provide(Steps.layerRequestLog))
         const sharing: Pipeline.SharingService = {
