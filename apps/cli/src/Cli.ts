@@ -127,6 +127,18 @@ export const helpModel = (programVersion: string = version): HelpText.Model => (
   commands: specs()
 })
 
+/** Every option name a command line starting with `first` may use: the command's and its subcommands', or all. */
+const knownOptions = (first: string | undefined): ReadonlySet<string> => {
+  const names = (spec: HelpText.CommandSpec): Array<string> => [
+    ...spec.options.flatMap((option) => option.names),
+    ...spec.subcommands.flatMap(names)
+  ]
+  const chosen = specs().filter((spec) =>
+    first === undefined || !commandNames.includes(first) || spec.path[0] === first
+  )
+  return new Set(["--help", "--version", "--completions", ...chosen.flatMap(names)])
+}
+
 /**
  * What the arguments ask before @effect/cli parses them: help (ours, see internal/helpText.ts), a completion script
  * other than bash's, or an error for an unknown command or a refused built-in, whatever follows it: `vt-harvest
@@ -144,6 +156,22 @@ const preflight = (args: ReadonlyArray<string>): Effect.Effect<string | undefine
   if (first !== undefined && !first.startsWith("-") && !commandNames.includes(first)) {
     return Effect.fail(
       new Settings.UsageError({ message: `unknown command ${Text.quote(first)}; see vt-harvest --help` })
+    )
+  }
+  // An unknown option given with its value (`--api-key=…`) is named without the value, which may be a secret
+  // typed in the wrong place; @effect/cli would echo the whole argument.
+  // (The options are read from the help model only for a command line that has such an argument.)
+  let known: ReadonlySet<string> | undefined
+  const unknown = head.find((arg) =>
+    /^--[^=]+=/.test(arg) && !(known ??= knownOptions(first)).has(arg.slice(0, arg.indexOf("=")))
+  )
+  if (unknown !== undefined) {
+    const name = unknown.slice(0, unknown.indexOf("="))
+    const where = first !== undefined && commandNames.includes(first)
+      ? `vt-harvest ${first} --help`
+      : "vt-harvest --help"
+    return Effect.fail(
+      new Settings.UsageError({ message: `unknown option ${Text.quote(name)} (its value is not shown); see ${where}` })
     )
   }
   if (!HelpText.asksHelp(head) && head.length > 0) return Effect.succeed(undefined)

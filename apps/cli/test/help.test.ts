@@ -143,6 +143,21 @@ describe("help", () => {
     }
   })
 
+  it("an unknown option given with its value (--api-key=…) is named without the value, which may be a secret", async () => {
+    for (const args of [["files", "in.txt", "--api-key=SECRET-4f2a"], ["--token=SECRET-4f2a", "quota"]]) {
+      const result = await runCli(args, { env: { VT_API_KEY: "k" } })
+      expect(result.code, args.join(" ")).toBe(2)
+      expect(result.stderr + result.stdout).not.toContain("SECRET-4f2a")
+      expect(result.stderr).toMatch(
+        /^vt-harvest: unknown option "--(?:api-key|token)" \(its value is not shown\); see /
+      )
+    }
+    // A known option with its value is left to the parser.
+    const known = await runCli(["files", "missing.txt", "--out=o", "--no-progress"], { env: { VT_API_KEY: "k" } })
+    expect(known.code).toBe(2)
+    expect(known.stderr).toContain("cannot read input")
+  })
+
   it("an unknown command is an error whatever follows it: `vt-harvest fetch --help` exits 2", async () => {
     for (const args of [["fetch", "--help"], ["fetch"], ["serach", "hashes.txt"]]) {
       const result = await runCli(args)
