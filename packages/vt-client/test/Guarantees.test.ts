@@ -174,6 +174,21 @@ for (const transport of ["HttpClient", "undici"] as const) {
           }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
       }
 
+      it.scoped("a file asked for by MD5 or SHA-1 is refused naming the attribute that did not match", () =>
+        Effect.gen(function*() {
+          const api = yield* serve(answer(200, fileDocument(sha256, { sha1: "0".repeat(40) })))
+          const error = yield* failureOf((yield* client(api)).getFile(sha1))
+          assert.include(
+            error.message,
+            `asked for the file ${sha1}, got the file "${sha256}" whose sha1 is "${"0".repeat(40)}"`
+          )
+          const noMd5 = yield* serve(
+            answer(200, JSON.stringify({ data: { type: "file", id: sha256, attributes: {} } }))
+          )
+          const missing = yield* failureOf((yield* client(noMd5)).getFile(md5))
+          assert.include(missing.message, `got the file "${sha256}" whose md5 is none`)
+        }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
       it.scoped("the right objects pass: SHA-256 id, MD5 and SHA-1 by attribute, any case, URL by its SHA-256", () =>
         Effect.gen(function*() {
           const api = yield* serve((request: Http.IncomingMessage, response) => {

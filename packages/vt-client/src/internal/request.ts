@@ -374,7 +374,12 @@ export interface Expectation {
   readonly type: string
   readonly asked: string
   readonly matches: (id: string, document: Document) => boolean
+  /** What was got instead, for the message (default: the id). */
+  readonly got?: (id: string, document: Document) => string
 }
+
+const shown = (value: unknown): string =>
+  typeof value === "string" ? JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value) : "none"
 
 /** @internal */
 export const expectFile = (hash: string): Expectation => ({
@@ -384,7 +389,14 @@ export const expectFile = (hash: string): Expectation => ({
     if (hash.length === 64) return id.toLowerCase() === hash
     const attribute = hash.length === 32 ? document.data.attributes.md5 : document.data.attributes.sha1
     return typeof attribute === "string" && attribute.toLowerCase() === hash
-  }
+  },
+  // Asked for by MD5 or SHA-1, a file is told by that attribute: the one that did not match is named.
+  got: (id, document) =>
+    hash.length === 64
+      ? shown(id)
+      : `the file ${shown(id)} whose ${hash.length === 32 ? "md5" : "sha1"} is ${
+        shown(hash.length === 32 ? document.data.attributes.md5 : document.data.attributes.sha1)
+      }`
 })
 
 /** @internal */
@@ -441,7 +453,8 @@ export const checkObject = (bytes: Uint8Array, expect: Expectation | undefined):
     }
   }
   if (id === undefined || !expect.matches(id, document)) {
-    return { _tag: "Unexpected", reason: `asked for the ${expect.type} ${expect.asked}, got ${JSON.stringify(id)}` }
+    const got = id === undefined ? "no id" : expect.got?.(id, document) ?? shown(id)
+    return { _tag: "Unexpected", reason: `asked for the ${expect.type} ${expect.asked}, got ${got}` }
   }
   return { _tag: "Ok", document }
 }
