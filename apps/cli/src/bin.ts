@@ -52,6 +52,8 @@ const main = () => {
   const sending = Cli.sendsRequests(process.argv)
   const outputs = [[process.stdout, "standard output"], [process.stderr, "standard error"]] as const
   let outputFailed = false
+  // Set once the program is over: a failure then has nothing left to stop.
+  let finished = false
   const onOutputError = (stream: NodeJS.WriteStream, name: string) => (error: NodeJS.ErrnoException) => {
     // EPIPE for a closed pipe, EIO for a terminal that is gone, ERR_STREAM_DESTROYED for a write after either.
     const readerGone = ["EPIPE", "EIO", "ERR_STREAM_DESTROYED"].includes(error.code ?? "")
@@ -62,7 +64,7 @@ const main = () => {
       }
     }
     if (!sending) process.exit(outputFailed ? 1 : 0)
-    if (signal === undefined) {
+    if (signal === undefined && !finished) {
       signal = "SIGPIPE"
       process.kill(process.pid, "SIGTERM")
     }
@@ -133,13 +135,13 @@ const main = () => {
     }
     const pending = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0 && !stream.destroyed)
     let left = pending.length
-    if (left === 0) process.exit(code)
+    if (left === 0) process.exit(outputFailed ? 1 : code)
     for (const stream of pending) {
       let written = false
       const done = () => {
         if (written) return
         written = true
-        if (--left === 0) process.exit(code)
+        if (--left === 0) process.exit(outputFailed ? 1 : code)
       }
       stream.once("drain", done)
       stream.once("close", done)
@@ -151,14 +153,17 @@ const main = () => {
     disableErrorReporting: true,
     disablePrettyLogger: true,
     teardown: (exit, onExit) => {
+      finished = true
       checkOutputs()
       if (signal !== undefined) return onExit(outputFailed ? 1 : signalStatus[signal] ?? 143)
       if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
         process.stderr.write(`vt-harvest: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
         return onExit(1)
       }
-      onExit(status)
-      exitWhenWritten(status)
+      // A write that fails from now on (the summary line on a full disk) makes the status 1 too (exitWhenWritten).
+      const code = outputFailed ? 1 : status
+      onExit(code)
+      exitWhenWritten(code)
     }
   })
 }
