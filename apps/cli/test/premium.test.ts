@@ -118,6 +118,20 @@ describe("download", () => {
     expect(suite.server.requests).toHaveLength(0)
   })
 
+  it("never reads or writes a not-found record through a symbolic link: _not_found as a link is refused, nothing sent", async () => {
+    const dir = suite.scratch()
+    const unknown = "cd".repeat(32)
+    fs.writeFileSync(path.join(dir, "in.txt"), `${unknown}\n`)
+    fs.mkdirSync(path.join(dir, "samples"))
+    fs.mkdirSync(path.join(dir, "outside"))
+    fs.symlinkSync(path.join(dir, "outside"), path.join(dir, "samples", "_not_found"))
+    const result = await cli(dir, ["download", "in.txt", "--download-dir", "samples", "--tier", "premium"])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("symbolic link")
+    expect(fs.readdirSync(path.join(dir, "outside"))).toEqual([])
+    expect(suite.server.requests.filter((r) => r.path.includes("/download"))).toHaveLength(0)
+  })
+
   it("a key without the privilege: exactly one request, a clear error, exit 3, nothing saved", async () => {
     const dir = suite.scratch()
     fs.writeFileSync(path.join(dir, "in.txt"), samples(4, 5, 6, 7).join("\n"))

@@ -45,10 +45,32 @@ const tempName = (directory: string, key: string) =>
 
 /** The primitives of a download directory. */
 export const primitives = (directory: string): StorePrimitives.StorePrimitives => {
+  const notFoundDir = path.join(directory, notFoundDirectory)
   const file = (kind: StorePrimitives.Kind, key: string) =>
-    kind === "saved" ? path.join(directory, key) : path.join(directory, notFoundDirectory, `${key}.json`)
-  const writeAtomic = async (target: string, key: string, bytes: Uint8Array) => {
+    kind === "saved" ? path.join(directory, key) : path.join(notFoundDir, `${key}.json`)
+  // `_not_found` is never read or written through a symbolic link, which would lead records out of the directory
+  // (the directory itself may be a link the user made). Checked before every step that touches it.
+  const refuseLink = (kind: StorePrimitives.Kind) => {
+    if (kind === "not-found" && fs.lstatSync(notFoundDir, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+      throw new Error(`refusing ${notFoundDir}: a symbolic link (records are never read or written through one)`)
+    }
+  }
+  const checked = <A>(operation: string, key: string | undefined, f: () => A) =>
+    Effect.try({
+      try: f,
+      catch: (cause) =>
+        new ReportSink.SinkError({
+          operation,
+          ...(key === undefined ? {} : { key }),
+          message: describeCause(cause),
+          cause
+        })
+    })
+  const writeAtomic = async (kind: StorePrimitives.Kind, key: string, bytes: Uint8Array) => {
+    const target = file(kind, key)
+    refuseLink(kind)
     await fsp.mkdir(path.dirname(target), { recursive: true })
+    refuseLink(kind)
     const temp = tempName(path.dirname(target), key)
     try {
       await fsp.writeFile(temp, bytes, { flag: "wx", mode: 0o600 })
@@ -59,25 +81,38 @@ export const primitives = (directory: string): StorePrimitives.StorePrimitives =
   }
   return {
     location: directory,
-    exists: (kind, key) => Effect.sync(() => isFile(file(kind, key))),
+    exists: (kind, key) =>
+      checked("exists", key, () => {
+        refuseLink(kind)
+        return isFile(file(kind, key))
+      }),
     read: (kind, key) =>
-      attempt("read", key, async () =>
-        isFile(file(kind, key))
+      attempt("read", key, async () => {
+        refuseLink(kind)
+        return isFile(file(kind, key))
           ? Option.some({ bytes: new Uint8Array(await fsp.readFile(file(kind, key))), gzip: false })
-          : Option.none()),
-    write: (kind, key, bytes) => attempt("write", key, () => writeAtomic(file(kind, key), key, bytes)),
-    remove: (kind, key) => attempt("remove", key, () => fsp.rm(file(kind, key), { force: true })),
+          : Option.none()
+      }),
+    write: (kind, key, bytes) => attempt("write", key, () => writeAtomic(kind, key, bytes)),
+    remove: (kind, key) =>
+      attempt("remove", key, async () => {
+        refuseLink(kind)
+        await fsp.rm(file(kind, key), { force: true })
+      }),
     keys: (kind) =>
       Stream.fromIterableEffect(attempt("list", undefined, async () => {
-        const dir = kind === "saved" ? directory : path.join(directory, notFoundDirectory)
+        refuseLink(kind)
+        const dir = kind === "saved" ? directory : notFoundDir
         const names = await fsp.readdir(dir).catch(() => [] as Array<string>)
         return names.map((name) => (kind === "saved" ? name : name.replace(/\.json$/, ""))).filter((name) =>
           sampleName.test(name) && isFile(file(kind, name))
         ).map((name) => Either.getOrThrow(ReportKey.fromFileHash(name)))
       })),
     probe: attempt("probe", undefined, async () => {
-      await fsp.mkdir(path.join(directory, notFoundDirectory), { recursive: true })
-      for (const dir of [directory, path.join(directory, notFoundDirectory)]) {
+      refuseLink("not-found")
+      await fsp.mkdir(notFoundDir, { recursive: true })
+      refuseLink("not-found")
+      for (const dir of [directory, notFoundDir]) {
         const probe = path.join(dir, `.probe-${crypto.randomBytes(8).toString("hex")}`)
         await fsp.writeFile(probe, "", { flag: "wx", mode: 0o600 })
         await fsp.rm(probe, { force: true })
@@ -88,9 +123,11 @@ export const primitives = (directory: string): StorePrimitives.StorePrimitives =
       }
     }),
     presence: (key) =>
-      Effect.sync(
-        () => (isFile(file("saved", key)) ? "saved" : isFile(file("not-found", key)) ? "not-found" : "absent")
-      )
+      checked("has", key, () => {
+        if (isFile(file("saved", key))) return "saved"
+        refuseLink("not-found")
+        return isFile(file("not-found", key)) ? "not-found" : "absent"
+      })
   }
 }
 
