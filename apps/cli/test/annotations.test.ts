@@ -1,6 +1,8 @@
 // comments|votes <kind> <input>, comment add and vote add, end to end: the built CLI against the emulator, requests
 // counted in the emulator's own log.
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { completeRecords, emulatorSuite, hashes, readJsonFiles, runCli, storeFiles } from "./helpers.js"
@@ -181,6 +183,28 @@ describe("comment add and vote add", () => {
     expect(second.stdout).toBe("")
     expect(suite.server.requests).toHaveLength(1)
     expect(suite.server.requests[0]!.status).toBe(409)
+  })
+
+  it("the id a server answers is printed with its control characters escaped, never raw (OSC, CSI, C1)", async () => {
+    const hostile = "c-\u001b]0;PWNED\u0007\u001b[31mred\u009b2J\u0085"
+    const server = http.createServer((request, response) => {
+      request.resume()
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end(JSON.stringify({ data: { type: "comment", id: hostile, attributes: { text: "x" } } }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`
+      const [hash] = hashes(1, true, "post-hostile")
+      const result = await runCli(["comment", "add", "files", hash!, "text", "--base-url", url], {
+        env: { VT_API_KEY: key }
+      })
+      expect(result.code).toBe(0)
+      expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
+      expect(result.stdout.trim()).toBe("c-\\u001b]0;PWNED\\u0007\\u001b[31mred\\u009b2J\\u0085")
+    } finally {
+      server.close()
+    }
   })
 
   it("a refused key is exit 3, an invalid id exit 2 with nothing sent", async () => {

@@ -172,7 +172,8 @@ const post = (
     })
     return yield* send(kind.ref(id)).pipe(
       Effect.provide(QuotaGate.layerGated(policy).pipe(Layer.provide(client))),
-      Effect.flatMap((created) => Effect.as(Console.log(created.id), 0)),
+      // The id is the server's text: control characters escaped, on a terminal or not.
+      Effect.flatMap((created) => Effect.as(Console.log(Text.escapeControls(created.id)), 0)),
       Effect.catchAll((error) =>
         error._tag === "AlreadyExistsError"
           ? Effect.as(Console.error(`vt-harvest: already voted on ${kind.noun} ${Text.quote(id)} with this key`), 1)
