@@ -43,6 +43,21 @@ describe("urls, domains, ips", () => {
     expect(readJsonFiles(path.join(dir, "out", "_not_found"))).toEqual(unknown.map((url) => `${sha256(url)}.json`))
   })
 
+  it("urls: a line that is not UTF-8 is reported invalid and never sent, not sent with U+FFFD in its place", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(
+      path.join(dir, "urls.txt"),
+      Buffer.concat([Buffer.from("https://example.com/"), Buffer.from([0xff]), Buffer.from("\n")])
+    )
+    server.clearLog()
+    const result = await run(dir, ["urls", "urls.txt", "-o", "out"])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toContain("saved 0, not found 0, skipped 0, invalid 1")
+    expect(result.stderr).toContain("line 1: invalid URL")
+    expect(result.stderr).toContain("not UTF-8")
+    expect(server.requests.filter((r) => r.path.includes("/urls/"))).toEqual([])
+  })
+
   it("domains: lower-cased before they are requested and saved", async () => {
     const dir = tempDir()
     const names = Array.from({ length: 20 }, (_, i) => `host-${i}.example.com`).filter((d) => VtEmulator.isKnown(d))

@@ -49,8 +49,8 @@ export const maxNulLines = 8
 
 /**
  * Streams the lines of a file (or standard input for "-") with their 1-based numbers, never holding the
- * whole input: CRLF and a UTF-8 byte order mark are accepted, invalid UTF-8 becomes U+FFFD and so fails
- * validation later instead of crashing the run. Memory stays bounded whatever the input is: a line longer than
+ * whole input: CRLF and a UTF-8 byte order mark are accepted, invalid UTF-8 becomes U+FFFD, and {@link classify}
+ * reports such a line invalid instead of crashing the run. Memory stays bounded whatever the input is: a line longer than
  * {@link maxLineLength} (`/dev/zero`, a file without line breaks), or binary data (more than {@link maxNulLines}
  * lines holding a NUL), fails the stream with an {@link InputError} that says so.
  */
@@ -124,6 +124,9 @@ export type Parsed =
 export const classify = (line: Line, parse: (input: string) => Either.Either<string, string>): Parsed => {
   const trimmed = line.text.trim()
   if (trimmed === "" || trimmed.startsWith("#")) return { _tag: "Ignored" }
+  // Bytes that are not UTF-8 were decoded as U+FFFD (lines): such a line is not what the list holds, and a URL
+  // would be sent, and stored, as another one.
+  if (trimmed.includes("\uFFFD")) return { _tag: "Invalid", line, reason: "not UTF-8 text" }
   return Either.match(parse(trimmed), {
     onLeft: (reason) => ({ _tag: "Invalid", line, reason }),
     onRight: (id) => ({ _tag: "Id", line, id })
