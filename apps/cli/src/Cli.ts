@@ -212,11 +212,16 @@ export const run = (argv: ReadonlyArray<string>) =>
 /**
  * @effect/cli's bash script names the top command `vt-harvest` where it starts and `vt__harvest` where it matches
  * subcommands, so nothing after the command name ever completed: one spelling throughout (the function and
- * `complete` keep the real name).
+ * `complete` keep the real name). It also joins the choices of an option with commas (`compgen -W "public,premium"`),
+ * which bash offers as one word: they are separated by spaces.
  */
 const bashCompletions = (lines: ReadonlyArray<string>): ReadonlyArray<string> =>
   lines.map((line) =>
     line.replace(/^(\s*)cmd="vt-harvest"$/, "$1cmd=\"vt__harvest\"").replace(/^(\s*)vt-harvest\)$/, "$1vt__harvest)")
+      .replace(
+        /compgen -W "([\w.-]+(?:,[\w.-]+)+)"/,
+        (_, words: string) => `compgen -W "${words.replaceAll(",", " ")}"`
+      )
   )
 
 // The package's version, put in by the bundler (build.mjs); the unbundled build says "development".

@@ -315,5 +315,9 @@ describe("vt-harvest files", () => {
     expect(complete(["vt-harvest", "sc"])).toBe("scan")
     expect(complete(["vt-harvest", "files", "--ti"])).toBe("--tier --timeout")
     expect(complete(["vt-harvest", "analysis", "--wa"])).toBe("--wait --wait-timeout")
+    // The values of an option with choices, one word each.
+    expect(complete(["vt-harvest", "files", "--tier", "p"])).toBe("public premium")
+    expect(complete(["vt-harvest", "files", "--tier", "pr"])).toBe("premium")
+    expect(complete(["vt-harvest", "files", "--log-format", ""])).toBe("text json")
   })
 })
