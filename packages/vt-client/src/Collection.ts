@@ -110,7 +110,9 @@ const parsePage = (raw: Uint8Array, json: unknown): Either.Either<Page, string> 
  *
  * The next page is the one `meta.cursor` names; without it, `links.next` is followed when it points into the
  * client's base URL, and otherwise only its `cursor` parameter is used (the key is never sent elsewhere). The
- * stream ends after a page with neither, or that repeats the cursor it was asked with.
+ * stream ends after a page with neither; and, whatever a server answers, after a page that names a page this stream
+ * has already requested (a cursor or a link repeated, at once or after others: a cycle) or that has no items (a
+ * server handing out cursors without progress), so that no answer makes it endless by going round.
  *
  * @since 0.1.0
  * @category constructors
@@ -141,23 +143,30 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
             onRight: (page): Effect.Effect<Page> => Effect.succeed(page)
           }))
       }
+      // The pages this stream has requested, by cursor or URL: one named again ends the stream (a cycle).
+      const requested = new Set<string>()
+      const pageKey = (state: State) =>
+        state._tag === "Cursor" ? `cursor ${state.cursor}` : state._tag === "Url" ? `url ${state.url}` : "first"
+      const unlessRequested = (state: State): Option.Option<State> => {
+        const key = pageKey(state)
+        if (requested.has(key)) return Option.none()
+        requested.add(key)
+        return Option.some(state)
+      }
       const nextState = (page: Page, state: State): Option.Option<State> => {
         const pagesDone = state.pages + 1
         const items = state.items + page.data.length
         if (options.maxPages !== undefined && pagesDone >= options.maxPages) return Option.none()
         if (options.limit !== undefined && items >= options.limit) return Option.none()
-        const current = state._tag === "Cursor" ? state.cursor : undefined
+        // A page without items that names a next one makes no progress: a server can hand out cursors forever.
+        if (page.data.length === 0) return Option.none()
         if (Option.isSome(page.cursor)) {
-          return page.cursor.value === current
-            ? Option.none()
-            : Option.some({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone, items })
+          return unlessRequested({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone, items })
         }
         if (Option.isNone(page.next)) return Option.none()
         const next = page.next.value
         if (next.startsWith(`${vt.baseUrl}/`)) {
-          return state._tag === "Url" && state.url === next
-            ? Option.none()
-            : Option.some({ _tag: "Url", url: next, pages: pagesDone, items })
+          return unlessRequested({ _tag: "Url", url: next, pages: pagesDone, items })
         }
         let cursor: string | null = null
         try {
@@ -165,13 +174,14 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
         } catch {
           cursor = null
         }
-        return cursor === null || cursor === "" || cursor === current
+        return cursor === null || cursor === ""
           ? Option.none()
-          : Option.some({ _tag: "Cursor", cursor, pages: pagesDone, items })
+          : unlessRequested({ _tag: "Cursor", cursor, pages: pagesDone, items })
       }
       const first: State = options.cursor === undefined
         ? { _tag: "First", pages: 0, items: 0 }
         : { _tag: "Cursor", cursor: options.cursor, pages: 0, items: 0 }
+      requested.add(pageKey(first))
       return Stream.paginateEffect<State, Page, VtError.VtError, never>(
         first,
         (state) => Effect.map(fetch(state), (page) => [page, nextState(page, state)] as const)

@@ -60,6 +60,39 @@ describe("Collection over purpose-built servers", () => {
       assert.strictEqual(server.requests.length, 2)
     }))
 
+  it.scoped("a cursor that leads back to a page already requested ends the stream: A → B → A (no endless loop)", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request, response) => {
+        const cursor = new URL(request.url ?? "/", "http://x").searchParams.get("cursor")
+        json(response, { data: [item(cursor ?? "first")], meta: { cursor: cursor === "A" ? "B" : "A" } })
+      })
+      const items = yield* Stream.runCollect(Collection.objects("/cycle")).pipe(provide(server))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(items).map((o) => o.id), ["first", "A", "B"])
+      assert.strictEqual(server.requests.length, 3)
+      // The same with links.next into the API.
+      const linked = yield* serve((request, response) => {
+        const page = new URL(request.url ?? "/", "http://x").searchParams.get("page") ?? "1"
+        json(response, {
+          data: [item(page)],
+          links: { next: `${linked.url}/cycle?page=${page === "1" ? "2" : page === "2" ? "3" : "2"}` }
+        })
+      })
+      const followed = yield* Stream.runCollect(Collection.objects("/cycle")).pipe(provide(linked))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(followed).map((o) => o.id), ["1", "2", "3"])
+    }))
+
+  it.scoped("a page with no items that names a next page ends the stream: no endless run of empty pages", () =>
+    Effect.gen(function*() {
+      let n = 0
+      const server = yield* serve((_request, response) => {
+        n++
+        json(response, { data: n === 1 ? [item("only")] : [], meta: { cursor: `c${n}` } })
+      })
+      const items = yield* Stream.runCollect(Collection.objects("/empty")).pipe(provide(server))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(items).map((o) => o.id), ["only"])
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
   it.scoped("items that are not objects, or a page that is not a collection: ResponseDecodeError", () =>
     Effect.gen(function*() {
       const server = yield* serve((request, response) =>
