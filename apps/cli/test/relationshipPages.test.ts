@@ -40,6 +40,8 @@ describe("--relationship-pages on a saved report", () => {
       assert.isUndefined(yield* lacks("all", { data: [], meta: { pages: 2 } }))
       assert.isUndefined(yield* lacks(1, { data: [], meta: { pages: 1, cursor: "c2" } }))
       assert.isUndefined(yield* lacks(2, { data: [], meta: { pages: 3, cursor: "c4" } }))
+      // Cut at the most one record holds: no run keeps more, none fetches it again.
+      assert.isUndefined(yield* lacks("all", { data: [], meta: { pages: 400, cursor: "c401", truncated: true } }))
     }))
 
   it.effect("pages kept by a run that asked fewer, with more remaining, are missing for a run that asks more", () =>

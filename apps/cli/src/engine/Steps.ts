@@ -7,7 +7,7 @@ import { ReportKey } from "@vt-harvest/report-sink"
 import type { Analysis, VtError } from "@vt-harvest/vt-client"
 import { VtClient } from "@vt-harvest/vt-client"
 import type { Duration, Layer, Ref } from "effect"
-import { Deferred, Effect, Either, FiberRef } from "effect"
+import { Deferred, Effect, Either, FiberRef, Stream } from "effect"
 import * as Analyses from "../internal/analyses.js"
 import * as Failure from "./Failure.js"
 import type * as Outcome from "./Outcome.js"
@@ -54,6 +54,30 @@ export const layerFirstAlone: Layer.Layer<VtClient.VtClient, never, VtClient.VtC
     }
   })
 )
+
+/**
+ * The most of one record a step gathers in memory before it is kept (a relationship followed page after page, every
+ * comment of an object): 16 MiB. A larger collection, or a server that never stops handing out pages, is kept as far
+ * as that and the step says so: memory stays bounded whatever the answers say.
+ */
+export const maxGathered = 16 * 1024 * 1024
+
+/**
+ * The elements of `stream` up to the one that brings their size (`sizeOf`) to {@link maxGathered}; `cut()` then says
+ * whether it stopped there.
+ */
+export const gathering = <A>(sizeOf: (a: A) => number) => {
+  let held = 0
+  return {
+    // Counted afresh each time the stream runs (a retry runs it again).
+    take: <E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+      Stream.suspend(() => {
+        held = 0
+        return Stream.takeUntil(stream, (a) => (held += sizeOf(a)) >= maxGathered)
+      }),
+    cut: () => held >= maxGathered
+  }
+}
 
 /** Stores a document under `key` and answers `outcome`; a store that fails stops the run. */
 export const keep = (

@@ -85,13 +85,24 @@ export const harvest = (
         Effect.succeed(Pipeline.claim(Either.getOrThrow(kind.key(work.value)), work.value)),
       fetch: (work, key, seen) =>
         Effect.gen(function*() {
+          // Held until kept as one record: at most Steps.maxGathered of items, whatever the pages say.
+          const gathering = Steps.gathering((item: { readonly data: VtObject.VtObject }) =>
+            JSON.stringify(item.data).length
+          )
           const items = yield* Steps.requesting(`${annotation.command} of ${work.value}`)(
-            Stream.runCollect(annotation.list(kind.ref(work.value), listOptions))
+            Stream.runCollect(gathering.take(annotation.list(kind.ref(work.value), listOptions)))
           ).pipe(Effect.catchIf(VtErrors.isNotFound, Effect.succeed))
           if (VtErrors.isNotFound(items)) {
             return yield* Steps.keepNotFound(store, key, items, Outcomes.notFound(`not found ${work.value}`))
           }
           const data = Chunk.toReadonlyArray(items).map((item) => item.data)
+          if (gathering.cut()) {
+            yield* Effect.logWarning(
+              `${annotation.command} of ${work.value}: kept the first ${data.length} (${
+                Steps.maxGathered / 1024 / 1024
+              } MiB, the most one record holds); --limit keeps fewer`
+            )
+          }
           const saved = Outcomes.saved(
             `saved ${annotation.directory}/${key}.json (${data.length} ${annotation.noun}${
               data.length === 1 ? "" : "s"

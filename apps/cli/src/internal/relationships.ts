@@ -10,6 +10,7 @@ import { Relationships } from "@vt-harvest/vt-client"
 import type { Option as O } from "effect"
 import { Context, Effect, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
+import * as Steps from "../engine/Steps.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
 
@@ -124,9 +125,9 @@ export const missing = (
   })
 
 /**
- * Whether pages kept as `_relationships/<name>/<key>.json` are as many as `pages` asks: all of them (no cursor left),
- * or at least that many. Pages kept by a run that asked fewer, with more remaining, are not enough for one that asks
- * more.
+ * Whether pages kept as `_relationships/<name>/<key>.json` are as many as `pages` asks: all of them (no cursor left,
+ * or as many as one record holds: `truncated`), or at least that many. Pages kept by a run that asked fewer, with
+ * more remaining, are not enough for one that asks more.
  */
 const enough = (pages: Pages, kept: Uint8Array): boolean => {
   let meta: Record<string, unknown>
@@ -136,7 +137,7 @@ const enough = (pages: Pages, kept: Uint8Array): boolean => {
   } catch {
     return false
   }
-  if (typeof meta.cursor !== "string" || meta.cursor === "") return true
+  if (typeof meta.cursor !== "string" || meta.cursor === "" || meta.truncated === true) return true
   return pages !== "all" && typeof meta.pages === "number" && meta.pages >= pages
 }
 
@@ -162,12 +163,15 @@ export const keepFurtherPages = (
       const store = stores.get(name)
       const cursor = cursorOf(relationships[name])
       if (store === undefined || cursor === undefined) continue
+      // Held until kept as one record: at most Steps.maxGathered of pages, whatever `all` finds.
+      const gathering = Steps.gathering((page: Collection.Page) => page.raw.length)
       const followed = yield* Relationships.pages(ref, name, {
         cursor,
         descriptorsOnly: true,
         pageSize: 40,
         maxPages: request.pages === "all" ? undefined : request.pages
       }).pipe(
+        gathering.take,
         Stream.runFold(
           { data: [] as Array<unknown>, pages: 0, last: undefined as Collection.Page | undefined },
           (acc, page) => {
@@ -187,7 +191,17 @@ export const keepFurtherPages = (
         ? undefined
         : cursorOf({ data: last.data, meta: last.meta, links: last.links })
       if (remaining !== undefined) meta.cursor = remaining
+      // Cut at the bound: as much as any run keeps (`truncated`), so that a rerun does not fetch it all again.
+      const cut = gathering.cut() && remaining !== undefined
+      if (cut) meta.truncated = true
       const body = new TextEncoder().encode(JSON.stringify({ data: followed.data, meta }))
+      if (cut) {
+        yield* Effect.logWarning(
+          `${name} of ${key}: kept the first ${followed.pages} pages (${
+            Steps.maxGathered / 1024 / 1024
+          } MiB, the most one record holds); the rest starts at its meta.cursor`
+        )
+      }
       yield* Failure.storeOrStop(store.put(key, body))
       yield* Effect.logInfo(
         `saved ${StoreLayout.relationshipsDirectory}/${name}/${key}.json (${followed.pages} ${

@@ -1,0 +1,124 @@
+// A server that never stops handing out pages, end to end on the built CLI: a relationship followed to its end
+// (--relationship-pages all) and every comment of an object are gathered into one record each, in memory until
+// kept; each stops at the most one record holds, says so, and keeps what it has.
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { hashes, runCli, tempDir } from "./helpers.js"
+
+const key = "endless-test-key-7d2f"
+const [hash] = hashes(1, true, "endless")
+let server: http.Server
+let url: string
+const requests: Array<string> = []
+
+// Pages of 40 descriptors of about 10 KB each (400 KB a page), each naming a new cursor: 16 MiB in about 42 pages.
+const page = (cursor: number) =>
+  JSON.stringify({
+    data: Array.from({ length: 40 }, (_, i) => ({
+      type: "domain",
+      id: `d${cursor}-${i}.example`,
+      context_attributes: { padding: "x".repeat(10_000) }
+    })),
+    meta: { cursor: `c${cursor + 1}` }
+  })
+
+beforeAll(async () => {
+  server = http.createServer((request, response) => {
+    const target = new URL(request.url ?? "/", "http://x")
+    requests.push(target.pathname)
+    const cursor = Number((target.searchParams.get("cursor") ?? "c0").slice(1))
+    const send = (body: string) => {
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end(body)
+    }
+    if (target.pathname.endsWith(`/files/${hash}`)) {
+      return send(JSON.stringify({
+        data: {
+          type: "file",
+          id: hash,
+          attributes: {},
+          relationships: { contacted_domains: { data: [{ type: "domain", id: "a.example" }], meta: { cursor: "c1" } } }
+        }
+      }))
+    }
+    if (target.pathname.includes("/relationships/")) return send(page(cursor))
+    if (target.pathname.endsWith("/comments")) {
+      return send(JSON.stringify({
+        data: Array.from({ length: 40 }, (_, i) => ({
+          type: "comment",
+          id: `f-${cursor}-${i}`,
+          attributes: { text: "y".repeat(10_000) }
+        })),
+        meta: { cursor: `c${cursor + 1}` }
+      }))
+    }
+    response.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`
+})
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+const run = (dir: string, args: ReadonlyArray<string>) =>
+  runCli([
+    ...args,
+    "-o",
+    "out",
+    "--log-dir",
+    "log",
+    "--base-url",
+    url,
+    "--tier",
+    "premium",
+    "--no-quota-probe",
+    "--no-progress"
+  ], { env: { VT_API_KEY: key }, cwd: dir })
+
+describe("a server that never stops handing out pages", () => {
+  it("--relationship-pages all keeps 16 MiB of pages, says so, and a rerun does not fetch them again", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), `${hash}\n`)
+    requests.length = 0
+    const args = ["files", "in.txt", "--relationships", "contacted_domains", "--relationship-pages", "all"]
+    const result = await run(dir, args)
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain("summary: saved 1")
+    expect(result.stderr).toContain("kept the first")
+    const pages = requests.filter((p) => p.includes("/relationships/")).length
+    expect(pages).toBeGreaterThan(30)
+    expect(pages).toBeLessThan(60)
+    const record = JSON.parse(
+      fs.readFileSync(path.join(dir, "out", "_relationships", "contacted_domains", `${hash}.json`), "utf8")
+    ) as { data: Array<unknown>; meta: { pages: number; cursor: string; truncated: boolean } }
+    expect(record.meta.truncated).toBe(true)
+    expect(record.meta.pages).toBe(pages)
+    expect(record.meta.cursor).toBe(`c${pages + 1}`)
+    expect(record.data).toHaveLength(40 * pages)
+
+    requests.length = 0
+    const again = await run(dir, args)
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 1")
+    expect(requests).toEqual([])
+  })
+
+  it("comments without --limit keeps 16 MiB of comments and says so", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), `${hash}\n`)
+    requests.length = 0
+    const result = await run(dir, ["comments", "files", "in.txt"])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain("kept the first")
+    const pages = requests.filter((p) => p.endsWith("/comments")).length
+    expect(pages).toBeLessThan(60)
+    const record = JSON.parse(fs.readFileSync(path.join(dir, "out", "_comments", `${hash}.json`), "utf8")) as {
+      data: Array<unknown>
+      meta: { count: number }
+    }
+    expect(record.data.length).toBe(record.meta.count)
+    expect(record.data.length).toBeLessThanOrEqual(40 * pages)
+  })
+})
