@@ -136,8 +136,8 @@ export const relationships = (example: HarvestExample) => ({
   ),
   relationshipPages: Options.text("relationship-pages").pipe(
     Options.withDescription(
-      "Follow each relationship's cursor for N more pages (40 descriptors each, one request per page) or all, saved " +
-        `as <out>/_relationships/<name>/<key>.json.\nExample: vt-harvest ${example.command} ${example.input} ` +
+      "Follow each relationship's cursor for N more pages (40 descriptors each, one request per page) or all (at " +
+        `most 16 MiB a record), saved as <out>/_relationships/<name>/<key>.json.\nExample: vt-harvest ${example.command} ${example.input} ` +
         `--relationships ${example.relationships[1]} --relationship-pages all`
     ),
     Options.optional
