@@ -10,8 +10,8 @@
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeParseError } from "./internal/parseError.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Objects and documents
@@ -341,8 +341,7 @@ export const Envelope = Schema.Struct({
  */
 export const decodeAttributes = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema, parseOptions)
-  return (object: VtObject): Either.Either<A, string> =>
-    Either.mapLeft(decode(object.attributes), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+  return (object: VtObject): Either.Either<A, string> => Either.mapLeft(decode(object.attributes), describeParseError)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

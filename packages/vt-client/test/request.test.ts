@@ -135,3 +135,27 @@ describe("body helpers", () => {
     assert.isTrue(Either.isLeft(internal.checkEnvelope({ data: { type: "file", id: "x", attributes: null } })))
   })
 })
+
+describe("describeParseError", () => {
+  it("names where and what, at most three places, never the schema's whole type", async () => {
+    const Schema = await import("effect/Schema")
+    const { describeParseError } = await import("../src/internal/parseError.js")
+    const Stats = Schema.Struct({ malicious: Schema.Number, harmless: Schema.Number })
+    const Document = Schema.Struct({ data: Schema.Struct({ attributes: Schema.Struct({ stats: Stats }) }) })
+    const decode = Schema.decodeUnknownEither(Document, { errors: "all" })
+    const bad = decode({ data: { attributes: { stats: { malicious: "7", harmless: null } } } })
+    assert.isTrue(bad._tag === "Left")
+    const text = bad._tag === "Left" ? describeParseError(bad.left) : ""
+    assert.strictEqual(
+      text,
+      "at data.attributes.stats.malicious: Expected number, actual \"7\"; " +
+        "at data.attributes.stats.harmless: Expected number, actual null"
+    )
+    const notObject = decode({ data: null })
+    assert.strictEqual(
+      notObject._tag === "Left" ? describeParseError(notObject.left) : "",
+      "at data: Expected an object, actual null"
+    )
+    assert.notInclude(text, "readonly")
+  })
+})

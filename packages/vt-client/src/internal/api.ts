@@ -5,12 +5,12 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as VtClient from "../VtClient.js"
 import * as VtError from "../VtError.js"
 import * as VtId from "../VtId.js"
 import type * as VtObject from "../VtObject.js"
+import { describeParseError } from "./parseError.js"
 import { checkEnvelope, encodeSegment } from "./request.js"
 
 /** @internal */
@@ -89,9 +89,7 @@ export const decode = <A, I>(
           new VtError.ResponseDecodeError({
             status: response.status,
             message: vt.redact(
-              `${describeRequest(vt, method, path)}: unexpected document: ${
-                ParseResult.TreeFormatter.formatErrorSync(error)
-              }`
+              `${describeRequest(vt, method, path)}: unexpected document: ${describeParseError(error)}`
             )
           })
         ),
