@@ -264,4 +264,50 @@ describe("download", () => {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
   })
+
+  it("the signed download link answers 404 (expired): that sample fails, is not recorded as not found, a rerun asks again", async () => {
+    const dir = suite.scratch()
+    const sample = VtEmulator.sample(13)
+    const server = http.createServer((request, response) => {
+      const url = request.url ?? ""
+      if (/^\/api\/v3\/files\/[0-9a-f]{64}\/download$/.test(url)) {
+        response.writeHead(302, { location: "/bucket/gone?token=expired" }).end()
+        return
+      }
+      // As VirusTotal's storage would say it, in an API error document.
+      response.writeHead(404, { "content-type": "application/json" }).end(
+        JSON.stringify({ error: { code: "NotFoundError", message: "no such object" } })
+      )
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`
+      fs.writeFileSync(path.join(dir, "in.txt"), `${sample.sha256}\n`)
+      const args = [
+        "download",
+        "in.txt",
+        "--download-dir",
+        "samples",
+        "--log-dir",
+        "log",
+        "--base-url",
+        base,
+        "--per-minute",
+        "60000",
+        "--retries",
+        "0",
+        "--no-progress",
+        "--no-quota-probe"
+      ]
+      const result = await runCli(args, { env: { VT_API_KEY: key }, cwd: dir })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain("summary: saved 0, not found 0, skipped 0, invalid 0, failed 1")
+      expect(fs.readdirSync(path.join(dir, "samples", "_not_found"))).toEqual([])
+      const again = await runCli(args, { env: { VT_API_KEY: key }, cwd: dir })
+      expect(again.stderr).toContain("failed 1")
+    } finally {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  })
 })

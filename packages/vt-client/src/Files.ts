@@ -16,7 +16,7 @@ import type * as Analysis from "./Analysis.js"
 import { analysisDescriptor, decode, refPath, withClient } from "./internal/api.js"
 import * as Multipart from "./internal/multipart.js"
 import type * as VtClient from "./VtClient.js"
-import type * as VtError from "./VtError.js"
+import * as VtError from "./VtError.js"
 import * as VtObject from "./VtObject.js"
 
 /**
@@ -166,8 +166,9 @@ export interface DownloadOptions {
  * `GET /files/{id}/download`: the file's bytes as they arrive, bounded (a premium privilege; other keys get 403
  * `ForbiddenError`). VirusTotal answers with a redirect to a signed storage URL: that is followed once, as a second
  * request through the same client (its middlewares see both), sent without the key, to whatever http(s) host it
- * names (plain http refused under an https API); a further redirect is an error. The bytes are not checked here:
- * compare their SHA-256 before trusting them (the CLI's `download` does, before keeping them).
+ * names (plain http refused under an https API); a further redirect is an error. A 404 from that URL is an
+ * `UnknownApiError`, not `NotFoundError`: VirusTotal has the file, the link did not serve it. The bytes are not
+ * checked here: compare their SHA-256 before trusting them (the CLI's `download` does, before keeping them).
  *
  * @since 0.2.0
  * @category requests
@@ -182,10 +183,20 @@ export const download = (
       const streamOptions = { maxBytes: options?.maxBytes, timeout: options?.timeout }
       const first = yield* vt.executeStream(HttpClientRequest.get(path), { ...streamOptions, redirects: "answer" })
       if (first.location === undefined) return first.body
+      // The file is known (the API redirected to it): a 404 now is the signed link's (expired, say), never "not
+      // found", which a caller would record for good.
       const stored = yield* vt.executeStream(HttpClientRequest.get(new URL(first.location)), {
         ...streamOptions,
         anonymous: true
-      })
+      }).pipe(Effect.catchTag("NotFoundError", (error) =>
+        Effect.fail(
+          new VtError.UnknownApiError({
+            status: error.status,
+            code: error.code,
+            message: `the download link of ${hash} answered 404 (expired?): ${error.message}`,
+            body: error.body
+          })
+        )))
       return stored.body
     })
   ))
