@@ -152,9 +152,12 @@ const post = (
   options: Command.Command.ParseConfig<typeof postFlags>,
   kind: Kinds.Kind,
   input: string,
-  send: (ref: VtObject.Ref) => Effect.Effect<{ readonly id: string }, VtError.VtError, VtClient.VtClient>
+  send: (ref: VtObject.Ref) => Effect.Effect<{ readonly id: string }, VtError.VtError, VtClient.VtClient>,
+  problem?: string
 ) =>
   Run.exitWith(Effect.gen(function*() {
+    // What is wrong before anything is sent (an empty comment), said without spending a request.
+    if (problem !== undefined) return yield* new Settings.UsageError({ message: problem })
     const id = yield* Either.mapLeft(
       kind.parse(input),
       (reason) => new Settings.UsageError({ message: `invalid ${kind.noun} ${Text.quote(input)}: ${reason}` })
@@ -191,12 +194,20 @@ export const commentAdd = Command.make("add", {
   kind: kindArg,
   id: idArg,
   text: Args.text({ name: "text" }).pipe(Args.withDescription("The comment; #words become its tags"))
-}, (options) => post("comment", options, options.kind, options.id, (ref) => Comments.add(ref, options.text))).pipe(
-  Command.withDescription(
-    "Post a comment on a file, URL, domain or IP address (one request); prints the new comment's id.\n" +
-      "Example: vt-harvest comment add files 44d88612fea8a8f36de82e1278abb02f \"EICAR test file #eicar\""
+}, (options) =>
+  post(
+    "comment",
+    options,
+    options.kind,
+    options.id,
+    (ref) => Comments.add(ref, options.text),
+    options.text.trim() === "" ? "the comment is empty; nothing was sent" : undefined
+  )).pipe(
+    Command.withDescription(
+      "Post a comment on a file, URL, domain or IP address (one request); prints the new comment's id.\n" +
+        "Example: vt-harvest comment add files 44d88612fea8a8f36de82e1278abb02f \"EICAR test file #eicar\""
+    )
   )
-)
 
 export const comment = Command.make("comment").pipe(
   Command.withDescription(
