@@ -14,7 +14,8 @@ const scratch = suite.scratch
 
 const osc = "\u001b]0;pwned\u0007"
 const csi = "\u001b[5;45m"
-const c1 = "\u009b5m\u009d0;c1\u009c"
+// And a bidirectional override, which shows the rest of a line reversed (a name that reads as another).
+const c1 = "\u009b5m\u009d0;c1\u009c\u202e"
 
 /** Fails if anything but our own sequences reached the terminal raw. */
 const expectNothingRaw = (output: string) => {
@@ -22,6 +23,7 @@ const expectNothingRaw = (output: string) => {
   expect(output).not.toContain("\u0007")
   expect(output).not.toContain(csi)
   expect(output).not.toMatch(/[\u0080-\u009f]/)
+  expect(output).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/)
   const ours = output.replace(/\u001b\[(?:K|0m|1;31m|31m|33m|2m)/g, "").replace(/[\r\n]/g, "")
   expect(ours).not.toMatch(/[\u0000-\u001f\u007f]/)
 }

@@ -113,7 +113,7 @@ export const formatJsonLine = (
   // JSON.stringify leaves DEL, the C1 controls (U+009B is a terminal's CSI) and U+2028/U+2029 as they are: escaped
   // here, so that `cat` or `tail -f` of the log cannot drive a terminal and every line stays one event.
   return JSON.stringify(record).replace(
-    /[\u007f-\u009f\u2028\u2029]/g,
+    /[\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
   )
 }

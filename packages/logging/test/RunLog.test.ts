@@ -65,6 +65,11 @@ describe("RunLog.formatLine", () => {
   it("keeps the message on one line, without control characters", () => {
     const line = RunLog.formatLine(at, LogLevel.Warning, "a\nb\r\nc\u001b[31md\u0000\u2028e\tf")
     assert.strictEqual(line, "2024-05-07 18:53:28,059 -  WARNING - a\\nb\\r\\nc\\u001b[31md\\u0000\\u2028e\\tf")
+    // A bidirectional override would show the line's end reversed: made visible too.
+    assert.strictEqual(
+      RunLog.formatLine(at, LogLevel.Warning, "file \u202egpj.exe \u2066x\u2069"),
+      "2024-05-07 18:53:28,059 -  WARNING - file \\u202egpj.exe \\u2066x\\u2069"
+    )
     assert.notMatch(line, /[\u0000-\u001f\u007f-\u009f]/)
   })
 })

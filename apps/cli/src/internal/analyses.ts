@@ -91,7 +91,8 @@ const count = (text: string) => (text === "" ? null : Number(text))
 
 // One line per analysis whatever the server sent (control characters, C1 included, become spaces), under the same
 // CSV rule as `summary`: a cell a spreadsheet would run as a formula is defused.
-const flat = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+const flat = (text: string) =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, " ")
 
 /**
  * The columns of each format: the CSV ones (and a table's), or in JSON the same with the store key after the id and

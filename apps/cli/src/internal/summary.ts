@@ -183,7 +183,7 @@ export const parseFields = (text: string): Either.Either<ReadonlyArray<Field>, s
   for (const [i, name] of names.entries()) {
     if (name === "") return Either.left(`field ${i + 1} is empty`)
     if (name.length > maxFieldLength) return Either.left(`field ${i + 1} is longer than ${maxFieldLength} characters`)
-    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) {
+    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(name)) {
       return Either.left(`field ${i + 1} has a control character`)
     }
     if ((named as ReadonlyArray<string>).includes(name)) {

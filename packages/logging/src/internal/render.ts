@@ -25,9 +25,10 @@ export const renderMessage = (message: unknown): string => Arr.ensure(message).m
 
 const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
 
-// C0 controls, DEL, C1 controls (U+009B is a terminal CSI) and the Unicode line/paragraph separators.
+// C0 controls, DEL, C1 controls (U+009B is a terminal CSI), the Unicode line/paragraph separators and the
+// bidirectional formatting characters (U+202E and its kin reorder what a line shows).
 
-const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
 
 /**
  * One line, no control characters: newlines become `\n`, other controls `\u00XX`. Ids in messages come from
