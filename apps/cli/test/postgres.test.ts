@@ -60,6 +60,13 @@ describe("--out postgres://", () => {
     const rows = summary.stdout.trim().split("\n")
     expect(rows[0]).toMatch(/^key,id,type,/)
     expect(rows.slice(1).map((row) => row.split(",")[0]).sort()).toEqual([...known].sort())
+
+    // A database that holds no store (no tables of vt-harvest) or cannot be reached: no store there, exit 2.
+    for (const store of [pg.url.replace(/\/postgres$/, "/template1"), "postgres://nobody:pw@127.0.0.1:1/nothing"]) {
+      const missing = await runCli(["summary", store], { cwd: dir })
+      expect(missing.code, `${missing.stderr} (${store})`).toBe(2)
+      expect(missing.stdout).toBe("")
+    }
   })
 
   it("a database that cannot be reached is a bad --out: exit 2, nothing sent", async () => {

@@ -133,6 +133,11 @@ describe("vt-harvest files --out s3://bucket/prefix", () => {
     const lines = summary.stdout.trim().split("\n")
     expect(lines[0]).toMatch(/^key,id,type,malicious/)
     expect(lines.slice(1).map((line) => line.split(",")[0]).sort()).toEqual([...known].sort())
+
+    // A bucket that does not exist is a store that does not exist: exit 2, as for a missing directory.
+    const missing = await runCli(["summary", "s3://no-such-bucket-here/x"], { env: awsEnv(), cwd: dir })
+    expect(missing.code).toBe(2)
+    expect(missing.stdout).toBe("")
   })
 
   it("exits 2 before sending anything for a bad s3:// URL, a missing bucket or a bad endpoint", async () => {

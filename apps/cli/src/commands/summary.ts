@@ -4,7 +4,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, Option, Ref, Stream } from "effect"
+import { Effect, Either, Layer, Option, Ref, Stream } from "effect"
 import * as Run from "../engine/Run.js"
 import * as Formats from "../internal/formats.js"
 import * as Settings from "../internal/settings.js"
@@ -52,7 +52,11 @@ export const summary = Command.make("summary", {
         return yield* new Settings.UsageError({ message: `no store at ${Text.quote(options.store)}: not a directory` })
       }
     }
-    const store = yield* Run.checkOut({ out: options.store, overwrite: false, gzip: false, readOnly: true })
+    // A store that cannot be opened (no such bucket, no database, no tables) is a store that does not exist: exit 2.
+    const store = Layer.mapError(
+      yield* Run.checkOut({ out: options.store, overwrite: false, gzip: false, readOnly: true }),
+      (error) => (error._tag === "UsageError" ? error : new Settings.UsageError({ message: error.message }))
+    )
     const problems = yield* Ref.make(0)
     const onProblem = (key: string, reason: string) =>
       Effect.zipRight(
