@@ -6,6 +6,7 @@ import { VtError } from "@vt-harvest/vt-client"
 import { Data, Effect } from "effect"
 import * as Text from "../internal/text.js"
 import * as Outcome from "./Outcome.js"
+import * as StoreHealth from "./StoreHealth.js"
 
 /** The key was refused (any 401 or 403, whatever the body): the run stops at once, exit status 3. */
 export class KeyRefused extends Data.TaggedError("KeyRefused")<{ readonly error: VtError.VtError }> {}
@@ -21,7 +22,7 @@ export type Stop = KeyRefused | Untrusted | StoreFailed
 
 /** A store operation whose failure stops the run. */
 export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
-  Effect.mapError(self, (error) => new StoreFailed({ error }))
+  Effect.mapError(Effect.tap(self, () => StoreHealth.answered), (error) => new StoreFailed({ error }))
 
 /** `Error: <status> <body>`, one line with control characters escaped, for the run log and the console. */
 export const describeError = (error: VtError.VtError): string => {

@@ -11,6 +11,7 @@ import { Context, Duration, Effect, Option, Queue, Ref, Stream } from "effect"
 import type { InputError } from "../internal/input.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
+import * as StoreHealth from "./StoreHealth.js"
 
 /** An item to work on, and where it came from for messages (`line 3, hash …`, `file "a.exe"`). */
 export interface Work<A> {
@@ -183,6 +184,8 @@ export const run = <A, B, R>(
 
     const decide = (work: Work<B>, key: ReportKey.ReportKey) =>
       Effect.gen(function*() {
+        // While the store does not answer (being tried again), no item is started: no request for what may not be kept.
+        yield* StoreHealth.ready
         if (spec.overwrite) return yield* fetch(work, key, undefined)
         const presence = yield* Failure.storeOrStop(spec.store.has(key))
         if (presence === "saved" && spec.stored !== undefined) {

@@ -36,6 +36,7 @@ import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
 import * as Pipeline from "./Pipeline.js"
 import * as Steps from "./Steps.js"
+import * as StoreHealth from "./StoreHealth.js"
 
 /** The options of every command that sends requests and writes to a store. */
 export interface CommonOptions extends Settings.LimitOptions {
@@ -92,7 +93,8 @@ export const checkOut = (
           overwrite,
           gzip,
           readOnly,
-          applicationName: "vt-harvest"
+          applicationName: "vt-harvest",
+          retry: StoreHealth.watched(ReportSinkPg.defaultRetry)
         })
     )
   }
@@ -112,7 +114,13 @@ export const checkOut = (
           new Settings.UsageError({ message: `cannot configure S3 from the environment: ${String(error)}` })
         )
       )
-      return ReportSinkS3.layer({ ...location, overwrite, gzip, readOnly }).pipe(Layer.provide(client))
+      return ReportSinkS3.layer({
+        ...location,
+        overwrite,
+        gzip,
+        readOnly,
+        retry: StoreHealth.watched(ReportSinkS3.defaultRetry)
+      }).pipe(Layer.provide(client))
     })
   }
   return out.trim() === ""
@@ -510,6 +518,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
     })
     return yield* program.pipe(
       Effect.scoped,
+      Effect.provideServiceEffect(StoreHealth.StoreHealth, StoreHealth.make),
       Effect.provide(Layer.mergeAll(prepared.client, prepared.stores, runLog)),
       Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(screen, color))),
       Logger.withMinimumLogLevel(LogLevel.Info)

@@ -12,6 +12,7 @@ import * as Analyses from "../internal/analyses.js"
 import * as Failure from "./Failure.js"
 import type * as Outcome from "./Outcome.js"
 import * as Pipeline from "./Pipeline.js"
+import * as StoreHealth from "./StoreHealth.js"
 
 const encoder = new TextEncoder()
 
@@ -25,13 +26,19 @@ const requestLabel = FiberRef.unsafeMake<string | undefined>(undefined)
 export const requesting = (label: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.locally(effect, requestLabel, label)
 
-/** Below the gate: logs each request that leaves, under the label its step gave it. */
+/**
+ * Below the gate: each request that leaves waits while the store does not answer (StoreHealth: none is spent on a
+ * report that may not be kept, also one already given its turn), and is logged under the label its step gave it.
+ */
 export const layerRequestLog: Layer.Layer<VtClient.VtClient, never, VtClient.VtClient> = VtClient.layerTransform(() =>
   Effect.succeed({
     request: (send) =>
-      Effect.flatMap(
-        FiberRef.get(requestLabel),
-        (label) => label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send)
+      Effect.zipRight(
+        StoreHealth.ready,
+        Effect.flatMap(
+          FiberRef.get(requestLabel),
+          (label) => label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send)
+        )
       )
   })
 )
