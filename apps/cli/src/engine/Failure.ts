@@ -22,7 +22,11 @@ export type Stop = KeyRefused | Untrusted | StoreFailed
 
 /** A store operation whose failure stops the run. */
 export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
-  Effect.mapError(Effect.tap(self, () => StoreHealth.answered), (error) => new StoreFailed({ error }))
+  Effect.matchEffect(self, {
+    onFailure: (error) => Effect.fail(new StoreFailed({ error })),
+    // A store that answers again (after StoreHealth closed the way) opens it.
+    onSuccess: (a) => (StoreHealth.failing() ? Effect.as(StoreHealth.answered, a) : Effect.succeed(a))
+  })
 
 /** `Error: <status> <body>`, one line with control characters escaped, for the run log and the console. */
 export const describeError = (error: VtError.VtError): string => {

@@ -185,7 +185,7 @@ export const run = <A, B, R>(
     const decide = (work: Work<B>, key: ReportKey.ReportKey) =>
       Effect.gen(function*() {
         // While the store does not answer (being tried again), no item is started: no request for what may not be kept.
-        yield* StoreHealth.ready
+        if (StoreHealth.failing()) yield* StoreHealth.whenReady(Effect.void)
         if (spec.overwrite) return yield* fetch(work, key, undefined)
         const presence = yield* Failure.storeOrStop(spec.store.has(key))
         if (presence === "saved" && spec.stored !== undefined) {

@@ -518,7 +518,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
     })
     return yield* program.pipe(
       Effect.scoped,
-      Effect.provideServiceEffect(StoreHealth.StoreHealth, StoreHealth.make),
+      StoreHealth.during,
       Effect.provide(Layer.mergeAll(prepared.client, prepared.stores, runLog)),
       Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(screen, color))),
       Logger.withMinimumLogLevel(LogLevel.Info)

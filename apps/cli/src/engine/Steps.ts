@@ -33,8 +33,7 @@ export const requesting = (label: string) => <A, E, R>(effect: Effect.Effect<A, 
 export const layerRequestLog: Layer.Layer<VtClient.VtClient, never, VtClient.VtClient> = VtClient.layerTransform(() =>
   Effect.succeed({
     request: (send) =>
-      Effect.zipRight(
-        StoreHealth.ready,
+      StoreHealth.whenReady(
         Effect.flatMap(
           FiberRef.get(requestLabel),
           (label) => label === undefined ? send : Effect.zipRight(Effect.logInfo(`requesting ${label}`), send)
