@@ -439,8 +439,10 @@ export const run = <S, R>(spec: Spec<S, R>) =>
       const logFile = yield* RunLog.RunLogFile
       // No quota for reports that cannot be kept: each store takes (and removes) a probe before the first request.
       for (const store of yield* spec.writable) {
-        yield* store.checkWritable.pipe(
-          Effect.mapError((error) =>
+        // Through storeOrStop as every store operation: a probe that succeeds after being tried again opens the way
+        // StoreHealth closed meanwhile.
+        yield* Failure.storeOrStop(store.checkWritable).pipe(
+          Effect.mapError(({ error }) =>
             new Settings.UsageError({
               message: `cannot write to --out ${showOut(common.out)}: ${error.message}; nothing was sent`
             })

@@ -1,0 +1,50 @@
+// StoreHealth on its own: a store operation retried through a watched schedule closes the way to requests; the
+// operation succeeding, through storeOrStop as every store operation of the engine, opens it again.
+import { assert, describe, it } from "@effect/vitest"
+import { ReportSink } from "@vt-harvest/report-sink"
+import { Effect, Fiber, Ref, Schedule } from "effect"
+import * as Failure from "../src/engine/Failure.js"
+import * as StoreHealth from "../src/engine/StoreHealth.js"
+
+/** An operation that fails `failures` times, then succeeds, retried with the watched schedule. */
+const flaky = (failures: Ref.Ref<number>) =>
+  Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
+    left > 0
+      ? Effect.fail(new ReportSink.SinkError({ operation: "write", message: "connection refused" }))
+      : Effect.void).pipe(Effect.retry(StoreHealth.watched(Schedule.recurs(5))))
+
+describe("StoreHealth", () => {
+  it.effect("closed while an operation is retried, open again once it succeeds through storeOrStop", () =>
+    StoreHealth.during(Effect.gen(function*() {
+      const failures = yield* Ref.make(1)
+      const gate = yield* Ref.make(0)
+      assert.isFalse(StoreHealth.failing())
+      // The operation fails once: the way closes; a request meanwhile waits.
+      yield* Effect.ignore(
+        Effect.flatMap(
+          Ref.getAndUpdate(failures, (n) => n - 1),
+          () => Effect.fail(new ReportSink.SinkError({ operation: "write", message: "down" }))
+        ).pipe(
+          Effect.retry(StoreHealth.watched(Schedule.recurs(0)))
+        )
+      )
+      assert.isTrue(StoreHealth.failing())
+      const waiting = yield* Effect.fork(StoreHealth.whenReady(Ref.update(gate, (n) => n + 1)))
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* Ref.get(gate), 0)
+      // A later operation (the start-up probe, a write) succeeds after being tried again: the way opens.
+      yield* Ref.set(failures, 2)
+      yield* Failure.storeOrStop(flaky(failures))
+      assert.isFalse(StoreHealth.failing())
+      yield* Fiber.join(waiting)
+      assert.strictEqual(yield* Ref.get(gate), 1)
+    })))
+
+  it.effect("outside a run nothing waits and nothing is kept", () =>
+    Effect.gen(function*() {
+      const failures = yield* Ref.make(2)
+      yield* Failure.storeOrStop(flaky(failures))
+      assert.isFalse(StoreHealth.failing())
+      assert.strictEqual(yield* StoreHealth.whenReady(Effect.succeed(1)), 1)
+    }))
+})
