@@ -10,6 +10,7 @@ import { hashes, runCli, tempDir } from "./helpers.js"
 
 const key = "endless-test-key-7d2f"
 const [hash] = hashes(1, true, "endless")
+const cycling = "c1".repeat(32)
 let server: http.Server
 let url: string
 const requests: Array<string> = []
@@ -34,11 +35,19 @@ beforeAll(async () => {
       response.writeHead(200, { "content-type": "application/json" })
       response.end(body)
     }
-    if (target.pathname.endsWith(`/files/${hash}`)) {
+    if (target.pathname.includes(`/files/${cycling}/relationships/`)) {
+      // c1 → c2 → c1: a cycle.
+      return send(JSON.stringify({
+        data: [{ type: "domain", id: `c${cursor}.example` }],
+        meta: { cursor: cursor === 1 ? "c2" : "c1" }
+      }))
+    }
+    if (target.pathname.endsWith(`/files/${hash}`) || target.pathname.endsWith(`/files/${cycling}`)) {
+      const id = target.pathname.endsWith(hash!) ? hash : cycling
       return send(JSON.stringify({
         data: {
           type: "file",
-          id: hash,
+          id,
           attributes: {},
           relationships: { contacted_domains: { data: [{ type: "domain", id: "a.example" }], meta: { cursor: "c1" } } }
         }
@@ -101,6 +110,25 @@ describe("a server that never stops handing out pages", () => {
     requests.length = 0
     const again = await run(dir, args)
     expect(again.code).toBe(0)
+    expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 1")
+    expect(requests).toEqual([])
+  })
+
+  it("a relationship whose cursors go round ends at the repeat, kept as complete: a rerun asks nothing", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), `${cycling}\n`)
+    requests.length = 0
+    const args = ["files", "in.txt", "--relationships", "contacted_domains", "--relationship-pages", "all"]
+    const result = await run(dir, args)
+    expect(result.code, result.stderr).toBe(0)
+    expect(requests.filter((p) => p.includes("/relationships/"))).toHaveLength(2)
+    const record = JSON.parse(
+      fs.readFileSync(path.join(dir, "out", "_relationships", "contacted_domains", `${cycling}.json`), "utf8")
+    ) as { meta: { pages: number; truncated: boolean } }
+    expect(record.meta.pages).toBe(2)
+    expect(record.meta.truncated).toBe(true)
+    requests.length = 0
+    const again = await run(dir, args)
     expect(again.stderr).toContain("summary: saved 0, not found 0, skipped 1")
     expect(requests).toEqual([])
   })

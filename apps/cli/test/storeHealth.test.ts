@@ -40,6 +40,30 @@ describe("StoreHealth", () => {
       assert.strictEqual(yield* Ref.get(gate), 1)
     })))
 
+  it.live("another fiber's operation succeeding meanwhile (a read while writes fail) does not open the way", () =>
+    StoreHealth.during(Effect.gen(function*() {
+      const failures = yield* Ref.make(1)
+      // Fails once and is retried in a fiber of its own, which waits for the store before its next attempt.
+      const store = yield* Ref.make(false)
+      const write = Effect.flatMap(
+        Ref.get(store),
+        (up) => up ? Effect.void : Effect.fail(new ReportSink.SinkError({ operation: "write", message: "down" }))
+      ).pipe(
+        Effect.tapError(() => Ref.update(failures, (n) => n + 1)),
+        Effect.retry(StoreHealth.watched(Schedule.spaced("10 millis")))
+      )
+      const writer = yield* Effect.fork(Failure.storeOrStop(write))
+      yield* Effect.sleep("5 millis")
+      assert.isTrue(StoreHealth.failing())
+      // A read of another fiber succeeds: still closed.
+      yield* Failure.storeOrStop(Effect.void)
+      assert.isTrue(StoreHealth.failing())
+      // The write succeeds: open.
+      yield* Ref.set(store, true)
+      yield* Fiber.join(writer)
+      assert.isFalse(StoreHealth.failing())
+    })))
+
   it.effect("outside a run nothing waits and nothing is kept", () =>
     Effect.gen(function*() {
       const failures = yield* Ref.make(2)

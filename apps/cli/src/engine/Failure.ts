@@ -23,8 +23,9 @@ export type Stop = KeyRefused | Untrusted | StoreFailed
 /** A store operation whose failure stops the run. */
 export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
   Effect.matchEffect(self, {
+    // A failure stops the run: the way stays closed until it ends.
     onFailure: (error) => Effect.fail(new StoreFailed({ error })),
-    // A store that answers again (after StoreHealth closed the way) opens it.
+    // An operation that succeeds while StoreHealth has the way closed tells it.
     onSuccess: (a) => (StoreHealth.failing() ? Effect.as(StoreHealth.answered, a) : Effect.succeed(a))
   })
 

@@ -7,12 +7,14 @@
  * One state for the process, that of the run in progress (`during`): it is asked on every request and every store
  * operation, and a plain check costs nothing there, where looking a service up in the context would.
  */
-import { Effect, Schedule } from "effect"
+import { Effect, type FiberId, Schedule } from "effect"
 import * as Text from "../internal/text.js"
 
 interface State {
   failing: boolean
   readonly latch: Effect.Latch
+  /** The fibers whose store operation is being tried again: the way opens when the last of them succeeds. */
+  readonly retrying: Set<FiberId.FiberId>
 }
 
 let current: State | undefined
@@ -24,23 +26,24 @@ export const during = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, 
   Effect.acquireUseRelease(
     Effect.map(Effect.makeLatch(true), (latch) => {
       const previous = current
-      current = { failing: false, latch }
+      current = { failing: false, latch, retrying: new Set() }
       return previous
     }),
     () => self,
     (previous) => Effect.sync(() => void (current = previous))
   )
 
+// The flag and the latch change together, in one step: a fiber never sees the one without the other.
 const retrying = (error: unknown): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.fiberIdWith((fiber) => {
     const state = current
-    if (state === undefined || state.failing) return Effect.void
+    if (state === undefined) return Effect.void
+    state.retrying.add(fiber)
+    if (state.failing) return Effect.void
     state.failing = true
-    return Effect.zipRight(
-      state.latch.close,
-      Effect.logWarning(
-        `the store does not answer (${describe(error)}): trying again for up to 5 minutes; no request is sent meanwhile`
-      )
+    state.latch.unsafeClose()
+    return Effect.logWarning(
+      `the store does not answer (${describe(error)}): trying again for up to 5 minutes; no request is sent meanwhile`
     )
   })
 
@@ -51,12 +54,18 @@ export const watched = <Out>(schedule: Schedule.Schedule<Out, unknown>): Schedul
 /** Whether the store does not answer now. */
 export const failing = (): boolean => current?.failing === true
 
-/** A store operation succeeded: the way is open again if it was closed. */
-export const answered: Effect.Effect<void> = Effect.suspend(() => {
+/**
+ * A store operation of this fiber ended (succeeded, or failed for good): once none is being tried again, the way is
+ * open. Another fiber's operation succeeding meanwhile (a read while writes fail) opens nothing.
+ */
+export const answered: Effect.Effect<void> = Effect.fiberIdWith((fiber) => {
   const state = current
   if (state === undefined || !state.failing) return Effect.void
+  state.retrying.delete(fiber)
+  if (state.retrying.size > 0) return Effect.void
   state.failing = false
-  return Effect.zipRight(state.latch.open, Effect.logInfo("the store answers again: requests resume"))
+  state.latch.unsafeOpen()
+  return Effect.logInfo("the store answers again: requests resume")
 })
 
 /** `self` once the store answers: at once when it does (a plain check), else when it answers again. */

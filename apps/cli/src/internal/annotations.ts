@@ -87,7 +87,7 @@ export const harvest = (
         Effect.gen(function*() {
           // Held until kept as one record: at most Steps.maxGathered of items, whatever the pages say.
           const gathering = Steps.gathering((item: { readonly data: VtObject.VtObject }) =>
-            JSON.stringify(item.data).length
+            Buffer.byteLength(JSON.stringify(item.data))
           )
           const items = yield* Steps.requesting(`${annotation.command} of ${work.value}`)(
             Stream.runCollect(gathering.take(annotation.list(kind.ref(work.value), listOptions)))

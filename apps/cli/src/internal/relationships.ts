@@ -191,9 +191,12 @@ export const keepFurtherPages = (
         ? undefined
         : cursorOf({ data: last.data, meta: last.meta, links: last.links })
       if (remaining !== undefined) meta.cursor = remaining
-      // Cut at the bound: as much as any run keeps (`truncated`), so that a rerun does not fetch it all again.
+      // Cut at the bound, or ended by the client with a cursor left (a page naming one already followed, or one with
+      // no items): as much as any run keeps (`truncated`), so that a rerun does not fetch it all again.
       const cut = gathering.cut() && remaining !== undefined
-      if (cut) meta.truncated = true
+      const endedEarly = remaining !== undefined &&
+        (request.pages === "all" || followed.pages < request.pages)
+      if (cut || endedEarly) meta.truncated = true
       const body = new TextEncoder().encode(JSON.stringify({ data: followed.data, meta }))
       if (cut) {
         yield* Effect.logWarning(
