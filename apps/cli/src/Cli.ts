@@ -127,16 +127,19 @@ export const helpModel = (programVersion: string = version): HelpText.Model => (
   commands: specs()
 })
 
-/** Every option name a command line starting with `first` may use: the command's and its subcommands', or all. */
-const knownOptions = (first: string | undefined): ReadonlySet<string> => {
-  const names = (spec: HelpText.CommandSpec): Array<string> => [
-    ...spec.options.flatMap((option) => option.names),
-    ...spec.subcommands.flatMap(names)
+/**
+ * Every option name a command line starting with `first` may use (the command's and its subcommands', or all), and
+ * whether it takes a value.
+ */
+const knownOptions = (first: string | undefined): ReadonlyMap<string, boolean> => {
+  const options = (spec: HelpText.CommandSpec): Array<readonly [string, boolean]> => [
+    ...spec.options.flatMap((option) => option.names.map((name) => [name, option.value !== undefined] as const)),
+    ...spec.subcommands.flatMap(options)
   ]
   const chosen = specs().filter((spec) =>
     first === undefined || !commandNames.includes(first) || spec.path[0] === first
   )
-  return new Set(["--help", "--version", "--completions", ...chosen.flatMap(names)])
+  return new Map([["--help", false], ["--version", false], ["--completions", true], ...chosen.flatMap(options)])
 }
 
 /**
@@ -161,9 +164,11 @@ const preflight = (args: ReadonlyArray<string>): Effect.Effect<string | undefine
   // An unknown option given with its value (`--api-key=…`) is named without the value, which may be a secret
   // typed in the wrong place; @effect/cli would echo the whole argument.
   // (The options are read from the help model only for a command line that has such an argument.)
-  let known: ReadonlySet<string> | undefined
-  const unknown = head.find((arg) =>
-    /^--[^=]+=/.test(arg) && !(known ??= knownOptions(first)).has(arg.slice(0, arg.indexOf("=")))
+  let known: ReadonlyMap<string, boolean> | undefined
+  // The value of an option that takes one (`--fields --x=y`…) is not an option.
+  const unknown = head.find((arg, i) =>
+    /^--[^=]+=/.test(arg) && !(known ??= knownOptions(first)).has(arg.slice(0, arg.indexOf("="))) &&
+    !(i > 0 && known.get(head[i - 1]!) === true)
   )
   if (unknown !== undefined) {
     const name = unknown.slice(0, unknown.indexOf("="))

@@ -152,6 +152,11 @@ describe("help", () => {
         /^vt-harvest: unknown option "--(?:api-key|token)" \(its value is not shown\); see /
       )
     }
+    // The value of an option that takes one is not an option, whatever it looks like.
+    const value = await runCli(["files", "in.txt", "--api-key-file", "--x=y"], { env: { VT_API_KEY: "k" } })
+    expect(value.code).toBe(2)
+    expect(value.stderr).not.toContain("unknown option")
+    expect(value.stderr).toContain("--api-key-file")
     // A known option with its value is left to the parser.
     const known = await runCli(["files", "missing.txt", "--out=o", "--no-progress"], { env: { VT_API_KEY: "k" } })
     expect(known.code).toBe(2)

@@ -56,6 +56,15 @@ describe("urls, domains, ips", () => {
     expect(result.stderr).toContain("line 1: invalid URL")
     expect(result.stderr).toContain("not UTF-8")
     expect(server.requests.filter((r) => r.path.includes("/urls/"))).toEqual([])
+
+    // A sequence cut short by the end of the input (no line break after it) is not dropped either.
+    fs.writeFileSync(
+      path.join(dir, "cut.txt"),
+      Buffer.concat([Buffer.from("https://example.com/x"), Buffer.from([0xe2, 0x82])])
+    )
+    const cut = await run(dir, ["urls", "cut.txt", "-o", "out"])
+    expect(cut.stderr).toContain("saved 0, not found 0, skipped 0, invalid 1")
+    expect(server.requests.filter((r) => r.path.includes("/urls/"))).toEqual([])
   })
 
   it("domains: lower-cased before they are requested and saved", async () => {

@@ -61,7 +61,21 @@ export const lines = (source: string): Stream.Stream<Line, InputError> =>
     // they die young. A million-line resume peaks under 180 MiB (bench/RESULTS.md (c)); it was 200 to 260 MiB.
     () => (isStdin(source) ? process.stdin : fs.createReadStream(source, { highWaterMark: 16 * 1024 })),
     (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
-  ).pipe(Stream.decodeText("utf-8"), splitLines(source))
+  ).pipe(decodeUtf8, splitLines(source))
+
+/**
+ * UTF-8 text as it arrives, the decoder flushed at the end: a sequence the input cuts short there becomes U+FFFD (and
+ * its line invalid) instead of being dropped, which would change the line's meaning (a URL would be another URL).
+ */
+const decodeUtf8 = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<string, E, R> =>
+  Stream.suspend(() => {
+    const decoder = new TextDecoder("utf-8")
+    return bytes.pipe(
+      Stream.map((chunk) => decoder.decode(chunk, { stream: true })),
+      Stream.concat(Stream.sync(() => decoder.decode())),
+      Stream.filter((text) => text !== "")
+    )
+  })
 
 /** Splits decoded text on LF (a CR before it dropped), refusing binary data and unbounded lines. */
 const splitLines =
