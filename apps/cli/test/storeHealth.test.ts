@@ -11,7 +11,7 @@ const flaky = (failures: Ref.Ref<number>) =>
   Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
     left > 0
       ? Effect.fail(new ReportSink.SinkError({ operation: "write", message: "connection refused" }))
-      : Effect.void).pipe(Effect.retry(StoreHealth.watched(Schedule.recurs(5))))
+      : Effect.void).pipe(Effect.retry(StoreHealth.watched(Schedule.recurs(5), () => true)))
 
 describe("StoreHealth", () => {
   it.effect("closed while an operation is retried, open again once it succeeds through storeOrStop", () =>
@@ -25,7 +25,7 @@ describe("StoreHealth", () => {
           Ref.getAndUpdate(failures, (n) => n - 1),
           () => Effect.fail(new ReportSink.SinkError({ operation: "write", message: "down" }))
         ).pipe(
-          Effect.retry(StoreHealth.watched(Schedule.recurs(0)))
+          Effect.retry(StoreHealth.watched(Schedule.recurs(0), () => true))
         )
       )
       assert.isTrue(StoreHealth.failing())
@@ -50,7 +50,7 @@ describe("StoreHealth", () => {
         (up) => up ? Effect.void : Effect.fail(new ReportSink.SinkError({ operation: "write", message: "down" }))
       ).pipe(
         Effect.tapError(() => Ref.update(failures, (n) => n + 1)),
-        Effect.retry(StoreHealth.watched(Schedule.spaced("10 millis")))
+        Effect.retry(StoreHealth.watched(Schedule.spaced("10 millis"), () => true))
       )
       const writer = yield* Effect.fork(Failure.storeOrStop(write))
       yield* Effect.sleep("5 millis")
@@ -61,6 +61,16 @@ describe("StoreHealth", () => {
       // The write succeeds: open.
       yield* Ref.set(store, true)
       yield* Fiber.join(writer)
+      assert.isFalse(StoreHealth.failing())
+    })))
+
+  it.effect("a failure the store does not try again (a 501 it answers otherwise, a refusal) closes nothing", () =>
+    StoreHealth.during(Effect.gen(function*() {
+      yield* Effect.ignore(
+        Effect.fail(new ReportSink.SinkError({ operation: "write", message: "501" })).pipe(
+          Effect.retry({ schedule: StoreHealth.watched(Schedule.recurs(3), () => false), while: () => false })
+        )
+      )
       assert.isFalse(StoreHealth.failing())
     })))
 

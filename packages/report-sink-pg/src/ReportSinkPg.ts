@@ -80,6 +80,19 @@ export interface Options extends ReportSink.Options {
 }
 
 /**
+ * Whether a failure a `retry` schedule is fed (a failed statement) is one the sink tries again: a connection lost or
+ * refused, the server shutting down or out of connections, a serialization failure or deadlock. The schedule is
+ * stepped for every failure; this says which ones it will be asked to wait on.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const isTransient = (failure: unknown): boolean => {
+  const cause = typeof failure === "object" && failure !== null && "cause" in failure ? failure.cause : undefined
+  return cause !== undefined && isTransientCause(cause)
+}
+
+/**
  * Exponential backoff from 200 ms, each wait at most 20 s, with jitter, for up to 5 minutes: a database restarting
  * or failing over loses nothing, while one that stays down fails the operation with a {@link ReportSink.SinkError}.
  *

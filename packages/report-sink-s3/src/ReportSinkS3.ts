@@ -145,6 +145,16 @@ export interface Options extends ReportSink.Options {
 }
 
 /**
+ * Whether a failure a `retry` schedule is fed (a failed S3 request) is one the sink tries again: no answer in time,
+ * 5xx but 501, 408, 429, a connection refused or reset… The schedule is stepped for every failure; this says which
+ * ones it will be asked to wait on.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const isTransient: (error: unknown) => boolean = internal.isRetryable
+
+/**
  * Exponential backoff from 200 ms, each wait at most 20 s, with jitter, for up to 5 minutes: a store that is down
  * for a few minutes loses nothing, while one that stays down fails the operation with a {@link ReportSink.SinkError}.
  *

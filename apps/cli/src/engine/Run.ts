@@ -94,7 +94,7 @@ export const checkOut = (
           gzip,
           readOnly,
           applicationName: "vt-harvest",
-          retry: StoreHealth.watched(ReportSinkPg.defaultRetry)
+          retry: StoreHealth.watched(ReportSinkPg.defaultRetry, ReportSinkPg.isTransient)
         })
     )
   }
@@ -119,7 +119,7 @@ export const checkOut = (
         overwrite,
         gzip,
         readOnly,
-        retry: StoreHealth.watched(ReportSinkS3.defaultRetry)
+        retry: StoreHealth.watched(ReportSinkS3.defaultRetry, ReportSinkS3.isTransient)
       }).pipe(Layer.provide(client))
     })
   }

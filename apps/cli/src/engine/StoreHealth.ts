@@ -47,9 +47,15 @@ const retrying = (error: unknown): Effect.Effect<void> =>
     )
   })
 
-/** `schedule` (a store's retry policy) telling the run's store health of each failure it retries. */
-export const watched = <Out>(schedule: Schedule.Schedule<Out, unknown>): Schedule.Schedule<Out, unknown> =>
-  Schedule.tapInput(schedule, retrying)
+/**
+ * `schedule` (a store's retry policy) telling the run's store health of each failure it will wait on: those
+ * `transient` says the store tries again (a schedule is stepped for every failure, also one that is not retried).
+ */
+export const watched = <Out>(
+  schedule: Schedule.Schedule<Out, unknown>,
+  transient: (failure: unknown) => boolean
+): Schedule.Schedule<Out, unknown> =>
+  Schedule.tapInput(schedule, (failure) => (transient(failure) ? retrying(failure) : Effect.void))
 
 /** Whether the store does not answer now. */
 export const failing = (): boolean => current?.failing === true
