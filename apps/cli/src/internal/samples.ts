@@ -26,17 +26,16 @@ const sampleName = /^[0-9a-f]{64}$/
 
 const describeCause = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-const attempt = <A>(operation: string, key: string | undefined, f: () => Promise<A>) =>
-  Effect.tryPromise({
-    try: f,
-    catch: (cause) =>
-      new ReportSink.SinkError({
-        operation,
-        ...(key === undefined ? {} : { key }),
-        message: describeCause(cause),
-        cause
-      })
+const sinkError = (operation: string, key: string | undefined) => (cause: unknown) =>
+  new ReportSink.SinkError({
+    operation,
+    ...(key === undefined ? {} : { key }),
+    message: describeCause(cause),
+    cause
   })
+
+const attempt = <A>(operation: string, key: string | undefined, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: sinkError(operation, key) })
 
 const isFile = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() === true
 
@@ -56,16 +55,7 @@ export const primitives = (directory: string): StorePrimitives.StorePrimitives =
     }
   }
   const checked = <A>(operation: string, key: string | undefined, f: () => A) =>
-    Effect.try({
-      try: f,
-      catch: (cause) =>
-        new ReportSink.SinkError({
-          operation,
-          ...(key === undefined ? {} : { key }),
-          message: describeCause(cause),
-          cause
-        })
-    })
+    Effect.try({ try: f, catch: sinkError(operation, key) })
   const writeAtomic = async (kind: StorePrimitives.Kind, key: string, bytes: Uint8Array) => {
     const target = file(kind, key)
     refuseLink(kind)
