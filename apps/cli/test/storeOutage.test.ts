@@ -3,6 +3,7 @@
 // the store answers again.
 import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
+import type * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import S3rver from "s3rver"
@@ -23,7 +24,14 @@ const s3 = async (port: number) => {
     configureBuckets: [{ name: bucket, configs: [] }]
   })
   const address = await server.run()
-  return { server, port: address.port }
+  // Gone for good: the listener closed and every open connection cut (a keep-alive connection would otherwise go on
+  // serving requests after close()).
+  const stop = async () => {
+    const closing = server.close()
+    ;(server as unknown as { httpServer: http.Server }).httpServer.closeAllConnections()
+    await closing
+  }
+  return { stop, port: address.port }
 }
 
 beforeAll(async () => {
@@ -82,7 +90,9 @@ describe("the store stops answering mid-run", () => {
     })
     // A few reports kept, then the store goes away.
     await until(() => (logText().match(/ - saved /g) ?? []).length >= 3)
-    await store.server.close()
+    // Gone for good: the listener closed and every open connection cut (a keep-alive connection would otherwise go
+    // on serving the run's requests after close()).
+    await store.stop()
     await until(() => logText().includes("the store does not answer")).catch((error) => {
       throw new Error(`${error}\n${logText()}`)
     })
@@ -103,7 +113,7 @@ describe("the store stops answering mid-run", () => {
       expect(new Set(asked).size).toBe(ids.length)
       expect(asked).toHaveLength(ids.length)
     } finally {
-      await store.server.close()
+      await store.stop()
     }
   }, 60_000)
 })
