@@ -29,6 +29,17 @@ export const notFoundDirectory = "_not_found"
 export const analysesDirectory = "_analyses"
 
 /**
+ * The sub-directory (or key prefix) of a store that holds the uploads `vt-harvest scan` made, itself a store with the
+ * same layout keyed by the uploaded file's SHA-256: which analysis the last upload of that content started, and
+ * whether it was seen completed. A scan that finds an upload whose analysis is not completed waits for it again
+ * instead of uploading the file once more. Listing the store it sits in does not descend into it.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const uploadsDirectory = "_uploads"
+
+/**
  * The sub-directory (or key prefix) holding relationship pages beyond the first: `_relationships/<name>/` is itself
  * a store with the same layout, one record per object key holding the further pages of that relationship (the first
  * page stays in the report, under `data.relationships`). Listing the store it sits in does not descend into it.
