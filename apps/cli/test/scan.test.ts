@@ -341,6 +341,15 @@ describe("vt-harvest scan", () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, "out", "_analyses", saved), "utf8")).data.attributes.status)
       .toBe("queued")
     expect(readJsonFiles(path.join(dir, "out"))).toEqual([])
+    expect(result.stderr).toContain("or scan the file again later (it is not uploaded again while its analysis runs)")
+    // As the message says: scanned again, the file is not uploaded again; the same analysis is waited for.
+    const analysisPath = requests().find((r) => r.startsWith("GET /api/v3/analyses/"))
+    server.clearLog()
+    const again = await scan(dir, ["slow.bin", "--wait-timeout", "1"])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 0, failed 1")
+    expect(uploadsOf(requests())).toEqual([])
+    expect(requests()).toContain(analysisPath)
   })
 
   for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
@@ -366,6 +375,105 @@ describe("vt-harvest scan", () => {
       expect(logText(dir)[0]).toContain("stopped by a signal")
     })
   }
+
+  const uploadRecord = (dir: string, sha: string) =>
+    JSON.parse(fs.readFileSync(path.join(dir, "out", "_uploads", `${sha}.json`), "utf8"))
+
+  it("a scan stopped while waiting does not upload the file again: the next one waits for that analysis", async () => {
+    const dir = tempDir()
+    const [unknown] = contents(1, false, "resumed")
+    fs.writeFileSync(path.join(dir, "waiting.bin"), unknown)
+    const sha = sha256(unknown)
+    // The analysis takes three seconds; the first poll would come a minute after the upload.
+    server.update({ analysisQueuedMs: 1_000, analysisCompletedMs: 3_000 })
+    const { child, done } = startCli(
+      ["scan", "waiting.bin", "-o", "out", "--base-url", server.url, "--per-minute", "60000", "--poll-interval", "60"],
+      { env: { VT_API_KEY: key }, cwd: dir }
+    )
+    const record = path.join(dir, "out", "_uploads", `${sha}.json`)
+    while (!fs.existsSync(record)) await new Promise((resolve) => setTimeout(resolve, 20))
+    child.kill("SIGTERM")
+    expect((await done).code).toBe(143)
+    const { analysis_id: analysisId } = uploadRecord(dir, sha)
+    expect(uploadRecord(dir, sha)).toEqual({ analysis_id: analysisId, status: "uploaded" })
+    expect(analysisId).toMatch(/==$/)
+
+    // Run again at once: VirusTotal has no report yet, so the run polls that analysis until it completes, then saves
+    // the report.
+    server.clearLog()
+    const again = await scan(dir, ["waiting.bin"])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stderr).toContain("summary: uploaded 0, known 0, analysed 1, saved 1, skipped 0, failed 0")
+    const requested = requests()
+    expect(uploadsOf(requested)).toEqual([])
+    expect(requested[0]).toBe(`GET /api/v3/files/${sha}`)
+    expect(new Set(requested.slice(1, -1))).toEqual(new Set([`GET /api/v3/analyses/${encodeURIComponent(analysisId)}`]))
+    expect(requested.at(-1)).toBe(`GET /api/v3/files/${sha}`)
+    expect(logText(dir).join("")).toContain(
+      `"waiting.bin" was uploaded by an earlier run: waiting for its analysis ${analysisId}`
+    )
+    expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha}.json`])
+    expect(uploadRecord(dir, sha)).toEqual({ analysis_id: analysisId, status: "completed" })
+
+    // Its report gone, and VirusTotal without it (the emulator forgets its uploads): the completed upload is not
+    // waited for again, the file is uploaded afresh.
+    fs.rmSync(path.join(dir, "out", `${sha}.json`))
+    server.reset()
+    server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0, faults: {} })
+    const fresh = await scan(dir, ["waiting.bin", "--no-wait"])
+    expect(fresh.code, fresh.stderr).toBe(0)
+    expect(requests()).toEqual([`GET /api/v3/files/${sha}`, "POST /api/v3/files"])
+    expect(uploadRecord(dir, sha).status).toBe("uploaded")
+    expect(uploadRecord(dir, sha).analysis_id).not.toBe(analysisId)
+  })
+
+  it("--no-wait remembers the upload: a later scan waits for it, and another --no-wait sends nothing", async () => {
+    const dir = tempDir()
+    const [unknown] = contents(1, false, "later")
+    fs.writeFileSync(path.join(dir, "a.bin"), unknown)
+    const sha = sha256(unknown)
+    server.update({ analysisQueuedMs: 1_000, analysisCompletedMs: 3_000 })
+    expect((await scan(dir, ["a.bin", "--no-wait"])).code).toBe(0)
+    const analysisId = uploadRecord(dir, sha).analysis_id
+    server.clearLog()
+    const twice = await scan(dir, ["a.bin", "--no-wait"])
+    expect(twice.code).toBe(0)
+    expect(twice.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 1, failed 0, requests 1")
+    expect(logText(dir).join("")).toContain(
+      `skipped "a.bin": uploaded by an earlier run, analysis ${analysisId} not completed yet (--no-wait)`
+    )
+    server.clearLog()
+    const waited = await scan(dir, ["a.bin"])
+    expect(waited.stderr).toContain("summary: uploaded 0, known 0, analysed 1, saved 1, skipped 0, failed 0")
+    expect(uploadsOf(requests())).toEqual([])
+  })
+
+  it("an upload record that is not one, or names an analysis VirusTotal does not know, leads to a fresh upload", async () => {
+    const dir = tempDir()
+    const [first, second] = contents(2, false, "records")
+    fs.writeFileSync(path.join(dir, "a.bin"), first)
+    fs.writeFileSync(path.join(dir, "b.bin"), second)
+    fs.mkdirSync(path.join(dir, "out", "_uploads"), { recursive: true })
+    fs.writeFileSync(
+      path.join(dir, "out", "_uploads", `${sha256(first)}.json`),
+      JSON.stringify({ analysis_id: "../../etc/passwd\u001b]0;x", status: "uploaded" })
+    )
+    const unknownId = Buffer.from(`${"0".repeat(32)}:1700000000`).toString("base64")
+    fs.writeFileSync(
+      path.join(dir, "out", "_uploads", `${sha256(second)}.json`),
+      JSON.stringify({ analysis_id: unknownId, status: "uploaded" })
+    )
+    const result = await scan(dir, ["a.bin", "b.bin"])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain("summary: uploaded 2, known 0, analysed 2, saved 2, skipped 0, failed 0")
+    expect(result.stderr).toContain(
+      `_uploads/${sha256(first)}.json is not a record of an upload: "a.bin" is uploaded again`
+    )
+    expect(result.stderr).toContain(`analysis ${unknownId} of "b.bin" is unknown to VirusTotal: uploading again`)
+    expect(result.stderr).not.toMatch(noControl)
+    expect(uploadsOf(requests())).toHaveLength(2)
+    expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(first)}.json`, `${sha256(second)}.json`].sort())
+  })
 
   it("--help describes the command with an example, without control characters", async () => {
     const result = await runCli(["scan", "--help"])
@@ -423,7 +531,8 @@ describe("vt-harvest scan --out s3://bucket/prefix", () => {
     expect(await objectKeys("runs/")).toEqual([
       `runs/scan/${sha256(known)}.json`,
       `runs/scan/${sha256(unknown)}.json`,
-      `runs/scan/_analyses/${analysisKey(analysisId)}.json`
+      `runs/scan/_analyses/${analysisKey(analysisId)}.json`,
+      `runs/scan/_uploads/${sha256(unknown)}.json`
     ].sort())
 
     server.clearLog()

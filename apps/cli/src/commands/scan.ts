@@ -32,15 +32,18 @@ export const scan = Command.make("scan", {
 }, (options) =>
   Run.exitWith(Effect.gen(function*() {
     const waiting = yield* Analyses.waitSettings(options)
-    const stores = Effect.zipWith(
-      Run.checkOut({
-        out: options.out,
-        overwrite: options.overwrite || options.force,
-        gzip: options.gzip,
-        proxy: options.proxy
-      }),
-      Run.checkAnalysesOut(options),
-      (reports, analyses) => Layer.merge(reports, analyses)
+    const stores = Effect.map(
+      Effect.all([
+        Run.checkOut({
+          out: options.out,
+          overwrite: options.overwrite || options.force,
+          gzip: options.gzip,
+          proxy: options.proxy
+        }),
+        Run.checkAnalysesOut(options),
+        Run.checkUploadsOut(options)
+      ]),
+      ([reports, analyses, uploads]) => Layer.mergeAll(reports, analyses, uploads)
     )
     const prepared = yield* Run.prepare(options, stores)
     const roots = yield* checkPaths(options.paths)
@@ -49,7 +52,7 @@ export const scan = Command.make("scan", {
       prepared,
       command: "scan",
       source: options.paths.map((file) => (/^[\w./@+-]+$/.test(file) ? file : show(file))).join(" "),
-      writable: Effect.zipWith(ReportSink.ReportSink, Run.AnalysisStore, (a, b) => [a, b]),
+      writable: Effect.all([ReportSink.ReportSink, Run.AnalysisStore, Run.UploadStore]),
       summary: ["uploaded", "known", "analysed", "saved", "skipped", "failed"],
       progress: { counters: ["uploaded", "known", "analysed", "saved", "failed"], whenAny: ["skipped"] },
       total: prepared.screen.tty && !options.noProgress ? yield* Stream.runCount(walk(roots)) : undefined,
@@ -68,8 +71,10 @@ export const scan = Command.make("scan", {
       "Scan files: each file's SHA-256 is looked up first; when VirusTotal knows it, its report is saved as\n" +
         "<out>/<sha256>.json and nothing is uploaded. Otherwise the file is uploaded (through an upload URL above\n" +
         "32 MiB, at most 650 MB), its analysis is polled until completed and saved under <out>/_analyses/, then the\n" +
-        "file report is saved. Directories are walked recursively (regular files only; symbolic links inside them\n" +
-        "are not followed). A file whose report is already saved is skipped without a request.\n" +
+        "file report is saved. Each upload is remembered under <out>/_uploads/ until its analysis completes: a file\n" +
+        "whose earlier upload is still being analysed (a scan stopped or timed out while waiting) is not uploaded\n" +
+        "again, that analysis is waited for. Directories are walked recursively (regular files only; symbolic\n" +
+        "links inside them are not followed). A file whose report is already saved is skipped without a request.\n" +
         "Example: vt-harvest scan samples/ suspicious.exe -o vt_reports"
     )
   )

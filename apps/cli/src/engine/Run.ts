@@ -211,14 +211,34 @@ export const checkSubStore = (
 /** The analyses of a run: `<out>/_analyses` (see {@link checkSubStore}). */
 export class AnalysisStore extends Context.Tag("@vt-harvest/cli/AnalysisStore")<AnalysisStore, ReportSink.Service>() {}
 
+// A store below --out under a tag of its own.
+const checkSubStoreAs = <Id>(
+  tag: Context.Tag<Id, ReportSink.Service>,
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> },
+  directory: string
+): Effect.Effect<StoreLayer<Id>, Settings.UsageError> =>
+  Effect.map(
+    checkSubStore(options, [directory]),
+    (layer) => Layer.project(layer, ReportSink.ReportSink, tag, (sink) => sink)
+  )
+
 /** The analyses store of --out, checked like --out itself. */
 export const checkAnalysesOut = (
   options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> }
 ): Effect.Effect<StoreLayer<AnalysisStore>, Settings.UsageError> =>
-  Effect.map(
-    checkSubStore(options, [StoreLayout.analysesDirectory]),
-    (layer) => Layer.project(layer, ReportSink.ReportSink, AnalysisStore, (sink) => sink)
-  )
+  checkSubStoreAs(AnalysisStore, options, StoreLayout.analysesDirectory)
+
+/**
+ * The uploads of `scan`: `<out>/_uploads`, keyed by the uploaded file's SHA-256, what analysis its last upload started
+ * (see `internal/uploads.ts`).
+ */
+export class UploadStore extends Context.Tag("@vt-harvest/cli/UploadStore")<UploadStore, ReportSink.Service>() {}
+
+/** The uploads store of --out, checked like --out itself. */
+export const checkUploadsOut = (
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> }
+): Effect.Effect<StoreLayer<UploadStore>, Settings.UsageError> =>
+  checkSubStoreAs(UploadStore, options, StoreLayout.uploadsDirectory)
 
 /**
  * Stores by name below --out (`_relationships/<name>`, `_behaviours/<name>`), each checked like --out itself and

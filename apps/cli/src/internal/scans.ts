@@ -1,24 +1,29 @@
 /**
  * What `scan` does with each file it finds.
  */
-import { ReportKey, ReportSink } from "@vt-harvest/report-sink"
+import { ReportKey, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import { VtClient, VtError } from "@vt-harvest/vt-client"
-import { Duration, Effect, Either, Stream } from "effect"
+import { Duration, Effect, Either, Option, Stream } from "effect"
+import * as Failure from "../engine/Failure.js"
 import * as Outcome from "../engine/Outcome.js"
 import * as Pipeline from "../engine/Pipeline.js"
 import * as Run from "../engine/Run.js"
 import * as Steps from "../engine/Steps.js"
 import * as Analyses from "./analyses.js"
 import { type File, upload } from "./upload.js"
+import * as Uploads from "./uploads.js"
 import { sha256Of, show, walk } from "./walk.js"
 
 import type { Ref } from "effect"
 import type { Root } from "./walk.js"
 
 /**
+/**
  * The plan of `scan`: each file found is hashed and claimed by its SHA-256; a file VirusTotal knows gets its
  * report saved, any other (every one with `force`) is uploaded, its analysis waited for and kept, and then the
- * report of what was analysed saved.
+ * report of what was analysed saved. Each upload is remembered under its SHA-256 until its analysis is seen
+ * completed: a file whose earlier upload is still being analysed (a scan stopped or timed out while waiting) has that
+ * analysis waited for, and is not uploaded again.
  */
 export const scanFiles = (
   roots: ReadonlyArray<Root>,
@@ -34,41 +39,91 @@ export const scanFiles = (
   Effect.gen(function*() {
     const reports = yield* ReportSink.ReportSink
     const analyses = yield* Run.AnalysisStore
+    const uploads = yield* Run.UploadStore
     const client = yield* VtClient.VtClient
     const lookup = (sha256: string) => Steps.requesting(sha256)(client.getFile(sha256))
 
+    const remember = (key: ReportKey.ReportKey, analysisId: string, status: Uploads.Status) =>
+      Failure.storeOrStop(uploads.put(key, Uploads.encode({ analysisId, status })))
+    // The analysis of an earlier upload of this content that was not seen completed, if any.
+    const pending = (file: File, key: ReportKey.ReportKey) =>
+      Effect.flatMap(Failure.storeOrStop(uploads.get(key)), (stored) => {
+        if (Option.isNone(stored)) return Effect.succeed(undefined)
+        const upload = Uploads.decode(stored.value)
+        if (upload === undefined) {
+          return Effect.as(
+            Effect.logWarning(
+              `${StoreLayout.uploadsDirectory}/${key}.json is not a record of an upload: ${
+                show(file.path)
+              } is uploaded again`
+            ),
+            undefined
+          )
+        }
+        return Effect.succeed(upload.status === "completed" ? undefined : upload.analysisId)
+      })
+
     // Wait for the analysis, then save the report of the content VirusTotal analysed (should the file have
     // changed since it was hashed, that is the report of what was uploaded, not kept as this file's).
-    const analyse = (file: File, id: string) =>
+    const analyse = (file: File, key: ReportKey.ReportKey, id: string, justSubmitted: boolean) =>
       Effect.gen(function*() {
-        const analysis = yield* Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted: true })
+        const analysis = yield* Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted })
+        yield* remember(key, id, "completed")
         const analysed = analysis.fileInfo._tag === "Some" ? analysis.fileInfo.value.sha256 : file.sha256
-        const key = Either.getOrUndefined(ReportKey.fromFileHash(analysed.toLowerCase()))
-        if (key === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
-        if (key !== file.sha256) yield* Effect.logWarning(`${show(file.path)} changed while it was scanned`)
-        const saved = Outcome.saved(`saved ${key}.json`, { also: ["analysed"], kept: key === file.sha256 })
-        return yield* Effect.flatMap(lookup(key), (report) => Steps.keep(reports, key, report.raw, saved)).pipe(
-          Effect.catchIf(VtError.isNotFound, () =>
-            Effect.succeed(
-              Outcome.failed(`no report for ${key} yet although its analysis completed`, ["analysed"])
-            ))
-        )
+        const reportKey = Either.getOrUndefined(ReportKey.fromFileHash(analysed.toLowerCase()))
+        if (reportKey === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
+        if (reportKey !== key) yield* Effect.logWarning(`${show(file.path)} changed while it was scanned`)
+        const saved = Outcome.saved(`saved ${reportKey}.json`, { also: ["analysed"], kept: reportKey === key })
+        return yield* Effect.flatMap(lookup(reportKey), (report) => Steps.keep(reports, reportKey, report.raw, saved))
+          .pipe(
+            Effect.catchIf(VtError.isNotFound, () =>
+              Effect.succeed(
+                Outcome.failed(`no report for ${reportKey} yet although its analysis completed`, ["analysed"])
+              ))
+          )
       }).pipe(Effect.catchTag("AnalysisTimeoutError", (timeout) =>
         Effect.succeed(Outcome.failed(
           `analysis ${id} of ${show(file.path)} still ${Analyses.statusText(timeout)} after ${
             Duration.format(options.waiting.timeout)
-          } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again later`
+          } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again ` +
+            `later (it is not uploaded again while its analysis runs)`
         ))))
 
-    const send = (file: File) =>
+    const send = (file: File, key: ReportKey.ReportKey) =>
       Effect.flatMap(upload(file, Pipeline.step(tally, "uploaded")), (uploaded) =>
         Either.isLeft(uploaded)
           ? Effect.succeed(Outcome.failed(uploaded.left))
+          : Effect.zipRight(
+            remember(key, uploaded.right.id, "uploaded"),
+            options.noWait
+              ? Steps.keepAnalysis(analyses, uploaded.right.id, uploaded.right.raw).pipe(
+                Effect.as(Outcome.submitted(`analysis ${uploaded.right.id} not waited for (--no-wait)`))
+              )
+              : analyse(file, key, uploaded.right.id, true)
+          )).pipe(Effect.provideService(VtClient.VtClient, client))
+
+    // A file VirusTotal does not know yet: uploaded, unless an earlier upload of it is still being analysed.
+    const resumeOrSend = (file: File, key: ReportKey.ReportKey) =>
+      Effect.flatMap(pending(file, key), (id) =>
+        id === undefined
+          ? send(file, key)
           : options.noWait
-          ? Steps.keepAnalysis(analyses, uploaded.right.id, uploaded.right.raw).pipe(
-            Effect.as(Outcome.submitted(`analysis ${uploaded.right.id} not waited for (--no-wait)`))
+          ? Effect.succeed(
+            Outcome.skipped(
+              `skipped ${show(file.path)}: uploaded by an earlier run, analysis ${id} not completed yet (--no-wait)`
+            )
           )
-          : analyse(file, uploaded.right.id)).pipe(Effect.provideService(VtClient.VtClient, client))
+          : Effect.zipRight(
+            Effect.logInfo(`${show(file.path)} was uploaded by an earlier run: waiting for its analysis ${id}`),
+            analyse(file, key, id, false).pipe(
+              // VirusTotal no longer knows that analysis: the file is sent again.
+              Effect.catchIf(VtError.isNotFound, () =>
+                Effect.zipRight(
+                  Effect.logWarning(`analysis ${id} of ${show(file.path)} is unknown to VirusTotal: uploading again`),
+                  send(file, key)
+                ))
+            )
+          ))
 
     yield* Pipeline.run({
       items: walk(roots).pipe(Stream.map((found): Pipeline.Item<string> =>
@@ -92,11 +147,11 @@ export const scanFiles = (
           Effect.catchAll((error) => Effect.succeed(Outcome.failed(error.message)))
         ),
       fetch: (work, key) =>
-        options.force ? send(work.value) : lookup(work.value.sha256).pipe(
+        options.force ? send(work.value, key) : lookup(work.value.sha256).pipe(
           Effect.flatMap((report) =>
             Steps.keep(reports, key, report.raw, Outcome.saved(`saved ${key}.json`, { also: ["known"] }))
           ),
-          Effect.catchIf(VtError.isNotFound, () => send(work.value))
+          Effect.catchIf(VtError.isNotFound, () => resumeOrSend(work.value, key))
         )
     }, tally)
   })
