@@ -127,6 +127,15 @@ export const location = (url?: string): string => {
   return `postgres://${encodeURIComponent(user)}@${shownHost}:${port}/${encodeURIComponent(database)}`
 }
 
+// pg (8.x) takes `sslmode=prefer`, `require` and `verify-ca` for `verify-full`: it verifies the server's certificate
+// and host name, and says so in a multi-line warning on stderr (`process.emitWarning`) at the first connection. The
+// URL handed to pg names `verify-full` itself: the same connection, and a run's output without that warning.
+// (`uselibpqcompat=true`, which asks for libpq's weaker meanings, is left as it is.)
+const sslModeAsMeant = (url: string): string =>
+  /[?&]uselibpqcompat=/i.test(url)
+    ? url
+    : url.replace(/([?&]sslmode=)(?:prefer|require|verify-ca)(?=&|#|$)/g, "$1verify-full")
+
 /**
  * A pool for `options` (no connection is opened until the first query), ended when the scope closes.
  *
@@ -145,7 +154,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, InvalidUrlEr
       })
     }
     const config: pg.PoolConfig = {
-      ...(url === undefined ? {} : { connectionString: url }),
+      ...(url === undefined ? {} : { connectionString: sslModeAsMeant(url) }),
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMillis ?? 10_000,
       ...(options.queryTimeoutMillis === undefined ? {} : { query_timeout: options.queryTimeoutMillis }),
