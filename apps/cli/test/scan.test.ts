@@ -448,6 +448,25 @@ describe("vt-harvest scan", () => {
     expect(uploadsOf(requests())).toEqual([])
   })
 
+  it("an upload record naming the analysis of other content: that content's report is kept, the file uploaded next time", async () => {
+    const dir = tempDir()
+    const [first, second] = contents(2, false, "swapped")
+    fs.writeFileSync(path.join(dir, "a.bin"), first)
+    fs.writeFileSync(path.join(dir, "b.bin"), second)
+    server.update({ analysisQueuedMs: 1_000, analysisCompletedMs: 3_000 })
+    expect((await scan(dir, ["a.bin", "--no-wait"])).code).toBe(0)
+    const uploads = path.join(dir, "out", "_uploads")
+    fs.copyFileSync(path.join(uploads, `${sha256(first)}.json`), path.join(uploads, `${sha256(second)}.json`))
+    const { analysis_id: id } = uploadRecord(dir, sha256(first))
+    const result = await scan(dir, ["b.bin"])
+    expect(result.stderr).toContain(`analysis ${id}, recorded for "b.bin", is of another content (${sha256(first)})`)
+    expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(first)}.json`])
+    server.clearLog()
+    const again = await scan(dir, ["b.bin", "--no-wait"])
+    expect(again.code).toBe(0)
+    expect(uploadsOf(requests())).toEqual(["POST /api/v3/files"])
+  })
+
   it("an upload record that is not one, or names an analysis VirusTotal does not know, leads to a fresh upload", async () => {
     const dir = tempDir()
     const [first, second] = contents(2, false, "records")

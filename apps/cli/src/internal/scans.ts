@@ -72,7 +72,13 @@ export const scanFiles = (
         const analysed = analysis.fileInfo._tag === "Some" ? analysis.fileInfo.value.sha256 : file.sha256
         const reportKey = Either.getOrUndefined(ReportKey.fromFileHash(analysed.toLowerCase()))
         if (reportKey === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
-        if (reportKey !== key) yield* Effect.logWarning(`${show(file.path)} changed while it was scanned`)
+        if (reportKey !== key) {
+          yield* Effect.logWarning(
+            justSubmitted
+              ? `${show(file.path)} changed while it was scanned`
+              : `analysis ${id}, recorded for ${show(file.path)}, is of another content (${reportKey})`
+          )
+        }
         const saved = Outcome.saved(`saved ${reportKey}.json`, { also: ["analysed"], kept: reportKey === key })
         return yield* Effect.flatMap(lookup(reportKey), (report) => Steps.keep(reports, reportKey, report.raw, saved))
           .pipe(
