@@ -341,7 +341,9 @@ describe("vt-harvest scan", () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, "out", "_analyses", saved), "utf8")).data.attributes.status)
       .toBe("queued")
     expect(readJsonFiles(path.join(dir, "out"))).toEqual([])
-    expect(result.stderr).toContain("or scan the file again later (it is not uploaded again while its analysis runs)")
+    expect(result.stderr).toContain(
+      "or scan the file again later (it is not uploaded again while its analysis runs; --force uploads it again)"
+    )
     // As the message says: scanned again, the file is not uploaded again; the same analysis is waited for.
     const analysisPath = requests().find((r) => r.startsWith("GET /api/v3/analyses/"))
     server.clearLog()
@@ -427,7 +429,7 @@ describe("vt-harvest scan", () => {
     expect(uploadRecord(dir, sha).analysis_id).not.toBe(analysisId)
   })
 
-  it("--no-wait remembers the upload: a later scan waits for it, and another --no-wait sends nothing", async () => {
+  it("--no-wait remembers the upload: another --no-wait looks at its analysis, a later scan waits for it", async () => {
     const dir = tempDir()
     const [unknown] = contents(1, false, "later")
     fs.writeFileSync(path.join(dir, "a.bin"), unknown)
@@ -438,9 +440,14 @@ describe("vt-harvest scan", () => {
     server.clearLog()
     const twice = await scan(dir, ["a.bin", "--no-wait"])
     expect(twice.code).toBe(0)
-    expect(twice.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 1, failed 0, requests 1")
-    expect(logText(dir).join("")).toContain(
-      `skipped "a.bin": uploaded by an earlier run, analysis ${analysisId} not completed yet (--no-wait)`
+    expect(twice.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 1, failed 0, requests 2")
+    expect(requests()).toEqual([`GET /api/v3/files/${sha}`, `GET /api/v3/analyses/${encodeURIComponent(analysisId)}`])
+    expect(logText(dir).join("")).toMatch(
+      new RegExp(
+        `skipped "a\\.bin": uploaded by an earlier run, analysis ${
+          analysisId.replace(/[+/=]/g, "\\$&")
+        } still (queued|in-progress) \\(--no-wait\\)`
+      )
     )
     server.clearLog()
     const waited = await scan(dir, ["a.bin"])
@@ -448,7 +455,44 @@ describe("vt-harvest scan", () => {
     expect(uploadsOf(requests())).toEqual([])
   })
 
-  it("an upload record naming the analysis of other content: that content's report is kept, the file uploaded next time", async () => {
+  it("--no-wait on an earlier upload whose analysis VirusTotal does not know, or has completed", async () => {
+    const dir = tempDir()
+    const [first, second] = contents(2, false, "looked")
+    fs.writeFileSync(path.join(dir, "a.bin"), first)
+    fs.writeFileSync(path.join(dir, "b.bin"), second)
+    fs.mkdirSync(path.join(dir, "out", "_uploads"), { recursive: true })
+    const unknownId = Buffer.from(`${"0".repeat(32)}:1700000000`).toString("base64")
+    fs.writeFileSync(
+      path.join(dir, "out", "_uploads", `${sha256(first)}.json`),
+      JSON.stringify({ analysis_id: unknownId, status: "uploaded" })
+    )
+    const result = await scan(dir, ["a.bin", "--no-wait"])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain(`analysis ${unknownId} of "a.bin" is unknown to VirusTotal: uploading again`)
+    expect(uploadsOf(requests())).toEqual(["POST /api/v3/files"])
+    expect(uploadRecord(dir, sha256(first)).analysis_id).not.toBe(unknownId)
+
+    // b's analysis completes (the emulator is told so) while VirusTotal has no report of b yet: the look finds it
+    // completed, keeps it, and asks for the report.
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    expect((await scan(dir, ["b.bin", "--no-wait"])).code).toBe(0)
+    const { analysis_id: id } = uploadRecord(dir, sha256(second))
+    server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0 })
+    server.clearLog()
+    const looked = await scan(dir, ["b.bin", "--no-wait"])
+    expect(looked.code).toBe(1)
+    expect(looked.stderr).toContain(`no report for ${sha256(second)} yet although its analysis completed`)
+    expect(requests()).toEqual([
+      `GET /api/v3/files/${sha256(second)}`,
+      `GET /api/v3/analyses/${encodeURIComponent(id)}`,
+      `GET /api/v3/files/${sha256(second)}`
+    ])
+    expect(uploadRecord(dir, sha256(second))).toEqual({ analysis_id: id, status: "completed" })
+    const kept = JSON.parse(fs.readFileSync(path.join(dir, "out", "_analyses", `${analysisKey(id)}.json`), "utf8"))
+    expect(kept.data.attributes.status).toBe("completed")
+  })
+
+  it("an upload record naming the analysis of other content is no upload of the file: the file is uploaded", async () => {
     const dir = tempDir()
     const [first, second] = contents(2, false, "swapped")
     fs.writeFileSync(path.join(dir, "a.bin"), first)
@@ -458,20 +502,25 @@ describe("vt-harvest scan", () => {
     const uploads = path.join(dir, "out", "_uploads")
     fs.copyFileSync(path.join(uploads, `${sha256(first)}.json`), path.join(uploads, `${sha256(second)}.json`))
     const { analysis_id: id } = uploadRecord(dir, sha256(first))
-    const result = await scan(dir, ["b.bin"])
-    expect(result.stderr).toContain(`analysis ${id}, recorded for "b.bin", is of another content (${sha256(first)})`)
-    expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(first)}.json`])
     server.clearLog()
-    const again = await scan(dir, ["b.bin", "--no-wait"])
-    expect(again.code).toBe(0)
+    const result = await scan(dir, ["b.bin"])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain(
+      `analysis ${id}, recorded for "b.bin", is of another content (${sha256(first)}): the file is uploaded again`
+    )
+    expect(result.stderr).toContain("summary: uploaded 1, known 0, analysed 1, saved 1, skipped 0, failed 0")
     expect(uploadsOf(requests())).toEqual(["POST /api/v3/files"])
+    // b's report, not a's.
+    expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(second)}.json`])
+    expect(uploadRecord(dir, sha256(second)).analysis_id).not.toBe(id)
   })
 
-  it("an upload record that is not one, or names an analysis VirusTotal does not know, leads to a fresh upload", async () => {
+  it("an upload record that is not one, or cannot be read, or names an analysis VirusTotal does not know: a fresh upload", async () => {
     const dir = tempDir()
-    const [first, second] = contents(2, false, "records")
+    const [first, second, third] = contents(3, false, "records")
     fs.writeFileSync(path.join(dir, "a.bin"), first)
     fs.writeFileSync(path.join(dir, "b.bin"), second)
+    fs.writeFileSync(path.join(dir, "c.bin"), third)
     fs.mkdirSync(path.join(dir, "out", "_uploads"), { recursive: true })
     fs.writeFileSync(
       path.join(dir, "out", "_uploads", `${sha256(first)}.json`),
@@ -482,16 +531,27 @@ describe("vt-harvest scan", () => {
       path.join(dir, "out", "_uploads", `${sha256(second)}.json`),
       JSON.stringify({ analysis_id: unknownId, status: "uploaded" })
     )
-    const result = await scan(dir, ["a.bin", "b.bin"])
+    // Not gzip at all, under a gzip record's name: the store cannot read it.
+    fs.writeFileSync(
+      path.join(dir, "out", "_uploads", `${sha256(third)}.json.gz`),
+      Buffer.from([0x1f, 0x8b, 0x78, 0x78])
+    )
+    const result = await scan(dir, ["a.bin", "b.bin", "c.bin", "--concurrency", "1"])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stderr).toContain("summary: uploaded 2, known 0, analysed 2, saved 2, skipped 0, failed 0")
+    expect(result.stderr).toContain("summary: uploaded 3, known 0, analysed 3, saved 3, skipped 0, failed 0")
     expect(result.stderr).toContain(
-      `_uploads/${sha256(first)}.json is not a record of an upload: "a.bin" is uploaded again`
+      `the record of ${sha256(first)} in _uploads/ is not one of an upload: "a.bin" is uploaded again`
     )
     expect(result.stderr).toContain(`analysis ${unknownId} of "b.bin" is unknown to VirusTotal: uploading again`)
+    expect(result.stderr).toMatch(
+      new RegExp(`the record of ${sha256(third)} in _uploads/ cannot be read \\(.+\\): "c\\.bin" is uploaded again`)
+    )
     expect(result.stderr).not.toMatch(noControl)
-    expect(uploadsOf(requests())).toHaveLength(2)
-    expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(first)}.json`, `${sha256(second)}.json`].sort())
+    expect(uploadsOf(requests())).toHaveLength(3)
+    expect(readJsonFiles(path.join(dir, "out"))).toEqual([first, second, third].map((c) => `${sha256(c)}.json`).sort())
+    // The unreadable record was replaced by the new upload's.
+    expect(uploadRecord(dir, sha256(third)).status).toBe("completed")
+    expect(fs.existsSync(path.join(dir, "out", "_uploads", `${sha256(third)}.json.gz`))).toBe(false)
   })
 
   it("--help describes the command with an example, without control characters", async () => {

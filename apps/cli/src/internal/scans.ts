@@ -2,7 +2,7 @@
  * What `scan` does with each file it finds.
  */
 import { ReportKey, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
-import { VtClient, VtError } from "@vt-harvest/vt-client"
+import { Analysis, VtClient, VtError } from "@vt-harvest/vt-client"
 import { Duration, Effect, Either, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Outcome from "../engine/Outcome.js"
@@ -45,40 +45,50 @@ export const scanFiles = (
 
     const remember = (key: ReportKey.ReportKey, analysisId: string, status: Uploads.Status) =>
       Failure.storeOrStop(uploads.put(key, Uploads.encode({ analysisId, status })))
-    // The analysis of an earlier upload of this content that was not seen completed, if any.
+    const uploadedAgain = (file: File, key: ReportKey.ReportKey, why: string) =>
+      Effect.as(
+        Effect.logWarning(
+          `the record of ${key} in ${StoreLayout.uploadsDirectory}/ ${why}: ${show(file.path)} is uploaded again`
+        ),
+        undefined
+      )
+    // The analysis of an earlier upload of this content that was not seen completed, if any. The record only saves
+    // an upload: one that cannot be read, or is not one, costs an upload, never the run.
     const pending = (file: File, key: ReportKey.ReportKey) =>
-      Effect.flatMap(Failure.storeOrStop(uploads.get(key)), (stored) => {
-        if (Option.isNone(stored)) return Effect.succeed(undefined)
-        const upload = Uploads.decode(stored.value)
-        if (upload === undefined) {
-          return Effect.as(
-            Effect.logWarning(
-              `${StoreLayout.uploadsDirectory}/${key}.json is not a record of an upload: ${
-                show(file.path)
-              } is uploaded again`
-            ),
-            undefined
-          )
+      Effect.matchEffect(uploads.get(key), {
+        onFailure: (error) => uploadedAgain(file, key, `cannot be read (${error.message})`),
+        onSuccess: (stored) => {
+          if (Option.isNone(stored)) return Effect.succeed(undefined)
+          const upload = Uploads.decode(stored.value)
+          if (upload === undefined) return uploadedAgain(file, key, "is not one of an upload")
+          return Effect.succeed(upload.status === "completed" ? undefined : upload.analysisId)
         }
-        return Effect.succeed(upload.status === "completed" ? undefined : upload.analysisId)
       })
 
-    // Wait for the analysis, then save the report of the content VirusTotal analysed (should the file have
-    // changed since it was hashed, that is the report of what was uploaded, not kept as this file's).
-    const analyse = (file: File, key: ReportKey.ReportKey, id: string, justSubmitted: boolean) =>
+    // A completed analysis: the report of the content VirusTotal analysed is saved (should the file have changed
+    // since it was hashed, that is the report of what was uploaded, not kept as this file's). An earlier upload's
+    // analysis that is of other content (a record edited, a server's mistake) is no upload of this file: it is sent.
+    const completed = (
+      file: File,
+      key: ReportKey.ReportKey,
+      id: string,
+      analysis: Analysis.Analysis,
+      justSubmitted: boolean
+    ): Effect.Effect<Outcome.Outcome, VtError.VtError | Failure.Stop, VtClient.VtClient> =>
       Effect.gen(function*() {
-        const analysis = yield* Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted })
-        yield* remember(key, id, "completed")
         const analysed = analysis.fileInfo._tag === "Some" ? analysis.fileInfo.value.sha256 : file.sha256
         const reportKey = Either.getOrUndefined(ReportKey.fromFileHash(analysed.toLowerCase()))
-        if (reportKey === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
-        if (reportKey !== key) {
+        if (reportKey !== key && !justSubmitted) {
           yield* Effect.logWarning(
-            justSubmitted
-              ? `${show(file.path)} changed while it was scanned`
-              : `analysis ${id}, recorded for ${show(file.path)}, is of another content (${reportKey})`
+            `analysis ${id}, recorded for ${show(file.path)}, is of another content${
+              reportKey === undefined ? "" : ` (${reportKey})`
+            }: the file is uploaded again`
           )
+          return yield* send(file, key)
         }
+        yield* remember(key, id, "completed")
+        if (reportKey === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
+        if (reportKey !== key) yield* Effect.logWarning(`${show(file.path)} changed while it was scanned`)
         const saved = Outcome.saved(`saved ${reportKey}.json`, { also: ["analysed"], kept: reportKey === key })
         return yield* Effect.flatMap(lookup(reportKey), (report) => Steps.keep(reports, reportKey, report.raw, saved))
           .pipe(
@@ -87,16 +97,38 @@ export const scanFiles = (
                 Outcome.failed(`no report for ${reportKey} yet although its analysis completed`, ["analysed"])
               ))
           )
-      }).pipe(Effect.catchTag("AnalysisTimeoutError", (timeout) =>
-        Effect.succeed(Outcome.failed(
-          `analysis ${id} of ${show(file.path)} still ${Analyses.statusText(timeout)} after ${
-            Duration.format(options.waiting.timeout)
-          } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again ` +
-            `later (it is not uploaded again while its analysis runs)`
-        ))))
+      })
 
-    const send = (file: File, key: ReportKey.ReportKey) =>
-      Effect.flatMap(upload(file, Pipeline.step(tally, "uploaded")), (uploaded) =>
+    // Wait for the analysis, then as above.
+    const analyse = (file: File, key: ReportKey.ReportKey, id: string, justSubmitted: boolean) =>
+      Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted }).pipe(
+        Effect.flatMap((analysis) => completed(file, key, id, analysis, justSubmitted)),
+        Effect.catchTag("AnalysisTimeoutError", (timeout) =>
+          Effect.succeed(Outcome.failed(
+            `analysis ${id} of ${show(file.path)} still ${Analyses.statusText(timeout)} after ${
+              Duration.format(options.waiting.timeout)
+            } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again ` +
+              `later (it is not uploaded again while its analysis runs; --force uploads it again)`
+          )))
+      )
+
+    // --no-wait: one look at an earlier upload's analysis, kept as it is; completed, the report is saved.
+    const look = (file: File, key: ReportKey.ReportKey, id: string) =>
+      Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
+        Effect.tap((analysis) => Steps.keepAnalysis(analyses, id, analysis.raw)),
+        Effect.flatMap((analysis) =>
+          Analysis.isCompleted(analysis)
+            ? completed(file, key, id, analysis, false)
+            : Effect.succeed(Outcome.skipped(
+              `skipped ${show(file.path)}: uploaded by an earlier run, analysis ${id} still ${
+                Analyses.statusText(analysis)
+              } (--no-wait)`
+            ))
+        )
+      )
+
+    function send(file: File, key: ReportKey.ReportKey) {
+      return Effect.flatMap(upload(file, Pipeline.step(tally, "uploaded")), (uploaded) =>
         Either.isLeft(uploaded)
           ? Effect.succeed(Outcome.failed(uploaded.left))
           : Effect.zipRight(
@@ -107,29 +139,26 @@ export const scanFiles = (
               )
               : analyse(file, key, uploaded.right.id, true)
           )).pipe(Effect.provideService(VtClient.VtClient, client))
+    }
 
     // A file VirusTotal does not know yet: uploaded, unless an earlier upload of it is still being analysed.
     const resumeOrSend = (file: File, key: ReportKey.ReportKey) =>
       Effect.flatMap(pending(file, key), (id) =>
-        id === undefined
-          ? send(file, key)
-          : options.noWait
-          ? Effect.succeed(
-            Outcome.skipped(
-              `skipped ${show(file.path)}: uploaded by an earlier run, analysis ${id} not completed yet (--no-wait)`
-            )
+        id === undefined ? send(file, key) : Effect.zipRight(
+          Effect.logInfo(
+            `${show(file.path)} was uploaded by an earlier run: ${
+              options.noWait ? "looking at" : "waiting for"
+            } its analysis ${id}`
+          ),
+          (options.noWait ? look(file, key, id) : analyse(file, key, id, false)).pipe(
+            // VirusTotal no longer knows that analysis: the file is sent again.
+            Effect.catchIf(VtError.isNotFound, () =>
+              Effect.zipRight(
+                Effect.logWarning(`analysis ${id} of ${show(file.path)} is unknown to VirusTotal: uploading again`),
+                send(file, key)
+              ))
           )
-          : Effect.zipRight(
-            Effect.logInfo(`${show(file.path)} was uploaded by an earlier run: waiting for its analysis ${id}`),
-            analyse(file, key, id, false).pipe(
-              // VirusTotal no longer knows that analysis: the file is sent again.
-              Effect.catchIf(VtError.isNotFound, () =>
-                Effect.zipRight(
-                  Effect.logWarning(`analysis ${id} of ${show(file.path)} is unknown to VirusTotal: uploading again`),
-                  send(file, key)
-                ))
-            )
-          ))
+        ))
 
     yield* Pipeline.run({
       items: walk(roots).pipe(Stream.map((found): Pipeline.Item<string> =>
