@@ -129,12 +129,26 @@ export const location = (url?: string): string => {
 
 // pg (8.x) takes `sslmode=prefer`, `require` and `verify-ca` for `verify-full`: it verifies the server's certificate
 // and host name, and says so in a multi-line warning on stderr (`process.emitWarning`) at the first connection. The
-// URL handed to pg names `verify-full` itself: the same connection, and a run's output without that warning.
-// (`uselibpqcompat=true`, which asks for libpq's weaker meanings, is left as it is.)
-const sslModeAsMeant = (url: string): string =>
-  /[?&]uselibpqcompat=/i.test(url)
-    ? url
-    : url.replace(/([?&]sslmode=)(?:prefer|require|verify-ca)(?=&|#|$)/g, "$1verify-full")
+// URL handed to pg names `verify-full` itself: the same connection, and a run's output without that warning. The query
+// is read as pg reads it (URLSearchParams: names and values decoded); `uselibpqcompat=true`, which asks for libpq's
+// weaker meanings, is left as it is.
+const aliasesOfVerifyFull = new Set(["prefer", "require", "verify-ca"])
+const sslModeAsMeant = (url: string): string => {
+  const start = url.indexOf("?")
+  if (start < 0) return url
+  const hash = url.indexOf("#", start)
+  const end = hash < 0 ? url.length : hash
+  const query = url.slice(start + 1, end)
+  const params = new URLSearchParams(query)
+  if (params.get("uselibpqcompat") === "true" || !aliasesOfVerifyFull.has(params.get("sslmode") ?? "")) return url
+  const pairs = query.split("&").map((pair) => {
+    const [entry] = new URLSearchParams(pair)
+    return entry !== undefined && entry[0] === "sslmode" && aliasesOfVerifyFull.has(entry[1])
+      ? "sslmode=verify-full"
+      : pair
+  })
+  return `${url.slice(0, start + 1)}${pairs.join("&")}${url.slice(end)}`
+}
 
 /**
  * A pool for `options` (no connection is opened until the first query), ended when the scope closes.

@@ -28,6 +28,18 @@ describe("PgPool: sslmode", () => {
         assert.deepStrictEqual(ssl(handed!), ssl(given))
         assert.isTrue(warnings.mock.calls.length <= before + 1)
       }
+      // However pg would read the query: an encoded name or value, libpq's meanings not asked for.
+      for (
+        const [given, handed] of [
+          ["postgres://h/db?%73slmode=%72equire", "postgres://h/db?sslmode=verify-full"],
+          [
+            "postgres://h/db?uselibpqcompat=false&sslmode=prefer",
+            "postgres://h/db?uselibpqcompat=false&sslmode=verify-full"
+          ]
+        ]
+      ) {
+        assert.strictEqual(yield* connectionString(given), handed)
+      }
       // Only the given URL could have warned: the rewritten one alone never does.
       warnings.mockClear()
       new pg.Client({ connectionString: yield* connectionString("postgres://h/db?sslmode=require") })
@@ -42,6 +54,8 @@ describe("PgPool: sslmode", () => {
           "postgres://h/db?sslmode=disable",
           "postgres://h/db?sslmode=no-verify",
           "postgres://h/db?uselibpqcompat=true&sslmode=require",
+          "postgres://h/db?application_name=a?sslmode=require",
+          "postgres://h/db?application_name=a%26sslmode%3Drequire",
           "postgres://h/db?sslmode=required",
           "postgres://h/db?xsslmode=require",
           "postgres://h/db"
