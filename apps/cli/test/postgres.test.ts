@@ -1,6 +1,7 @@
 // The CLI against a real PostgreSQL store (started on loopback for these tests): the twin of the directory and S3
 // end-to-end tests.
 import { VtEmulator } from "@vt-harvest/vt-emulator"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -67,6 +68,25 @@ describe("--out postgres://", () => {
       expect(missing.code, `${missing.stderr} (${store})`).toBe(2)
       expect(missing.stdout).toBe("")
     }
+  })
+
+  it("scan keeps its uploads in the database too: a second --no-wait scan does not upload again", async () => {
+    const dir = tempDir()
+    let content = ""
+    for (let i = 0; content === ""; i++) {
+      const candidate = `pg scan sample ${i}\n`
+      if (!VtEmulator.isKnown(crypto.createHash("sha256").update(candidate).digest("hex"))) content = candidate
+    }
+    fs.writeFileSync(path.join(dir, "a.bin"), content)
+    const uploads = () => server.requests.filter((r) => r.method === "POST" && r.path === "/api/v3/files").length
+    const before = uploads()
+    const first = await run(dir, ["scan", "a.bin", "-o", pg.url, "--no-wait"])
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stderr).toContain("summary: uploaded 1,")
+    const second = await run(dir, ["scan", "a.bin", "-o", pg.url, "--no-wait"])
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 1, failed 0")
+    expect(uploads() - before).toBe(1)
   })
 
   it("a database that cannot be reached is a bad --out: exit 2, nothing sent", async () => {
