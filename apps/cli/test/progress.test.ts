@@ -42,6 +42,24 @@ describe("progress", () => {
     expect(text).toContain("waiting for quota until 2026-11-23 00:00 UTC")
   })
 
+  it("without a total, counts the items done, not the blank, comment or other shards' lines read", () => {
+    const now = Date.parse("2026-11-22T10:00:00Z")
+    const tally = [
+      Outcome.saved("saved a.json"),
+      Outcome.ignored,
+      Outcome.notFound("not found b"),
+      Outcome.ignored,
+      Outcome.invalid("line 5: invalid"),
+      Outcome.skipped()
+    ].reduce(Outcome.add, Outcome.empty)
+    expect(tally.handled).toBe(6)
+    const off = describeProgress(tally, view, undefined, status(now), QuotaPolicy.publicTier, now, now, false)
+    expect(off).toMatch(/^4 done · saved 1 · not found 1 · failed 0 · skipped 1 · invalid 1/)
+    // With the total of input lines, every line counts towards it.
+    const on = describeProgress(tally, view, 8, status(now), QuotaPolicy.publicTier, now, now, false)
+    expect(on).toMatch(/^6\/8 · /)
+  })
+
   it("says until when the daily ledger makes it wait", () => {
     const now = Date.parse("2026-11-22T17:00:00Z")
     const spent = status(now, (s) => ({ ...s, ledger: GateState.ledger(now, { today: 500, thisMonth: 500 }) }))

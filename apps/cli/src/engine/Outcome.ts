@@ -77,9 +77,13 @@ export const isKept = (outcome: Outcome): boolean =>
 
 // -- the tally -----------------------------------------------------------------------------------------------------
 
-/** Every outcome so far, counted; `handled` counts every item and ignored line; `waiting`, analyses awaited now. */
+/**
+ * Every outcome so far, counted; `handled` counts every item and ignored line (a blank or comment line, another
+ * shard's id), `ignored` those lines alone; `waiting`, analyses awaited now.
+ */
 export type Tally = { readonly [C in Counter]: number } & {
   readonly handled: number
+  readonly ignored: number
   readonly waiting: number
 }
 
@@ -95,6 +99,7 @@ export const empty: Tally = {
   completed: 0,
   found: 0,
   handled: 0,
+  ignored: 0,
   waiting: 0
 }
 
@@ -120,6 +125,7 @@ export const add = (tally: Tally, outcome: Outcome): Tally => {
   const next: { -readonly [K in keyof Tally]: number } = { ...tally, handled: tally.handled + 1 }
   const counter = counterOf(outcome)
   if (counter !== undefined) next[counter]++
+  if (outcome._tag === "Ignored") next.ignored++
   if ("also" in outcome) { for (const extra of outcome.also) next[extra]++ }
   return next
 }

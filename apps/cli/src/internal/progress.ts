@@ -74,10 +74,13 @@ export const bar = (fraction: number, width = 20) => {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`
 }
 
-/** "3/10" (with a bar on a TTY) when the total is known, else "3 done". */
-export const position = (handled: number, total: number | undefined, tty: boolean): string => {
-  if (total === undefined || total <= 0) return `${handled} done`
-  const shown = Math.min(handled, total)
+/**
+ * "3/10" (with a bar on a TTY) when the total is known (input lines, blank ones included), else "3 done": the items
+ * done, without the lines that hold none (blank, comments, another shard's ids).
+ */
+export const position = (tally: Outcome.Tally, total: number | undefined, tty: boolean): string => {
+  if (total === undefined || total <= 0) return `${tally.handled - tally.ignored} done`
+  const shown = Math.min(tally.handled, total)
   return tty ? `${bar(shown / total)} ${shown}/${total}` : `${shown}/${total}`
 }
 
@@ -119,7 +122,7 @@ export const describe = (
   now: number,
   tty: boolean
 ): string => {
-  const parts: Array<string> = [position(tally.handled, total, tty)]
+  const parts: Array<string> = [position(tally, total, tty)]
   parts.push(...Outcome.describe(tally, view.counters))
   parts.push(...Outcome.describe(tally, view.whenAny.filter((counter) => tally[counter] > 0)))
   if (tally.waiting > 0) parts.push(`waiting for ${tally.waiting} analys${tally.waiting === 1 ? "is" : "es"}`)
