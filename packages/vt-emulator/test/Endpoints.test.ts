@@ -177,6 +177,30 @@ describe("uploads and analyses", () => {
       assert.strictEqual(errorCode(yield* get(server, "/analyses/nope")), "NotFoundError")
     }))
 
+  it.scoped("an update of analysisCompletedMs applies to submissions already made: the analysis and the report agree", () =>
+    Effect.gen(function*() {
+      const now = T0
+      const server = yield* VtEmulator.make({ now: () => now, analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+      const content = new TextEncoder().encode(find((i) => `update sample ${i}`, (c) => !VtEmulator.isKnown(sha256(c))))
+      const sha = sha256(content)
+      const upload = yield* post(server, "/files", multipart({}, { name: "sample.bin", content }))
+      const id = parse(upload).data.id as string
+      const url = find((i) => `http://update-${i}.example/path`, (u) => !VtEmulator.isKnownUrl(u))
+      const submitted = yield* post(server, "/urls", new URLSearchParams({ url }))
+      const urlAnalysis = parse(submitted).data.id as string
+      assert.strictEqual(parse(yield* get(server, `/analyses/${id}`)).data.attributes.status, "queued")
+      assert.strictEqual((yield* get(server, `/files/${sha}`)).status, 404)
+      assert.strictEqual((yield* get(server, `/urls/${urlId(url)}`)).status, 404)
+      server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0 })
+      for (const analysis of [id, urlAnalysis]) {
+        assert.strictEqual(parse(yield* get(server, `/analyses/${analysis}`)).data.attributes.status, "completed")
+      }
+      const report = yield* get(server, `/files/${sha}`)
+      assert.strictEqual(report.status, 200)
+      assert.strictEqual(parse(report).data.attributes.size, content.length)
+      assert.strictEqual((yield* get(server, `/urls/${urlId(url)}`)).status, 200)
+    }))
+
   it.scoped("POST /files|urls/{id}/analyse: once the analysis completes the report's last_analysis_date is then", () =>
     Effect.gen(function*() {
       let now = T0

@@ -69,7 +69,7 @@ export const receiveFile = async (
   if (file.size > limit) return formFailure(new TooLargeError(file.size), limit)
   context.state.submitFile(
     { sha256: file.sha256, sha1: file.sha1, md5: file.md5, size: file.size, name: file.filename },
-    at + context.completedMs()
+    at
   )
   return file
 }

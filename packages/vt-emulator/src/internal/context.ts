@@ -41,6 +41,11 @@ export class Context {
     return Math.max(this.options.analysisCompletedMs ?? DEFAULT_COMPLETED_MS, this.queuedMs())
   }
 
+  /** When a submission made at `submittedAt` has its report: once its analysis completes, by the options in force. */
+  availableAt(submission: { readonly submittedAt: number }): number {
+    return submission.submittedAt + this.completedMs()
+  }
+
   /** Whether a key has the premium privileges (Intelligence search, downloads). */
   isPremium(key: string | undefined): boolean {
     return key !== undefined && (this.options.premiumKeys === undefined || this.options.premiumKeys.includes(key))

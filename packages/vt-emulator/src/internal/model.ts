@@ -84,7 +84,8 @@ export interface Options {
   readonly analysisQueuedMs?: number | undefined
   /**
    * When (by `now()`, from its submission) an analysis is "completed" (default 60 000 ms); "in-progress" in between.
-   * A submitted file or URL has a report from then on.
+   * A submitted file or URL has a report from then on. Changed by `Server.update`, it applies to the analyses and
+   * submissions already made too (their status and reports follow the value in force when asked).
    */
   readonly analysisCompletedMs?: number | undefined
   /**

@@ -53,7 +53,7 @@ const analysedAgain = (
 export const resolveFile = (context: Context, raw: string, at: number): Resolved | R.Reply => {
   const id = normaliseFileId(raw)
   const submitted = id === undefined ? undefined : context.state.submitted(id)
-  if (submitted !== undefined && at >= submitted.availableAt) {
+  if (submitted !== undefined && at >= context.availableAt(submitted)) {
     return {
       collection: "files",
       key: submitted.sha256,
@@ -64,7 +64,7 @@ export const resolveFile = (context: Context, raw: string, at: number): Resolved
         "files",
         submitted.sha256,
         at,
-        () => R.ok(answerUploaded(submitted, nowSeconds(submitted.availableAt)))
+        () => R.ok(answerUploaded(submitted, nowSeconds(context.availableAt(submitted))))
       )
     }
   }
@@ -85,7 +85,7 @@ const resolveUrl = (context: Context, raw: string, at: number): Resolved | R.Rep
   if (parsed === undefined) return R.invalidArgument(`"${raw}" is not a valid URL identifier`)
   if (parsed.url !== undefined) context.state.rememberUrl(parsed.id, parsed.url)
   const submitted = context.state.urls.get(parsed.id)
-  const known = isKnownId(parsed.id) || (submitted !== undefined && at >= submitted.availableAt)
+  const known = isKnownId(parsed.id) || (submitted !== undefined && at >= context.availableAt(submitted))
   if (!known) return R.error(404, "NotFoundError", `URL "${raw}" not found`)
   const url = parsed.url ?? context.state.seenUrls.get(parsed.id) ?? submitted?.url
   return {

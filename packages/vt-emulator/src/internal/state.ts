@@ -17,8 +17,11 @@ export interface SubmittedFile {
   readonly md5: string
   readonly size: number
   readonly name: string
-  /** When its analysis completes (ms): from then on the file has a report. */
-  readonly availableAt: number
+  /**
+   * When it was first submitted (ms). Its analysis completes, and from then on the file has a report, the
+   * emulator's `analysisCompletedMs` later (as in force when asked: an update applies to earlier submissions too).
+   */
+  readonly submittedAt: number
 }
 
 export type AnalysisStatus = "queued" | "in-progress" | "completed"
@@ -41,7 +44,7 @@ export class State {
   files = new Map<string, SubmittedFile>()
   /** md5 / sha1 / sha256 → sha256 of submitted files. */
   fileIndex = new Map<string, string>()
-  urls = new Map<string, { readonly url: string; readonly availableAt: number }>()
+  urls = new Map<string, { readonly url: string; readonly submittedAt: number }>()
   seenUrls = new Map<string, string>()
   analyses = new Map<string, AnalysisRecord>()
   uploadTokens = new Map<string, number>()
@@ -60,10 +63,10 @@ export class State {
 
   // -- files ------------------------------------------------------------------------------------------------------
 
-  submitFile(file: Omit<SubmittedFile, "availableAt">, availableAt: number): SubmittedFile {
+  submitFile(file: Omit<SubmittedFile, "submittedAt">, submittedAt: number): SubmittedFile {
     const previous = this.files.get(file.sha256)
-    // A resubmission of a file that already has a report keeps it.
-    const record = { ...file, availableAt: previous === undefined ? availableAt : previous.availableAt }
+    // A resubmission of a file keeps the first submission's time (and so the report it has, or is about to have).
+    const record = { ...file, submittedAt: previous === undefined ? submittedAt : previous.submittedAt }
     this.files.set(file.sha256, record)
     this.fileIndex.set(file.sha256, file.sha256)
     this.fileIndex.set(file.sha1, file.sha256)
@@ -86,9 +89,9 @@ export class State {
     this.seenUrls.set(id, url)
   }
 
-  submitUrl(id: string, url: string, availableAt: number): void {
+  submitUrl(id: string, url: string, submittedAt: number): void {
     this.rememberUrl(id, url)
-    if (!this.urls.has(id)) this.urls.set(id, { url, availableAt })
+    if (!this.urls.has(id)) this.urls.set(id, { url, submittedAt })
   }
 
   // -- analyses ---------------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ export const fileScan: Handler = (context, request) => {
   const upload = request.form
   const file = upload?.file
   if (file === undefined) return upload?.failure ?? malformed
-  context.state.submitFile({ ...file, name: file.filename }, request.at + context.completedMs())
+  context.state.submitFile({ ...file, name: file.filename }, request.at)
   context.state.fileAnalysis(file, request.at)
   return R.ok(Legacy.fileScanQueued(file, nowSeconds(request.at)))
 }
@@ -68,13 +68,13 @@ export const fileReport: Handler = (context, request) => {
   const id = normaliseFileId(scanId ?? resource)
   if (id === undefined) return R.ok(Legacy.invalid(resource, "resource"))
   const submitted = context.state.submitted(id)
-  if (submitted !== undefined && at < submitted.availableAt && !isKnownFile(id)) {
+  if (submitted !== undefined && at < context.availableAt(submitted) && !isKnownFile(id)) {
     return R.ok(Legacy.queued(resource, `${submitted.sha256}-${nowSeconds(at)}`))
   }
   const resolved = resolveFile(context, id, at)
   if (isReply(resolved) || resolved.file === undefined) return R.ok(Legacy.unknownResource(resource))
-  const identity = submitted !== undefined && at >= submitted.availableAt
-    ? { ...submitted, variant: resolved.variant ?? 0, lastAnalysisDate: nowSeconds(submitted.availableAt) }
+  const identity = submitted !== undefined && at >= context.availableAt(submitted)
+    ? { ...submitted, variant: resolved.variant ?? 0, lastAnalysisDate: nowSeconds(context.availableAt(submitted)) }
     : fileIdentity(id)!
   return R.ok(Legacy.fileReport(resource, identity, identity.lastAnalysisDate))
 }
@@ -84,7 +84,7 @@ export const urlScan: Handler = (context, request) => {
   const url = param(request, "url")
   const id = url === undefined ? undefined : urlObjectId(url)
   if (url === undefined || id === undefined) return R.ok(Legacy.invalid(url ?? "", "url"))
-  context.state.submitUrl(id, url, request.at + context.completedMs())
+  context.state.submitUrl(id, url, request.at)
   context.state.urlAnalysis(id, url, request.at)
   return R.ok(Legacy.urlScanQueued(url, id, nowSeconds(request.at)))
 }
@@ -102,12 +102,12 @@ export const urlReport: Handler = (context, request) => {
   const url = /^https?:\/\//i.test(resource) ? resource : state.seenUrls.get(id) ?? state.urls.get(id)?.url
   if (url !== undefined) state.rememberUrl(id, url)
   const submitted = state.urls.get(id)
-  if (isKnownId(id) || (submitted !== undefined && at >= submitted.availableAt)) {
+  if (isKnownId(id) || (submitted !== undefined && at >= context.availableAt(submitted))) {
     return R.ok(Legacy.urlReport(resource, url ?? `http://h${id.slice(0, 12)}.example/`, id, seconds - 3600))
   }
   if (submitted !== undefined) return R.ok(Legacy.queued(resource, `${id}-${seconds}`))
   if (param(request, "scan") === "1" && url !== undefined) {
-    state.submitUrl(id, url, at + context.completedMs())
+    state.submitUrl(id, url, at)
     state.urlAnalysis(id, url, at)
     return R.ok(Legacy.queued(resource, `${id}-${seconds}`))
   }

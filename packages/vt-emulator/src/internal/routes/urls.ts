@@ -20,7 +20,7 @@ export const submit: Handler = async (context, request) => {
   if (url === undefined || url === "") return R.badRequest("Missing the \"url\" form field")
   const id = urlObjectId(url)
   if (id === undefined) return R.invalidArgument(`"${url}" is not a valid URL`)
-  context.state.submitUrl(id, url, request.at + context.completedMs())
+  context.state.submitUrl(id, url, request.at)
   return R.analysisDescriptor(context.state.urlAnalysis(id, url, request.at))
 }
 
