@@ -129,25 +129,25 @@ export const location = (url?: string): string => {
 
 // pg (8.x) takes `sslmode=prefer`, `require` and `verify-ca` for `verify-full`: it verifies the server's certificate
 // and host name, and says so in a multi-line warning on stderr (`process.emitWarning`) at the first connection. The
-// URL handed to pg names `verify-full` itself: the same connection, and a run's output without that warning. The query
-// is read as pg reads it (URLSearchParams: names and values decoded); `uselibpqcompat=true`, which asks for libpq's
-// weaker meanings, is left as it is.
+// URL handed to pg says `verify-full` itself: the same connection, and a run's output without that warning. The query
+// is read as pg reads it (its own encoding of a URL with a space or a stray `%`, names and values decoded, the last
+// value of a name the one taken), and `sslmode=verify-full` is added at its end, where it is the value pg takes;
+// `uselibpqcompat=true`, which asks for libpq's weaker meanings, leaves the URL as it is.
 const aliasesOfVerifyFull = new Set(["prefer", "require", "verify-ca"])
 const sslModeAsMeant = (url: string): string => {
-  const start = url.indexOf("?")
-  if (start < 0) return url
-  const hash = url.indexOf("#", start)
+  const read = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, "%$1") : url
+  let params: URLSearchParams
+  try {
+    params = new URL(read, "postgres://base").searchParams
+  } catch {
+    return url
+  }
+  const last = (name: string) => params.getAll(name).at(-1)
+  if (last("uselibpqcompat") === "true" || !aliasesOfVerifyFull.has(last("sslmode") ?? "")) return url
+  // The query has a name, so a `?` that comes before any `#`.
+  const hash = url.indexOf("#", url.indexOf("?"))
   const end = hash < 0 ? url.length : hash
-  const query = url.slice(start + 1, end)
-  const params = new URLSearchParams(query)
-  if (params.get("uselibpqcompat") === "true" || !aliasesOfVerifyFull.has(params.get("sslmode") ?? "")) return url
-  const pairs = query.split("&").map((pair) => {
-    const [entry] = new URLSearchParams(pair)
-    return entry !== undefined && entry[0] === "sslmode" && aliasesOfVerifyFull.has(entry[1])
-      ? "sslmode=verify-full"
-      : pair
-  })
-  return `${url.slice(0, start + 1)}${pairs.join("&")}${url.slice(end)}`
+  return `${url.slice(0, end)}&sslmode=verify-full${url.slice(end)}`
 }
 
 /**
