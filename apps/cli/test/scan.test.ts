@@ -54,6 +54,34 @@ const scan = (dir: string, args: ReadonlyArray<string>, env: Record<string, stri
     { env: { VT_API_KEY: key, ...env }, cwd: dir }
   )
 
+/** `scan` as a process of its own, started now. */
+const startScan = (dir: string, args: ReadonlyArray<string>) =>
+  startCli(
+    [
+      "scan",
+      ...args,
+      "--out",
+      path.join(dir, "out"),
+      "--log-dir",
+      path.join(dir, "log"),
+      "--base-url",
+      server.url,
+      "--per-minute",
+      "60000",
+      "--poll-interval",
+      "1"
+    ],
+    { env: { VT_API_KEY: key }, cwd: dir }
+  )
+
+/** Once the emulator has answered a poll of an analysis, its analyses complete: their files have reports from then. */
+const completeAfterAPoll = async () => {
+  while (!server.requests.some((r) => r.path.startsWith("/api/v3/analyses/"))) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0 })
+}
+
 /** The API requests of the run, as "METHOD path" with upload tokens and the key elided. */
 const requests = () =>
   server.requests
@@ -386,8 +414,8 @@ describe("vt-harvest scan", () => {
     const [unknown] = contents(1, false, "resumed")
     fs.writeFileSync(path.join(dir, "waiting.bin"), unknown)
     const sha = sha256(unknown)
-    // The analysis takes three seconds; the first poll would come a minute after the upload.
-    server.update({ analysisQueuedMs: 1_000, analysisCompletedMs: 3_000 })
+    // The first poll would come a minute after the upload.
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     const { child, done } = startCli(
       ["scan", "waiting.bin", "-o", "out", "--base-url", server.url, "--per-minute", "60000", "--poll-interval", "60"],
       { env: { VT_API_KEY: key }, cwd: dir }
@@ -400,10 +428,12 @@ describe("vt-harvest scan", () => {
     expect(uploadRecord(dir, sha)).toEqual({ analysis_id: analysisId, status: "uploaded" })
     expect(analysisId).toMatch(/==$/)
 
-    // Run again at once: VirusTotal has no report yet, so the run polls that analysis until it completes, then saves
-    // the report.
+    // Run again: VirusTotal has no report yet, so the run polls that analysis (it completes after the first poll),
+    // then saves the report.
     server.clearLog()
-    const again = await scan(dir, ["waiting.bin"])
+    const rerun = startScan(dir, ["waiting.bin"])
+    await completeAfterAPoll()
+    const again = await rerun.done
     expect(again.code, again.stderr).toBe(0)
     expect(again.stderr).toContain("summary: uploaded 0, known 0, analysed 1, saved 1, skipped 0, failed 0")
     const requested = requests()
@@ -434,13 +464,16 @@ describe("vt-harvest scan", () => {
     const [unknown] = contents(1, false, "later")
     fs.writeFileSync(path.join(dir, "a.bin"), unknown)
     const sha = sha256(unknown)
-    server.update({ analysisQueuedMs: 1_000, analysisCompletedMs: 3_000 })
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     expect((await scan(dir, ["a.bin", "--no-wait"])).code).toBe(0)
     const analysisId = uploadRecord(dir, sha).analysis_id
+    // A copy of the same content in the run is not looked at again: one lookup, one look at the analysis.
+    fs.writeFileSync(path.join(dir, "copy.bin"), unknown)
     server.clearLog()
-    const twice = await scan(dir, ["a.bin", "--no-wait"])
+    const twice = await scan(dir, ["a.bin", "copy.bin", "--no-wait", "--concurrency", "1"])
     expect(twice.code).toBe(0)
-    expect(twice.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 1, failed 0, requests 2")
+    expect(twice.stderr).toContain("summary: uploaded 0, known 0, analysed 0, saved 0, skipped 2, failed 0, requests 2")
+    expect(logText(dir).join("")).toContain(`skipped file "copy.bin": a duplicate of an earlier item of this run`)
     expect(requests()).toEqual([`GET /api/v3/files/${sha}`, `GET /api/v3/analyses/${encodeURIComponent(analysisId)}`])
     expect(logText(dir).join("")).toMatch(
       new RegExp(
@@ -450,12 +483,14 @@ describe("vt-harvest scan", () => {
       )
     )
     server.clearLog()
-    const waited = await scan(dir, ["a.bin"])
+    const waiting = startScan(dir, ["a.bin"])
+    await completeAfterAPoll()
+    const waited = await waiting.done
     expect(waited.stderr).toContain("summary: uploaded 0, known 0, analysed 1, saved 1, skipped 0, failed 0")
     expect(uploadsOf(requests())).toEqual([])
   })
 
-  it("--no-wait on an earlier upload whose analysis VirusTotal does not know, or has completed", async () => {
+  it("--no-wait on an earlier upload: one VirusTotal does not know is uploaded again, one it knows is kept as it is", async () => {
     const dir = tempDir()
     const [first, second] = contents(2, false, "looked")
     fs.writeFileSync(path.join(dir, "a.bin"), first)
@@ -472,24 +507,21 @@ describe("vt-harvest scan", () => {
     expect(uploadsOf(requests())).toEqual(["POST /api/v3/files"])
     expect(uploadRecord(dir, sha256(first)).analysis_id).not.toBe(unknownId)
 
-    // b's analysis completes (the emulator is told so) while VirusTotal has no report of b yet: the look finds it
-    // completed, keeps it, and asks for the report.
+    // b's earlier upload, still queued: looked at once, its state kept under _analyses/, the file skipped.
     server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     expect((await scan(dir, ["b.bin", "--no-wait"])).code).toBe(0)
     const { analysis_id: id } = uploadRecord(dir, sha256(second))
-    server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0 })
+    const descriptor = path.join(dir, "out", "_analyses", `${analysisKey(id)}.json`)
+    expect(JSON.parse(fs.readFileSync(descriptor, "utf8")).data.attributes).toBeUndefined()
     server.clearLog()
     const looked = await scan(dir, ["b.bin", "--no-wait"])
-    expect(looked.code).toBe(1)
-    expect(looked.stderr).toContain(`no report for ${sha256(second)} yet although its analysis completed`)
+    expect(looked.code).toBe(0)
     expect(requests()).toEqual([
       `GET /api/v3/files/${sha256(second)}`,
-      `GET /api/v3/analyses/${encodeURIComponent(id)}`,
-      `GET /api/v3/files/${sha256(second)}`
+      `GET /api/v3/analyses/${encodeURIComponent(id)}`
     ])
-    expect(uploadRecord(dir, sha256(second))).toEqual({ analysis_id: id, status: "completed" })
-    const kept = JSON.parse(fs.readFileSync(path.join(dir, "out", "_analyses", `${analysisKey(id)}.json`), "utf8"))
-    expect(kept.data.attributes.status).toBe("completed")
+    expect(JSON.parse(fs.readFileSync(descriptor, "utf8")).data.attributes.status).toBe("queued")
+    expect(uploadRecord(dir, sha256(second))).toEqual({ analysis_id: id, status: "uploaded" })
   })
 
   it("an upload record naming the analysis of other content is no upload of the file: the file is uploaded", async () => {
@@ -497,8 +529,10 @@ describe("vt-harvest scan", () => {
     const [first, second] = contents(2, false, "swapped")
     fs.writeFileSync(path.join(dir, "a.bin"), first)
     fs.writeFileSync(path.join(dir, "b.bin"), second)
-    server.update({ analysisQueuedMs: 1_000, analysisCompletedMs: 3_000 })
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     expect((await scan(dir, ["a.bin", "--no-wait"])).code).toBe(0)
+    // a's analysis completes; b is not known, and its record names a's analysis.
+    server.update({ analysisQueuedMs: 0, analysisCompletedMs: 0 })
     const uploads = path.join(dir, "out", "_uploads")
     fs.copyFileSync(path.join(uploads, `${sha256(first)}.json`), path.join(uploads, `${sha256(second)}.json`))
     const { analysis_id: id } = uploadRecord(dir, sha256(first))

@@ -14,6 +14,29 @@ const flaky = (failures: Ref.Ref<number>) =>
       : Effect.void).pipe(Effect.retry(StoreHealth.watched(Schedule.recurs(5), () => true)))
 
 describe("StoreHealth", () => {
+  it.effect("storeOrElse: a failure of a store that answers is the item's; one that does not answer stops the run", () =>
+    StoreHealth.during(Effect.gen(function*() {
+      const down = new ReportSink.SinkError({ operation: "get", message: "down" })
+      // A record that cannot be read (not a failure the store tries again): orElse, the way stays open.
+      const unreadable = yield* Failure.storeOrElse(
+        Effect.fail(new ReportSink.SinkError({ operation: "get", message: "cannot decompress" })),
+        (error) => Effect.succeed(`else: ${error.message}`)
+      )
+      assert.strictEqual(unreadable, "else: cannot decompress")
+      assert.isFalse(StoreHealth.failing())
+      // Tried again and answered: the value, and the way open again (a request right after does not wait).
+      const failures = yield* Ref.make(1)
+      const read = yield* Failure.storeOrElse(Effect.as(flaky(failures), "record"), () => Effect.succeed("else"))
+      assert.strictEqual(read, "record")
+      assert.isFalse(StoreHealth.failing())
+      // Tried again in vain: the run stops, orElse is not asked.
+      const stopped = yield* Effect.flip(Failure.storeOrElse(
+        Effect.fail(down).pipe(Effect.retry(StoreHealth.watched(Schedule.recurs(1), () => true))),
+        () => Effect.succeed("else")
+      ))
+      assert.strictEqual(stopped._tag, "StoreFailed")
+    })))
+
   it.effect("closed while an operation is retried, open again once it succeeds through storeOrStop", () =>
     StoreHealth.during(Effect.gen(function*() {
       const failures = yield* Ref.make(1)

@@ -34,7 +34,7 @@ export const analysesDirectory = "_analyses"
  * whether it was seen completed. A scan that finds an upload whose analysis is not completed waits for it again
  * instead of uploading the file once more. Listing the store it sits in does not descend into it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export const uploadsDirectory = "_uploads"

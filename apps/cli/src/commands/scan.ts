@@ -26,7 +26,10 @@ export const scan = Command.make("scan", {
   ),
   overwrite: Flags.overwrite("Look up again files whose report is already saved, and save the fresh report"),
   noWait: Options.boolean("no-wait").pipe(
-    Options.withDescription("Upload without waiting: save the upload's analysis descriptor only (no polls, no report)")
+    Options.withDescription(
+      "Upload without waiting: save the upload's analysis descriptor only (no polls, no report); a file uploaded " +
+        "earlier whose analysis is not completed is skipped after one look at that analysis"
+    )
   ),
   ...Flags.wait
 }, (options) =>
@@ -71,10 +74,11 @@ export const scan = Command.make("scan", {
       "Scan files: each file's SHA-256 is looked up first; when VirusTotal knows it, its report is saved as\n" +
         "<out>/<sha256>.json and nothing is uploaded. Otherwise the file is uploaded (through an upload URL above\n" +
         "32 MiB, at most 650 MB), its analysis is polled until completed and saved under <out>/_analyses/, then the\n" +
-        "file report is saved. Each upload is remembered under <out>/_uploads/ until its analysis completes: a file\n" +
-        "whose earlier upload is still being analysed (a scan stopped or timed out while waiting) is not uploaded\n" +
-        "again, that analysis is waited for. Directories are walked recursively (regular files only; symbolic\n" +
-        "links inside them are not followed). A file whose report is already saved is skipped without a request.\n" +
+        "file report is saved. Each upload is recorded under <out>/_uploads/ (and marked once its analysis is seen\n" +
+        "completed): a file whose earlier upload is still being analysed (a scan stopped or timed out while waiting)\n" +
+        "is not uploaded again: that analysis is waited for (looked at once with --no-wait). Directories are\n" +
+        "walked recursively (regular files only; symbolic links inside them are not followed). A file whose report\n" +
+        "is already saved is skipped without a request.\n" +
         "Example: vt-harvest scan samples/ suspicious.exe -o vt_reports"
     )
   )

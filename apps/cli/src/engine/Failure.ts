@@ -20,14 +20,25 @@ export class StoreFailed extends Data.TaggedError("StoreFailed")<{ readonly erro
 /** What stops a run before its input ends. */
 export type Stop = KeyRefused | Untrusted | StoreFailed
 
-/** A store operation whose failure stops the run. */
-export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
+/**
+ * A store operation whose failure an item can do without (a record that only saves work): a store that does not
+ * answer still stops the run, as {@link storeOrStop} does; any other failure (that record unreadable) is `orElse`'s.
+ */
+export const storeOrElse = <A, B, E, R, R2>(
+  self: Effect.Effect<A, ReportSink.SinkError, R>,
+  orElse: (error: ReportSink.SinkError) => Effect.Effect<B, E, R2>
+): Effect.Effect<A | B, StoreFailed | E, R | R2> =>
   Effect.matchEffect(self, {
-    // A failure stops the run: the way stays closed until it ends.
-    onFailure: (error) => Effect.fail(new StoreFailed({ error })),
+    // A store that does not answer (tried again, in vain) stops the run: the way stays closed until it ends.
+    onFailure: (error): Effect.Effect<B, StoreFailed | E, R2> =>
+      StoreHealth.failing() ? Effect.fail(new StoreFailed({ error })) : orElse(error),
     // An operation that succeeds while StoreHealth has the way closed tells it.
     onSuccess: (a) => (StoreHealth.failing() ? Effect.as(StoreHealth.answered, a) : Effect.succeed(a))
   })
+
+/** A store operation whose failure stops the run. */
+export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R>): Effect.Effect<A, StoreFailed, R> =>
+  storeOrElse(self, (error) => Effect.fail(new StoreFailed({ error })))
 
 /** `Error: <status> <body>`, one line with control characters escaped, for the run log and the console. */
 export const describeError = (error: VtError.VtError): string => {

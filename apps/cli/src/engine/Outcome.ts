@@ -29,11 +29,15 @@ export type Outcome =
   | { readonly _tag: "NotFound"; readonly message: string; readonly kept: boolean; readonly warn: boolean }
   /** Sent, with nothing to keep as a report yet (scan --no-wait). */
   | { readonly _tag: "Submitted"; readonly message: string; readonly also: ReadonlyArray<Counter> }
-  /** `warn`: the user should see why (a symbolic link not followed), not only the run log. */
-  | { readonly _tag: "Skipped"; readonly message: string | undefined; readonly warn: boolean }
+  /**
+   * `warn`: the user should see why (a symbolic link not followed), not only the run log. `kept`: the store answers
+   * for the item (already saved, recorded as not found); not so for one skipped for another reason (its upload still
+   * analysed), whose duplicates in the run are then stopped from memory.
+   */
+  | { readonly _tag: "Skipped"; readonly message: string | undefined; readonly warn: boolean; readonly kept: boolean }
   | { readonly _tag: "Invalid"; readonly message: string }
   | { readonly _tag: "Failed"; readonly message: string; readonly also: ReadonlyArray<Counter> }
-  /** A blank or comment line: no item, but a line of the input the progress counts. */
+  /** A blank or comment line (another shard's id): no item, but a line of the input, counted towards its total. */
   | { readonly _tag: "Ignored" }
 
 export const saved = (
@@ -55,10 +59,11 @@ export const submitted = (message: string, also: ReadonlyArray<Counter> = []): O
 })
 
 /** Skips of a resumed run are counted, not logged: a million lines would otherwise make a million messages. */
-export const skipped = (message?: string, options?: { readonly warn?: boolean }): Outcome => ({
+export const skipped = (message?: string, options?: { readonly warn?: boolean; readonly kept?: boolean }): Outcome => ({
   _tag: "Skipped",
   message,
-  warn: options?.warn === true
+  warn: options?.warn === true,
+  kept: options?.kept ?? true
 })
 
 export const invalid = (message: string): Outcome => ({ _tag: "Invalid", message })
@@ -73,7 +78,7 @@ export const ignored: Outcome = { _tag: "Ignored" }
 
 /** Whether the store answers for the item's key after this outcome (else a duplicate is stopped from memory). */
 export const isKept = (outcome: Outcome): boolean =>
-  (outcome._tag === "Saved" || outcome._tag === "NotFound") && outcome.kept
+  (outcome._tag === "Saved" || outcome._tag === "NotFound" || outcome._tag === "Skipped") && outcome.kept
 
 // -- the tally -----------------------------------------------------------------------------------------------------
 

@@ -220,7 +220,7 @@ export const run = <A, B, R>(
             Effect.sync(() => {
               // Memory holds only what the store will not answer for: a skipped item is the store's answer already
               // (a resumed list of a million lines keeps nothing), a failed or unfinished one is not.
-              const answered = outcome._tag === "Skipped" || Outcome.isKept(outcome)
+              const answered = Outcome.isKept(outcome)
               if (spec.overwrite || !answered || (outcome._tag === "NotFound" && spec.retryNotFound)) {
                 settled.add(key)
               }

@@ -12,6 +12,20 @@ import type * as Formats from "./formats.js"
 import * as Input from "./input.js"
 import * as Settings from "./settings.js"
 
+/**
+ * An analysis id from outside (a server's answer, an argument, a record), checked like any untrusted input: one
+ * VirusTotal could give, that can name a file.
+ */
+export const checkedId = (text: string): Either.Either<string, string> =>
+  Either.flatMap(
+    VtId.analysisId(text),
+    (id) =>
+      Either.mapBoth(ReportKey.fromAnalysisId(id), {
+        onLeft: () => "cannot be stored under a safe name",
+        onRight: () => id
+      })
+  )
+
 /** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
 export const statusText = (analysis: { readonly status: string }): string =>
   /^[a-z][a-z-]{0,39}$/.test(analysis.status) ? analysis.status : Input.quote(analysis.status)
@@ -135,7 +149,7 @@ export const checkIds = (ids: ReadonlyArray<string>) => {
   const items: Array<Pipeline.Item<string>> = []
   ids.forEach((arg, i) => {
     if (Input.isStdin(arg)) return
-    const id = Either.flatMap(VtId.analysisId(arg), (id) => Either.map(ReportKey.fromAnalysisId(id), () => id))
+    const id = checkedId(arg)
     if (Either.isLeft(id)) problems.push(`invalid analysis id ${Input.quote(arg)} (argument ${i + 1})`)
     else items.push(Pipeline.work(id.right, `argument ${i + 1}`))
   })
@@ -146,15 +160,7 @@ export const checkIds = (ids: ReadonlyArray<string>) => {
 }
 
 export const fromLine = (line: Input.Line): Pipeline.Item<string> => {
-  const parsed = Input.classify(
-    line,
-    (text) =>
-      Either.flatMap(VtId.analysisId(text), (id) =>
-        Either.mapBoth(ReportKey.fromAnalysisId(id), {
-          onLeft: () => "cannot be stored under a safe name",
-          onRight: () => id
-        }))
-  )
+  const parsed = Input.classify(line, checkedId)
   return parsed._tag === "Ignored"
     ? Outcome.ignored
     : parsed._tag === "Invalid"

@@ -18,12 +18,11 @@ import type { Ref } from "effect"
 import type { Root } from "./walk.js"
 
 /**
-/**
  * The plan of `scan`: each file found is hashed and claimed by its SHA-256; a file VirusTotal knows gets its
  * report saved, any other (every one with `force`) is uploaded, its analysis waited for and kept, and then the
- * report of what was analysed saved. Each upload is remembered under its SHA-256 until its analysis is seen
- * completed: a file whose earlier upload is still being analysed (a scan stopped or timed out while waiting) has that
- * analysis waited for, and is not uploaded again.
+ * report of what was analysed saved. Each upload is recorded under its SHA-256 (`_uploads/`), and marked once its
+ * analysis is seen completed: a file whose earlier upload is still being analysed (a scan stopped or timed out while
+ * waiting) has that analysis waited for (looked at once with `noWait`), and is not uploaded again.
  */
 export const scanFiles = (
   roots: ReadonlyArray<Root>,
@@ -53,17 +52,17 @@ export const scanFiles = (
         undefined
       )
     // The analysis of an earlier upload of this content that was not seen completed, if any. The record only saves
-    // an upload: one that cannot be read, or is not one, costs an upload, never the run.
+    // an upload: one that cannot be read, or is not one, costs an upload; a store that does not answer stops the run.
     const pending = (file: File, key: ReportKey.ReportKey) =>
-      Effect.matchEffect(uploads.get(key), {
-        onFailure: (error) => uploadedAgain(file, key, `cannot be read (${error.message})`),
-        onSuccess: (stored) => {
+      Failure.storeOrElse(
+        Effect.flatMap(uploads.get(key), (stored) => {
           if (Option.isNone(stored)) return Effect.succeed(undefined)
           const upload = Uploads.decode(stored.value)
           if (upload === undefined) return uploadedAgain(file, key, "is not one of an upload")
           return Effect.succeed(upload.status === "completed" ? undefined : upload.analysisId)
-        }
-      })
+        }),
+        (error) => uploadedAgain(file, key, `cannot be read (${error.message})`)
+      )
 
     // A completed analysis: the report of the content VirusTotal analysed is saved (should the file have changed
     // since it was hashed, that is the report of what was uploaded, not kept as this file's). An earlier upload's
@@ -99,35 +98,25 @@ export const scanFiles = (
           )
       })
 
-    // Wait for the analysis, then as above.
-    const analyse = (file: File, key: ReportKey.ReportKey, id: string, justSubmitted: boolean) =>
-      Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted }).pipe(
-        Effect.flatMap((analysis) => completed(file, key, id, analysis, justSubmitted)),
-        Effect.catchTag("AnalysisTimeoutError", (timeout) =>
-          Effect.succeed(Outcome.failed(
-            `analysis ${id} of ${show(file.path)} still ${Analyses.statusText(timeout)} after ${
-              Duration.format(options.waiting.timeout)
-            } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again ` +
-              `later (it is not uploaded again while its analysis runs; --force uploads it again)`
-          )))
+    const timedOut = (file: File, id: string) => (timeout: Analysis.AnalysisTimeoutError) =>
+      Effect.succeed(Outcome.failed(
+        `analysis ${id} of ${show(file.path)} still ${Analyses.statusText(timeout)} after ${
+          Duration.format(options.waiting.timeout)
+        } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${id}, or scan the file again ` +
+          `later (it is not uploaded again while its analysis runs; --force uploads it again)`
+      ))
+
+    // The analysis of an upload just made: waited for, then as above.
+    const analyse = (file: File, key: ReportKey.ReportKey, id: string) =>
+      Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted: true }).pipe(
+        Effect.flatMap((analysis) => completed(file, key, id, analysis, true)),
+        Effect.catchTag("AnalysisTimeoutError", timedOut(file, id))
       )
 
-    // --no-wait: one look at an earlier upload's analysis, kept as it is; completed, the report is saved.
-    const look = (file: File, key: ReportKey.ReportKey, id: string) =>
-      Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
-        Effect.tap((analysis) => Steps.keepAnalysis(analyses, id, analysis.raw)),
-        Effect.flatMap((analysis) =>
-          Analysis.isCompleted(analysis)
-            ? completed(file, key, id, analysis, false)
-            : Effect.succeed(Outcome.skipped(
-              `skipped ${show(file.path)}: uploaded by an earlier run, analysis ${id} still ${
-                Analyses.statusText(analysis)
-              } (--no-wait)`
-            ))
-        )
-      )
-
-    function send(file: File, key: ReportKey.ReportKey) {
+    function send(
+      file: File,
+      key: ReportKey.ReportKey
+    ): Effect.Effect<Outcome.Outcome, VtError.VtError | Failure.Stop, VtClient.VtClient> {
       return Effect.flatMap(upload(file, Pipeline.step(tally, "uploaded")), (uploaded) =>
         Either.isLeft(uploaded)
           ? Effect.succeed(Outcome.failed(uploaded.left))
@@ -137,9 +126,21 @@ export const scanFiles = (
               ? Steps.keepAnalysis(analyses, uploaded.right.id, uploaded.right.raw).pipe(
                 Effect.as(Outcome.submitted(`analysis ${uploaded.right.id} not waited for (--no-wait)`))
               )
-              : analyse(file, key, uploaded.right.id, true)
-          )).pipe(Effect.provideService(VtClient.VtClient, client))
+              : analyse(file, key, uploaded.right.id)
+          ))
     }
+
+    // An earlier upload's analysis: waited for (the first poll at once), or with --no-wait looked at once and kept as
+    // it is. None when VirusTotal does not know it (only that request's 404: not one of what follows).
+    const earlier = (id: string) =>
+      (options.noWait
+        ? Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
+          Effect.tap((analysis) => Steps.keepAnalysis(analyses, id, analysis.raw))
+        )
+        : Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted: false })).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(VtError.isNotFound, () => Effect.succeed(Option.none<Analysis.Analysis>()))
+        )
 
     // A file VirusTotal does not know yet: uploaded, unless an earlier upload of it is still being analysed.
     const resumeOrSend = (file: File, key: ReportKey.ReportKey) =>
@@ -150,13 +151,25 @@ export const scanFiles = (
               options.noWait ? "looking at" : "waiting for"
             } its analysis ${id}`
           ),
-          (options.noWait ? look(file, key, id) : analyse(file, key, id, false)).pipe(
-            // VirusTotal no longer knows that analysis: the file is sent again.
-            Effect.catchIf(VtError.isNotFound, () =>
-              Effect.zipRight(
-                Effect.logWarning(`analysis ${id} of ${show(file.path)} is unknown to VirusTotal: uploading again`),
-                send(file, key)
-              ))
+          earlier(id).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () =>
+                Effect.zipRight(
+                  Effect.logWarning(`analysis ${id} of ${show(file.path)} is unknown to VirusTotal: uploading again`),
+                  send(file, key)
+                ),
+              onSome: (analysis) =>
+                Analysis.isCompleted(analysis)
+                  ? completed(file, key, id, analysis, false)
+                  // --no-wait: not the store's answer; a copy of the file later in the run is not looked at again.
+                  : Effect.succeed(Outcome.skipped(
+                    `skipped ${show(file.path)}: uploaded by an earlier run, analysis ${id} still ${
+                      Analyses.statusText(analysis)
+                    } (--no-wait)`,
+                    { kept: false }
+                  ))
+            })),
+            Effect.catchTag("AnalysisTimeoutError", timedOut(file, id))
           )
         ))
 

@@ -2,9 +2,9 @@
  * An unknown URL sent to VirusTotal for analysis (`urls --submit-unknown`): `POST /urls`, its analysis id checked
  * like any untrusted input before it names a file or reaches the log.
  */
-import { ReportKey } from "@vt-harvest/report-sink"
-import { Urls, VtId } from "@vt-harvest/vt-client"
+import { Urls } from "@vt-harvest/vt-client"
 import { Effect, Either } from "effect"
+import * as Analyses from "./analyses.js"
 import * as Input from "./input.js"
 
 /** Submits `url`; answers its analysis id and the submission's answer, or why the answer is unusable. */
@@ -12,10 +12,7 @@ export const submitUrl = (url: string) =>
   Effect.gen(function*() {
     yield* Effect.logInfo(`submitting ${url}`)
     const submitted = yield* Urls.scan(url)
-    const id = Either.flatMap(
-      VtId.analysisId(submitted.id),
-      (id) => Either.map(ReportKey.fromAnalysisId(id), () => id)
-    )
+    const id = Analyses.checkedId(submitted.id)
     if (Either.isLeft(id)) {
       return Either.left(`submitted ${url}, but the analysis id ${Input.quote(submitted.id)} is unusable`)
     }

@@ -3,11 +3,11 @@
  * the URL and the upload together), its analysis id checked like any untrusted input.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { ReportKey } from "@vt-harvest/report-sink"
-import { Files, VtId } from "@vt-harvest/vt-client"
+import { Files } from "@vt-harvest/vt-client"
 import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Analyses from "./analyses.js"
 import * as Input from "./input.js"
 import { maxUploadBytes, show } from "./walk.js"
 
@@ -36,7 +36,7 @@ export const upload = (file: File, counted: Effect.Effect<void>) =>
     })
     yield* counted
     // The id comes from the server: it names a file and goes into the log, so it is checked like any input.
-    const id = Either.flatMap(VtId.analysisId(uploaded.id), (id) => Either.map(ReportKey.fromAnalysisId(id), () => id))
+    const id = Analyses.checkedId(uploaded.id)
     if (Either.isLeft(id)) {
       return Either.left(`uploaded ${show(file.path)}, but the analysis id ${Input.quote(uploaded.id)} is unusable`)
     }

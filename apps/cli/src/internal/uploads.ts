@@ -5,9 +5,8 @@
  *
  * `{"analysis_id":"<id>","status":"uploaded"}`, then `"completed"` once its analysis is.
  */
-import { ReportKey } from "@vt-harvest/report-sink"
-import { VtId } from "@vt-harvest/vt-client"
-import { Either } from "effect"
+import { Either, Predicate } from "effect"
+import * as Analyses from "./analyses.js"
 
 export type Status = "uploaded" | "completed"
 
@@ -20,8 +19,6 @@ export interface Upload {
 export const encode = (upload: Upload): Uint8Array =>
   new TextEncoder().encode(JSON.stringify({ analysis_id: upload.analysisId, status: upload.status }) + "\n")
 
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-
 /**
  * The upload a record describes, or `undefined` when it is not one (a store is files anyone may have edited: the id
  * is checked as the upload's answer was).
@@ -33,11 +30,8 @@ export const decode = (bytes: Uint8Array): Upload | undefined => {
   } catch {
     return undefined
   }
-  if (!isRecord(json) || typeof json.analysis_id !== "string") return undefined
+  if (!Predicate.isRecord(json) || typeof json.analysis_id !== "string") return undefined
   if (json.status !== "uploaded" && json.status !== "completed") return undefined
-  const id = Either.flatMap(
-    VtId.analysisId(json.analysis_id),
-    (id) => Either.map(ReportKey.fromAnalysisId(id), () => id)
-  )
+  const id = Analyses.checkedId(json.analysis_id)
   return Either.isRight(id) ? { analysisId: id.right, status: json.status } : undefined
 }
