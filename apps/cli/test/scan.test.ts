@@ -549,6 +549,41 @@ describe("vt-harvest scan", () => {
     expect(uploadRecord(dir, sha256(second)).analysis_id).not.toBe(id)
   })
 
+  it("an upload record naming an analysis of other content still queued, or of a URL, is found at the first look", async () => {
+    const dir = tempDir()
+    const [first, second, third] = contents(3, false, "first-look")
+    for (const [name, content] of [["a.bin", first], ["b.bin", second], ["c.bin", third]] as const) {
+      fs.writeFileSync(path.join(dir, name), content)
+    }
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    expect((await scan(dir, ["a.bin", "--no-wait"])).code).toBe(0)
+    const { analysis_id: queued } = uploadRecord(dir, sha256(first))
+    const submitted = await fetch(`${server.url}/urls`, {
+      method: "POST",
+      headers: { "x-apikey": key },
+      body: new URLSearchParams({ url: "http://first-look.example/page" })
+    })
+    const urlAnalysis = ((await submitted.json()) as { data: { id: string } }).data.id
+    const uploads = path.join(dir, "out", "_uploads")
+    fs.copyFileSync(path.join(uploads, `${sha256(first)}.json`), path.join(uploads, `${sha256(second)}.json`))
+    fs.writeFileSync(
+      path.join(uploads, `${sha256(third)}.json`),
+      JSON.stringify({ analysis_id: urlAnalysis, status: "uploaded" })
+    )
+    server.clearLog()
+    // Waiting would take two minutes: the first look tells, and each file is uploaded at once.
+    const result = await scan(dir, ["b.bin", "c.bin", "--wait-timeout", "1"])
+    expect(result.stderr).toContain(
+      `analysis ${queued}, recorded for "b.bin", is of another content (${sha256(first)}): the file is uploaded again`
+    )
+    expect(result.stderr).toContain(
+      `analysis ${urlAnalysis}, recorded for "c.bin", is of no file: the file is uploaded again`
+    )
+    expect(uploadsOf(requests())).toEqual(["POST /api/v3/files", "POST /api/v3/files"])
+    expect(uploadRecord(dir, sha256(second)).analysis_id).not.toBe(queued)
+    expect(uploadRecord(dir, sha256(third)).analysis_id).not.toBe(urlAnalysis)
+  })
+
   it("an upload record that is not one, or cannot be read, or names an analysis VirusTotal does not know: a fresh upload", async () => {
     const dir = tempDir()
     const [first, second, third] = contents(3, false, "records")

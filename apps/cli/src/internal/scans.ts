@@ -64,6 +64,23 @@ export const scanFiles = (
         (error) => uploadedAgain(file, key, `cannot be read (${error.message})`)
       )
 
+    // Whether an analysis is of the content stored under `key` (an analysis of a URL is of no file).
+    const isOf = (analysis: Analysis.Analysis, key: ReportKey.ReportKey) =>
+      analysis.fileInfo._tag === "Some" && analysis.fileInfo.value.sha256.toLowerCase() === key
+    const otherContent = (file: File, key: ReportKey.ReportKey, id: string, analysis: Analysis.Analysis) =>
+      Effect.zipRight(
+        Effect.logWarning(
+          `analysis ${id}, recorded for ${show(file.path)}, is of ${
+            analysis.fileInfo._tag === "Some"
+              ? `another content (${
+                Either.getOrElse(ReportKey.fromFileHash(analysis.fileInfo.value.sha256.toLowerCase()), () => "?")
+              })`
+              : "no file"
+          }: the file is uploaded again`
+        ),
+        send(file, key)
+      )
+
     // A completed analysis: the report of the content VirusTotal analysed is saved (should the file have changed
     // since it was hashed, that is the report of what was uploaded, not kept as this file's). An earlier upload's
     // analysis that is of other content (a record edited, a server's mistake) is no upload of this file: it is sent.
@@ -75,16 +92,9 @@ export const scanFiles = (
       justSubmitted: boolean
     ): Effect.Effect<Outcome.Outcome, VtError.VtError | Failure.Stop, VtClient.VtClient> =>
       Effect.gen(function*() {
+        if (!justSubmitted && !isOf(analysis, key)) return yield* otherContent(file, key, id, analysis)
         const analysed = analysis.fileInfo._tag === "Some" ? analysis.fileInfo.value.sha256 : file.sha256
         const reportKey = Either.getOrUndefined(ReportKey.fromFileHash(analysed.toLowerCase()))
-        if (reportKey !== key && !justSubmitted) {
-          yield* Effect.logWarning(
-            `analysis ${id}, recorded for ${show(file.path)}, is of another content${
-              reportKey === undefined ? "" : ` (${reportKey})`
-            }: the file is uploaded again`
-          )
-          return yield* send(file, key)
-        }
         yield* remember(key, id, "completed")
         if (reportKey === undefined) return Outcome.failed(`analysis ${id} names no usable SHA-256`, ["analysed"])
         if (reportKey !== key) yield* Effect.logWarning(`${show(file.path)} changed while it was scanned`)
@@ -130,19 +140,19 @@ export const scanFiles = (
           ))
     }
 
-    // An earlier upload's analysis: waited for (the first poll at once), or with --no-wait looked at once and kept as
-    // it is. None when VirusTotal does not know it (only that request's 404: not one of what follows).
+    // An earlier upload's analysis, looked at once (kept as it is with --no-wait). None when VirusTotal does not know
+    // it (only that request's 404: not one of what follows).
     const earlier = (id: string) =>
-      (options.noWait
-        ? Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
-          Effect.tap((analysis) => Steps.keepAnalysis(analyses, id, analysis.raw))
-        )
-        : Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted: false })).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf(VtError.isNotFound, () => Effect.succeed(Option.none<Analysis.Analysis>()))
-        )
+      Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
+        Effect.tap((analysis) => (options.noWait ? Steps.keepAnalysis(analyses, id, analysis.raw) : Effect.void)),
+        Effect.map(Option.some),
+        Effect.catchIf(VtError.isNotFound, () => Effect.succeed(Option.none<Analysis.Analysis>()))
+      )
 
-    // A file VirusTotal does not know yet: uploaded, unless an earlier upload of it is still being analysed.
+    // A file VirusTotal does not know yet: uploaded, unless an earlier upload of it is still being analysed. That
+    // analysis is looked at first: one VirusTotal does not know, or of other content (a record edited, another
+    // file's, a URL's), is no upload of this file; a completed one gives the report; else it is waited for (the next
+    // poll one interval later), or with --no-wait the file is skipped.
     const resumeOrSend = (file: File, key: ReportKey.ReportKey) =>
       Effect.flatMap(pending(file, key), (id) =>
         id === undefined ? send(file, key) : Effect.zipRight(
@@ -159,15 +169,21 @@ export const scanFiles = (
                   send(file, key)
                 ),
               onSome: (analysis) =>
-                Analysis.isCompleted(analysis)
+                !isOf(analysis, key)
+                  ? otherContent(file, key, id, analysis)
+                  : Analysis.isCompleted(analysis)
                   ? completed(file, key, id, analysis, false)
-                  // --no-wait: not the store's answer; a copy of the file later in the run is not looked at again.
-                  : Effect.succeed(Outcome.skipped(
+                  : options.noWait
+                  // Not the store's answer: a copy of the file later in the run is not looked at again.
+                  ? Effect.succeed(Outcome.skipped(
                     `skipped ${show(file.path)}: uploaded by an earlier run, analysis ${id} still ${
                       Analyses.statusText(analysis)
                     } (--no-wait)`,
                     { kept: false }
                   ))
+                  : Steps.awaitAnalysis(tally, analyses, id, options.waiting, { justSubmitted: true }).pipe(
+                    Effect.flatMap((analysis) => completed(file, key, id, analysis, false))
+                  )
             })),
             Effect.catchTag("AnalysisTimeoutError", timedOut(file, id))
           )
