@@ -35,44 +35,28 @@ const contents = (count: number, known: boolean, tag: string): Array<string> => 
 
 const analysisKey = (id: string) => Either.getOrThrow(ReportKey.fromAnalysisId(id))
 
+/** The command line of a scan of `args` into `dir`/out, against the emulator. */
+const scanArgs = (dir: string, args: ReadonlyArray<string>) => [
+  "scan",
+  ...args,
+  "--out",
+  path.join(dir, "out"),
+  "--log-dir",
+  path.join(dir, "log"),
+  "--base-url",
+  server.url,
+  "--per-minute",
+  "60000",
+  "--poll-interval",
+  "1"
+]
+
 const scan = (dir: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  runCli(
-    [
-      "scan",
-      ...args,
-      "--out",
-      path.join(dir, "out"),
-      "--log-dir",
-      path.join(dir, "log"),
-      "--base-url",
-      server.url,
-      "--per-minute",
-      "60000",
-      "--poll-interval",
-      "1"
-    ],
-    { env: { VT_API_KEY: key, ...env }, cwd: dir }
-  )
+  runCli(scanArgs(dir, args), { env: { VT_API_KEY: key, ...env }, cwd: dir })
 
 /** `scan` as a process of its own, started now. */
 const startScan = (dir: string, args: ReadonlyArray<string>) =>
-  startCli(
-    [
-      "scan",
-      ...args,
-      "--out",
-      path.join(dir, "out"),
-      "--log-dir",
-      path.join(dir, "log"),
-      "--base-url",
-      server.url,
-      "--per-minute",
-      "60000",
-      "--poll-interval",
-      "1"
-    ],
-    { env: { VT_API_KEY: key }, cwd: dir }
-  )
+  startCli(scanArgs(dir, args), { env: { VT_API_KEY: key }, cwd: dir })
 
 /** Once the emulator has answered a poll of an analysis, its analyses complete: their files have reports from then. */
 const completeAfterAPoll = async () => {
