@@ -3,11 +3,10 @@
 import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { cliWords, emulatorSuite, hashes, runCli, runShell, sh, startCli } from "./helpers.js"
+import * as HostileServer from "./hostileServer.js"
 
 const key = "premium-test-key-5b1c9e07d2"
 const suite = emulatorSuite(key, "premium", { premiumKeys: [key] })
@@ -210,104 +209,90 @@ describe("download", () => {
     expect(fs.readdirSync(path.join(dir, "samples")).filter((name) => name.startsWith("."))).toEqual([])
   }, 60_000)
 
+  /** `download in.txt` into `dir`/samples against a server of the test's own (no quota probe). */
+  const downloadFrom = (dir: string, base: string, ...more: ReadonlyArray<string>) =>
+    runCli([
+      "download",
+      "in.txt",
+      "--download-dir",
+      "samples",
+      "--log-dir",
+      "log",
+      "--base-url",
+      base,
+      "--per-minute",
+      "60000",
+      ...more,
+      "--no-progress",
+      "--no-quota-probe"
+    ], { env: { VT_API_KEY: key }, cwd: dir })
+
   it("a hostile server sends bytes that do not match: that sample fails, nothing kept, the run goes on", async () => {
     const dir = suite.scratch()
     const [good, bad] = [VtEmulator.sample(10), VtEmulator.sample(11)]
-    const seen: Array<{ readonly path: string; readonly apiKey: string | undefined }> = []
-    const server = http.createServer((request, response) => {
-      const url = request.url ?? ""
-      const apiKey = request.headers["x-apikey"]
-      seen.push({ path: url, apiKey: Array.isArray(apiKey) ? apiKey[0] : apiKey })
-      const download = /^\/api\/v3\/files\/([0-9a-f]{64})\/download$/.exec(url)
-      if (download !== null) {
-        response.writeHead(302, { location: `/bucket/${download[1]}?token=signed` }).end()
-        return
+    const server = await HostileServer.start({
+      other: (request, response) => {
+        const url = request.url ?? ""
+        const download = /^\/api\/v3\/files\/([0-9a-f]{64})\/download$/.exec(url)
+        if (download !== null) {
+          response.writeHead(302, { location: `/bucket/${download[1]}?token=signed` }).end()
+          return
+        }
+        const stored = /^\/bucket\/([0-9a-f]{64})\?token=signed$/.exec(url)
+        if (stored !== null) {
+          // The bad one gets other bytes of the same length.
+          const bytes = stored[1] === good.sha256 ? good.bytes : VtEmulator.sample(12).bytes
+          response.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from(bytes))
+          return
+        }
+        response.writeHead(404, { "content-type": "application/json" }).end(
+          JSON.stringify({ error: { code: "NotFoundError", message: "not here" } })
+        )
       }
-      const stored = /^\/bucket\/([0-9a-f]{64})\?token=signed$/.exec(url)
-      if (stored !== null) {
-        // The bad one gets other bytes of the same length.
-        const bytes = stored[1] === good.sha256 ? good.bytes : VtEmulator.sample(12).bytes
-        response.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from(bytes))
-        return
-      }
-      response.writeHead(404, { "content-type": "application/json" }).end(
-        JSON.stringify({ error: { code: "NotFoundError", message: "not here" } })
-      )
     })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`
       fs.writeFileSync(path.join(dir, "in.txt"), `${bad.sha256}\n${good.sha256}\n`)
-      const result = await runCli([
-        "download",
-        "in.txt",
-        "--download-dir",
-        "samples",
-        "--log-dir",
-        "log",
-        "--base-url",
-        base,
-        "--per-minute",
-        "60000",
-        "--no-progress",
-        "--no-quota-probe"
-      ], { env: { VT_API_KEY: key }, cwd: dir })
+      const result = await downloadFrom(dir, server.url)
       expect(result.code).toBe(1)
       expect(result.stderr).toContain("summary: saved 1, not found 0, skipped 0, invalid 0, failed 1, requests 4")
       expect(fs.readdirSync(path.join(dir, "samples")).sort()).toEqual(["_not_found", good.sha256])
       expect(logOf(dir)).toContain(`not to the SHA-256 asked for; nothing kept`)
       // The key went to the API, never to the storage.
-      expect(seen.filter((r) => r.path.startsWith("/api/")).every((r) => r.apiKey === key)).toBe(true)
-      expect(seen.filter((r) => r.path.startsWith("/bucket/")).map((r) => r.apiKey)).toEqual([undefined, undefined])
+      expect(server.requests.filter((r) => r.path.startsWith("/api/")).every((r) => r.apiKey === key)).toBe(true)
+      expect(server.requests.filter((r) => r.path.startsWith("/bucket/")).map((r) => r.apiKey)).toEqual([
+        undefined,
+        undefined
+      ])
     } finally {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await server.close()
     }
   })
 
   it("the signed download link answers 404 (expired): that sample fails, is not recorded as not found, a rerun asks again", async () => {
     const dir = suite.scratch()
     const sample = VtEmulator.sample(13)
-    const server = http.createServer((request, response) => {
-      const url = request.url ?? ""
-      if (/^\/api\/v3\/files\/[0-9a-f]{64}\/download$/.test(url)) {
-        response.writeHead(302, { location: "/bucket/gone?token=expired" }).end()
-        return
+    const server = await HostileServer.start({
+      other: (request, response) => {
+        if (/^\/api\/v3\/files\/[0-9a-f]{64}\/download$/.test(request.url ?? "")) {
+          response.writeHead(302, { location: "/bucket/gone?token=expired" }).end()
+          return
+        }
+        // As VirusTotal's storage would say it, in an API error document.
+        response.writeHead(404, { "content-type": "application/json" }).end(
+          JSON.stringify({ error: { code: "NotFoundError", message: "no such object" } })
+        )
       }
-      // As VirusTotal's storage would say it, in an API error document.
-      response.writeHead(404, { "content-type": "application/json" }).end(
-        JSON.stringify({ error: { code: "NotFoundError", message: "no such object" } })
-      )
     })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`
       fs.writeFileSync(path.join(dir, "in.txt"), `${sample.sha256}\n`)
-      const args = [
-        "download",
-        "in.txt",
-        "--download-dir",
-        "samples",
-        "--log-dir",
-        "log",
-        "--base-url",
-        base,
-        "--per-minute",
-        "60000",
-        "--retries",
-        "0",
-        "--no-progress",
-        "--no-quota-probe"
-      ]
-      const result = await runCli(args, { env: { VT_API_KEY: key }, cwd: dir })
+      const result = await downloadFrom(dir, server.url, "--retries", "0")
       expect(result.code).toBe(1)
       expect(result.stderr).toContain("summary: saved 0, not found 0, skipped 0, invalid 0, failed 1")
       expect(fs.readdirSync(path.join(dir, "samples", "_not_found"))).toEqual([])
-      const again = await runCli(args, { env: { VT_API_KEY: key }, cwd: dir })
+      const again = await downloadFrom(dir, server.url, "--retries", "0")
       expect(again.stderr).toContain("failed 1")
     } finally {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await server.close()
     }
   })
 })
