@@ -632,7 +632,7 @@ describe("redaction happens at output, never before parsing", () => {
   )
 
   it(
-    "error bodies echoing the key JSON-escaped, raw or URL-encoded: the key is on no output in any spelling",
+    "error bodies echoing the key JSON-escaped, raw, URL-encoded, base64 or hex: the key is on no output in any spelling",
     async () => {
       const secret = "abc+Def/0123-hostile-secret-9Xq"
       const escapeFirst = `\\u${secret.charCodeAt(0).toString(16).padStart(4, "0")}${secret.slice(1)}`
@@ -646,8 +646,16 @@ describe("redaction happens at output, never before parsing", () => {
         [
           "application/json",
           `{"error":{"code":"BadRequestError","message":"bad key ${secret.slice(0, 10)}${escapeAll.slice(60)}"}}`
-        ]
+        ],
+        ["text/plain", `you sent authorization: Basic ${Buffer.from(`user:${secret}`).toString("base64")}\n`],
+        ["text/plain", `token ${Buffer.from(`${secret}`).toString("base64url")} refused\n`],
+        ["text/plain", `key bytes ${Buffer.from(secret).toString("hex").toUpperCase()}\n`]
       ]
+      // The key's bytes as base64 at each of the three offsets a longer text may put them at, and as hex.
+      const encodings = [0, 1, 2].flatMap((start) => {
+        const bytes = Buffer.from(secret.slice(start, start + 24))
+        return [bytes.toString("base64"), bytes.toString("base64url")]
+      }).concat(Buffer.from(secret).toString("hex"))
       const ids = sha256s(bodies.length, "escaped-key")
       const server = await Hostile.start({
         files: (request, response, { id }) => {
@@ -668,6 +676,7 @@ describe("redaction happens at output, never before parsing", () => {
           expect(unescape(text).toLowerCase()).not.toContain(secret.toLowerCase())
           expect(text).not.toContain(escapeFirst)
           expect(text.toLowerCase()).not.toContain(escapeAll.toLowerCase())
+          for (const encoded of encodings) expect(text.toLowerCase()).not.toContain(encoded.toLowerCase())
         }
       } finally {
         await server.close()

@@ -63,6 +63,36 @@ describe("makeScrub", () => {
     assert.strictEqual(scrub("%25".repeat(1 << 18)).length, 3 << 18)
   })
 
+  it("the key as base64 (either alphabet, at any offset in a longer text) or as hex is scrubbed too", () => {
+    const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    const scrub = internal.makeScrub(key)
+    // Any 48 bytes of the key, as base64 at each of the three alignments, in either alphabet.
+    const middles = [0, 1, 2, 5, 9, 13].flatMap((start) => {
+      const bytes = Buffer.from(key.slice(start, start + 48))
+      return [bytes.toString("base64"), bytes.toString("base64url")]
+    })
+    for (let offset = 0; offset < 3; offset++) {
+      const prefix = "u:".slice(0, offset) + "xyz".slice(offset)
+      for (
+        const encoded of [
+          Buffer.from(`${prefix}${key}!`).toString("base64"),
+          Buffer.from(`${prefix}${key}`).toString("base64url")
+        ]
+      ) {
+        const text = `echo: {"authorization":"Basic ${encoded}"}`
+        assert.include(scrub(text), "<redacted>", text)
+        for (const middle of middles) assert.notInclude(scrub(text), middle, text)
+      }
+    }
+    const hex = Buffer.from(key).toString("hex")
+    assert.strictEqual(scrub(`a ${hex} b ${hex.toUpperCase()} c`), "a <redacted> b <redacted> c")
+    // A text without any of these forms is left alone.
+    assert.strictEqual(
+      scrub("GET https://www.virustotal.com/api/v3/files/abc"),
+      "GET https://www.virustotal.com/api/v3/files/abc"
+    )
+  })
+
   it("an empty key scrubs nothing", () => {
     assert.strictEqual(internal.makeScrub("")("unchanged"), "unchanged")
   })

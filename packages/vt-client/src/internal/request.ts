@@ -39,10 +39,42 @@ export const makeScrub = (key: string): (text: string) => string => {
   let pattern: RegExp | undefined
   const ascii = /^[\x20-\x7e]*$/.test(key)
   const lowerKey = key.toLowerCase()
+  const encoded = encodings(key)
   return (text) => {
-    if (ascii && !/[%\\]/.test(text) && !text.toLowerCase().includes(lowerKey)) return text
-    pattern ??= new RegExp(Array.from(key, spellings).join(""), "gi")
-    return text.replace(pattern, redactedText)
+    const plain = ascii && !/[%\\]/.test(text) && !text.toLowerCase().includes(lowerKey)
+    if (!plain) {
+      pattern ??= new RegExp(Array.from(key, spellings).join(""), "gi")
+      text = text.replace(pattern, redactedText)
+    }
+    return encoded(text)
+  }
+}
+
+/**
+ * The key encoded as a server may echo it: base64 (a `Basic` credential, a token), in the standard or the URL
+ * alphabet, and hexadecimal in either case. In a longer base64 text the key's bytes can start at any of three
+ * offsets of a 3-byte group, and the characters at its two ends then depend on the bytes around it: what is
+ * searched, for each offset, is the encoding of the key's bytes that fill whole groups (all but at most two bytes
+ * at each end, which alone tell nothing of the key). Keys shorter than 9 bytes are left to the plain spellings.
+ */
+const encodings = (key: string): (text: string) => string => {
+  const bytes = Buffer.from(key, "utf8")
+  if (bytes.length < 9) return (text) => text
+  const forms = new Set<string>()
+  for (let start = 0; start < 3; start++) {
+    const whole = bytes.subarray(start, start + Math.floor((bytes.length - start) / 3) * 3)
+    forms.add(whole.toString("base64"))
+    forms.add(whole.toString("base64url"))
+  }
+  const hex = bytes.toString("hex")
+  let hexPattern: RegExp | undefined
+  return (text) => {
+    for (const form of forms) if (text.includes(form)) text = text.replaceAll(form, redactedText)
+    if (text.toLowerCase().includes(hex)) {
+      hexPattern ??= new RegExp(hex, "gi")
+      text = text.replace(hexPattern, redactedText)
+    }
+    return text
   }
 }
 
