@@ -71,6 +71,14 @@ export const hashes = (count: number, known: boolean, tag = "t"): Array<string> 
   return out
 }
 
+/** Everything the run logs wrote under `<dir>/log` (the directory the suites' runs log to), oldest first. */
+export const runLog = (dir: string): string => {
+  const logDir = path.join(dir, "log")
+  return fs.existsSync(logDir)
+    ? fs.readdirSync(logDir).sort().map((name) => fs.readFileSync(path.join(logDir, name), "utf8")).join("\n")
+    : ""
+}
+
 export const readJsonFiles = (dir: string) =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith(".json")).sort() : []
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Result } from "./helpers.js"
-import { hashes, readJsonFiles, startCli, tempDir } from "./helpers.js"
+import { hashes, readJsonFiles, runLog, startCli, tempDir } from "./helpers.js"
 import type { FileHandler, Handler, HostileServer } from "./hostileServer.js"
 import * as Hostile from "./hostileServer.js"
 
@@ -122,14 +122,6 @@ const filesRun = (server: HostileServer, ids: ReadonlyArray<string>, extra: Read
     ...extra
   ]
   return { dir, out: path.join(dir, "out"), args }
-}
-
-/** Everything the run logs wrote under `<dir>/log`. */
-const runLog = (dir: string) => {
-  const logDir = path.join(dir, "log")
-  return fs.existsSync(logDir)
-    ? fs.readdirSync(logDir).sort().map((name) => fs.readFileSync(path.join(logDir, name), "utf8")).join("\n")
-    : ""
 }
 
 /** Every regular file under a directory with its size. */

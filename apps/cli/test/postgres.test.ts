@@ -89,6 +89,28 @@ describe("--out postgres://", () => {
     expect(uploads() - before).toBe(1)
   })
 
+  it("urls --submit-unknown keeps its submissions in the database too: a rerun after --wait-timeout submits nothing", async () => {
+    const dir = tempDir()
+    const url = Array.from({ length: 40 }, (_, i) => `https://pg-submit-${i}.example.org/`).find((u) =>
+      !VtEmulator.isKnownUrl(u)
+    )!
+    fs.writeFileSync(path.join(dir, "urls.txt"), url)
+    const submissions = () => server.requests.filter((r) => r.method === "POST" && r.path === "/api/v3/urls").length
+    const before = submissions()
+    server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    try {
+      const args = ["urls", "urls.txt", "-o", pg.url, "--submit-unknown", "--poll-interval", "1", "--wait-timeout", "1"]
+      for (const attempt of [1, 2]) {
+        const result = await run(dir, args)
+        expect(result.code, `${attempt}: ${result.stderr}`).toBe(1)
+        expect(result.stderr).toMatch(/still queued after 1s \(--wait-timeout\)/)
+      }
+      expect(submissions() - before).toBe(1)
+    } finally {
+      server.update({ analysisQueuedMs: undefined, analysisCompletedMs: undefined })
+    }
+  })
+
   it("a database that cannot be reached is a bad --out: exit 2, nothing sent", async () => {
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "in.txt"), hashes(2, true, "pg-closed").join("\n"))

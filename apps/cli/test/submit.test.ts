@@ -5,7 +5,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { completeRecords, emulatorSuite, readJsonFiles, storeFiles, tempDir } from "./helpers.js"
+import { completeRecords, emulatorSuite, readJsonFiles, runLog, storeFiles, tempDir } from "./helpers.js"
 
 const key = "submit-test-key-1c5a7e93"
 const suite = emulatorSuite(key, "submit", { analysisQueuedMs: 300, analysisCompletedMs: 600 })
@@ -81,9 +81,14 @@ describe("urls --submit-unknown", () => {
     expect(killed.signal).toBe("SIGKILL")
     const out = path.join(dir, "out")
     const left = completeRecords(out)
-    expect([...left.keys()].filter((name) => !name.startsWith("_analyses"))).toEqual(
+    expect([...left.keys()].filter((name) => !name.startsWith("_"))).toEqual(
       [known, unknown[0]].map((url) => `${sha256(url)}.json`).sort()
     )
+    // The first submission is recorded completed; the second was killed before its answer: no record.
+    expect([...left.keys()].filter((name) => name.startsWith("_submissions/"))).toEqual(
+      [`_submissions/${sha256(unknown[0])}.json`]
+    )
+    expect(readJson(path.join(out, "_submissions", `${sha256(unknown[0])}.json`)).status).toBe("completed")
     for (const name of [...left.keys()].filter((name) => name.startsWith("_analyses"))) {
       expect(readJson(path.join(out, name)).meta.url_info.url).toBe(unknown[0])
     }
@@ -108,7 +113,7 @@ describe("urls --submit-unknown", () => {
     expect(asked(unknown[2])).toEqual(["GET 404", "GET 200"])
     expect(posts()).toHaveLength(1)
     const resumed = completeRecords(out)
-    expect([...resumed.keys()].filter((name) => !name.startsWith("_analyses"))).toEqual(
+    expect([...resumed.keys()].filter((name) => !name.startsWith("_"))).toEqual(
       list.map((url) => `${sha256(url)}.json`).sort()
     )
     for (const url of list) expect(readJson(path.join(out, `${sha256(url)}.json`)).data.attributes.url).toBe(url)
@@ -127,7 +132,7 @@ describe("urls --submit-unknown", () => {
     expect(suite.server.requests).toHaveLength(0)
   })
 
-  it("an analysis that does not complete in --wait-timeout fails the URL, its last state kept; a rerun submits again", async () => {
+  it("an analysis that does not complete in --wait-timeout fails the URL, its last state kept; a rerun waits for that analysis, submitting nothing", async () => {
     suite.server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
     try {
       const dir = tempDir()
@@ -135,26 +140,84 @@ describe("urls --submit-unknown", () => {
         !VtEmulator.isKnownUrl(u)
       )!
       fs.writeFileSync(path.join(dir, "urls.txt"), url)
+      const started = Date.now()
       const result = await urls(dir, ["--submit-unknown", "--poll-interval", "1", "--wait-timeout", "2"])
       expect(result.code).toBe(1)
       expect(result.stderr).toContain("failed 1")
       expect(result.stderr).toMatch(/still queued after 2s \(--wait-timeout\)/)
-      const analyses = readJsonFiles(path.join(dir, "out", "_analyses"))
+      expect(result.stderr).toContain("it is not submitted again while its analysis runs")
+      const out = path.join(dir, "out")
+      const analyses = readJsonFiles(path.join(out, "_analyses"))
       expect(analyses).toHaveLength(1)
-      expect(readJson(path.join(dir, "out", "_analyses", analyses[0])).data.attributes.status).toBe("queued")
-      expect(readJsonFiles(path.join(dir, "out"))).toEqual([])
-      expect(readJsonFiles(path.join(dir, "out", "_not_found"))).toEqual([])
+      const analysis = readJson(path.join(out, "_analyses", analyses[0]))
+      expect(analysis.data.attributes.status).toBe("queued")
+      expect(readJsonFiles(out)).toEqual([])
+      expect(readJsonFiles(path.join(out, "_not_found"))).toEqual([])
+      const record = path.join(out, "_submissions", `${sha256(url)}.json`)
+      expect(readJson(record)).toEqual({ analysis_id: analysis.data.id, status: "submitted" })
 
-      // (The emulator makes a URL known when its first submission's analysis completes: forget that one.)
-      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
-      suite.server.reset()
+      // The analysis completes 4 s from now (the emulator counts from the submission, made after `started`): the
+      // rerun finds the URL still unknown, and waits for the analysis the first run started.
+      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: Date.now() - started + 4_000 })
+      suite.server.clearLog()
       const rerun = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
       expect(rerun.code, rerun.stderr).toBe(0)
       expect(rerun.stderr).toContain("saved 1, not found 0, skipped 0, invalid 0, failed 0, analysed 1")
-      expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(1)
-      expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha256(url)}.json`])
+      expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(0)
+      const polls = suite.server.requests.filter((r) => r.path === `/api/v3/analyses/${analysis.data.id}`)
+      expect(polls.length).toBeGreaterThanOrEqual(2)
+      expect(runLog(dir)).toContain(
+        `${url} was submitted by an earlier run: waiting for its analysis ${analysis.data.id}`
+      )
+      expect(readJsonFiles(out)).toEqual([`${sha256(url)}.json`])
+      expect(readJson(path.join(out, `${sha256(url)}.json`)).data.attributes.url).toBe(url)
+      expect(readJson(record)).toEqual({ analysis_id: analysis.data.id, status: "completed" })
+
+      suite.server.clearLog()
+      const again = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+      expect(again.stderr).toContain("saved 0, not found 0, skipped 1, invalid 0, failed 0, analysed 0, requests 0")
     } finally {
       suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
+    }
+  })
+
+  it("a submission record naming an analysis VirusTotal does not know, or a file's, or no record at all: the URL is submitted again, with a warning", async () => {
+    const dir = tempDir()
+    const unknown = Array.from({ length: 40 }, (_, i) => `https://recorded-${i}.example.org/x`)
+      .filter((url) => !VtEmulator.isKnownUrl(url)).slice(0, 4)
+    fs.writeFileSync(path.join(dir, "urls.txt"), unknown.join("\n"))
+    const records = path.join(dir, "out", "_submissions")
+    fs.mkdirSync(records, { recursive: true })
+    const record = (url: string, text: string) => fs.writeFileSync(path.join(records, `${sha256(url)}.json`), text)
+    const unknownId = `u-${"0".repeat(64)}-1700000000`
+    record(unknown[0], JSON.stringify({ analysis_id: unknownId, status: "submitted" }))
+    record(unknown[1], "not json \u001b[31m")
+    record(unknown[2], JSON.stringify({ analysis_id: "../../etc/passwd", status: "submitted" }))
+    // A file's analysis (uploaded to the emulator here) is of no URL.
+    const upload = new FormData()
+    upload.append("file", new Blob([Buffer.from("a file, not a URL")]), "f.bin")
+    const uploaded = await fetch(`${suite.server.url}/files`, {
+      method: "POST",
+      headers: { "x-apikey": key },
+      body: upload
+    })
+    const fileAnalysis = ((await uploaded.json()) as { data: { id: string } }).data.id
+    record(unknown[3], JSON.stringify({ analysis_id: fileAnalysis, status: "submitted" }))
+    suite.server.clearLog()
+
+    const result = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain("saved 4, not found 0, skipped 0, invalid 0, failed 0, analysed 4")
+    expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(4)
+    expect(result.stderr).toContain(`names analysis ${unknownId}, which VirusTotal does not know`)
+    expect(result.stderr).toContain(`names analysis ${fileAnalysis}, which is of no URL`)
+    expect(result.stderr.match(/is not one of a submission/g)).toHaveLength(2)
+    expect(result.stderr).not.toContain("\u001b")
+    for (const url of unknown) {
+      const kept = readJson(path.join(records, `${sha256(url)}.json`))
+      expect(kept.status).toBe("completed")
+      expect(kept.analysis_id).not.toBe(unknownId)
+      expect(readJson(path.join(dir, "out", `${sha256(url)}.json`)).data.attributes.url).toBe(url)
     }
   })
 })

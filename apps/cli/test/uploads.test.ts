@@ -4,9 +4,9 @@ import * as Uploads from "../src/internal/uploads.js"
 const bytes = (text: string) => new TextEncoder().encode(text)
 const id = Buffer.from(`${"a".repeat(32)}:1700000000`).toString("base64")
 
-describe("the record of an upload", () => {
+describe("the record of an upload or a submission", () => {
   it("reads back what it writes", () => {
-    for (const status of ["uploaded", "completed"] as const) {
+    for (const status of ["uploaded", "submitted", "completed"] as const) {
       expect(Uploads.decode(Uploads.encode({ analysisId: id, status }))).toEqual({ analysisId: id, status })
     }
     expect(new TextDecoder().decode(Uploads.encode({ analysisId: id, status: "uploaded" }))).toBe(
@@ -24,6 +24,8 @@ describe("the record of an upload", () => {
         JSON.stringify({ status: "uploaded" }),
         JSON.stringify({ analysis_id: 42, status: "uploaded" }),
         JSON.stringify({ analysis_id: id, status: "queued" }),
+        JSON.stringify({ analysis_id: id, status: "Submitted" }),
+        JSON.stringify({ analysis_id: id, status: ["submitted"] }),
         JSON.stringify({ analysis_id: id }),
         JSON.stringify({ analysis_id: "../../etc/passwd", status: "uploaded" }),
         JSON.stringify({ analysis_id: "short", status: "uploaded" }),

@@ -40,6 +40,17 @@ export const analysesDirectory = "_analyses"
 export const uploadsDirectory = "_uploads"
 
 /**
+ * The sub-directory (or key prefix) of a store that holds the URLs `vt-harvest urls --submit-unknown` submitted,
+ * itself a store with the same layout keyed like the URL reports: which analysis the last submission of that URL
+ * started, and whether it was seen completed. A run that finds a submission whose analysis is not completed waits for
+ * it again instead of submitting the URL once more. Listing the store it sits in does not descend into it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const submissionsDirectory = "_submissions"
+
+/**
  * The sub-directory (or key prefix) holding relationship pages beyond the first: `_relationships/<name>/` is itself
  * a store with the same layout, one record per object key holding the further pages of that relationship (the first
  * page stays in the report, under `data.relationships`). Listing the store it sits in does not descend into it.

@@ -93,7 +93,10 @@ const harvestCommand = (
         Effect.gen(function*() {
           // Provided with --submit-unknown or --rescan-older-than (above).
           const analyses = Option.getOrUndefined(yield* Effect.serviceOption(Run.AnalysisStore))
-          const submitUnknown = waiting === undefined || analyses === undefined ? undefined : { ...waiting, analyses }
+          const submissions = Option.getOrUndefined(yield* Effect.serviceOption(Run.SubmissionStore))
+          const submitUnknown = waiting === undefined || analyses === undefined || submissions === undefined
+            ? undefined
+            : { ...waiting, analyses, submissions }
           const rescan = rescanWaiting === undefined || analyses === undefined
             ? undefined
             : { ...rescanWaiting, analyses }
@@ -140,7 +143,9 @@ export const urls = Command.make(
     submitUnknown: Options.boolean("submit-unknown").pipe(
       Options.withDescription(
         "Submit each URL VirusTotal does not know (POST /urls, also those recorded as not found by an earlier run), " +
-          "wait for its analysis (saved under <out>/_analyses/), then save its report.\nExample: vt-harvest urls " +
+          "wait for its analysis (saved under <out>/_analyses/), then save its report. Each submission is recorded " +
+          "under <out>/_submissions/: a URL whose analysis an earlier run did not see completed is not submitted " +
+          "again, its analysis is waited for.\nExample: vt-harvest urls " +
           "urls.txt --submit-unknown --poll-interval 60"
       )
     ),

@@ -241,6 +241,20 @@ export const checkUploadsOut = (
   checkSubStoreAs(UploadStore, options, StoreLayout.uploadsDirectory)
 
 /**
+ * The URLs `urls --submit-unknown` submitted: `<out>/_submissions`, keyed like the URL reports, what analysis the
+ * last submission of each started (see `internal/uploads.ts`).
+ */
+export class SubmissionStore
+  extends Context.Tag("@vt-harvest/cli/SubmissionStore")<SubmissionStore, ReportSink.Service>()
+{}
+
+/** The submissions store of --out, checked like --out itself. */
+export const checkSubmissionsOut = (
+  options: { readonly out: string; readonly gzip: boolean; readonly proxy?: Option.Option<string> }
+): Effect.Effect<StoreLayer<SubmissionStore>, Settings.UsageError> =>
+  checkSubStoreAs(SubmissionStore, options, StoreLayout.submissionsDirectory)
+
+/**
  * Stores by name below --out (`_relationships/<name>`, `_behaviours/<name>`), each checked like --out itself and
  * opened before anything is sent.
  */

@@ -4,7 +4,7 @@
  */
 import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink, StoreLayout } from "@vt-harvest/report-sink"
-import { VtClient, VtError } from "@vt-harvest/vt-client"
+import { Analysis, VtClient, VtError } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
 import { Clock, Duration, Effect, Either, Layer, Option, Stream } from "effect"
 import * as Failure from "../engine/Failure.js"
@@ -19,6 +19,7 @@ import * as Kinds from "./kinds.js"
 import * as Relationships from "./relationships.js"
 import * as Rescans from "./rescans.js"
 import * as Submission from "./submission.js"
+import * as Uploads from "./uploads.js"
 
 /**
  * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request)
@@ -47,6 +48,8 @@ export const harvest = (
         readonly timeout: Duration.Duration
         /** Where analyses are kept (`<out>/_analyses`). */
         readonly analyses: ReportSink.Service
+        /** Which analysis the last submission of each URL started (`<out>/_submissions`, see `uploads.ts`). */
+        readonly submissions: ReportSink.Service
       }
       | undefined
     /** Analyse again (files and URLs) a report whose `last_analysis_date` is older than `olderThan`. */
@@ -123,25 +126,59 @@ export const harvest = (
       })
 
     /**
-     * An analysis just asked for (a submission, a rescan): its answer kept first (a run stopped while waiting leaves
-     * the id to ask `analysis --wait` about), the analysis waited for, then the object's report fetched (or its 404).
+     * An analysis just asked for (a submission, a rescan), or an earlier submission's just looked at: its answer kept
+     * first (a run stopped while waiting leaves the id to ask `analysis --wait` about), the analysis waited for unless
+     * it is `completed`, then the object's report fetched (or its 404).
      */
     const analysedThenFetched = (
       work: Pipeline.Work<string>,
       analyses: ReportSink.Service,
       id: string,
       raw: Uint8Array,
-      waiting: NonNullable<typeof options.submitUnknown>
+      waiting: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration },
+      state: { readonly completed: boolean } = { completed: false }
     ) =>
       Effect.gen(function*() {
         yield* Steps.keepAnalysis(analyses, id, raw)
-        yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
+        if (!state.completed) yield* Steps.awaitAnalysis(tally, analyses, id, waiting, { justSubmitted: true })
         return yield* Steps.requesting(work.value)(kind.fetch(client, work.value, objectOptions)).pipe(
           Effect.catchIf(VtError.isNotFound, Effect.succeed)
         )
       })
 
-    /** An unknown id submitted, its analysis waited for and kept, then its report fetched and kept. */
+    // What an earlier run submitted of this URL and did not see analysed (a run stopped, or timed out, while waiting):
+    // the analysis looked at once. One VirusTotal does not know, or not of a URL (a record edited), is none: the
+    // URL is submitted again.
+    const earlierSubmission = (
+      work: Pipeline.Work<string>,
+      key: ReportKey.ReportKey,
+      submissions: ReportSink.Service
+    ) =>
+      Effect.gen(function*() {
+        const again = (why: string) =>
+          Effect.logWarning(
+            `the record of ${key} in ${StoreLayout.submissionsDirectory}/ ${why}: ${work.value} is submitted again`
+          )
+        const id = yield* Uploads.pending(submissions, key, "a submission", again)
+        if (id === undefined) return undefined
+        yield* Effect.logInfo(`${work.value} was submitted by an earlier run: waiting for its analysis ${id}`)
+        const analysis = yield* Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
+          Effect.catchIf(VtError.isNotFound, () => Effect.succeed(undefined))
+        )
+        if (analysis === undefined) {
+          return yield* Effect.as(again(`names analysis ${id}, which VirusTotal does not know`), undefined)
+        }
+        if (Option.isNone(analysis.urlInfo)) {
+          return yield* Effect.as(again(`names analysis ${id}, which is of no URL`), undefined)
+        }
+        return { id, analysis }
+      })
+
+    /**
+     * An unknown URL submitted (unless an earlier submission of it is still being analysed: then that analysis is
+     * waited for), its analysis waited for and kept, then its report fetched and kept. Each submission is recorded
+     * under the URL's key before it is waited for, and marked once its analysis is seen completed.
+     */
     const submitted = (
       work: Pipeline.Work<string>,
       key: ReportKey.ReportKey,
@@ -150,23 +187,38 @@ export const harvest = (
       waiting: NonNullable<typeof options.submitUnknown>
     ) =>
       Effect.gen(function*() {
-        const { analyses } = waiting
-        const sent = yield* Submission.submitUrl(work.value)
-        if (Either.isLeft(sent)) return Outcome.failed(sent.left)
-        const { id, raw } = sent.right
-        const report = yield* analysedThenFetched(work, analyses, id, raw, waiting)
+        const { analyses, submissions } = waiting
+        const remember = (id: string, status: Uploads.Status) =>
+          Failure.storeOrStop(submissions.put(key, Uploads.encode({ analysisId: id, status })))
+        const earlier = yield* earlierSubmission(work, key, submissions)
+        let id: string
+        let report: VtClient.Document | VtError.NotFoundError
+        if (earlier === undefined) {
+          const sent = yield* Submission.submitUrl(work.value)
+          if (Either.isLeft(sent)) return Outcome.failed(sent.left)
+          id = sent.right.id
+          yield* remember(id, "submitted")
+          report = yield* analysedThenFetched(work, analyses, id, sent.right.raw, waiting)
+        } else {
+          id = earlier.id
+          report = yield* analysedThenFetched(work, analyses, id, earlier.analysis.raw, waiting, {
+            completed: Analysis.isCompleted(earlier.analysis)
+          })
+        }
+        yield* remember(id, "completed")
         if (VtError.isNotFound(report)) {
           return Outcome.failed(`no report for ${work.value} yet although its analysis ${id} completed`, ["analysed"])
         }
         return yield* keepAll(work, key, report, parts, seen, {
-          note: `submitted, analysis ${id}`,
+          note: earlier === undefined ? `submitted, analysis ${id}` : `submitted by an earlier run, analysis ${id}`,
           also: ["analysed"]
         })
       }).pipe(Effect.catchTag("AnalysisTimeoutError", (timeout) =>
         Effect.succeed(Outcome.failed(
           `analysis ${timeout.id} of ${work.value} still ${Analyses.statusText(timeout)} after ${
             Duration.format(waiting.timeout)
-          } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${timeout.id}, or run again later`
+          } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${timeout.id}, or run again later ` +
+            `(it is not submitted again while its analysis runs)`
         ))))
 
     /**
@@ -199,7 +251,6 @@ export const harvest = (
           also: ["analysed"]
         })
       }).pipe(
-        Effect.provideService(VtClient.VtClient, client),
         Effect.catchTag("AnalysisTimeoutError", (timeout) =>
           Effect.succeed(Outcome.failed(
             `analysis ${timeout.id} (rescan of ${work.value}) still ${Analyses.statusText(timeout)} after ${
@@ -274,13 +325,14 @@ export const harvest = (
           }
           const saved = yield* Behaviours.keep(behaviourStores, lacks.behaviours, work.value, key)
           return Outcome.saved(`saved ${Behaviours.describe(saved).join("")} for ${key}.json`)
-        }).pipe(Effect.provideService(VtClient.VtClient, client))
+        })
     }, tally)
   })
 
 /**
  * The stores a run of `files`, `urls`, `domains` or `ips` writes to: the reports, and those below --out the run
- * needs (further relationship pages, behaviours, analyses of submitted URLs), each checked before anything is sent.
+ * needs (further relationship pages, behaviours, analyses of submitted URLs and what was submitted), each checked
+ * before anything is sent.
  */
 export const reportStores = (
   options: { readonly out: string; readonly gzip: boolean; readonly overwrite: boolean },
@@ -306,6 +358,7 @@ export const reportStores = (
   const analyses = !submitting && !rescanning
     ? Effect.succeed(Layer.empty)
     : Run.checkAnalysesOut(options)
+  const submissions = submitting ? Run.checkSubmissionsOut(options) : Effect.succeed(Layer.empty)
   const subStores = [
     ...(follows
       ? [`further relationship pages under ${Run.subLocation(options.out, StoreLayout.relationshipsDirectory)}`]
@@ -313,12 +366,13 @@ export const reportStores = (
     ...(parts.length > 0
       ? [`behaviours under ${Run.subLocation(options.out, StoreLayout.behavioursDirectory)}`]
       : []),
-    ...(!submitting && !rescanning ? [] : [`analyses under ${Run.analysesLocation(options.out)}`])
+    ...(!submitting && !rescanning ? [] : [`analyses under ${Run.analysesLocation(options.out)}`]),
+    ...(submitting ? [`submissions under ${Run.subLocation(options.out, StoreLayout.submissionsDirectory)}`] : [])
   ]
   return {
     layer: Effect.map(
-      Effect.all([reports, pageStores, behaviourStores, analyses]),
-      ([a, b, c, d]) => Layer.mergeAll(a, b, c, d)
+      Effect.all([reports, pageStores, behaviourStores, analyses, submissions]),
+      ([a, b, c, d, e]) => Layer.mergeAll(a, b, c, d, e)
     ),
     /** Every store the run writes to, for the writability probe. */
     writable: Effect.map(
@@ -326,9 +380,16 @@ export const reportStores = (
         ReportSink.ReportSink,
         Relationships.PageStores,
         Behaviours.Stores,
-        Effect.map(Effect.serviceOption(Run.AnalysisStore), Option.toArray)
+        Effect.map(Effect.serviceOption(Run.AnalysisStore), Option.toArray),
+        Effect.map(Effect.serviceOption(Run.SubmissionStore), Option.toArray)
       ]),
-      ([store, pages, behaviours, analyses]) => [store, ...pages.values(), ...behaviours.values(), ...analyses]
+      ([store, pages, behaviours, analyses, submissions]) => [
+        store,
+        ...pages.values(),
+        ...behaviours.values(),
+        ...analyses,
+        ...submissions
+      ]
     ),
     /** Where the stores below --out are, for the closing line. */
     described: subStores

@@ -44,25 +44,13 @@ export const scanFiles = (
 
     const remember = (key: ReportKey.ReportKey, analysisId: string, status: Uploads.Status) =>
       Failure.storeOrStop(uploads.put(key, Uploads.encode({ analysisId, status })))
-    const uploadedAgain = (file: File, key: ReportKey.ReportKey, why: string) =>
-      Effect.as(
-        Effect.logWarning(
-          `the record of ${key} in ${StoreLayout.uploadsDirectory}/ ${why}: ${show(file.path)} is uploaded again`
-        ),
-        undefined
+    const uploadedAgain = (file: File, key: ReportKey.ReportKey) => (why: string) =>
+      Effect.logWarning(
+        `the record of ${key} in ${StoreLayout.uploadsDirectory}/ ${why}: ${show(file.path)} is uploaded again`
       )
-    // The analysis of an earlier upload of this content that was not seen completed, if any. The record only saves
-    // an upload: one that cannot be read, or is not one, costs an upload; a store that does not answer stops the run.
+    // The analysis of an earlier upload of this content that was not seen completed, if any.
     const pending = (file: File, key: ReportKey.ReportKey) =>
-      Failure.storeOrElse(
-        Effect.flatMap(uploads.get(key), (stored) => {
-          if (Option.isNone(stored)) return Effect.succeed(undefined)
-          const upload = Uploads.decode(stored.value)
-          if (upload === undefined) return uploadedAgain(file, key, "is not one of an upload")
-          return Effect.succeed(upload.status === "completed" ? undefined : upload.analysisId)
-        }),
-        (error) => uploadedAgain(file, key, `cannot be read (${error.message})`)
-      )
+      Uploads.pending(uploads, key, "an upload", uploadedAgain(file, key))
 
     // Whether an analysis is of the content stored under `key` (an analysis of a URL is of no file).
     const isOf = (analysis: Analysis.Analysis, key: ReportKey.ReportKey) =>
