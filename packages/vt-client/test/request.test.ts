@@ -63,7 +63,7 @@ describe("makeScrub", () => {
     assert.strictEqual(scrub("%25".repeat(1 << 18)).length, 3 << 18)
   })
 
-  it("the key as base64 (either alphabet, at any offset in a longer text) or as hex is scrubbed too", () => {
+  it("the key as base64 (either alphabet, at any offset in a longer text, wrapped) or as hex is scrubbed, with its whole token", () => {
     const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     const scrub = internal.makeScrub(key)
     // Any 48 bytes of the key, as base64 at each of the three alignments, in either alphabet.
@@ -71,26 +71,79 @@ describe("makeScrub", () => {
       const bytes = Buffer.from(key.slice(start, start + 48))
       return [bytes.toString("base64"), bytes.toString("base64url")]
     })
+    const wrap = (text: string, width: number, eol: string) => text.match(new RegExp(`.{1,${width}}`, "g"))!.join(eol)
     for (let offset = 0; offset < 3; offset++) {
       const prefix = "u:".slice(0, offset) + "xyz".slice(offset)
+      const standard = Buffer.from(`${prefix}${key}!`).toString("base64")
+      const url = Buffer.from(`${prefix}${key}`).toString("base64url")
       for (
         const encoded of [
-          Buffer.from(`${prefix}${key}!`).toString("base64"),
-          Buffer.from(`${prefix}${key}`).toString("base64url")
+          standard,
+          url,
+          wrap(standard, 76, "\r\n"),
+          wrap(standard, 64, "\n"),
+          wrap(standard, 76, "\\n"),
+          wrap(standard, 76, " \r\n ")
         ]
       ) {
-        const text = `echo: {"authorization":"Basic ${encoded}"}`
-        assert.include(scrub(text), "<redacted>", text)
+        const text = `echo: {"authorization":"Basic ${encoded}"} end`
+        // The whole token goes: not even the bytes at the key's ends are left.
+        assert.strictEqual(scrub(text), `echo: {"authorization":"Basic <redacted>"} end`, text)
         for (const middle of middles) assert.notInclude(scrub(text), middle, text)
       }
     }
     const hex = Buffer.from(key).toString("hex")
-    assert.strictEqual(scrub(`a ${hex} b ${hex.toUpperCase()} c`), "a <redacted> b <redacted> c")
-    // A text without any of these forms is left alone.
-    assert.strictEqual(
-      scrub("GET https://www.virustotal.com/api/v3/files/abc"),
-      "GET https://www.virustotal.com/api/v3/files/abc"
-    )
+    const pairs = hex.match(/../g)!
+    for (
+      const spelled of [
+        hex,
+        hex.toUpperCase(),
+        pairs.join(":"),
+        pairs.join(" "),
+        pairs.map((p) => `\\x${p}`).join("")
+      ]
+    ) {
+      assert.strictEqual(scrub(`a ${spelled} b`), "a <redacted> b", spelled)
+    }
+    // Texts without any of these forms are left alone: words, other base64 and hex, a report's hashes.
+    for (
+      const text of [
+        "GET https://www.virustotal.com/api/v3/files/abc",
+        `other ${Buffer.from("x".repeat(80)).toString("base64")} and ${"ab:".repeat(60)} ${"0".repeat(64)}`,
+        "line one\nline two\r\n  line three"
+      ]
+    ) {
+      assert.strictEqual(scrub(text), text)
+    }
+  })
+
+  it("a short secret (a proxy's password) in a Basic credential is scrubbed too; a shorter form would match words", () => {
+    const basic = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString("base64")
+    for (const user of ["alice", "bob", "carol1"]) {
+      assert.strictEqual(
+        internal.makeScrub("hunter22")(`407: Proxy-Authorization: Basic ${basic(user, "hunter22")}`),
+        "407: Proxy-Authorization: Basic <redacted>"
+      )
+    }
+    assert.strictEqual(internal.makeScrub("abc")("Basic YWxpY2U6YWJj"), "Basic YWxpY2U6YWJj")
+  })
+
+  it("bodies of a megabyte made of separators or near-misses are scrubbed as any other", () => {
+    const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    const scrub = internal.makeScrub(key)
+    const encoded = Buffer.from(key).toString("base64")
+    for (
+      const body of [
+        "QUJD\n".repeat(1 << 18),
+        "a\n \n \t\n".repeat(1 << 17),
+        "ab:".repeat(1 << 19),
+        "\\n".repeat(1 << 19),
+        `${encoded.slice(0, 80)}\n`.repeat(1 << 13)
+      ]
+    ) {
+      assert.strictEqual(scrub(body), body)
+      assert.strictEqual(scrub(`${body}| ${encoded} |`), `${body}| <redacted> |`)
+    }
   })
 
   it("an empty key scrubs nothing", () => {

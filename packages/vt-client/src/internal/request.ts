@@ -23,7 +23,7 @@ export const redactedText = "<redacted>"
 /**
  * Replaces every occurrence of the key in text we are about to put in an error: the key can reach such text through
  * a server echoing it (raw, URL-encoded, JSON-escaped, in any letter case, or in any mix of these spellings, one
- * character at a time), a URL path (`/users/{key}/…`), an id it was pasted in place of, or a low-level error
+ * character at a time; or encoded whole as base64 or hex, see {@link encodings}), a URL path (`/users/{key}/…`), an id it was pasted in place of, or a low-level error
  * message. Only ever applied to text already decoded for its meaning: an error's class is decided on the body as
  * received (a short key may well be part of an error code).
  *
@@ -54,28 +54,140 @@ export const makeScrub = (key: string): (text: string) => string => {
  * The key encoded as a server may echo it: base64 (a `Basic` credential, a token), in the standard or the URL
  * alphabet, and hexadecimal in either case. In a longer base64 text the key's bytes can start at any of three
  * offsets of a 3-byte group, and the characters at its two ends then depend on the bytes around it: what is
- * searched, for each offset, is the encoding of the key's bytes that fill whole groups (all but at most two bytes
- * at each end, which alone tell nothing of the key). Keys shorter than 9 bytes are left to the plain spellings.
+ * searched, for each offset, is the encoding of the key's bytes that fill whole groups (at least 6 bytes: a shorter
+ * form would match ordinary words). A base64 text may be wrapped (MIME every 76 characters, PEM every 64, a JSON
+ * string's `\n`), hex written in pairs with separators (`63:33`, `63 33`, `\x63\x33`): each such token is read
+ * with its line breaks and separators dropped, and replaced whole when it holds the key, so that nothing of the key
+ * is left beside the redaction, not even the bytes at its ends.
  */
 const encodings = (key: string): (text: string) => string => {
   const bytes = Buffer.from(key, "utf8")
-  if (bytes.length < 9) return (text) => text
-  const forms = new Set<string>()
+  const forms: Array<string> = []
   for (let start = 0; start < 3; start++) {
     const whole = bytes.subarray(start, start + Math.floor((bytes.length - start) / 3) * 3)
-    forms.add(whole.toString("base64"))
-    forms.add(whole.toString("base64url"))
+    if (whole.length >= 6) forms.push(whole.toString("base64"), whole.toString("base64url"))
   }
-  const hex = bytes.toString("hex")
-  let hexPattern: RegExp | undefined
+  const hex = bytes.length >= 6 ? bytes.toString("hex") : undefined
+  const shortest = Math.min(...forms.map((form) => form.length), hex?.length ?? Infinity)
+  if (shortest === Infinity) return (text) => text
+  const base64Forms = forms.map((form) => Buffer.from(form, "latin1"))
+  const hexForm = hex === undefined ? undefined : Buffer.from(hex, "latin1")
+  const holdsBase64 = (token: string) => {
+    const squeezed = squeeze(token, base64Breaks, false)
+    return base64Forms.some((form) => squeezed.includes(form))
+  }
+  const holdsHex = (token: string) => hexForm !== undefined && squeeze(token, hexSeparators, true).includes(hexForm)
+  // Whole texts are searched first, with every separator dropped (one pass over the text's bytes, which is what
+  // nearly every text costs): only a text that holds a form is cut into tokens, each replaced whole if it holds one.
   return (text) => {
-    for (const form of forms) if (text.includes(form)) text = text.replaceAll(form, redactedText)
-    if (text.toLowerCase().includes(hex)) {
-      hexPattern ??= new RegExp(hex, "gi")
-      text = text.replace(hexPattern, redactedText)
+    if (text.length < shortest) return text
+    if (base64Forms.length > 0 && holdsBase64(text)) {
+      text = replaceTokens(text, base64Tokens(text), (token) => token.length >= shortest && holdsBase64(token))
+    }
+    if (hexForm !== undefined && holdsHex(text)) {
+      text = text.replace(hexToken, (token) => token.length >= hexForm.length && holdsHex(token) ? redactedText : token)
     }
     return text
   }
+}
+
+/** `text` with each of its `tokens` (`[start, end)`, in order) that `holds` replaced by `<redacted>`. */
+const replaceTokens = (
+  text: string,
+  tokens: Iterable<readonly [number, number]>,
+  holds: (token: string) => boolean
+): string => {
+  let out = ""
+  let last = 0
+  for (const [start, end] of tokens) {
+    if (!holds(text.slice(start, end))) continue
+    out += text.slice(last, start) + redactedText
+    last = end
+  }
+  return last === 0 ? text : out + text.slice(last)
+}
+
+const BASE64 = new Uint8Array(128)
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-") BASE64[c.charCodeAt(0)] = 1
+
+/**
+ * The base64 tokens of `text`: runs of base64 characters, one token across a gap of blanks and line breaks (raw, or
+ * escaped as in a JSON string) that holds at least one line break, so that a wrapped text is one token. One pass: a
+ * gap that does not lead on to more of the token is not read again (a regular expression would read it again from
+ * each escape's letter, itself a base64 character: quadratic time on a body of escaped line breaks).
+ */
+function* base64Tokens(text: string): Generator<readonly [number, number]> {
+  const n = text.length
+  const isBase64 = (i: number) => i < n && BASE64[text.charCodeAt(i)] === 1
+  let i = 0
+  while (i < n) {
+    if (!isBase64(i)) {
+      i++
+      continue
+    }
+    const start = i
+    let end = i
+    let gapEnd = i
+    while (true) {
+      while (isBase64(end)) end++
+      let j = end
+      let breaks = 0
+      while (j < n) {
+        const c = text.charCodeAt(j)
+        const escaped = c === 0x5c && (text.charCodeAt(j + 1) === 0x6e || text.charCodeAt(j + 1) === 0x72)
+        if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && !escaped) break
+        if (c !== 0x20 && c !== 0x09) breaks++
+        j += escaped ? 2 : 1
+      }
+      gapEnd = j
+      if (breaks === 0 || !isBase64(j)) break
+      end = j
+    }
+    yield [start, end]
+    i = Math.max(gapEnd, end + 1)
+  }
+}
+
+// Hex digits in pairs joined by blanks, or runs joined by single `:`, `-` or `\x` (which may also open the token):
+// blanks join pairs only, so that the words around a dump (`a`, `be`, `cafe`) stay out of it.
+const hexToken = /[0-9A-Fa-f]{2}(?: [0-9A-Fa-f]{2})+|(?:\\x)?[0-9A-Fa-f]+(?:(?:[:-]|\\x)[0-9A-Fa-f]+)*/g
+
+/** What {@link squeeze} drops: the bytes that separate, and the letters that a backslash before them makes one. */
+interface Separators {
+  readonly bytes: Uint8Array
+  readonly escaped: Uint8Array
+}
+
+const separators = (bytes: string, escaped: string): Separators => {
+  const table = (chars: string) => {
+    const t = new Uint8Array(256)
+    for (const c of chars) t[c.charCodeAt(0)] = 1
+    return t
+  }
+  return { bytes: table(bytes), escaped: table(escaped) }
+}
+
+const base64Breaks = separators(" \t\r\n", "rn")
+const hexSeparators = separators(": -", "x")
+
+/**
+ * The UTF-8 bytes of `text` without its separators (a backslash and the letter after it, for an escaped one), ASCII
+ * letters lower-cased when `lower`: one pass over the bytes, whatever the text holds (a regular expression replacing
+ * millions of separators one by one costs ten times as much).
+ */
+const squeeze = (text: string, drop: Separators, lower: boolean): Buffer => {
+  const b = Buffer.from(text, "utf8")
+  let w = 0
+  for (let r = 0; r < b.length; r++) {
+    const c = b[r]
+    if (drop.bytes[c] === 1) continue
+    if (c === 0x5c && r + 1 < b.length && drop.escaped[b[r + 1]] === 1) {
+      r++
+      continue
+    }
+    b[w++] = lower && c >= 0x41 && c <= 0x5a ? c + 0x20 : c
+  }
+  return b.subarray(0, w)
 }
 
 const regexEscape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")
