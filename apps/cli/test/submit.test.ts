@@ -167,7 +167,7 @@ describe("urls --submit-unknown", () => {
       const polls = suite.server.requests.filter((r) => r.path === `/api/v3/analyses/${analysis.data.id}`)
       expect(polls.length).toBeGreaterThanOrEqual(2)
       expect(runLog(dir)).toContain(
-        `${url} was submitted by an earlier run: waiting for its analysis ${analysis.data.id}`
+        `${url} was submitted by an earlier run: looking at its analysis ${analysis.data.id}`
       )
       expect(readJsonFiles(out)).toEqual([`${sha256(url)}.json`])
       expect(readJson(path.join(out, `${sha256(url)}.json`)).data.attributes.url).toBe(url)
@@ -181,10 +181,10 @@ describe("urls --submit-unknown", () => {
     }
   })
 
-  it("a submission record naming an analysis VirusTotal does not know, or a file's, or no record at all: the URL is submitted again, with a warning", async () => {
+  it("a submission record naming an analysis VirusTotal does not know, or a file's, or another URL's, or no record at all: the URL is submitted again, with a warning", async () => {
     const dir = tempDir()
-    const unknown = Array.from({ length: 40 }, (_, i) => `https://recorded-${i}.example.org/x`)
-      .filter((url) => !VtEmulator.isKnownUrl(url)).slice(0, 4)
+    const unknown = Array.from({ length: 60 }, (_, i) => `https://recorded-${i}.example.org/x`)
+      .filter((url) => !VtEmulator.isKnownUrl(url)).slice(0, 6)
     fs.writeFileSync(path.join(dir, "urls.txt"), unknown.join("\n"))
     const records = path.join(dir, "out", "_submissions")
     fs.mkdirSync(records, { recursive: true })
@@ -203,21 +203,59 @@ describe("urls --submit-unknown", () => {
     })
     const fileAnalysis = ((await uploaded.json()) as { data: { id: string } }).data.id
     record(unknown[3], JSON.stringify({ analysis_id: fileAnalysis, status: "submitted" }))
+    // Another URL's analysis (submitted here), and a record in an upload's words.
+    const submittedOther = await fetch(`${suite.server.url}/urls`, {
+      method: "POST",
+      headers: { "x-apikey": key, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ url: "https://another.example.org/" })
+    })
+    const otherAnalysis = ((await submittedOther.json()) as { data: { id: string } }).data.id
+    record(unknown[4], JSON.stringify({ analysis_id: otherAnalysis, status: "submitted" }))
+    record(unknown[5], JSON.stringify({ analysis_id: otherAnalysis, status: "uploaded" }))
     suite.server.clearLog()
 
     const result = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stderr).toContain("saved 4, not found 0, skipped 0, invalid 0, failed 0, analysed 4")
-    expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(4)
+    expect(result.stderr).toContain("saved 6, not found 0, skipped 0, invalid 0, failed 0, analysed 6")
+    expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(6)
     expect(result.stderr).toContain(`names analysis ${unknownId}, which VirusTotal does not know`)
     expect(result.stderr).toContain(`names analysis ${fileAnalysis}, which is of no URL`)
-    expect(result.stderr.match(/is not one of a submission/g)).toHaveLength(2)
+    expect(result.stderr).toContain(`names analysis ${otherAnalysis}, which is of another URL`)
+    expect(result.stderr.match(/is not one of a submission/g)).toHaveLength(3)
     expect(result.stderr).not.toContain("\u001b")
     for (const url of unknown) {
       const kept = readJson(path.join(records, `${sha256(url)}.json`))
       expect(kept.status).toBe("completed")
       expect(kept.analysis_id).not.toBe(unknownId)
       expect(readJson(path.join(dir, "out", `${sha256(url)}.json`)).data.attributes.url).toBe(url)
+    }
+  })
+
+  it("--overwrite submits again a URL whose recorded analysis stays queued (the way out)", async () => {
+    suite.server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+    try {
+      const dir = tempDir()
+      const url = Array.from({ length: 30 }, (_, i) => `https://stuck-${i}.example.org/`).find((u) =>
+        !VtEmulator.isKnownUrl(u)
+      )!
+      fs.writeFileSync(path.join(dir, "urls.txt"), url)
+      const posts = () => suite.server.requests.filter((r) => r.method === "POST").length
+      const args = ["--submit-unknown", "--poll-interval", "1", "--wait-timeout", "1"]
+      const first = await urls(dir, args)
+      expect(first.code).toBe(1)
+      expect(first.stderr).toContain("--overwrite submits it again")
+      const second = await urls(dir, args)
+      expect(second.code).toBe(1)
+      expect(posts()).toBe(1)
+      const third = await urls(dir, [...args, "--overwrite"])
+      expect(third.code).toBe(1)
+      expect(posts()).toBe(2)
+      const record = readJson(path.join(dir, "out", "_submissions", `${sha256(url)}.json`))
+      const analyses = suite.server.requests.filter((r) => r.method === "POST" && r.status === 200)
+      expect(analyses).toHaveLength(2)
+      expect(record.status).toBe("submitted")
+    } finally {
+      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
     }
   })
 })

@@ -6,9 +6,17 @@ const id = Buffer.from(`${"a".repeat(32)}:1700000000`).toString("base64")
 
 describe("the record of an upload or a submission", () => {
   it("reads back what it writes", () => {
-    for (const status of ["uploaded", "submitted", "completed"] as const) {
-      expect(Uploads.decode(Uploads.encode({ analysisId: id, status }))).toEqual({ analysisId: id, status })
+    for (
+      const [sent, status] of [["uploaded", "uploaded"], ["uploaded", "completed"], ["submitted", "submitted"], [
+        "submitted",
+        "completed"
+      ]] as const
+    ) {
+      expect(Uploads.decode(Uploads.encode({ analysisId: id, status }), sent)).toEqual({ analysisId: id, status })
     }
+    // Each store has its own word for what was sent: an upload's record is no submission's, and the other way round.
+    expect(Uploads.decode(Uploads.encode({ analysisId: id, status: "uploaded" }), "submitted")).toBeUndefined()
+    expect(Uploads.decode(Uploads.encode({ analysisId: id, status: "submitted" }), "uploaded")).toBeUndefined()
     expect(new TextDecoder().decode(Uploads.encode({ analysisId: id, status: "uploaded" }))).toBe(
       `{"analysis_id":"${id}","status":"uploaded"}\n`
     )
@@ -26,6 +34,7 @@ describe("the record of an upload or a submission", () => {
         JSON.stringify({ analysis_id: id, status: "queued" }),
         JSON.stringify({ analysis_id: id, status: "Submitted" }),
         JSON.stringify({ analysis_id: id, status: ["submitted"] }),
+        JSON.stringify({ analysis_id: id, status: "Uploaded" }),
         JSON.stringify({ analysis_id: id }),
         JSON.stringify({ analysis_id: "../../etc/passwd", status: "uploaded" }),
         JSON.stringify({ analysis_id: "short", status: "uploaded" }),
@@ -33,9 +42,11 @@ describe("the record of an upload or a submission", () => {
         JSON.stringify({ analysis_id: "x".repeat(10_000), status: "uploaded" })
       ]
     ) {
-      expect(Uploads.decode(bytes(text)), text).toBeUndefined()
+      for (const sent of ["uploaded", "submitted"] as const) {
+        expect(Uploads.decode(bytes(text), sent), text).toBeUndefined()
+      }
     }
     // Not UTF-8.
-    expect(Uploads.decode(new Uint8Array([0x7b, 0xff, 0x7d]))).toBeUndefined()
+    expect(Uploads.decode(new Uint8Array([0x7b, 0xff, 0x7d]), "uploaded")).toBeUndefined()
   })
 })

@@ -1,7 +1,7 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { QuotaGate, QuotaPolicy } from "@vt-harvest/rate-schedule"
-import { Analysis, VtClient } from "@vt-harvest/vt-client"
+import { Analysis, VtClient, VtError } from "@vt-harvest/vt-client"
 import { Clock, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import * as Analyses from "../src/internal/analyses.js"
 
@@ -106,5 +106,37 @@ describe("waiting for an analysis", () => {
     assert.strictEqual(Analyses.defaultPollSeconds("public"), 60)
     assert.strictEqual(Analyses.defaultPollSeconds("premium"), 20)
     assert.strictEqual(Analyses.defaultWaitTimeoutSeconds, 600)
+  })
+})
+
+describe("an analysis id refused", () => {
+  it("404 and the other answers about the request refuse the id; the key's refusal, its quota, a retry do not", () => {
+    const answer = (status: number, code: string) =>
+      VtError.fromResponse(status, JSON.stringify({ error: { code, message: "m" } }))
+    for (
+      const refused of [
+        answer(404, "NotFoundError"),
+        answer(400, "InvalidArgumentError"),
+        answer(400, "BadRequestError"),
+        answer(409, "AlreadyExistsError"),
+        answer(422, "SomethingNew")
+      ]
+    ) {
+      assert.isTrue(Analyses.refusesId(refused), `${refused.status} ${refused._tag}`)
+    }
+    for (
+      const kept of [
+        answer(401, "WrongCredentialsError"),
+        answer(403, "ForbiddenError"),
+        answer(403, "SomethingNew"),
+        answer(429, "QuotaExceededError"),
+        answer(429, "TooManyRequestsError"),
+        answer(503, "TransientError"),
+        answer(500, "InternalError"),
+        new VtError.TransportError({ reason: "Connection", message: "reset" })
+      ]
+    ) {
+      assert.isFalse(Analyses.refusesId(kept), `${kept._tag}`)
+    }
   })
 })

@@ -145,7 +145,7 @@ export const urls = Command.make(
         "Submit each URL VirusTotal does not know (POST /urls, also those recorded as not found by an earlier run), " +
           "wait for its analysis (saved under <out>/_analyses/), then save its report. Each submission is recorded " +
           "under <out>/_submissions/: a URL whose analysis an earlier run did not see completed is not submitted " +
-          "again, its analysis is waited for.\nExample: vt-harvest urls " +
+          "again, its analysis is waited for (--overwrite submits it again).\nExample: vt-harvest urls " +
           "urls.txt --submit-unknown --poll-interval 60"
       )
     ),

@@ -4,8 +4,8 @@
  */
 import type { ReportSink } from "@vt-harvest/report-sink"
 import { ReportKey } from "@vt-harvest/report-sink"
-import type { Analysis, VtError } from "@vt-harvest/vt-client"
-import { VtClient } from "@vt-harvest/vt-client"
+import type { VtError } from "@vt-harvest/vt-client"
+import { Analysis, VtClient } from "@vt-harvest/vt-client"
 import type { Duration, Layer, Ref } from "effect"
 import { Deferred, Effect, Either, FiberRef, Stream } from "effect"
 import * as Analyses from "../internal/analyses.js"
@@ -111,6 +111,17 @@ export const keepAnalysis = (analyses: ReportSink.Service, id: string, raw: Uint
     Effect.zipRight(Effect.logInfo(`saved _analyses/${key}.json`))
   )
 }
+
+/**
+ * An analysis an earlier run recorded (an upload's, a submission's), looked at once: `undefined` when VirusTotal
+ * refuses its id ({@link Analyses.refusesId}): the record names nothing to wait for.
+ */
+export const lookAtRecorded = (
+  id: string
+): Effect.Effect<Analysis.Analysis | undefined, VtError.VtError, VtClient.VtClient> =>
+  requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
+    Effect.catchIf(Analyses.refusesId, () => Effect.succeed(undefined))
+  )
 
 /**
  * Waits for an analysis, counted as one being waited for while it lasts; the completed state, or on

@@ -3,7 +3,7 @@
  * the row printed for each analysis.
  */
 import { ReportKey } from "@vt-harvest/report-sink"
-import { Analysis, VtId } from "@vt-harvest/vt-client"
+import { Analysis, VtError, VtId } from "@vt-harvest/vt-client"
 import type { Option } from "effect"
 import { Duration, Effect, Either } from "effect"
 import * as Outcome from "../engine/Outcome.js"
@@ -25,6 +25,15 @@ export const checkedId = (text: string): Either.Either<string, string> =>
         onRight: () => id
       })
   )
+
+/**
+ * VirusTotal's answer to a look-up of an analysis id refuses the id itself (404, or another 4xx about the request):
+ * an id recorded by an earlier run names nothing to wait for. A refusal of the key or of its quota is not one (the
+ * run stops, or waits, as for any request).
+ */
+export const refusesId = (error: VtError.VtError): boolean =>
+  VtError.isApiError(error) && error.status >= 400 && error.status < 500 && error.status !== 429 &&
+  !VtError.isAuthFailure(error)
 
 /** An analysis' status for a log line: as it is when it looks like one (`queued`, `in-progress`…), else quoted. */
 export const statusText = (analysis: { readonly status: string }): string =>

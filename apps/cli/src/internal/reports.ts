@@ -147,8 +147,8 @@ export const harvest = (
       })
 
     // What an earlier run submitted of this URL and did not see analysed (a run stopped, or timed out, while waiting):
-    // the analysis looked at once. One VirusTotal does not know, or not of a URL (a record edited), is none: the
-    // URL is submitted again.
+    // the analysis looked at once. One VirusTotal refuses the id of, or of another URL or of no URL (a record edited),
+    // is none: the URL is submitted again.
     const earlierSubmission = (
       work: Pipeline.Work<string>,
       key: ReportKey.ReportKey,
@@ -159,17 +159,19 @@ export const harvest = (
           Effect.logWarning(
             `the record of ${key} in ${StoreLayout.submissionsDirectory}/ ${why}: ${work.value} is submitted again`
           )
-        const id = yield* Uploads.pending(submissions, key, "a submission", again)
+        const id = yield* Uploads.pending(submissions, key, "submitted", again)
         if (id === undefined) return undefined
-        yield* Effect.logInfo(`${work.value} was submitted by an earlier run: waiting for its analysis ${id}`)
-        const analysis = yield* Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
-          Effect.catchIf(VtError.isNotFound, () => Effect.succeed(undefined))
-        )
+        yield* Effect.logInfo(`${work.value} was submitted by an earlier run: looking at its analysis ${id}`)
+        const analysis = yield* Steps.lookAtRecorded(id)
         if (analysis === undefined) {
           return yield* Effect.as(again(`names analysis ${id}, which VirusTotal does not know`), undefined)
         }
-        if (Option.isNone(analysis.urlInfo)) {
-          return yield* Effect.as(again(`names analysis ${id}, which is of no URL`), undefined)
+        const url = Option.getOrUndefined(analysis.urlInfo)
+        if (url === undefined || (url.url !== work.value && url.id.toLowerCase() !== key)) {
+          return yield* Effect.as(
+            again(`names analysis ${id}, which is of ${url === undefined ? "no URL" : "another URL"}`),
+            undefined
+          )
         }
         return { id, analysis }
       })
@@ -190,7 +192,8 @@ export const harvest = (
         const { analyses, submissions } = waiting
         const remember = (id: string, status: Uploads.Status) =>
           Failure.storeOrStop(submissions.put(key, Uploads.encode({ analysisId: id, status })))
-        const earlier = yield* earlierSubmission(work, key, submissions)
+        // --overwrite asks for everything afresh: the way out of an analysis that stays queued.
+        const earlier = options.overwrite ? undefined : yield* earlierSubmission(work, key, submissions)
         let id: string
         let report: VtClient.Document | VtError.NotFoundError
         if (earlier === undefined) {
@@ -218,7 +221,7 @@ export const harvest = (
           `analysis ${timeout.id} of ${work.value} still ${Analyses.statusText(timeout)} after ${
             Duration.format(waiting.timeout)
           } (--wait-timeout); its last state is saved: vt-harvest analysis --wait ${timeout.id}, or run again later ` +
-            `(it is not submitted again while its analysis runs)`
+            `(it is not submitted again while its analysis runs; --overwrite submits it again)`
         ))))
 
     /**

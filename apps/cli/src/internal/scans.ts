@@ -50,7 +50,7 @@ export const scanFiles = (
       )
     // The analysis of an earlier upload of this content that was not seen completed, if any.
     const pending = (file: File, key: ReportKey.ReportKey) =>
-      Uploads.pending(uploads, key, "an upload", uploadedAgain(file, key))
+      Uploads.pending(uploads, key, "uploaded", uploadedAgain(file, key))
 
     // Whether an analysis is of the content stored under `key` (an analysis of a URL is of no file).
     const isOf = (analysis: Analysis.Analysis, key: ReportKey.ReportKey) =>
@@ -128,13 +128,14 @@ export const scanFiles = (
           ))
     }
 
-    // An earlier upload's analysis, looked at once (kept as it is with --no-wait). None when VirusTotal does not know
-    // it (only that request's 404: not one of what follows).
+    // An earlier upload's analysis, looked at once (kept as it is with --no-wait). None when VirusTotal refuses its id
+    // (only that request's answer: not one of what follows).
     const earlier = (id: string) =>
-      Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
-        Effect.tap((analysis) => (options.noWait ? Steps.keepAnalysis(analyses, id, analysis.raw) : Effect.void)),
-        Effect.map(Option.some),
-        Effect.catchIf(VtError.isNotFound, () => Effect.succeed(Option.none<Analysis.Analysis>()))
+      Steps.lookAtRecorded(id).pipe(
+        Effect.tap((analysis) =>
+          options.noWait && analysis !== undefined ? Steps.keepAnalysis(analyses, id, analysis.raw) : Effect.void
+        ),
+        Effect.map(Option.fromNullable)
       )
 
     // A file VirusTotal does not know yet: uploaded, unless an earlier upload of it is still being analysed. That
