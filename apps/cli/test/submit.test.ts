@@ -16,6 +16,23 @@ const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const readJson = (file: string): any => JSON.parse(fs.readFileSync(file, "utf8"))
 
+/** The first of `<name>-0`, `<name>-1`… (as `https://<name>-<i>.example.org/`) the emulator does not know. */
+const unknownUrl = (name: string) =>
+  Array.from({ length: 40 }, (_, i) => `https://${name}-${i}.example.org/`).find((url) => !VtEmulator.isKnownUrl(url))!
+
+/** A test with `url` alone in `<dir>/urls.txt` while analyses stay queued a minute; the suite's timings after it. */
+const withSlowAnalyses = (name: string, test: (dir: string, url: string) => Promise<void>) => async () => {
+  suite.server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
+  try {
+    const dir = tempDir()
+    const url = unknownUrl(name)
+    fs.writeFileSync(path.join(dir, "urls.txt"), url)
+    await test(dir, url)
+  } finally {
+    suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
+  }
+}
+
 describe("urls --submit-unknown", () => {
   it("submits each unknown URL, waits for its analysis, saves analysis and report; a rerun sends nothing", async () => {
     const dir = tempDir()
@@ -132,14 +149,9 @@ describe("urls --submit-unknown", () => {
     expect(suite.server.requests).toHaveLength(0)
   })
 
-  it("an analysis that does not complete in --wait-timeout fails the URL, its last state kept; a rerun waits for that analysis, submitting nothing", async () => {
-    suite.server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
-    try {
-      const dir = tempDir()
-      const url = Array.from({ length: 30 }, (_, i) => `https://slow-${i}.example.org/`).find((u) =>
-        !VtEmulator.isKnownUrl(u)
-      )!
-      fs.writeFileSync(path.join(dir, "urls.txt"), url)
+  it(
+    "an analysis that does not complete in --wait-timeout fails the URL, its last state kept; a rerun waits for that analysis, submitting nothing",
+    withSlowAnalyses("slow", async (dir, url) => {
       const started = Date.now()
       const result = await urls(dir, ["--submit-unknown", "--poll-interval", "1", "--wait-timeout", "2"])
       expect(result.code).toBe(1)
@@ -176,10 +188,8 @@ describe("urls --submit-unknown", () => {
       suite.server.clearLog()
       const again = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
       expect(again.stderr).toContain("saved 0, not found 0, skipped 1, invalid 0, failed 0, analysed 0, requests 0")
-    } finally {
-      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
-    }
-  })
+    })
+  )
 
   it("a submission record naming an analysis VirusTotal does not know, or a file's, or another URL's, or no record at all: the URL is submitted again, with a warning", async () => {
     const dir = tempDir()
@@ -231,14 +241,9 @@ describe("urls --submit-unknown", () => {
     }
   })
 
-  it("--overwrite submits again a URL whose recorded analysis stays queued (the way out)", async () => {
-    suite.server.update({ analysisQueuedMs: 60_000, analysisCompletedMs: 120_000 })
-    try {
-      const dir = tempDir()
-      const url = Array.from({ length: 30 }, (_, i) => `https://stuck-${i}.example.org/`).find((u) =>
-        !VtEmulator.isKnownUrl(u)
-      )!
-      fs.writeFileSync(path.join(dir, "urls.txt"), url)
+  it(
+    "--overwrite submits again a URL whose recorded analysis stays queued (the way out)",
+    withSlowAnalyses("stuck", async (dir, url) => {
       const posts = () => suite.server.requests.filter((r) => r.method === "POST").length
       const args = ["--submit-unknown", "--poll-interval", "1", "--wait-timeout", "1"]
       const first = await urls(dir, args)
@@ -254,8 +259,6 @@ describe("urls --submit-unknown", () => {
       const analyses = suite.server.requests.filter((r) => r.method === "POST" && r.status === 200)
       expect(analyses).toHaveLength(2)
       expect(record.status).toBe("submitted")
-    } finally {
-      suite.server.update({ analysisQueuedMs: 300, analysisCompletedMs: 600 })
-    }
-  })
+    })
+  )
 })
