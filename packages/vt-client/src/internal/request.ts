@@ -68,28 +68,30 @@ const encodings = (key: string): (text: string) => string => {
     if (whole.length >= 6) forms.push(whole.toString("base64"), whole.toString("base64url"))
   }
   const hex = bytes.length >= 6 ? bytes.toString("hex") : undefined
-  const shortest = Math.min(...forms.map((form) => form.length), hex?.length ?? Infinity)
-  if (shortest === Infinity) return (text) => text
+  const shortest = Math.min(...forms.map((form) => form.length))
   const base64Forms = forms.map((form) => Buffer.from(form, "latin1"))
   const hexForm = hex === undefined ? undefined : Buffer.from(hex, "latin1")
-  const holdsBase64 = (token: string) => {
-    const squeezed = squeeze(token, base64Breaks, false)
+  // A text without a line break holds a form as it is, if at all: a plain search; any other is searched with its
+  // separators dropped (one pass over its bytes).
+  const holdsBase64 = (text: string) => {
+    if (!lineBreak.test(text)) return forms.some((form) => text.includes(form))
+    const squeezed = squeeze(text, base64Breaks, false)
     return base64Forms.some((form) => squeezed.includes(form))
   }
-  const holdsHex = (token: string) => hexForm !== undefined && squeeze(token, hexSeparators, true).includes(hexForm)
-  // Whole texts are searched first, with every separator dropped (one pass over the text's bytes, which is what
-  // nearly every text costs): only a text that holds a form is cut into tokens, each replaced whole if it holds one.
+  const holdsHex = (text: string) =>
+    hexForm !== undefined && text.length >= hexForm.length && squeeze(text, hexSeparators, true).includes(hexForm)
+  // Whole texts are searched first (which is what nearly every text costs): only a text that holds a form is cut into
+  // tokens, each replaced whole if it holds one.
   return (text) => {
-    if (text.length < shortest) return text
-    if (base64Forms.length > 0 && holdsBase64(text)) {
+    if (text.length >= shortest && holdsBase64(text)) {
       text = replaceTokens(text, base64Tokens(text), (token) => token.length >= shortest && holdsBase64(token))
     }
-    if (hexForm !== undefined && holdsHex(text)) {
-      text = text.replace(hexToken, (token) => token.length >= hexForm.length && holdsHex(token) ? redactedText : token)
-    }
+    if (holdsHex(text)) text = text.replace(hexToken, (token) => holdsHex(token) ? redactedText : token)
     return text
   }
 }
+
+const lineBreak = /[\r\n]|\\[rn]/
 
 /** `text` with each of its `tokens` (`[start, end)`, in order) that `holds` replaced by `<redacted>`. */
 const replaceTokens = (
