@@ -649,7 +649,17 @@ describe("redaction happens at output, never before parsing", () => {
             Buffer.from(`x-apikey: ${secret} x-apikey: ${secret}`).toString("base64").match(/.{1,76}/g)!.join("\r\n")
           }\r\n`
         ],
-        ["text/plain", `dump ${Buffer.from(secret).toString("hex").match(/../g)!.join(":")} end\n`]
+        ["text/plain", `dump ${Buffer.from(secret).toString("hex").match(/../g)!.join(":")} end\n`],
+        // After a word of hex letters; base64 in a JSON array of lines, and in groups of four.
+        [
+          "application/json",
+          `{"error":{"code":"BadRequestError","message":"key received ${Buffer.from(secret).toString("hex")}"}}`
+        ],
+        [
+          "application/json",
+          JSON.stringify({ lines: Buffer.from(`k=${secret};k=${secret}`).toString("base64").match(/.{1,20}/g) })
+        ],
+        ["text/plain", `${Buffer.from(`:${secret}`).toString("base64").match(/.{1,4}/g)!.join(" ")}\n`]
       ]
       // The key's bytes as base64 at each of the three offsets a longer text may put them at, and as hex.
       const encodings = [0, 1, 2].flatMap((start) => {
@@ -657,7 +667,7 @@ describe("redaction happens at output, never before parsing", () => {
         return [bytes.toString("base64"), bytes.toString("base64url")]
       }).concat(Buffer.from(secret).toString("hex"))
       // What is left once line breaks and separators are dropped: no piece of an encoded key either.
-      const squeezed = (text: string) => text.replace(/\r?\n|:/g, "").toLowerCase()
+      const squeezed = (text: string) => text.replace(/\r?\n|[:" ,]/g, "").toLowerCase()
       const ids = sha256s(bodies.length, "escaped-key")
       const server = await Hostile.start({
         files: (request, response, { id }) => {

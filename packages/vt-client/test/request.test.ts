@@ -63,7 +63,7 @@ describe("makeScrub", () => {
     assert.strictEqual(scrub("%25".repeat(1 << 18)).length, 3 << 18)
   })
 
-  it("the key as base64 (either alphabet, at any offset in a longer text, wrapped) or as hex is scrubbed, with its whole token", () => {
+  it("the key as base64 (either alphabet, at any offset in a longer text, wrapped) or as hex is scrubbed, with every character that carries its bits", () => {
     const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     const scrub = internal.makeScrub(key)
     // Any 48 bytes of the key, as base64 at each of the three alignments, in either alphabet.
@@ -74,22 +74,30 @@ describe("makeScrub", () => {
     const wrap = (text: string, width: number, eol: string) => text.match(new RegExp(`.{1,${width}}`, "g"))!.join(eol)
     for (let offset = 0; offset < 3; offset++) {
       const prefix = "u:".slice(0, offset) + "xyz".slice(offset)
-      const standard = Buffer.from(`${prefix}${key}!`).toString("base64")
-      const url = Buffer.from(`${prefix}${key}`).toString("base64url")
-      for (
-        const encoded of [
-          standard,
-          url,
-          wrap(standard, 76, "\r\n"),
-          wrap(standard, 64, "\n"),
-          wrap(standard, 76, "\\n"),
-          wrap(standard, 76, " \r\n ")
-        ]
-      ) {
-        const text = `echo: {"authorization":"Basic ${encoded}"} end`
-        // The whole token goes: not even the bytes at the key's ends are left.
-        assert.strictEqual(scrub(text), `echo: {"authorization":"Basic <redacted>"} end`, text)
-        for (const middle of middles) assert.notInclude(scrub(text), middle, text)
+      for (const [suffix, encoding] of [["!", "base64"], ["", "base64url"]] as const) {
+        const encoded = Buffer.from(`${prefix}${key}${suffix}`).toString(encoding)
+        // The same text with the key's bytes all zero: what is left beside the redaction carries no bit of the key
+        // if it reads the same there.
+        const zeroed = Buffer.from(`${prefix}${"\u0000".repeat(key.length)}${suffix}`).toString(encoding)
+        for (
+          const wrapped of [
+            encoded,
+            wrap(encoded, 76, "\r\n"),
+            wrap(encoded, 64, "\n"),
+            wrap(encoded, 76, "\\n"),
+            wrap(encoded, 76, "\\\\r\\\\n"),
+            wrap(encoded, 4, " "),
+            wrap(encoded, 76, "\",\n  \"")
+          ]
+        ) {
+          const text = `echo: {"authorization":"Basic ${wrapped}"} end`
+          const scrubbed = scrub(text)
+          for (const middle of middles) assert.notInclude(scrubbed, middle, text)
+          const match = /^echo: \{"authorization":"Basic ([^<]*)<redacted>([^<]*)"\} end$/.exec(scrubbed)
+          assert.isNotNull(match, scrubbed)
+          const [before, after] = [match![1], match![2]].map((part) => part.replace(/[^A-Za-z0-9+/=_-]/g, ""))
+          assert.isTrue(zeroed.startsWith(before) && zeroed.endsWith(after), `${text} -> ${scrubbed}`)
+        }
       }
     }
     const hex = Buffer.from(key).toString("hex")
@@ -105,6 +113,30 @@ describe("makeScrub", () => {
     ) {
       assert.strictEqual(scrub(`a ${spelled} b`), "a <redacted> b", spelled)
     }
+    // After words of hex letters, or numbers; before the key's base64 on the next line; in an xxd -p dump.
+    const b64 = Buffer.from(`ab${key}`).toString("base64")
+    for (
+      const [text, expected] of [
+        [`key received ${hex}`, "key received <redacted>"],
+        [`Received ${hex.toUpperCase()}.`, "Received <redacted>."],
+        [`code ${pairs.join("-")} end`, "code <redacted> end"],
+        [`error 12 ${hex}`, "error 12 <redacted>"],
+        [`hex ${pairs.join(":")}\n${b64}`, "hex <redacted>\nYW<redacted>"],
+        [`dump:\n${hex.match(/.{1,60}/g)!.join("\n")}\nend`, "dump:\n<redacted>\nend"]
+      ]
+    ) {
+      assert.strictEqual(scrub(text), expected, text)
+    }
+    // Only what carries the key goes: the words around it stay.
+    const basic = Buffer.from(`u:${key}`).toString("base64")
+    assert.strictEqual(
+      scrub(`Basic ${basic}\r\nRequest-ID: 4f2a-99`),
+      "Basic dT<redacted>\r\nRequest-ID: 4f2a-99"
+    )
+    assert.strictEqual(
+      scrub(`"Bad credentials\\n${b64}\\nPlease check the key"`),
+      `"Bad credentials\\nYW<redacted>\\nPlease check the key"`
+    )
     // Texts without any of these forms are left alone: words, other base64 and hex, a report's hashes.
     for (
       const text of [
@@ -119,11 +151,12 @@ describe("makeScrub", () => {
 
   it("a short secret (a proxy's password) in a Basic credential is scrubbed too; a shorter form would match words", () => {
     const basic = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString("base64")
-    for (const user of ["alice", "bob", "carol1"]) {
-      assert.strictEqual(
-        internal.makeScrub("hunter22")(`407: Proxy-Authorization: Basic ${basic(user, "hunter22")}`),
-        "407: Proxy-Authorization: Basic <redacted>"
-      )
+    for (const user of ["a", "bob", "ann1", "alice", "carol1", "mallory"]) {
+      const scrubbed = internal.makeScrub("hunter22")(`407: Proxy-Authorization: Basic ${basic(user, "hunter22")}`)
+      // Left beside the redaction: only what the same credential with a password of zero bytes reads as well.
+      const match = /^407: Proxy-Authorization: Basic ([A-Za-z0-9+/]*)<redacted>(=*)$/.exec(scrubbed)
+      assert.isNotNull(match, scrubbed)
+      assert.isTrue(basic(user, "\u0000".repeat(8)).startsWith(match![1]), scrubbed)
     }
     assert.strictEqual(internal.makeScrub("abc")("Basic YWxpY2U6YWJj"), "Basic YWxpY2U6YWJj")
   })
@@ -142,7 +175,7 @@ describe("makeScrub", () => {
       ]
     ) {
       assert.strictEqual(scrub(body), body)
-      assert.strictEqual(scrub(`${body}| ${encoded} |`), `${body}| <redacted> |`)
+      assert.strictEqual(scrub(`${body}| ${encoded} |`), `${body}| <redacted>== |`)
     }
   })
 

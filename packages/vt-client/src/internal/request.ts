@@ -52,144 +52,135 @@ export const makeScrub = (key: string): (text: string) => string => {
 
 /**
  * The key encoded as a server may echo it: base64 (a `Basic` credential, a token), in the standard or the URL
- * alphabet, and hexadecimal in either case. In a longer base64 text the key's bytes can start at any of three
- * offsets of a 3-byte group, and the characters at its two ends then depend on the bytes around it: what is
- * searched, for each offset, is the encoding of the key's bytes that fill whole groups (at least 6 bytes: a shorter
- * form would match ordinary words). A base64 text may be wrapped (MIME every 76 characters, PEM every 64, a JSON
- * string's `\n`), hex written in pairs with separators (`63:33`, `63 33`, `\x63\x33`): each such token is read
- * with its line breaks and separators dropped, and replaced whole when it holds the key, so that nothing of the key
- * is left beside the redaction, not even the bytes at its ends.
+ * alphabet, and hexadecimal in either case. Each is searched in the text's characters of its alphabet alone, so that
+ * whatever separates them (line breaks as MIME and PEM wrap base64, escaped line breaks in a JSON string at any
+ * depth, blanks between groups, `:` or `\x` between hex pairs, the lines of a JSON array) does not hide it; what is
+ * found is replaced from its first character to its last in the text, separators included, and nothing else.
+ *
+ * In a longer base64 text the key's bytes can start at any of three offsets of a 3-byte group: what is searched, for
+ * each offset, is the encoding of the key's bytes that fill whole groups (at least 6 bytes: a shorter form could
+ * match a text by chance); the characters of the groups at its two ends, which also carry bits of the key, are
+ * replaced with it. A secret of 8 bytes or more is found at every offset, one of 6 or 7 at some.
  */
 const encodings = (key: string): (text: string) => string => {
   const bytes = Buffer.from(key, "utf8")
-  const forms: Array<string> = []
+  const base64Forms: Array<{ readonly forms: ReadonlyArray<string>; readonly before: number; readonly after: number }> =
+    []
   for (let start = 0; start < 3; start++) {
-    const whole = bytes.subarray(start, start + Math.floor((bytes.length - start) / 3) * 3)
-    if (whole.length >= 6) forms.push(whole.toString("base64"), whole.toString("base64url"))
+    const length = Math.floor((bytes.length - start) / 3) * 3
+    if (length < 6) continue
+    const whole = bytes.subarray(start, start + length)
+    const rest = bytes.length - start - length
+    base64Forms.push({
+      forms: [whole.toString("base64"), whole.toString("base64url")],
+      // The key's bytes before (`start`) and after (`rest`) the whole groups share a group with other bytes: the
+      // last `start + 1` characters of the group before, the first `rest + 1` of the group after, carry their bits.
+      before: start === 0 ? 0 : start + 1,
+      after: rest === 0 ? 0 : rest + 1
+    })
   }
   const hex = bytes.length >= 6 ? bytes.toString("hex") : undefined
-  const shortest = Math.min(...forms.map((form) => form.length))
-  const base64Forms = forms.map((form) => Buffer.from(form, "latin1"))
-  const hexForm = hex === undefined ? undefined : Buffer.from(hex, "latin1")
-  // A text without a line break holds a form as it is, if at all: a plain search; any other is searched with its
-  // separators dropped (one pass over its bytes).
-  const holdsBase64 = (text: string) => {
-    if (!lineBreak.test(text)) return forms.some((form) => text.includes(form))
-    const squeezed = squeeze(text, base64Breaks, false)
-    return base64Forms.some((form) => squeezed.includes(form))
-  }
-  const holdsHex = (text: string) =>
-    hexForm !== undefined && text.length >= hexForm.length && squeeze(text, hexSeparators, true).includes(hexForm)
-  // Whole texts are searched first (which is what nearly every text costs): only a text that holds a form is cut into
-  // tokens, each replaced whole if it holds one.
+  const shortest = Math.min(...base64Forms.map(({ forms }) => forms[0].length), hex?.length ?? Infinity)
   return (text) => {
-    if (text.length >= shortest && holdsBase64(text)) {
-      text = replaceTokens(text, base64Tokens(text), (token) => token.length >= shortest && holdsBase64(token))
+    if (text.length < shortest) return text
+    // Where each form is among the characters of its alphabet (most texts: nowhere), then where that is in the text.
+    const found: Array<{ readonly first: number; readonly last: number; readonly hexDump: boolean }> = []
+    const base64 = base64Forms.length > 0 ? alphabetOnly(text, BASE64, false) : ""
+    for (const { after, before, forms } of base64Forms) {
+      for (const form of forms) {
+        for (let i = base64.indexOf(form); i >= 0; i = base64.indexOf(form, i + 1)) {
+          found.push({
+            first: Math.max(0, i - before),
+            last: Math.min(base64.length, i + form.length + after) - 1,
+            hexDump: false
+          })
+        }
+      }
     }
-    if (holdsHex(text)) text = text.replace(hexToken, (token) => holdsHex(token) ? redactedText : token)
-    return text
+    const base64Hits = found.length
+    const hexes = hex !== undefined && text.length >= hex.length ? alphabetOnly(text, HEX, true) : ""
+    for (let i = hex === undefined ? -1 : hexes.indexOf(hex); i >= 0; i = hexes.indexOf(hex!, i + 1)) {
+      found.push({ first: i, last: i + hex!.length - 1, hexDump: true })
+    }
+    if (found.length === 0) return text
+    const spans = [
+      ...toSpans(text, BASE64, found.slice(0, base64Hits)),
+      ...toSpans(text, HEX, found.slice(base64Hits))
+    ]
+    return redactSpans(text, spans)
   }
 }
 
-const lineBreak = /[\r\n]|\\[rn]/
+const alphabet = (chars: string): Uint8Array => {
+  const table = new Uint8Array(128)
+  for (const c of chars) table[c.charCodeAt(0)] = 1
+  return table
+}
+const BASE64 = alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+const HEX = alphabet("0123456789abcdefABCDEF")
 
-/** `text` with each of its `tokens` (`[start, end)`, in order) that `holds` replaced by `<redacted>`. */
-const replaceTokens = (
+/**
+ * Calls `keep(i)` for the index in `text` of each of its characters in `table`'s alphabet, in order. A run of
+ * backslashes and the letter after it (`\n`, `\\r`, `\t`, `\x`: an escape at any depth) is no character of the text.
+ */
+const eachOfAlphabet = (text: string, table: Uint8Array, keep: (index: number, code: number) => void): void => {
+  const n = text.length
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x5c) {
+      while (i + 1 < n && text.charCodeAt(i + 1) === 0x5c) i++
+      const next = text.charCodeAt(i + 1)
+      if (next === 0x6e || next === 0x72 || next === 0x74 || next === 0x78) i++
+      continue
+    }
+    if (c < 128 && table[c] === 1) keep(i, c)
+  }
+}
+
+/** The characters of `text` in `table`'s alphabet (see {@link eachOfAlphabet}), lower-cased with `lower`. */
+const alphabetOnly = (text: string, table: Uint8Array, lower: boolean): string => {
+  const kept = Buffer.allocUnsafe(text.length)
+  let w = 0
+  eachOfAlphabet(text, table, (_, c) => {
+    kept[w++] = lower && c >= 0x41 && c <= 0x5a ? c + 0x20 : c
+  })
+  return kept.toString("latin1", 0, w)
+}
+
+/**
+ * Where in `text` each of `found` (indices among its characters of `table`'s alphabet) begins and ends: one more
+ * pass over the text, made only when something was found. A hex dump's `\x` before its first pair goes with it.
+ */
+const toSpans = (
   text: string,
-  tokens: Iterable<readonly [number, number]>,
-  holds: (token: string) => boolean
-): string => {
+  table: Uint8Array,
+  found: ReadonlyArray<{ readonly first: number; readonly last: number; readonly hexDump: boolean }>
+): Array<readonly [number, number]> => {
+  if (found.length === 0) return []
+  const wanted = new Map<number, number>()
+  for (const { first, last } of found) wanted.set(first, -1).set(last, -1)
+  let k = 0
+  eachOfAlphabet(text, table, (index) => {
+    if (wanted.has(k)) wanted.set(k, index)
+    k++
+  })
+  return found.map(({ first, hexDump, last }) => {
+    const start = wanted.get(first)!
+    return [hexDump && start >= 2 && text.startsWith("\\x", start - 2) ? start - 2 : start, wanted.get(last)! + 1]
+  })
+}
+
+/** `text` with every span (`[start, end)`, in any order, overlapping or not) replaced by one `<redacted>` each. */
+const redactSpans = (text: string, spans: Array<readonly [number, number]>): string => {
+  spans.sort((a, b) => a[0] - b[0])
   let out = ""
   let last = 0
-  for (const [start, end] of tokens) {
-    if (!holds(text.slice(start, end))) continue
-    out += text.slice(last, start) + redactedText
+  for (const [start, end] of spans) {
+    if (end <= last) continue
+    out += start >= last ? text.slice(last, start) + redactedText : ""
     last = end
   }
-  return last === 0 ? text : out + text.slice(last)
-}
-
-const BASE64 = new Uint8Array(128)
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-") BASE64[c.charCodeAt(0)] = 1
-
-/**
- * The base64 tokens of `text`: runs of base64 characters, one token across a gap of blanks and line breaks (raw, or
- * escaped as in a JSON string) that holds at least one line break, so that a wrapped text is one token. One pass: a
- * gap that does not lead on to more of the token is not read again (a regular expression would read it again from
- * each escape's letter, itself a base64 character: quadratic time on a body of escaped line breaks).
- */
-function* base64Tokens(text: string): Generator<readonly [number, number]> {
-  const n = text.length
-  const isBase64 = (i: number) => i < n && BASE64[text.charCodeAt(i)] === 1
-  let i = 0
-  while (i < n) {
-    if (!isBase64(i)) {
-      i++
-      continue
-    }
-    const start = i
-    let end = i
-    let gapEnd = i
-    while (true) {
-      while (isBase64(end)) end++
-      let j = end
-      let breaks = 0
-      while (j < n) {
-        const c = text.charCodeAt(j)
-        const escaped = c === 0x5c && (text.charCodeAt(j + 1) === 0x6e || text.charCodeAt(j + 1) === 0x72)
-        if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && !escaped) break
-        if (c !== 0x20 && c !== 0x09) breaks++
-        j += escaped ? 2 : 1
-      }
-      gapEnd = j
-      if (breaks === 0 || !isBase64(j)) break
-      end = j
-    }
-    yield [start, end]
-    i = Math.max(gapEnd, end + 1)
-  }
-}
-
-// Hex digits in pairs joined by blanks, or runs joined by single `:`, `-` or `\x` (which may also open the token):
-// blanks join pairs only, so that the words around a dump (`a`, `be`, `cafe`) stay out of it.
-const hexToken = /[0-9A-Fa-f]{2}(?: [0-9A-Fa-f]{2})+|(?:\\x)?[0-9A-Fa-f]+(?:(?:[:-]|\\x)[0-9A-Fa-f]+)*/g
-
-/** What {@link squeeze} drops: the bytes that separate, and the letters that a backslash before them makes one. */
-interface Separators {
-  readonly bytes: Uint8Array
-  readonly escaped: Uint8Array
-}
-
-const separators = (bytes: string, escaped: string): Separators => {
-  const table = (chars: string) => {
-    const t = new Uint8Array(256)
-    for (const c of chars) t[c.charCodeAt(0)] = 1
-    return t
-  }
-  return { bytes: table(bytes), escaped: table(escaped) }
-}
-
-const base64Breaks = separators(" \t\r\n", "rn")
-const hexSeparators = separators(": -", "x")
-
-/**
- * The UTF-8 bytes of `text` without its separators (a backslash and the letter after it, for an escaped one), ASCII
- * letters lower-cased when `lower`: one pass over the bytes, whatever the text holds (a regular expression replacing
- * millions of separators one by one costs ten times as much).
- */
-const squeeze = (text: string, drop: Separators, lower: boolean): Buffer => {
-  const b = Buffer.from(text, "utf8")
-  let w = 0
-  for (let r = 0; r < b.length; r++) {
-    const c = b[r]
-    if (drop.bytes[c] === 1) continue
-    if (c === 0x5c && r + 1 < b.length && drop.escaped[b[r + 1]] === 1) {
-      r++
-      continue
-    }
-    b[w++] = lower && c >= 0x41 && c <= 0x5a ? c + 0x20 : c
-  }
-  return b.subarray(0, w)
+  return out + text.slice(last)
 }
 
 const regexEscape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")
