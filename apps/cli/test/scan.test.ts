@@ -426,7 +426,7 @@ describe("vt-harvest scan", () => {
     expect(new Set(requested.slice(1, -1))).toEqual(new Set([`GET /api/v3/analyses/${encodeURIComponent(analysisId)}`]))
     expect(requested.at(-1)).toBe(`GET /api/v3/files/${sha}`)
     expect(logText(dir).join("")).toContain(
-      `"waiting.bin" was uploaded by an earlier run: waiting for its analysis ${analysisId}`
+      `"waiting.bin" was uploaded by an earlier run: looking at its analysis ${analysisId}`
     )
     expect(readJsonFiles(path.join(dir, "out"))).toEqual([`${sha}.json`])
     expect(uploadRecord(dir, sha)).toEqual({ analysis_id: analysisId, status: "completed" })

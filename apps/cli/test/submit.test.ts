@@ -228,7 +228,7 @@ describe("urls --submit-unknown", () => {
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain("saved 6, not found 0, skipped 0, invalid 0, failed 0, analysed 6")
     expect(suite.server.requests.filter((r) => r.method === "POST")).toHaveLength(6)
-    expect(result.stderr).toContain(`names analysis ${unknownId}, which VirusTotal does not know`)
+    expect(result.stderr).toContain(`names analysis ${unknownId}, whose id VirusTotal refuses`)
     expect(result.stderr).toContain(`names analysis ${fileAnalysis}, which is of no URL`)
     expect(result.stderr).toContain(`names analysis ${otherAnalysis}, which is of another URL`)
     expect(result.stderr.match(/is not one of a submission/g)).toHaveLength(3)

@@ -21,6 +21,15 @@ import * as Rescans from "./rescans.js"
 import * as Submission from "./submission.js"
 import * as Uploads from "./uploads.js"
 
+/** `url` as the WHATWG URL parser writes it, or undefined when it is no URL. */
+const parsedUrl = (url: string): string | undefined => {
+  try {
+    return new URL(url).href
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request)
  * saved, after the further relationship pages and the behaviours asked are kept in their own stores; or its
@@ -164,10 +173,10 @@ export const harvest = (
         yield* Effect.logInfo(`${work.value} was submitted by an earlier run: looking at its analysis ${id}`)
         const analysis = yield* Steps.lookAtRecorded(id)
         if (analysis === undefined) {
-          return yield* Effect.as(again(`names analysis ${id}, which VirusTotal does not know`), undefined)
+          return yield* Effect.as(again(`names analysis ${id}, whose id VirusTotal refuses`), undefined)
         }
         const url = Option.getOrUndefined(analysis.urlInfo)
-        if (url === undefined || (url.url !== work.value && url.id.toLowerCase() !== key)) {
+        if (url === undefined || !sameUrl(url, work.value, key)) {
           return yield* Effect.as(
             again(`names analysis ${id}, which is of ${url === undefined ? "no URL" : "another URL"}`),
             undefined
@@ -175,6 +184,12 @@ export const harvest = (
         }
         return { id, analysis }
       })
+
+    // The URL of an analysis (`meta.url_info`) is this one: as listed, or as a URL parser writes both (VirusTotal may
+    // give it back with its scheme and host in lower case, or a `/` for an empty path), or by its key.
+    const sameUrl = (info: { readonly id: string; readonly url?: string | undefined }, url: string, key: string) =>
+      info.id.toLowerCase() === key ||
+      (info.url !== undefined && (info.url === url || parsedUrl(info.url) === parsedUrl(url)))
 
     /**
      * An unknown URL submitted (unless an earlier submission of it is still being analysed: then that analysis is

@@ -146,9 +146,7 @@ export const scanFiles = (
       Effect.flatMap(pending(file, key), (id) =>
         id === undefined ? send(file, key) : Effect.zipRight(
           Effect.logInfo(
-            `${show(file.path)} was uploaded by an earlier run: ${
-              options.noWait ? "looking at" : "waiting for"
-            } its analysis ${id}`
+            `${show(file.path)} was uploaded by an earlier run: looking at its analysis ${id}`
           ),
           earlier(id).pipe(
             Effect.flatMap(Option.match({
