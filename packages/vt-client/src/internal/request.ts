@@ -23,8 +23,8 @@ export const redactedText = "<redacted>"
 /**
  * Replaces every occurrence of the key in text we are about to put in an error: the key can reach such text through
  * a server echoing it (raw, URL-encoded, JSON-escaped, in any letter case, or in any mix of these spellings, one
- * character at a time; or encoded whole as base64 or hex, see {@link encodings}), a URL path (`/users/{key}/…`), an id it was pasted in place of, or a low-level error
- * message. Only ever applied to text already decoded for its meaning: an error's class is decided on the body as
+ * character at a time; or encoded whole as base64 or hex, see {@link encodings}), a URL path (`/users/{key}/…`), an
+ * id it was pasted in place of, or a low-level error message. Only ever applied to text already decoded for its meaning: an error's class is decided on the body as
  * received (a short key may well be part of an error code).
  *
  * @internal
@@ -84,31 +84,31 @@ const encodings = (key: string): (text: string) => string => {
   return (text) => {
     if (text.length < shortest) return text
     // Where each form is among the characters of its alphabet (most texts: nowhere), then where that is in the text.
-    const found: Array<{ readonly first: number; readonly last: number; readonly hexDump: boolean }> = []
+    const inBase64: Array<Found> = []
     const base64 = base64Forms.length > 0 ? alphabetOnly(text, BASE64, false) : ""
     for (const { after, before, forms } of base64Forms) {
       for (const form of forms) {
         for (let i = base64.indexOf(form); i >= 0; i = base64.indexOf(form, i + 1)) {
-          found.push({
-            first: Math.max(0, i - before),
-            last: Math.min(base64.length, i + form.length + after) - 1,
-            hexDump: false
-          })
+          inBase64.push({ first: Math.max(0, i - before), last: Math.min(base64.length, i + form.length + after) - 1 })
         }
       }
     }
-    const base64Hits = found.length
-    const hexes = hex !== undefined && text.length >= hex.length ? alphabetOnly(text, HEX, true) : ""
-    for (let i = hex === undefined ? -1 : hexes.indexOf(hex); i >= 0; i = hexes.indexOf(hex!, i + 1)) {
-      found.push({ first: i, last: i + hex!.length - 1, hexDump: true })
+    const inHex: Array<Found> = []
+    if (hex !== undefined && text.length >= hex.length) {
+      const hexes = alphabetOnly(text, HEX, true)
+      for (let i = hexes.indexOf(hex); i >= 0; i = hexes.indexOf(hex, i + 1)) {
+        inHex.push({ first: i, last: i + hex.length - 1 })
+      }
     }
-    if (found.length === 0) return text
-    const spans = [
-      ...toSpans(text, BASE64, found.slice(0, base64Hits)),
-      ...toSpans(text, HEX, found.slice(base64Hits))
-    ]
-    return redactSpans(text, spans)
+    if (inBase64.length === 0 && inHex.length === 0) return text
+    return redactSpans(text, [...toSpans(text, BASE64, inBase64), ...toSpans(text, HEX, inHex)])
   }
+}
+
+/** Where a form was found among a text's characters of its alphabet: the indices of its first and last. */
+interface Found {
+  readonly first: number
+  readonly last: number
 }
 
 const alphabet = (chars: string): Uint8Array => {
@@ -151,11 +151,7 @@ const alphabetOnly = (text: string, table: Uint8Array, lower: boolean): string =
  * Where in `text` each of `found` (indices among its characters of `table`'s alphabet) begins and ends: one more
  * pass over the text, made only when something was found. A hex dump's `\x` before its first pair goes with it.
  */
-const toSpans = (
-  text: string,
-  table: Uint8Array,
-  found: ReadonlyArray<{ readonly first: number; readonly last: number; readonly hexDump: boolean }>
-): Array<readonly [number, number]> => {
+const toSpans = (text: string, table: Uint8Array, found: ReadonlyArray<Found>): Array<readonly [number, number]> => {
   if (found.length === 0) return []
   const wanted = new Map<number, number>()
   for (const { first, last } of found) wanted.set(first, -1).set(last, -1)
@@ -164,9 +160,10 @@ const toSpans = (
     if (wanted.has(k)) wanted.set(k, index)
     k++
   })
-  return found.map(({ first, hexDump, last }) => {
+  return found.map(({ first, last }) => {
     const start = wanted.get(first)!
-    return [hexDump && start >= 2 && text.startsWith("\\x", start - 2) ? start - 2 : start, wanted.get(last)! + 1]
+    const dump = table === HEX && start >= 2 && text.startsWith("\\x", start - 2)
+    return [dump ? start - 2 : start, wanted.get(last)! + 1]
   })
 }
 
