@@ -5,6 +5,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { sameUrl } from "../src/internal/reports.js"
 import { completeRecords, emulatorSuite, readJsonFiles, runLog, storeFiles, tempDir } from "./helpers.js"
 
 const key = "submit-test-key-1c5a7e93"
@@ -261,4 +262,32 @@ describe("urls --submit-unknown", () => {
       expect(record.status).toBe("submitted")
     })
   )
+})
+
+describe("the URL of a recorded analysis", () => {
+  it("is this one as listed, as a URL parser writes both, or by its key; not another, nor garbage", () => {
+    const url = "HTTPS://Canon.Example.org"
+    const key = sha256(url)
+    for (
+      const info of [
+        { id: "other", url },
+        { id: "other", url: "https://canon.example.org/" },
+        { id: key.toUpperCase() },
+        { id: key, url: "https://elsewhere.example.org/" }
+      ]
+    ) {
+      expect(sameUrl(info, url, key), JSON.stringify(info)).toBe(true)
+    }
+    for (
+      const info of [
+        { id: "other" },
+        { id: "other", url: "https://canon.example.org/x" },
+        { id: "other", url: "http://canon.example.org/" },
+        { id: "other", url: "not a url" }
+      ]
+    ) {
+      expect(sameUrl(info, url, key), JSON.stringify(info)).toBe(false)
+    }
+    expect(sameUrl({ id: "other", url: "not a url" }, "not a url either", key)).toBe(false)
+  })
 })

@@ -31,6 +31,19 @@ const parsedUrl = (url: string): string | undefined => {
 }
 
 /**
+ * Whether the URL of an analysis (`meta.url_info`) is `url`, stored under `key`: as listed, or as a URL parser writes
+ * both (VirusTotal may give it back with its scheme and host in lower case, or a `/` for an empty path), or by its key.
+ */
+export const sameUrl = (
+  info: { readonly id: string; readonly url?: string | undefined },
+  url: string,
+  key: string
+): boolean =>
+  info.id.toLowerCase() === key ||
+  (info.url !== undefined &&
+    (info.url === url || (parsedUrl(url) !== undefined && parsedUrl(info.url) === parsedUrl(url))))
+
+/**
  * The plan: each id of `input` → its report (with the first page of each relationship asked, still one request)
  * saved, after the further relationship pages and the behaviours asked are kept in their own stores; or its
  * not-found record; or skipped when the store has it with everything asked. A saved report lacking only behaviours
@@ -184,12 +197,6 @@ export const harvest = (
         }
         return { id, analysis }
       })
-
-    // The URL of an analysis (`meta.url_info`) is this one: as listed, or as a URL parser writes both (VirusTotal may
-    // give it back with its scheme and host in lower case, or a `/` for an empty path), or by its key.
-    const sameUrl = (info: { readonly id: string; readonly url?: string | undefined }, url: string, key: string) =>
-      info.id.toLowerCase() === key ||
-      (info.url !== undefined && (info.url === url || parsedUrl(info.url) === parsedUrl(url)))
 
     /**
      * An unknown URL submitted (unless an earlier submission of it is still being analysed: then that analysis is

@@ -17,20 +17,20 @@ export type Sent = "uploaded" | "submitted"
 
 export type Status = Sent | "completed"
 
-export interface Record {
+export interface Recorded {
   readonly analysisId: string
   readonly status: Status
 }
 
 /** The record of an upload or a submission. */
-export const encode = (record: Record): Uint8Array =>
+export const encode = (record: Recorded): Uint8Array =>
   new TextEncoder().encode(JSON.stringify({ analysis_id: record.analysisId, status: record.status }) + "\n")
 
 /**
  * What a record of `sent` says, or `undefined` when it is not one (a store is files anyone may have edited: the id
  * is checked as the answer that gave it was, and the status must be `sent`'s or `completed`).
  */
-export const decode = (bytes: Uint8Array, sent: Sent): Record | undefined => {
+export const decode = (bytes: Uint8Array, sent: Sent): Recorded | undefined => {
   let json: unknown
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes))
