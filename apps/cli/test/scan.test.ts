@@ -607,6 +607,22 @@ describe("vt-harvest scan", () => {
     expect(fs.existsSync(path.join(dir, "out", "_uploads", `${sha256(third)}.json.gz`))).toBe(false)
   })
 
+  it("a directory where a file's upload record is written: stopped before the upload it could not remember", async () => {
+    const dir = tempDir()
+    const [content] = contents(1, false, "blocked")
+    fs.writeFileSync(path.join(dir, "a.bin"), content)
+    const record = path.join(dir, "out", "_uploads", `${sha256(content)}.json`)
+    fs.mkdirSync(record, { recursive: true })
+    for (let run = 0; run < 2; run++) {
+      server.clearLog()
+      const result = await scan(dir, ["a.bin"])
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr).toContain(`${record} is a directory where a record is written`)
+      // Before, each run uploaded the file, then failed to rename its record onto the directory.
+      expect(uploadsOf(requests())).toEqual([])
+    }
+  })
+
   it("--help describes the command with an example, without control characters", async () => {
     const result = await runCli(["scan", "--help"])
     expect(result.code).toBe(0)

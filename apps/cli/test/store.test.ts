@@ -51,6 +51,31 @@ describe("nothing through a symbolic link out of --out", () => {
   }, 30_000)
 })
 
+describe("a directory where a record is written", () => {
+  it("stops the run before the request whose answer it could not keep, run after run", async () => {
+    const dir = scratch()
+    const [known] = hashes(1, true, "blocked")
+    const [unknown] = hashes(1, false, "blocked")
+    fs.mkdirSync(path.join(dir, "out", "_not_found"), { recursive: true })
+    for (const [id, file] of [[known, `${known}.json`], [unknown, path.join("_not_found", `${unknown}.json`)]]) {
+      fs.mkdirSync(path.join(dir, "out", file))
+      fs.writeFileSync(path.join(dir, "list.txt"), `${id}\n`)
+      suite.server.clearLog()
+      for (let run = 0; run < 2; run++) {
+        const result = await runCli(["files", "list.txt", "-o", "out", "--base-url", suite.server.url, ...common], {
+          cwd: dir,
+          env: { VT_API_KEY: key }
+        })
+        expect(result.code, result.stderr).toBe(1)
+        expect(result.stderr).toContain(`${path.join(dir, "out", file)} is a directory where a record is written`)
+        // Before, each run fetched the report, then failed to rename it onto the directory.
+        expect(suite.server.requests.filter((r) => r.path.includes("/files/"))).toHaveLength(0)
+      }
+      fs.rmdirSync(path.join(dir, "out", file))
+    }
+  }, 30_000)
+})
+
 describe("temporaries", () => {
   it("start-up clean-up: an abandoned temporary goes; a live process's, and look-alikes, stay", async () => {
     const dir = scratch()

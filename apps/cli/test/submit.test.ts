@@ -242,6 +242,22 @@ describe("urls --submit-unknown", () => {
     }
   })
 
+  it("a directory where a URL's submission record is written: stopped before the submission it could not remember", async () => {
+    const dir = tempDir()
+    const url = unknownUrl("blocked")
+    fs.writeFileSync(path.join(dir, "urls.txt"), url)
+    const record = path.join(dir, "out", "_submissions", `${sha256(url)}.json`)
+    fs.mkdirSync(record, { recursive: true })
+    for (let run = 0; run < 2; run++) {
+      suite.server.clearLog()
+      const result = await urls(dir, ["--submit-unknown", "--poll-interval", "1"])
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr).toContain(`${record} is a directory where a record is written`)
+      // Before, each run submitted the URL, then failed to rename its record onto the directory.
+      expect(suite.server.requests.filter((r) => r.method === "POST")).toEqual([])
+    }
+  })
+
   it(
     "--overwrite submits again a URL whose recorded analysis stays queued (the way out)",
     withSlowAnalyses("stuck", async (dir, url) => {

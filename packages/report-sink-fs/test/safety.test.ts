@@ -378,10 +378,38 @@ describe("ReportSinkFs and files it did not write", () => {
       )
       yield* fs.makeDirectory(path.join(dir, "dir.json"))
       assert.deepStrictEqual(yield* listed(sink), ["not-found:gone", "saved:good"])
-      for (const name of ["fifo", "sock", "dir", "nf"]) {
+      for (const name of ["fifo", "sock", "nf"]) {
         assert.strictEqual(yield* sink.has(key(name)), "absent", name)
         assert.isTrue(Option.isNone(yield* sink.get(key(name))), name)
       }
+      assert.isTrue(Option.isNone(yield* sink.get(key("dir"))))
+      // A reader sees no record in a directory; it writes nothing, so nothing stands in its way.
+      const reader = yield* ReportSinkFs.make({ directory: dir, readOnly: true })
+      assert.strictEqual(yield* reader.has(key("dir")), "absent")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a directory where a record is written makes has fail, before anything is fetched for it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      yield* fs.makeDirectory(path.join(dir, "blocked.json"))
+      yield* fs.makeDirectory(path.join(dir, "_not_found", "gone.json"))
+      // Without that check, has said "absent", the report was fetched, and the rename onto the directory failed.
+      for (const [name, file] of [["blocked", "blocked.json"], ["gone", "_not_found/gone.json"]] as const) {
+        const error = yield* Effect.flip(sink.has(key(name)))
+        assert.strictEqual(error.operation, "has")
+        assert.strictEqual(error.key, name)
+        assert.include(error.message, `${path.join(dir, file)} is a directory where a record is written`)
+      }
+      assert.isTrue(Either.isLeft(yield* Effect.either(sink.put(key("blocked"), bytes("{}")))))
+      assert.isTrue(Either.isLeft(yield* Effect.either(sink.putNotFound(key("gone"), bytes("{}")))))
+      // A directory in the form this store does not write stands in no write's way.
+      const gzipped = yield* ReportSinkFs.make({ directory: dir, gzip: true })
+      assert.strictEqual(yield* gzipped.has(key("blocked")), "absent")
+      yield* gzipped.put(key("blocked"), bytes("{}"))
+      assert.strictEqual(yield* gzipped.has(key("blocked")), "saved")
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped.skipIf(!permissionsHold)(

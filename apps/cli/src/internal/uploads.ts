@@ -46,9 +46,21 @@ export const decode = (bytes: Uint8Array, sent: Sent): Recorded | undefined => {
 /**
  * The analysis of an earlier upload (`sent`: `uploaded`) or submission (`submitted`) of `key` that was not seen
  * completed, if any. The record only saves a request: one that is not one of `sent`, or cannot be read, is none
- * (`unusable` says why, to be logged); a store that does not answer stops the run.
+ * (`unusable` says why, to be logged). A store that does not answer, or that could not keep a new record (a
+ * directory where it is written), stops the run before anything is sent that it could not remember.
  */
 export const pending = <R>(
+  records: ReportSink.Service,
+  key: ReportKey.ReportKey,
+  sent: Sent,
+  unusable: (why: string) => Effect.Effect<void, never, R>
+): Effect.Effect<string | undefined, Failure.StoreFailed, R> =>
+  Effect.flatMap(
+    Failure.storeOrStop(records.has(key)),
+    (presence) => presence === "absent" ? Effect.succeed(undefined) : recorded(records, key, sent, unusable)
+  )
+
+const recorded = <R>(
   records: ReportSink.Service,
   key: ReportKey.ReportKey,
   sent: Sent,

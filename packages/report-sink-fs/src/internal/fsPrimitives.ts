@@ -100,6 +100,14 @@ class LinkRefused {
   constructor(readonly directory: string) {}
 }
 
+/**
+ * Thrown (and caught in this module) when a directory stands where a record is written: a rename cannot replace it,
+ * so the record could never be kept there.
+ */
+class Occupied {
+  constructor(readonly file: string) {}
+}
+
 const linkRefused = (operation: string, directory: string, key: string | undefined) =>
   new ReportSink.SinkError({
     operation,
@@ -109,7 +117,16 @@ const linkRefused = (operation: string, directory: string, key: string | undefin
 
 // The failure of a step that may have met a link where a directory must be.
 const failure = (operation: string, what: string, key: string | undefined) => (cause: unknown) =>
-  cause instanceof LinkRefused ? linkRefused(operation, cause.directory, key) : nodeError(operation, what, key, cause)
+  cause instanceof LinkRefused
+    ? linkRefused(operation, cause.directory, key)
+    : cause instanceof Occupied
+    ? new ReportSink.SinkError({
+      operation,
+      ...(key === undefined ? {} : { key }),
+      message:
+        `${cause.file} is a directory where a record is written: nothing can be kept there until it is moved away`
+    })
+    : nodeError(operation, what, key, cause)
 
 const errorCode = (cause: unknown): string | undefined => (cause as NodeJS.ErrnoException | null)?.code
 
@@ -219,26 +236,29 @@ export const make = (
     // Existence checks are synchronous: an lstat of a cached directory entry costs a few microseconds, a round trip
     // through libuv's thread pool several times that, and a run checks every id of its input. `throwIfNoEntry`
     // answers "absent" without building an exception; anything else (permissions, I/O) is still an error.
+    // A record counts in either form: resume must see what any earlier run stored, whatever its setting. A
+    // directory where this store writes (the form of its setting) is no record, and would make a write fail after the
+    // request that brought the record: it is an error here, before any request (a read-only store writes nothing).
+    const found = (kind: Kind, key: ReportKey.ReportKey): boolean => {
+      refuseLinks(kind)
+      const written = fileOf(kind, key, config.gzip)
+      const info = nodeFs.lstatSync(written, { throwIfNoEntry: false })
+      if (info?.isFile() === true) return true
+      if (info?.isDirectory() === true && !config.readOnly) throw new Occupied(written)
+      return isRecordFile(fileOf(kind, key, !config.gzip))
+    }
+
     const exists = (kind: Kind, key: ReportKey.ReportKey): Effect.Effect<boolean, ReportSink.SinkError> =>
       Effect.try({
-        // A record counts in either form: resume must see what any earlier run stored, whatever its setting.
-        try: () => {
-          refuseLinks(kind)
-          return isRecordFile(fileOf(kind, key, config.gzip)) || isRecordFile(fileOf(kind, key, !config.gzip))
-        },
+        try: () => found(kind, key),
         catch: failure("exists", `cannot check the ${kind} record of ${key} in ${root}`, key)
       })
 
     // One step, as every line of a resumed run asks it: up to four lstats, no Effect in between.
     const presence = (key: ReportKey.ReportKey): Effect.Effect<ReportSink.Presence, ReportSink.SinkError> =>
       Effect.try({
-        try: (): ReportSink.Presence => {
-          const found = (kind: Kind) => {
-            refuseLinks(kind)
-            return isRecordFile(fileOf(kind, key, config.gzip)) || isRecordFile(fileOf(kind, key, !config.gzip))
-          }
-          return found("saved") ? "saved" : found("not-found") ? "not-found" : "absent"
-        },
+        try: (): ReportSink.Presence =>
+          found("saved", key) ? "saved" : found("not-found", key) ? "not-found" : "absent",
         catch: failure("has", `cannot check the records of ${key} in ${root}`, key)
       })
 
