@@ -33,6 +33,9 @@ describe("fields", () => {
     expect(left(".a")).toBe("field 1 has an empty segment")
     expect(left("key,a\u001b[31m")).toBe("field 2 has a control character")
     expect(left(Array.from({ length: 101 }, () => "key").join(","))).toBe("at most 100 fields")
+    // One JSON member per name: a name given twice would be two CSV columns but one member.
+    expect(left("key,malicious, key")).toBe("field 3 (key) is named twice")
+    expect(left("attributes.tags,attributes.tags")).toBe("field 2 (attributes.tags) is named twice")
   })
 
   it("reads values at a path and writes them as cells: lists joined, objects as JSON, nothing as empty", () => {

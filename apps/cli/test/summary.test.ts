@@ -230,6 +230,34 @@ describe("summary at the edges", () => {
     expect(parseCsv(result.stdout).slice(1).map((r) => r[0]).sort()).toEqual([ids[0], ids[2]].sort())
   }, 30_000)
 
+  it("a date beyond what a Date holds, or an id that is no well-formed text: the row is listed, those cells empty", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const [good] = hashes(1, true, "odd-values")
+    fs.writeFileSync(path.join(out, `${good}.json`), report(good, ["good.exe"]))
+    fs.writeFileSync(
+      path.join(out, "far-future.json"),
+      JSON.stringify({ data: { id: "far", type: "file", attributes: { last_analysis_date: 1e13, names: ["far"] } } })
+    )
+    // JSON's escape of a lone surrogate: valid JSON, no well-formed text, so no URL.
+    fs.writeFileSync(path.join(out, "lone.json"), "{\"data\":{\"id\":\"\\ud800\",\"type\":\"file\",\"attributes\":{}}}")
+    const json = await runCli(["summary", "out", "--format", "json", "--fields", "key,last_analysis_date,permalink"], {
+      cwd: dir
+    })
+    expect(json.code, json.stderr).toBe(0)
+    const rows = (JSON.parse(json.stdout) as Array<Record<string, unknown>>).sort((a, b) =>
+      String(a.key).localeCompare(String(b.key))
+    )
+    expect(rows.map((r) => r.key)).toEqual([good, "far-future", "lone"].sort())
+    expect(rows.find((r) => r.key === "far-future")).toMatchObject({ last_analysis_date: null })
+    expect(rows.find((r) => r.key === "lone")).toMatchObject({ permalink: null })
+    expect(rows.find((r) => r.key === good)?.permalink).toBe(`https://www.virustotal.com/gui/file/${good}`)
+    const csv = await runCli(["summary", "out"], { cwd: dir })
+    expect(csv.code, csv.stderr).toBe(0)
+    expect(parseCsv(csv.stdout).slice(1).map((r) => r[0]).sort()).toEqual([good, "far-future", "lone"].sort())
+  })
+
   it("on a terminal, the table shows control characters in names escaped, never raw (OSC, CSI, C1)", async () => {
     const dir = tempDir()
     const out = path.join(dir, "out")

@@ -41,6 +41,12 @@ export const row = (key: string, body: Uint8Array): Row | string => {
   return typeof report === "string" ? report : report.row
 }
 
+// A date in seconds as ISO 8601; "" for what is no date (not a number, or beyond the years a Date can hold).
+const isoDate = (seconds: unknown): string => {
+  const date = typeof seconds === "number" ? new Date(seconds * 1000) : undefined
+  return date === undefined || Number.isNaN(date.getTime()) ? "" : date.toISOString()
+}
+
 /** A stored report document read, or the reason it is not one. */
 export const read = (key: string, body: Uint8Array): Report | string => {
   let json: unknown
@@ -81,7 +87,7 @@ export const read = (key: string, body: Uint8Array): Report | string => {
     undetected: field(stats.undetected),
     harmless: field(stats.harmless),
     reputation: field(attributes.reputation),
-    last_analysis_date: typeof date === "number" ? new Date(date * 1000).toISOString() : "",
+    last_analysis_date: isoDate(date),
     names: names.join("; ")
   }
   return { row, names, document: json }
@@ -137,8 +143,15 @@ const isPlainRecord = isRecord
 export const permalink = (document: unknown): string => {
   const data = isPlainRecord(document) ? document.data : undefined
   if (!isPlainRecord(data) || typeof data.id !== "string" || data.id === "") return ""
-  const page = (kind: string, id: unknown) =>
-    typeof id === "string" && id !== "" ? `https://www.virustotal.com/gui/${kind}/${encodeURIComponent(id)}` : ""
+  const page = (kind: string, id: unknown) => {
+    if (typeof id !== "string" || id === "") return ""
+    try {
+      return `https://www.virustotal.com/gui/${kind}/${encodeURIComponent(id)}`
+    } catch {
+      // An id that is not well-formed UTF-16 (a lone surrogate) has no address.
+      return ""
+    }
+  }
   switch (data.type) {
     case "file":
       return page("file", data.id)
@@ -174,7 +187,7 @@ const maxFieldLength = 300
  * `--fields`: names separated by commas, each a named column ({@link named}) or a dotted path into the stored
  * document. A path is read from `data` (`attributes.reputation`), or from the document itself when it begins with
  * `data.` or `meta.`; a segment made of digits indexes a list (`attributes.names.0`). Spaces around names are
- * ignored; an empty name or segment, or a control character, makes the list malformed.
+ * ignored; an empty name or segment, a control character, or a name given twice makes the list malformed.
  */
 export const parseFields = (text: string): Either.Either<ReadonlyArray<Field>, string> => {
   const names = text.split(",").map((name) => name.trim())
@@ -186,6 +199,8 @@ export const parseFields = (text: string): Either.Either<ReadonlyArray<Field>, s
     if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(name)) {
       return Either.left(`field ${i + 1} has a control character`)
     }
+    // A JSON object has one member of a name: a column named twice would be two in CSV, one in JSON.
+    if (names.indexOf(name) !== i) return Either.left(`field ${i + 1} (${name}) is named twice`)
     if ((named as ReadonlyArray<string>).includes(name)) {
       fields.push({ _tag: "Named", name: name as (typeof named)[number] })
       continue
