@@ -45,6 +45,12 @@ export interface Options extends ReportSink.Options {
    * followed through a link, whatever this says.
    */
   readonly refuseSymlink?: boolean | undefined
+  /**
+   * A directory `directory` lies below (the `<out>` of a sub-store `<out>/_relationships/<name>`): each directory
+   * between the two is refused as a symbolic link too, at open and before every step, so that a link put in place of
+   * `<out>/_relationships` while a run writes cannot lead its writes out of `<out>`. Not checked itself.
+   */
+  readonly within?: string | undefined
 }
 
 /**
@@ -89,7 +95,8 @@ export const make: (
       gzip: options.gzip ?? false,
       removeStaleTemps: options.removeStaleTemps ?? true,
       readOnly: options.readOnly ?? false,
-      refuseSymlink: options.refuseSymlink ?? false
+      refuseSymlink: options.refuseSymlink ?? false,
+      within: options.within
     })
     return ReportSink.make(primitives, options)
   })

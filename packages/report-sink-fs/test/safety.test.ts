@@ -358,6 +358,43 @@ describe("ReportSinkFs and symbolic links", () => {
       const linked = yield* ReportSinkFs.make({ directory: analyses })
       assert.strictEqual(yield* linked.has(secret), "saved")
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("with within, a directory between it and the store that is a link is refused at open and after", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { base, store } = yield* storeAndOutside
+      // Outside the store: a directory laid out as the store's would be, for writes that follow a link to find.
+      const outside = path.join(base, "elsewhere")
+      const relationships = path.join(store, "_relationships")
+      const comments = path.join(relationships, "comments")
+      const options = { directory: comments, refuseSymlink: true, within: store } as const
+      // A link in place of `_relationships` at open: refused before anything is created through it.
+      yield* fs.makeDirectory(path.join(outside, "comments", "_not_found"), { recursive: true })
+      yield* fs.symlink(outside, relationships)
+      for (const readOnly of [false, true]) {
+        const error = yield* Effect.flip(ReportSinkFs.make({ ...options, readOnly }))
+        assert.include(error.message, `refusing ${relationships}: a symbolic link`)
+      }
+      yield* fs.remove(relationships)
+      // Put there while the store is in use: every step refuses it (an lstat of the store's own path would not see
+      // it, as it resolves the link above).
+      const sink = yield* ReportSinkFs.make(options)
+      yield* sink.put(key("abc"), bytes("{}"))
+      yield* fs.remove(relationships, { recursive: true })
+      yield* fs.symlink(outside, relationships)
+      for (
+        const step of [
+          sink.put(key("def"), bytes("{}")),
+          sink.putNotFound(key("ghi"), bytes("{}")),
+          sink.has(key("def"))
+        ]
+      ) {
+        assert.include((yield* Effect.flip(step)).message, `refusing ${relationships}: a symbolic link`)
+      }
+      assert.deepStrictEqual(yield* fs.readDirectory(path.join(outside, "comments")), ["_not_found"])
+      assert.deepStrictEqual(yield* fs.readDirectory(path.join(outside, "comments", "_not_found")), [])
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
 
 describe("ReportSinkFs and files it did not write", () => {

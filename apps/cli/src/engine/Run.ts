@@ -23,7 +23,6 @@ import {
   Ref,
   type Scope
 } from "effect"
-import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
 import * as Progress from "../internal/progress.js"
@@ -75,6 +74,8 @@ export const checkOut = (
     readonly readOnly?: boolean
     /** The directory itself must not be a symbolic link (a sub-store of --out, never followed out of it). */
     readonly refuseSymlink?: boolean
+    /** The --out a directory sub-store lies below: no directory in between may be a symbolic link either. */
+    readonly within?: string
     /** On PostgreSQL: the table (default the reports'). */
     readonly table?: string
     /** --proxy, for S3 (else the environment's or the config file's proxy). */
@@ -132,7 +133,8 @@ export const checkOut = (
         gzip,
         readOnly,
         removeStaleTemps: !readOnly,
-        refuseSymlink: options.refuseSymlink === true
+        refuseSymlink: options.refuseSymlink === true,
+        within: options.within
       })
     )
 }
@@ -187,25 +189,15 @@ export const checkSubStore = (
   if (isPostgres(options.out)) {
     return checkOut({ out: options.out, table: subTable(segments), overwrite: true, gzip: options.gzip })
   }
-  const location = subLocation(options.out, ...segments)
-  const between = segments.slice(0, -1).map((_, i) => subLocation(options.out, ...segments.slice(0, i + 1)))
-  // Looked at when the run checks its stores, not when the command is assembled.
-  const linked = /^s3:\/\//i.test(options.out) ? Effect.succeed(undefined) : Effect.try({
-    try: () => between.find((dir) => nodeFs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink() === true),
-    catch: (error) => new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${String(error)}` })
+  // The directory store checks the directories between --out and it, when it opens and before every step.
+  return checkOut({
+    out: subLocation(options.out, ...segments),
+    overwrite: true,
+    gzip: options.gzip,
+    refuseSymlink: true,
+    within: options.out,
+    ...(options.proxy === undefined ? {} : { proxy: options.proxy })
   })
-  return Effect.flatMap(linked, (link) =>
-    link !== undefined
-      ? Effect.fail(
-        new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${link} is a symbolic link` })
-      )
-      : checkOut({
-        out: location,
-        overwrite: true,
-        gzip: options.gzip,
-        refuseSymlink: true,
-        ...(options.proxy === undefined ? {} : { proxy: options.proxy })
-      }))
 }
 
 /** The analyses of a run: `<out>/_analyses` (see {@link checkSubStore}). */

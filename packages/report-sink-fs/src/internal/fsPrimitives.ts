@@ -19,6 +19,8 @@ export interface Config {
   readonly readOnly: boolean
   /** The store directory itself must not be a symbolic link either (a sub-store such as `<out>/_analyses`). */
   readonly refuseSymlink: boolean
+  /** The directory this store lies below: none of the directories in between may be a symbolic link either. */
+  readonly within: string | undefined
 }
 
 type Kind = StorePrimitives.Kind
@@ -135,6 +137,16 @@ const isRecordFile = (file: string): boolean => nodeFs.lstatSync(file, { throwIf
 
 const isLink = (file: string): boolean => nodeFs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true
 
+// The directories strictly between `within` and `root`, from the top down; none when `root` is not below it.
+const betweenDirectories = (path: Path.Path, within: string | undefined, root: string): ReadonlyArray<string> => {
+  if (within === undefined) return []
+  const top = path.resolve(within)
+  const relative = path.relative(top, root)
+  if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) return []
+  const segments = relative.split(path.sep)
+  return segments.slice(0, -1).map((_, i) => path.join(top, ...segments.slice(0, i + 1)))
+}
+
 /** @internal */
 export const make = (
   fs: FileSystem.FileSystem,
@@ -153,9 +165,12 @@ export const make = (
     // there would lead writes and deletes out of the store), the store directory with `refuseSymlink` (otherwise it
     // is what the user named, and may be a link they made). Checked with lstat before every step that touches them;
     // a link put there between the check and the step is the one window left (Node has no openat).
+    // With `within`, so are the directories between it and the store (`<out>/_behaviours` of
+    // `<out>/_behaviours/summary`), from the top down: an lstat of the store's own path resolves a link above it.
+    const between = betweenDirectories(path, config.within, root)
     const guarded: Record<Kind, ReadonlyArray<string>> = {
-      saved: config.refuseSymlink ? [root] : [],
-      "not-found": config.refuseSymlink ? [root, notFoundRoot] : [notFoundRoot]
+      saved: config.refuseSymlink ? [...between, root] : between,
+      "not-found": config.refuseSymlink ? [...between, root, notFoundRoot] : [...between, notFoundRoot]
     }
     const refuseLinks = (kind: Kind): void => {
       for (const dir of guarded[kind]) if (isLink(dir)) throw new LinkRefused(dir)
@@ -186,6 +201,13 @@ export const make = (
       fs.makeDirectory(dir, { recursive: true }).pipe(
         Effect.mapError(sinkError("open", `cannot create directory ${dir}`))
       )
+    // Each directory in between, as far as it exists, before anything is created through it.
+    yield* Effect.try({
+      try: () => {
+        for (const dir of between) if (isLink(dir)) throw new LinkRefused(dir)
+      },
+      catch: failure("open", `cannot check the directories above ${root}`, undefined)
+    })
     if (config.readOnly) {
       yield* opened(root, false)
       yield* opened(notFoundRoot, true)
