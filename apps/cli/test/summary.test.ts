@@ -2,6 +2,7 @@ import { VtEmulator } from "@vt-harvest/vt-emulator"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as zlib from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { csvField, csvLine, row } from "../src/internal/summary.js"
 import { bin, hashes, parseCsv, runCli, startCli, tempDir, underTerminal } from "./helpers.js"
@@ -229,6 +230,25 @@ describe("summary at the edges", () => {
     expect(result.stderr).toContain("EACCES")
     expect(parseCsv(result.stdout).slice(1).map((r) => r[0]).sort()).toEqual([ids[0], ids[2]].sort())
   }, 30_000)
+
+  it("a gzip bomb or an oversized file among the records: each named, never read whole, the others listed", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    fs.mkdirSync(out)
+    const [good] = hashes(1, true, "bounded")
+    fs.writeFileSync(path.join(out, `${good}.json`), report(good, ["good.exe"]))
+    // 80 MiB of zeros in 80 KiB, and a sparse 80 MiB file: more than any record holds (64 MiB).
+    fs.writeFileSync(path.join(out, "bomb.json.gz"), zlib.gzipSync(Buffer.alloc(80 * 1024 * 1024), { level: 9 }))
+    fs.closeSync(fs.openSync(path.join(out, "sparse.json"), "w"))
+    fs.truncateSync(path.join(out, "sparse.json"), 80 * 1024 * 1024)
+    const result = spawnSync(process.execPath, [bin, "summary", "out"], { cwd: dir, encoding: "utf8", timeout: 30_000 })
+    expect(result.status, result.stderr).toBe(1)
+    expect(result.stderr).toContain("warning: bomb: cannot read it (")
+    expect(result.stderr).toContain(`holds more than ${64 * 1024 * 1024} bytes`)
+    expect(result.stderr).toContain(`warning: sparse: cannot read it (`)
+    expect(result.stderr).toContain(`${80 * 1024 * 1024} bytes, more than a record holds`)
+    expect(parseCsv(result.stdout).slice(1).map((r) => r[0])).toEqual([good])
+  })
 
   it("a date beyond what a Date holds, or an id that is no well-formed text: the row is listed, those cells empty", async () => {
     const dir = tempDir()

@@ -425,6 +425,24 @@ describe("ReportSinkFs and files it did not write", () => {
       assert.strictEqual(yield* reader.has(key("dir")), "absent")
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("a record larger than any record can be is listed, and get fails for it alone without reading it", () =>
+    Effect.gen(function*() {
+      const path = yield* Path.Path
+      const dir = yield* tempDir
+      const sink = yield* ReportSinkFs.make({ directory: dir })
+      yield* sink.put(key("small"), bytes("{}"))
+      // Sparse: 100 MiB on paper, nothing on disk; read whole it would cost 100 MiB of memory.
+      const huge = path.join(dir, "huge.json")
+      nodeFs.closeSync(nodeFs.openSync(huge, "w"))
+      nodeFs.truncateSync(huge, 100 * 1024 * 1024)
+      assert.deepStrictEqual(yield* listed(sink), ["saved:huge", "saved:small"])
+      assert.strictEqual(yield* sink.has(key("huge")), "saved")
+      const error = yield* Effect.flip(sink.get(key("huge")))
+      assert.strictEqual(error.key, "huge")
+      assert.include(error.message, `cannot read ${huge}: ${100 * 1024 * 1024} bytes, more than a record holds`)
+      assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(yield* sink.get(key("small")))), "{}")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("a directory where a record is written makes has fail, before anything is fetched for it", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem

@@ -140,6 +140,18 @@ describe("ReportSinkS3", () => {
       assert.deepStrictEqual((yield* getObject(server.client, bucket, `${prefix}/big.json`))?.body, body)
     }))
 
+  it.scopedLive("an object larger than any record can be is listed, and get fails for it without reading it", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const sink = yield* makeSink({ prefix })
+      yield* putRaw(server.client, bucket, `${prefix}/huge.json`, new Uint8Array(64 * 1024 * 1024 + 1))
+      yield* sink.put(key("small"), bytes("{}"))
+      const error = yield* Effect.flip(sink.get(key("huge")))
+      assert.strictEqual(error.key, "huge")
+      assert.include(error.message, `${64 * 1024 * 1024 + 1} bytes, more than a record holds`)
+      assert.strictEqual(text(Option.getOrUndefined(yield* sink.get(key("small")))), "{}")
+    }))
+
   it.scopedLive("stores at the bucket root with an empty prefix", () =>
     Effect.gen(function*() {
       const sink = yield* makeSink({ bucket: otherBucket, prefix: "" })

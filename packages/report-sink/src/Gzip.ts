@@ -44,18 +44,30 @@ export const compress = (body: Uint8Array): Effect.Effect<Uint8Array> =>
   })
 
 /**
- * Decompresses what {@link compress} (or any gzip writer) produced.
+ * Decompresses what {@link compress} (or any gzip writer) produced. With `maxBytes`, data that decompresses to more
+ * fails once that much is out (a gzip bomb costs at most `maxBytes` of memory).
  *
  * @since 0.1.0
  * @category compression
  */
-export const decompress = (body: Uint8Array): Effect.Effect<Uint8Array, GzipError> =>
+export const decompress = (
+  body: Uint8Array,
+  options?: { readonly maxBytes?: number | undefined }
+): Effect.Effect<Uint8Array, GzipError> =>
   Effect.async<Uint8Array, GzipError>((resume) => {
-    zlib.gunzip(body, (error, result) =>
+    const maxBytes = options?.maxBytes
+    zlib.gunzip(body, maxBytes === undefined ? {} : { maxOutputLength: maxBytes }, (error, result) =>
       resume(
         error === null
           ? Effect.succeed(toBytes(result))
-          : Effect.fail(new GzipError({ message: `cannot decompress gzip data: ${error.message}`, cause: error }))
+          : Effect.fail(
+            new GzipError({
+              message: (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
+                ? `cannot decompress gzip data: it holds more than ${maxBytes} bytes`
+                : `cannot decompress gzip data: ${error.message}`,
+              cause: error
+            })
+          )
       ))
   })
 

@@ -19,6 +19,16 @@ import * as ReportKey from "./ReportKey.js"
 export const notFoundDirectory = "_not_found"
 
 /**
+ * The most bytes a record holds, decompressed: 64 MiB, the most a VirusTotal answer may be (the client's bound).
+ * Reading a record stops there, whatever its size on disk or its gzip ratio: a larger one is no record a harvest
+ * wrote, and reading it whole would cost its size in memory.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const maxRecordBytes = 64 * 1024 * 1024
+
+/**
  * The sub-directory (or key prefix) of a store that holds analyses, itself a store with the same layout: the
  * analyses `vt-harvest scan` waits for and `vt-harvest analysis` fetches, keyed by
  * {@link ReportKey.fromAnalysisId}. Listing the store it sits in does not descend into it.

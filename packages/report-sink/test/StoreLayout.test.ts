@@ -6,6 +6,7 @@ import * as Gzip from "../src/Gzip.js"
 import * as ReportKey from "../src/ReportKey.js"
 import * as ReportSink from "../src/ReportSink.js"
 import * as StoreLayout from "../src/StoreLayout.js"
+import { makeMemory, primitives } from "./memorySink.js"
 
 const key = (s: string): ReportKey.ReportKey => Either.getOrThrow(ReportKey.make(s))
 
@@ -80,6 +81,37 @@ describe("Gzip", () => {
       const truncated = yield* Effect.flip(Gzip.decompress(compressed.slice(0, compressed.length - 5)))
       assert.strictEqual(truncated._tag, "GzipError")
       assert.isFalse(Gzip.isGzip(new Uint8Array([0x1f])))
+    }))
+})
+
+describe("a record's size", () => {
+  it.effect("decompress stops at maxBytes: a gzip bomb costs no more memory than that", () =>
+    Effect.gen(function*() {
+      const zeros = new Uint8Array(4 * 1024 * 1024)
+      const bomb = yield* Gzip.compress(zeros)
+      assert.isBelow(bomb.length, 10_000)
+      assert.strictEqual((yield* Gzip.decompress(bomb, { maxBytes: zeros.length })).length, zeros.length)
+      const error = yield* Effect.flip(Gzip.decompress(bomb, { maxBytes: 1024 * 1024 }))
+      assert.strictEqual(error._tag, "GzipError")
+      assert.include(error.message, `it holds more than ${1024 * 1024} bytes`)
+    }))
+
+  it.effect("get refuses a record over StoreLayout.maxRecordBytes, as stored or decompressed; others are read", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(StoreLayout.maxRecordBytes, 64 * 1024 * 1024)
+      const memory = makeMemory()
+      const sink = ReportSink.make(primitives(memory))
+      const bomb = yield* Gzip.compress(new Uint8Array(StoreLayout.maxRecordBytes + 1))
+      memory.records.saved.set(key("bomb"), { bytes: bomb, gzip: true })
+      memory.records.saved.set(key("huge"), { bytes: new Uint8Array(StoreLayout.maxRecordBytes + 1), gzip: false })
+      const edge = yield* Gzip.compress(new Uint8Array(StoreLayout.maxRecordBytes))
+      memory.records.saved.set(key("edge"), { bytes: edge, gzip: true })
+      const bombed = yield* Effect.flip(sink.get(key("bomb")))
+      assert.strictEqual(bombed.operation, "get")
+      assert.include(bombed.message, `it holds more than ${StoreLayout.maxRecordBytes} bytes`)
+      const huge = yield* Effect.flip(sink.get(key("huge")))
+      assert.include(huge.message, "is larger than a record can be")
+      assert.strictEqual(Option.getOrThrow(yield* sink.get(key("edge"))).length, StoreLayout.maxRecordBytes)
     }))
 })
 

@@ -355,7 +355,12 @@ export const make = (
           })
           if (handle === undefined) return Option.none()
           try {
-            if (!(await handle.stat()).isFile()) return Option.none()
+            const info = await handle.stat()
+            if (!info.isFile()) return Option.none()
+            // Never read whole what no record can be (a sparse file of gigabytes costs its size in memory).
+            if (info.size > StoreLayout.maxRecordBytes) {
+              throw new Error(`${info.size} bytes, more than a record holds (${StoreLayout.maxRecordBytes})`)
+            }
             const data = await handle.readFile()
             return Option.some(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
           } finally {

@@ -289,6 +289,13 @@ export const make = (
         key,
         (abortSignal) =>
           client.send(new GetObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }).then(async (object) => {
+            // Never read whole what no record can be.
+            if ((object.ContentLength ?? 0) > StoreLayout.maxRecordBytes) {
+              ;(object.Body as { destroy?: () => void } | undefined)?.destroy?.()
+              throw new Error(
+                `${object.ContentLength} bytes, more than a record holds (${StoreLayout.maxRecordBytes})`
+              )
+            }
             const bytes = object.Body === undefined ? new Uint8Array() : await object.Body.transformToByteArray()
             // What `exists` would not count is not read as a record either.
             return isWhole(bytes.length, object.Metadata)

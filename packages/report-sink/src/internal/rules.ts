@@ -4,6 +4,7 @@ import * as Stream from "effect/Stream"
 import * as Gzip from "../Gzip.js"
 import { isReportKey } from "../ReportKey.js"
 import type { ReportKey } from "../ReportKey.js"
+import * as StoreLayout from "../StoreLayout.js"
 import type * as StorePrimitives from "../StorePrimitives.js"
 import * as Model from "./model.js"
 
@@ -133,8 +134,17 @@ export const make = (
         Effect.flatMap(Option.match({
           onNone: () => Effect.succeedNone,
           onSome: (stored) =>
-            stored.gzip
-              ? Effect.mapBoth(Gzip.decompress(stored.bytes), {
+            stored.bytes.length > StoreLayout.maxRecordBytes
+              ? Effect.fail(
+                new Model.SinkError({
+                  operation: "get",
+                  key,
+                  message:
+                    `the report ${key} in ${location} is larger than a record can be (${StoreLayout.maxRecordBytes} bytes)`
+                })
+              )
+              : stored.gzip
+              ? Effect.mapBoth(Gzip.decompress(stored.bytes, { maxBytes: StoreLayout.maxRecordBytes }), {
                 onFailure: (error) =>
                   new Model.SinkError({
                     operation: "get",
