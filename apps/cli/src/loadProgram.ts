@@ -128,8 +128,18 @@ export const compile = (program: string, always = false): vm.Script | undefined 
     ? data
     : undefined
   if (cachedData === undefined && !always) return undefined
-  return new vm.Script(wrap(source.toString("utf8")), { filename: program, cachedData })
+  return new vm.Script(wrap(source.toString("utf8")), { filename: scriptName, cachedData })
 }
+
+/**
+ * The name the program's code carries in stack traces. V8 keeps the name the code was compiled under in its cached
+ * data, and shows it wherever the program is installed: the path of the build's directory would be shipped in every
+ * copy, and shown in place of the user's. One name, the same at build time and run time, in the package's own terms.
+ *
+ * @since 0.3.0
+ * @category loading
+ */
+export const scriptName = "@vt-harvest/cli/dist/program.cjs"
 
 /**
  * Runs `program` (a CommonJS file) in this process: compiled by {@link compile} when there is V8 code for it, loaded

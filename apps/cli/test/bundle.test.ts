@@ -158,6 +158,14 @@ describe("the bundled CLI", () => {
     expect(script?.cachedDataRejected).toBe(false)
   })
 
+  it("ships no path of the directory it was built in: the program's code carries the package's name for it", () => {
+    const cache = fs.readFileSync(Program.cacheFile(path.join(dist, "program.cjs")))
+    expect(cache.includes(Buffer.from(path.resolve(dist, "..", "..", "..")))).toBe(false)
+    expect(cache.includes(Buffer.from(Program.scriptName))).toBe(true)
+    const script = Program.compile(path.join(dist, "program.cjs"))
+    expect(script?.cachedDataRejected).toBe(false)
+  })
+
   it("compiles the program with V8's WebAssembly tiering budget raised, as the build did: without it V8 refuses the code", () => {
     // In a process of its own, which sets no flag: the same compile as the loader's, without the flag.
     const check = spawnSync(process.execPath, [
@@ -166,7 +174,9 @@ describe("the bundled CLI", () => {
         "const fs = require('node:fs'), vm = require('node:vm')",
         "const [program, cache] = process.argv.slice(1)",
         "const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(program, 'utf8')}\\n})`",
-        "const script = new vm.Script(source, { filename: program, cachedData: fs.readFileSync(cache).subarray(32) })",
+        `const script = new vm.Script(source, { filename: ${
+          JSON.stringify(Program.scriptName)
+        }, cachedData: fs.readFileSync(cache).subarray(32) })`,
         "process.stdout.write(String(script.cachedDataRejected))"
       ].join("\n"),
       path.join(dist, "program.cjs"),
