@@ -312,6 +312,92 @@ describe("a 200 is stored only if it is the object asked for", () => {
     }
   }, 60_000)
 
+  it("a 200 whose body is an HTML page, then the report: asked again with backoff, saved, exit 0", async () => {
+    const [id] = sha256s(1, "html-200")
+    const page = Hostile.answers.html(200, "OK")
+    const server = await Hostile.start({
+      files: (request, response, context) =>
+        context.index === 0 ? page(request, response) : Hostile.answers.report(request, response, context)
+    })
+    try {
+      const { args, dir, out } = filesRun(server, [id])
+      const result = await watch(args, { cwd: dir, deadlineMs: 50_000 })
+      expect(result.code, result.stderr).toBe(0)
+      expect(server.fileRequests()).toHaveLength(2)
+      expectSaved(out, [id])
+      expect(runLog(dir)).toContain("retrying after ResponseDecodeError")
+    } finally {
+      await server.close()
+    }
+  }, 60_000)
+
+  it(
+    "a POST answered 200 with its body cut short: sent once, never again (the comment may be posted), exit 1",
+    async () => {
+      const server = await Hostile.start({
+        other: (request, response) => {
+          request.resume()
+          request.on("end", () => {
+            response.writeHead(200, { "content-type": "application/json", "content-length": 500 })
+            response.write("{\"data\": {\"type\": \"comment\", \"id\": \"f-")
+            setTimeout(() => response.destroy(), 20)
+          })
+        }
+      })
+      try {
+        const dir = scratch()
+        const result = await watch(
+          ["comment", "add", "files", "44d88612fea8a8f36de82e1278abb02f", "hello", "--base-url", server.url],
+          { cwd: dir, deadlineMs: 50_000 }
+        )
+        expect(result.code, result.stderr).toBe(1)
+        expect(server.requests.filter((r) => r.method === "POST")).toHaveLength(1)
+        expect(result.stderr).toContain("may have acted on it: not sent again")
+      } finally {
+        await server.close()
+      }
+    },
+    60_000
+  )
+
+  it(
+    "an analysis answered with another id, another type or an unsafe id: none stored, each failed, exit 1",
+    async () => {
+      const asked = ["d3JvbmdpZDAx", "dHlwZWZpbGUx", "cGF0aC8uLi8x"]
+      const answered: Record<string, object> = {
+        [asked[0]]: { type: "analysis", id: "b3RoZXJpZDAx", attributes: { status: "completed", stats: {} } },
+        [asked[1]]: { type: "file", id: asked[1], attributes: { status: "completed", stats: {} } },
+        [asked[2]]: { type: "analysis", id: "../../PWNED", attributes: { status: "completed", stats: {} } }
+      }
+      const server = await Hostile.start({
+        other: (request, response) => {
+          const id = decodeURIComponent((request.url ?? "").split("/").pop() ?? "")
+          const body = answered[id]
+          if (body === undefined) return Hostile.answers.error(404, "NotFoundError")(request, response)
+          Hostile.answers.fixed(200, JSON.stringify({ data: body }), { "content-type": "application/json" })(
+            request,
+            response
+          )
+        }
+      })
+      try {
+        const dir = scratch()
+        const result = await watch(
+          ["analysis", ...asked, "-o", "out", "--log-dir", "log", "--base-url", server.url, "--tier", "premium"],
+          { cwd: dir, deadlineMs: 50_000 }
+        )
+        expect(result.code, result.stderr).toBe(1)
+        expect(filesUnder(path.join(dir, "out"))).toEqual([])
+        expect(result.stderr.match(/not the object asked for/g)).toHaveLength(3)
+        expect(result.stdout).not.toContain("PWNED")
+        expect(result.stdout).not.toContain("b3RoZXJpZDAx")
+      } finally {
+        await server.close()
+      }
+    },
+    60_000
+  )
+
   it("--overwrite answered with another object: the report already stored stays byte-identical, exit 1", async () => {
     const [id, other] = sha256s(2, "overwrite-wrong")
     const server = await Hostile.start()

@@ -14,6 +14,7 @@ import * as Stream from "effect/Stream"
 import { decode, segment, toDocument, withClient } from "./internal/api.js"
 import type * as VtClient from "./VtClient.js"
 import type * as VtError from "./VtError.js"
+import * as VtErrors from "./VtError.js"
 import * as VtObject from "./VtObject.js"
 
 /**
@@ -128,6 +129,24 @@ export const get = (id: string): Effect.Effect<Analysis, VtError.VtError, VtClie
       const response = yield* vt.getJson(path)
       const document = yield* toDocument(vt, response, "GET", path)
       const typed = yield* decode(vt, AnalysisDocument, response, "GET", path)
+      // Stored under the id asked for: an answer about another object is none of it.
+      if (typed.data.type !== "analysis" || typed.data.id !== id) {
+        return yield* Effect.fail(
+          new VtErrors.RejectedResponseError({
+            status: response.status,
+            reason: "UnexpectedObject",
+            message: vt.redact(
+              `GET ${vt.baseUrl}${path}: ${
+                typed.data.type === "analysis"
+                  ? "the analysis"
+                  : `a ${JSON.stringify(typed.data.type.slice(0, 40))} object`
+              } ${
+                JSON.stringify(typed.data.id.length > 100 ? `${typed.data.id.slice(0, 100)}…` : typed.data.id)
+              }; not the object asked for`
+            )
+          })
+        )
+      }
       const attributes = typed.data.attributes
       return {
         raw: response.raw,

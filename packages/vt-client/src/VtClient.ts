@@ -563,22 +563,49 @@ const describeRequest = (core: Core, request: HttpClientRequest.HttpClientReques
     }`
   )
 
+// GET and HEAD ask; any other method (a POST) may change something at VirusTotal each time it is sent.
+const isSafe = (method: string): boolean => method === "GET" || method === "HEAD"
+
+/**
+ * What a 2xx answer to a request that changes something comes to when its body is unusable: not a transient
+ * failure, as sending the request again would do again what it may already have done (a second comment, a second
+ * upload of a large file, each counted against the quota).
+ */
+const unconfirmed = (method: string) => (error: VtError.VtError): VtError.VtError =>
+  !isSafe(method) && error._tag === "ResponseDecodeError" && error.status >= 200 && error.status <= 299
+    ? new VtError.RejectedResponseError({
+      status: error.status,
+      reason: "Unconfirmed",
+      message: `${error.message}; VirusTotal answered ${error.status} and may have acted on it: not sent again`
+    })
+    : error
+
 /** Everything but `executeBytes` and `unit`, built on them: so a transformed client's calls all pass its middleware. */
 const derive = (core: Core): Service => {
   const { executeBytes, redact } = core
 
+  // A request and the check of its answer's body, retried together: a body that is not JSON is as transient as one
+  // cut short (`VtError.isTransient`), and the check comes after the middleware has seen the request answered. A
+  // request already inside a unit is left to it (the unit is retried whole, and retries are not multiplied).
+  const withCheck = <A>(effect: Effect.Effect<A, VtError.VtError>): Effect.Effect<A, VtError.VtError> =>
+    Effect.flatMap(FiberRef.get(currentUnit), (inUnit) => (inUnit ? effect : core.unit(effect)))
+
   const execute: Service["execute"] = (request, callOptions) =>
-    Effect.flatMap(executeBytes(request, callOptions), ({ raw, status }) =>
-      Either.match(internal.parseJson(raw), {
-        onLeft: (reason) =>
-          Effect.fail(
-            new VtError.ResponseDecodeError({
-              status,
-              message: `${describeRequest(core, request, callOptions?.api)}: ${redact(reason)}`
-            })
-          ),
-        onRight: (json): Effect.Effect<JsonResponse> => Effect.succeed({ status, raw, json })
-      }))
+    withCheck(
+      Effect.flatMap(executeBytes(request, callOptions), ({ raw, status }) =>
+        Either.match(internal.parseJson(raw), {
+          onLeft: (reason) =>
+            Effect.fail(
+              unconfirmed(request.method)(
+                new VtError.ResponseDecodeError({
+                  status,
+                  message: `${describeRequest(core, request, callOptions?.api)}: ${redact(reason)}`
+                })
+              )
+            ),
+          onRight: (json): Effect.Effect<JsonResponse> => Effect.succeed({ status, raw, json })
+        }))
+    )
 
   const getJson: Service["getJson"] = (path, requestOptions) =>
     execute(
@@ -592,7 +619,7 @@ const derive = (core: Core): Service => {
     requestOptions: RequestOptions | undefined,
     expect: internal.Expectation | undefined
   ): Effect.Effect<Document, VtError.VtError> =>
-    Effect.flatMap(
+    withCheck(Effect.flatMap(
       executeBytes(
         HttpClientRequest.get(path, { urlParams: requestOptions?.urlParams }),
         { timeout: requestOptions?.timeout }
@@ -619,7 +646,7 @@ const derive = (core: Core): Service => {
             )
         }
       }
-    )
+    ))
 
   const getObject: Service["getObject"] = (path, requestOptions) => objectAt(path, requestOptions, undefined)
 
@@ -760,7 +787,7 @@ const makeWith = (options: Options, transport: Transport, streamTransport: Strea
         scrub,
         maxBodyBytes
       )
-    ).pipe(Effect.flatMap(answer(target, api)))
+    ).pipe(Effect.flatMap(answer(target, api)), Effect.mapError(unconfirmed(resolved.method)))
   }
 
   const sendStream: Service["executeStream"] = (request, callOptions) => {

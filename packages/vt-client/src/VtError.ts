@@ -197,15 +197,17 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
 /**
  * An answer arrived and was refused as it stands: its body is larger than the client accepts (`TooLarge`, counted
  * after decompression), it decompresses beyond the accepted ratio (`Compression`, a gzip bomb), or it is a
- * well-formed object that is not the one asked for (`UnexpectedObject`: another `data.id`, another type). Not
- * transient: asking again would bring the same answer.
+ * well-formed object that is not the one asked for (`UnexpectedObject`: another `data.id`, another type), or it is a
+ * success (2xx) to a request that changes something (a POST: a submission, an upload, a comment) whose body could not
+ * be read whole or is not JSON (`Unconfirmed`: VirusTotal may have acted on it). Not transient: asking again would
+ * bring the same answer, or, for `Unconfirmed`, do the same thing twice.
  *
  * @since 0.2.0
  * @category errors
  */
 export class RejectedResponseError extends Schema.TaggedError<RejectedResponseError>()("RejectedResponseError", {
   status: Schema.Number,
-  reason: Schema.Literal("TooLarge", "Compression", "UnexpectedObject"),
+  reason: Schema.Literal("TooLarge", "Compression", "UnexpectedObject", "Unconfirmed"),
   message: Schema.String
 }) {}
 
