@@ -15,7 +15,7 @@ import { quota } from "./commands/quota.js"
 import { scan } from "./commands/scan.js"
 import { search } from "./commands/search.js"
 import { summary } from "./commands/summary.js"
-import { ExitStatus } from "./engine/Run.js"
+import * as Run from "./engine/Run.js"
 import * as Completions from "./internal/completions.js"
 import * as Help from "./internal/help.js"
 import * as HelpText from "./internal/helpText.js"
@@ -63,6 +63,9 @@ export const sendsRequests = (argv: ReadonlyArray<string>): boolean => {
   const first = argv.slice(2).find((arg) => !arg.startsWith("-")) ?? ""
   return commandNames.includes(first) && !readOnlyCommands.has(first)
 }
+
+/** Whether this process's run may still send a request (see `Run.maySend`). */
+export const maySend: () => boolean = Run.maySend
 
 /** The commands that only read (the key's quota, a store, the settings). */
 const readOnlyCommands: ReadonlySet<string> = new Set(["quota", "summary", "config"])
@@ -210,7 +213,7 @@ export const run = (argv: ReadonlyArray<string>) =>
     const status = yield* Ref.make(0)
     yield* Command.run(command, { name: "vt-harvest", version })(
       argv.map((arg, i) => (i >= 2 && arg === "-" ? Input.stdinArgument : arg))
-    ).pipe(Effect.provideService(ExitStatus, status))
+    ).pipe(Effect.provideService(Run.ExitStatus, status))
     return yield* Ref.get(status)
   })
 

@@ -45,10 +45,11 @@ const main = () => {
   // When the reader of standard output or standard error goes away (`vt-harvest summary store | head`,
   // `vt-harvest files list 2>&1 | head`), a command that only reads stops quietly, as other Unix tools do. A run
   // that sends requests is stopped as SIGTERM would stop it, so that its run log ends with its summary and `end`,
-  // and exits 141 (128 + SIGPIPE), not 0. Any other failure to write (a full disk: `summary store > out.csv`) loses
-  // output: it is said on standard error if that still works, and the process exits 1 (a run that sends requests
-  // is stopped first, as above). Later writes to a failed stream (the summary line) are dropped: a stream that failed
-  // once fails every write after, and none of those may crash the process.
+  // and exits 141 (128 + SIGPIPE), not 0; a reader that goes away once the last request is over changes nothing.
+  // Any other failure to write (a full disk: `summary store > out.csv`) loses output: it is said on standard error
+  // if that still works, and the process exits 1 (a run that sends requests is stopped first, as above). Later
+  // writes to a failed stream (the summary line) are dropped: a stream that failed once fails every write after,
+  // and none of those may crash the process.
   const sending = Cli.sendsRequests(process.argv)
   const outputs = [[process.stdout, "standard output"], [process.stderr, "standard error"]] as const
   let outputFailed = false
@@ -64,7 +65,9 @@ const main = () => {
       }
     }
     if (!sending) process.exit(outputFailed ? 1 : 0)
-    if (signal === undefined && !finished) {
+    // A run whose requests are over (only its summary left to write) ends as it was going to: a reader that went
+    // away after the last request stopped nothing.
+    if (signal === undefined && !finished && Cli.maySend()) {
       signal = "SIGPIPE"
       process.kill(process.pid, "SIGTERM")
     }

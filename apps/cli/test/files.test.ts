@@ -174,6 +174,23 @@ describe("vt-harvest files", () => {
       env: { VT_API_KEY: key }
     })
     expect(badUrl.code).toBe(2)
+    // The path of each request would land in the query or the fragment: every id answered by the base path's 404.
+    for (const base of [`${server.url}?`, `${server.url}#`, `${server.url}?x=1`]) {
+      for (const env of [{}, { VT_BASE_URL: base }]) {
+        const args = "VT_BASE_URL" in env ? ["files", "in.txt"] : ["files", "in.txt", "--base-url", base]
+        const result = await runCli(args, { cwd: dir, env: { VT_API_KEY: key, ...env } })
+        expect(result.code, base).toBe(2)
+        expect(result.stderr).toContain("without a query or a fragment")
+      }
+    }
+    const withPassword = await runCli(["files", "in.txt", "--base-url", "http://bob:hunter2pw@127.0.0.1:9/api/v3"], {
+      cwd: dir,
+      env: { VT_API_KEY: key }
+    })
+    expect(withPassword.code).toBe(2)
+    expect(withPassword.stderr).toContain("without credentials")
+    expect(withPassword.stderr).not.toContain("hunter2pw")
+    expect(fs.existsSync(path.join(dir, "vt_reports", "_not_found"))).toBe(false)
     const badLimit = await files(dir, "in.txt", ["--per-day", "0"])
     expect(badLimit.code).toBe(2)
     const badOption = await files(dir, "in.txt", ["--tier", "gold"])

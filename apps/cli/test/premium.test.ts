@@ -268,6 +268,41 @@ describe("download", () => {
     }
   })
 
+  it("the signed download link answers 401 or 403 (it was sent no key): that sample fails, the run goes on, exit 1", async () => {
+    const dir = suite.scratch()
+    const refused = [VtEmulator.sample(21), VtEmulator.sample(22)]
+    const kept = VtEmulator.sample(23)
+    const statuses = new Map([[refused[0].sha256, 403], [refused[1].sha256, 401]])
+    const server = await HostileServer.start({
+      other: (request, response) => {
+        const url = request.url ?? ""
+        const download = /^\/api\/v3\/files\/([0-9a-f]{64})\/download$/.exec(url)
+        if (download !== null) {
+          response.writeHead(302, { location: `/bucket/${download[1]}?token=t` }).end()
+          return
+        }
+        const sha256 = /^\/bucket\/([0-9a-f]{64})/.exec(url)?.[1] ?? ""
+        const status = statuses.get(sha256)
+        if (status !== undefined) {
+          // What a storage service says of a signed link it no longer takes.
+          response.writeHead(status, { "content-type": "application/xml" }).end("<Error>AccessDenied</Error>")
+          return
+        }
+        response.writeHead(200, { "content-type": "application/octet-stream" }).end(kept.bytes)
+      }
+    })
+    try {
+      fs.writeFileSync(path.join(dir, "in.txt"), `${refused[0].sha256}\n${refused[1].sha256}\n${kept.sha256}\n`)
+      const result = await downloadFrom(dir, server.url, "--retries", "0", "--concurrency", "1")
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr).toContain("summary: saved 1, not found 0, skipped 0, invalid 0, failed 2")
+      expect(result.stderr).toContain("from a request sent without the key")
+      expect(fs.readdirSync(path.join(dir, "samples")).filter((name) => name !== "_not_found")).toEqual([kept.sha256])
+    } finally {
+      await server.close()
+    }
+  })
+
   it("the signed download link answers 404 (expired): that sample fails, is not recorded as not found, a rerun asks again", async () => {
     const dir = suite.scratch()
     const sample = VtEmulator.sample(13)

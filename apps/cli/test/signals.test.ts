@@ -4,7 +4,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { cliWords, emulatorSuite, hashes, readJsonFiles, runShell, sh, startCli } from "./helpers.js"
+import { cliWords, emulatorSuite, hashes, readJsonFiles, runLog, runShell, sh, startCli } from "./helpers.js"
 import * as Hostile from "./hostileServer.js"
 
 const key = "signals-test-key-Pz93kW1nB7"
@@ -69,6 +69,26 @@ describe("a reader that goes away stops the run as SIGTERM would: exit 141, the 
     },
     60_000
   )
+
+  it("a reader that goes away after the last request (the summary unread): the run's own status, 0", async () => {
+    const dir = scratch()
+    fs.writeFileSync(path.join(dir, "list.txt"), hashes(3, true, "read-then-gone").join("\n") + "\n")
+    suite.server.update({ latencyMs: 0 })
+    // `head -1` reads the first line and goes: the summary lines that follow meet a closed pipe, every time.
+    const pipeline = `${cliWords} files list.txt ${args(suite.server.url).map(sh).join(" ")} 2>&1 | head -1; ` +
+      "echo \"status ${PIPESTATUS[0]}\""
+    for (let run = 0; run < 3; run++) {
+      fs.rmSync(path.join(dir, "out"), { recursive: true, force: true })
+      const result = await runShell(`bash -c ${sh(pipeline)}`, {
+        cwd: dir,
+        env: { VT_API_KEY: key },
+        deadlineMs: 30_000
+      })
+      expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("status 0")
+      expect(readJsonFiles(path.join(dir, "out"))).toHaveLength(3)
+    }
+    expect(runLog(dir)).not.toContain("stopped by a signal")
+  }, 60_000)
 
   it(
     "stderr closed mid-run: exit 141, no crash, fewer requests than ids, the log ends with summary and end",

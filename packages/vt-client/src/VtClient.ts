@@ -840,6 +840,17 @@ const makeWith = (options: Options, transport: Transport, streamTransport: Strea
             Effect.fail(
               new VtError.ResponseDecodeError({ status, message: scrub(`${target}: unexpected answer HTTP ${status}`) })
             )
+          ),
+          // A request sent without the key (a signed storage URL) refused says nothing of the key: not a refusal
+          // that stops everything (`isAuthFailure`), the failure of that request alone.
+          Effect.mapError((error) =>
+            anonymous && VtError.isAuthFailure(error)
+              ? new VtError.RejectedResponseError({
+                status: error.status,
+                reason: "LinkRefused",
+                message: scrub(`${target}: HTTP ${error.status} from a request sent without the key: ${error.message}`)
+              })
+              : error
           )
         )
       }

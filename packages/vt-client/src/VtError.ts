@@ -200,14 +200,15 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
  * well-formed object that is not the one asked for (`UnexpectedObject`: another `data.id`, another type), or it is a
  * success (2xx) to a request that changes something (a POST: a submission, an upload, a comment) whose body could not
  * be read whole or is not JSON (`Unconfirmed`: VirusTotal may have acted on it). Not transient: asking again would
- * bring the same answer, or, for `Unconfirmed`, do the same thing twice.
+ * bring the same answer, or, for `Unconfirmed`, do the same thing twice. `LinkRefused`: a 401 or 403 to a request sent
+ * without the key (a signed storage URL, expired say): the link's refusal, not the key's (not `isAuthFailure`).
  *
  * @since 0.2.0
  * @category errors
  */
 export class RejectedResponseError extends Schema.TaggedError<RejectedResponseError>()("RejectedResponseError", {
   status: Schema.Number,
-  reason: Schema.Literal("TooLarge", "Compression", "UnexpectedObject", "Unconfirmed"),
+  reason: Schema.Literal("TooLarge", "Compression", "UnexpectedObject", "Unconfirmed", "LinkRefused"),
   message: Schema.String
 }) {}
 

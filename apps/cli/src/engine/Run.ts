@@ -541,7 +541,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         Effect.onInterrupt(() =>
           Effect.logWarning("stopped by a signal: requests in flight were abandoned, nothing partial is kept")
         ),
-        Effect.ensuring(summarise)
+        Effect.ensuring(Effect.zipRight(Effect.sync(() => void (sending = false)), summarise))
       )
     })
     return yield* program.pipe(
@@ -552,6 +552,19 @@ export const run = <S, R>(spec: Spec<S, R>) =>
       Logger.withMinimumLogLevel(LogLevel.Info)
     )
   })
+
+// Whether a run of this process may still send a request: from its start to the end of its pipeline.
+let sending = true
+
+/**
+ * Whether a run of this process may still send a request (false once its pipeline has ended, done or stopped, and
+ * only its summary is left to write): the process edge (bin.ts) stops a run whose reader went away only while this
+ * holds, so that a run that ended well is not reported stopped because its summary could not be read.
+ *
+ * @since 0.3.0
+ * @category runs
+ */
+export const maySend = (): boolean => sending
 
 /** Where a command leaves the exit status of the program (see `Cli.run`): a value of the run, not a global. */
 export class ExitStatus extends Context.Tag("@vt-harvest/cli/ExitStatus")<ExitStatus, Ref.Ref<number>>() {}

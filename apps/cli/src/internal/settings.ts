@@ -58,16 +58,22 @@ export const policy = (options: LimitOptions): Effect.Effect<QuotaPolicy.QuotaPo
     })
   })
 
-/** An http(s) URL without a trailing slash. */
+/**
+ * An http(s) URL without a trailing slash. Not one with credentials, nor with a query or a fragment (`…/api/v3?`,
+ * `…#`): the path of every request is added to it, and would land in its query or fragment, each id then answered by
+ * whatever the server says of the base path (a 404: every id recorded as not found).
+ */
 export const baseUrl = (input: string): Effect.Effect<string, UsageError> => {
-  const bad = new UsageError({
-    message: `--base-url must be an http(s) URL, got ${JSON.stringify(input.slice(0, 200))}`
-  })
-  if (!URL.canParse(input)) return Effect.fail(bad)
-  const url = new URL(input)
-  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username !== "" || url.password !== "") {
-    return Effect.fail(bad)
-  }
+  const parsed = URL.canParse(input) ? new URL(input) : undefined
+  // Shown without its credentials: a password in the URL is never printed.
+  const shown = parsed === undefined || (parsed.username === "" && parsed.password === "")
+    ? input
+    : input.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, "$1***@")
+  const bad = (why: string) =>
+    new UsageError({ message: `--base-url must be an http(s) URL${why}, got ${JSON.stringify(shown.slice(0, 200))}` })
+  if (parsed === undefined || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) return Effect.fail(bad(""))
+  if (parsed.username !== "" || parsed.password !== "") return Effect.fail(bad(" without credentials"))
+  if (/[?#]/.test(input)) return Effect.fail(bad(" without a query or a fragment (? or #)"))
   return Effect.succeed(input.replace(/\/+$/, ""))
 }
 
