@@ -211,9 +211,16 @@ export const run = (argv: ReadonlyArray<string>) =>
       return 0
     }
     const status = yield* Ref.make(0)
+    // @effect/cli's errors quote the arguments as given (`Received unknown argument: '…'`): shown escaped.
+    const console = yield* Effect.console
+    const errorsEscaped: Console.Console = {
+      ...console,
+      error: (...args) =>
+        console.error(...args.map((arg) => (typeof arg === "string" ? Text.escapeControlsButColours(arg) : arg)))
+    }
     yield* Command.run(command, { name: "vt-harvest", version })(
       argv.map((arg, i) => (i >= 2 && arg === "-" ? Input.stdinArgument : arg))
-    ).pipe(Effect.provideService(Run.ExitStatus, status))
+    ).pipe(Effect.provideService(Run.ExitStatus, status), Effect.withConsole(errorsEscaped))
     return yield* Ref.get(status)
   })
 

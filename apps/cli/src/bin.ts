@@ -10,15 +10,17 @@ import * as Cli from "./Cli.js"
 import { escapeControls } from "./internal/text.js"
 import * as UserConfig from "./internal/userConfig.js"
 
-// @effect/cli colours its help and errors whatever the output is: keep control characters off pipes and
-// files, and honour NO_COLOR (https://no-color.org).
+// @effect/cli colours its help and errors whatever the output is: keep control sequences off pipes and files, and
+// honour NO_COLOR (https://no-color.org) on a terminal by dropping colours alone (the progress line still erases
+// itself: `ESC [ K` is no colour).
 const noColor = (process.env.NO_COLOR ?? "") !== ""
 for (const stream of [process.stdout, process.stderr]) {
   if (stream.isTTY !== true || noColor) {
+    const sequences = stream.isTTY === true ? /\u001b\[[0-9;]*m/g : /\u001b\[[0-9;]*[A-Za-z]/g
     const write = stream.write.bind(stream) as (chunk: unknown, ...rest: Array<unknown>) => boolean
     stream.write = ((chunk: unknown, ...rest: Array<unknown>) =>
       write(
-        typeof chunk === "string" ? chunk.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "") : chunk,
+        typeof chunk === "string" ? chunk.replace(sequences, "") : chunk,
         ...rest
       )) as typeof stream.write
   }

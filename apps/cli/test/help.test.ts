@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it, vi } from "vitest"
 import * as Cli from "../src/Cli.js"
 import * as UserConfig from "../src/internal/userConfig.js"
-import { runCli, tempDir } from "./helpers.js"
+import { cliWords, runCli, sh, tempDir, underTerminal } from "./helpers.js"
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const dirs: Array<string> = []
@@ -161,6 +161,22 @@ describe("help", () => {
     const known = await runCli(["files", "missing.txt", "--out=o", "--no-progress"], { env: { VT_API_KEY: "k" } })
     expect(known.code).toBe(2)
     expect(known.stderr).toContain("cannot read input")
+  })
+
+  it("an argument the parser quotes back reaches a terminal escaped: no sequence of it is run", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), "")
+    for (const hostile of ["--b\u001b[2Jx", "extra\u001b]0;owned\u0007"]) {
+      const result = await underTerminal(`${cliWords} files in.txt ${sh(hostile)}`, {
+        cwd: dir,
+        env: { VT_API_KEY: "k" }
+      })
+      expect(result.code, result.stdout).toBe(2)
+      expect(result.stdout).toContain("Received unknown argument")
+      expect(result.stdout).toContain("\\u001b")
+      expect(result.stdout).not.toContain("\u001b[2J")
+      expect(result.stdout).not.toContain("\u001b]0;")
+    }
   })
 
   it("an unknown command is an error whatever follows it: `vt-harvest fetch --help` exits 2", async () => {

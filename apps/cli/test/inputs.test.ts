@@ -46,6 +46,26 @@ describe("a pipe, a FIFO, /dev/stdin or a process substitution is read once, as 
     expect(fileRequests()).toHaveLength(15)
   }, 40_000)
 
+  it(
+    "on a terminal with NO_COLOR, the progress line still erases itself: no colour, the summary line clean",
+    async () => {
+      const dir = scratch()
+      list(dir)
+      const paced = [...common().filter((arg) => arg !== "--tier" && arg !== "premium"), "--per-minute", "300"]
+      const result = await underTerminal(`${cliWords} files list.txt ${words(paced)}`, {
+        cwd: dir,
+        env: { VT_API_KEY: key, NO_COLOR: "1" }
+      })
+      expect(result.code, result.stdout).toBe(0)
+      // Each redraw and the last clear go back to the start of the line and erase it (ESC [ K is no colour).
+      expect(result.stdout).toContain("\r\u001b[K")
+      expect(result.stdout).not.toMatch(/\u001b\[[0-9;]*m/)
+      const summary = result.stdout.split(/\r?\n/).find((line) => line.includes("summary: saved"))
+      expect(summary?.replace(/^[\s\S]*\u001b\[K/, "")).toMatch(/^summary: saved 12, not found 3, .*requests 15$/)
+    },
+    40_000
+  )
+
   it("on a terminal, a FIFO whose writer comes later is read to its end: no hang, every id saved", async () => {
     const dir = scratch()
     const ids = list(dir)

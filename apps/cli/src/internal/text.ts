@@ -49,6 +49,14 @@ export const escapeTerminalControls = (text: string): string =>
   )
 
 /**
+ * {@link escapeTerminalControls} for the messages of a library that colours its own words (@effect/cli's errors,
+ * which quote the arguments given): its colour sequences (SGR, `ESC [ … m`) kept, every other control character
+ * escaped, so that an argument cannot clear the screen or set the terminal's title.
+ */
+export const escapeControlsButColours = (text: string): string =>
+  text.split(/(\u001b\[[0-9;]*m)/).map((part, i) => (i % 2 === 1 ? part : escapeTerminalControls(part))).join("")
+
+/**
  * JSON text with DEL, C1, the Unicode separators and the bidirectional formatting characters escaped too
  * (`JSON.stringify` leaves them raw).
  */
