@@ -64,6 +64,14 @@ beforeAll(async () => {
         meta: { cursor: `c${cursor + 1}` }
       }))
     }
+    if (target.pathname.endsWith("/votes")) {
+      // One small vote a page, 1 MiB of something else, and a new cursor: the votes never fill a record, the pages
+      // never end.
+      return send(JSON.stringify({
+        data: [{ type: "vote", id: `v-${cursor}`, attributes: { verdict: "harmless" } }],
+        meta: { cursor: `c${cursor + 1}`, padding: "z".repeat(1024 * 1024) }
+      }))
+    }
     response.writeHead(404).end()
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
@@ -133,6 +141,21 @@ describe("a server that never stops handing out pages", () => {
     expect(record.meta.pages).toBe(2)
     expect(record.meta.truncated).toBe(true)
     await rerunAsksNothing(dir, args)
+  })
+
+  it("votes on pages of one small item in 1 MiB each: paging stops after 32 MiB of pages, what came is kept", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), `${hash}\n`)
+    requests.length = 0
+    const result = await run(dir, ["votes", "files", "in.txt"])
+    expect(result.code, result.stderr).toBe(0)
+    const pages = requests.filter((p) => p.endsWith("/votes")).length
+    expect(pages).toBeGreaterThanOrEqual(32)
+    expect(pages).toBeLessThanOrEqual(33)
+    const record = JSON.parse(fs.readFileSync(path.join(dir, "out", "_votes", `${hash}.json`), "utf8")) as {
+      data: Array<unknown>
+    }
+    expect(record.data).toHaveLength(pages)
   })
 
   it("comments without --limit keeps 16 MiB of comments and says so", async () => {

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import { decodeFailure, withClient } from "./internal/api.js"
 import type * as VtClient from "./VtClient.js"
 import * as VtError from "./VtError.js"
@@ -41,6 +42,13 @@ export interface Options {
   readonly urlParams?: Readonly<Record<string, string | number | boolean>> | undefined
   /** Stop after this many pages even if there are more. */
   readonly maxPages?: number | undefined
+  /**
+   * Stop once the pages received hold this many bytes (their bodies as received), even if there are more: a server
+   * that hands out pages of one small item each cannot make a bounded harvest endless.
+   *
+   * @since 0.3.0
+   */
+  readonly maxBytes?: number | undefined
 }
 
 /**
@@ -77,10 +85,16 @@ export interface Descriptor {
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+interface Progress {
+  readonly pages: number
+  readonly items: number
+  readonly bytes: number
+}
+
 type State =
-  | { readonly _tag: "First"; readonly pages: number; readonly items: number }
-  | { readonly _tag: "Cursor"; readonly cursor: string; readonly pages: number; readonly items: number }
-  | { readonly _tag: "Url"; readonly url: string; readonly pages: number; readonly items: number }
+  | { readonly _tag: "First" } & Progress
+  | { readonly _tag: "Cursor"; readonly cursor: string } & Progress
+  | { readonly _tag: "Url"; readonly url: string } & Progress
 
 /** The largest page VirusTotal serves in practice. */
 const maxPageSize = 40
@@ -143,10 +157,13 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
             onRight: (page): Effect.Effect<Page> => Effect.succeed(page)
           }))
       }
-      // The pages this stream has requested, by cursor or URL: one named again ends the stream (a cycle).
+      // The pages this stream has requested, by cursor or URL: one named again ends the stream (a cycle). Held as a
+      // digest: a server's cursors may be kilobytes each, and an endless stream of them must not grow memory by that.
       const requested = new Set<string>()
       const pageKey = (state: State) =>
-        state._tag === "Cursor" ? `cursor ${state.cursor}` : state._tag === "Url" ? `url ${state.url}` : "first"
+        createHash("sha256").update(
+          state._tag === "Cursor" ? `cursor ${state.cursor}` : state._tag === "Url" ? `url ${state.url}` : "first"
+        ).digest("base64")
       const unlessRequested = (state: State): Option.Option<State> => {
         const key = pageKey(state)
         if (requested.has(key)) return Option.none()
@@ -156,17 +173,19 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
       const nextState = (page: Page, state: State): Option.Option<State> => {
         const pagesDone = state.pages + 1
         const items = state.items + page.data.length
+        const bytes = state.bytes + page.raw.length
         if (options.maxPages !== undefined && pagesDone >= options.maxPages) return Option.none()
+        if (options.maxBytes !== undefined && bytes >= options.maxBytes) return Option.none()
         if (options.limit !== undefined && items >= options.limit) return Option.none()
         // A page without items that names a next one makes no progress: a server can hand out cursors forever.
         if (page.data.length === 0) return Option.none()
         if (Option.isSome(page.cursor)) {
-          return unlessRequested({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone, items })
+          return unlessRequested({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone, items, bytes })
         }
         if (Option.isNone(page.next)) return Option.none()
         const next = page.next.value
         if (next.startsWith(`${vt.baseUrl}/`)) {
-          return unlessRequested({ _tag: "Url", url: next, pages: pagesDone, items })
+          return unlessRequested({ _tag: "Url", url: next, pages: pagesDone, items, bytes })
         }
         let cursor: string | null = null
         try {
@@ -176,11 +195,11 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
         }
         return cursor === null || cursor === ""
           ? Option.none()
-          : unlessRequested({ _tag: "Cursor", cursor, pages: pagesDone, items })
+          : unlessRequested({ _tag: "Cursor", cursor, pages: pagesDone, items, bytes })
       }
       const first: State = options.cursor === undefined
-        ? { _tag: "First", pages: 0, items: 0 }
-        : { _tag: "Cursor", cursor: options.cursor, pages: 0, items: 0 }
+        ? { _tag: "First", pages: 0, items: 0, bytes: 0 }
+        : { _tag: "Cursor", cursor: options.cursor, pages: 0, items: 0, bytes: 0 }
       requested.add(pageKey(first))
       return Stream.paginateEffect<State, Page, VtError.VtError, never>(
         first,

@@ -81,6 +81,21 @@ describe("Collection over purpose-built servers", () => {
       assert.deepStrictEqual(Chunk.toReadonlyArray(followed).map((o) => o.id), ["1", "2", "3"])
     }))
 
+  it.scoped("maxBytes: pages of one item and a long new cursor each end once their bodies hold that many bytes", () =>
+    Effect.gen(function*() {
+      let n = 0
+      const server = yield* serve((_request, response) => {
+        n++
+        json(response, { data: [item(`i${n}`)], meta: { cursor: `${n}-${"c".repeat(7_000)}` } })
+      })
+      const pages = yield* Stream.runCollect(Collection.pages("/endless", { maxBytes: 100_000 })).pipe(provide(server))
+      // Each body is about 7 KB: the page that reaches 100,000 bytes is the last one requested.
+      const sizes = Chunk.toReadonlyArray(pages).map((page) => page.raw.length)
+      assert.isAbove(sizes.reduce((a, b) => a + b, 0), 100_000)
+      assert.isBelow(sizes.slice(0, -1).reduce((a, b) => a + b, 0), 100_000)
+      assert.strictEqual(server.requests.length, sizes.length)
+    }))
+
   it.scoped("a page with no items that names a next page ends the stream: no endless run of empty pages", () =>
     Effect.gen(function*() {
       let n = 0

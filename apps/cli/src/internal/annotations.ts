@@ -73,7 +73,13 @@ export const harvest = (
 ) =>
   Effect.gen(function*() {
     const store = yield* ReportSink.ReportSink
-    const listOptions = options.limit === undefined ? { pageSize: fullPage } : { limit: options.limit }
+    // Pages are requested until their bodies hold twice what one record keeps: a server handing out pages of one
+    // small item and a long cursor each cannot keep a harvest asking. The items (counted below, and said in the log
+    // when cut) reach their own bound first in any collection whose pages are mostly items.
+    const pagesBytes = 2 * Steps.maxGathered
+    const listOptions = options.limit === undefined
+      ? { pageSize: fullPage, maxBytes: pagesBytes }
+      : { limit: options.limit, maxBytes: pagesBytes }
     yield* Pipeline.run({
       items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
       concurrency: options.concurrency,
