@@ -158,7 +158,10 @@ export const upload = (
 export interface DownloadOptions {
   /** The most bytes accepted; defaults to `VtClient.defaultMaxStreamBytes` (650 MiB). */
   readonly maxBytes?: number | undefined
-  /** How long each answer's head may take, and the longest pause in a body; defaults to the client's timeout. */
+  /**
+   * How long each answer's head may take, and the longest pause in a body (which must also bring 64 KiB in every such
+   * span); defaults to the client's timeout.
+   */
   readonly timeout?: Duration.DurationInput | undefined
 }
 

@@ -1,6 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import { gzipSync } from "node:zlib"
 import * as internal from "../src/internal/request.js"
 
@@ -274,4 +278,30 @@ describe("describeParseError", () => {
     )
     assert.notInclude(text, "readonly")
   })
+})
+
+describe("boundedStream", () => {
+  const chunks = (size: number, every: string, count: number) =>
+    Stream.repeatEffect(Effect.as(Effect.sleep(every), new Uint8Array(size))).pipe(Stream.take(count))
+  const run = (body: Stream.Stream<Uint8Array>) =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(
+        Stream.runCount(internal.boundedStream(body, 200, "GET x", 1024 * 1024 * 1024, Duration.seconds(10)))
+      )
+      yield* TestClock.adjust("10 minutes")
+      return yield* Fiber.join(fiber).pipe(Effect.either)
+    })
+
+  it.effect("a body that trickles (a byte a second, never a pause of the idle timeout) is abandoned", () =>
+    Effect.gen(function*() {
+      const trickle = yield* run(chunks(1, "1 second", 600))
+      assert.isTrue(Either.isLeft(trickle))
+      if (Either.isLeft(trickle)) {
+        assert.strictEqual(trickle.left._tag, "TransportError")
+        assert.include(trickle.left.message, `less than ${internal.minBytesPerIdle / 1024} KiB in 10s`)
+      }
+      // 64 KiB a window and more is slow, not stuck: read to its end.
+      const slow = yield* run(chunks(8 * 1024, "1 second", 120))
+      assert.deepStrictEqual(slow, Either.right(120))
+    }))
 })

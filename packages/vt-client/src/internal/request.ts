@@ -1,4 +1,5 @@
 import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -655,8 +656,12 @@ export const locationOf = (location: string | undefined, requestUrl: string): st
   }
 }
 
+/** The least a streamed body must bring in each window of the idle timeout (see {@link boundedStream}). */
+export const minBytesPerIdle = 64 * 1024
+
 /**
- * A body stream that fails once it holds more than `maxBytes`, or when no chunk arrives for `idle`.
+ * A body stream that fails once it holds more than `maxBytes`, when no chunk arrives for `idle`, or when a whole
+ * window of `idle` brings less than {@link minBytesPerIdle}.
  *
  * @internal
  */
@@ -669,11 +674,38 @@ export const boundedStream = <E>(
 ): Stream.Stream<Uint8Array, E | RejectedResponseError | TransportError> =>
   Stream.suspend(() => {
     let size = 0
+    // The bytes of the current window of `idle`: a body that brings less than `minBytesPerIdle` in a whole window
+    // is abandoned, so that one byte a second (never a pause of `idle`) cannot hold a download open for ever.
+    let windowStart: number | undefined
+    let windowBytes = 0
+    const idleMillis = Duration.toMillis(idle)
     return body.pipe(
-      Stream.mapEffect((chunk): Effect.Effect<Uint8Array, RejectedResponseError> => {
-        size += chunk.length
-        return size > maxBytes ? Effect.fail(tooLarge(status, target, maxBytes)) : Effect.succeed(chunk)
-      }),
+      Stream.mapEffect((chunk): Effect.Effect<Uint8Array, RejectedResponseError | TransportError> =>
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now): Effect.Effect<Uint8Array, RejectedResponseError | TransportError> => {
+            size += chunk.length
+            if (size > maxBytes) return Effect.fail(tooLarge(status, target, maxBytes))
+            windowStart ??= now
+            if (now - windowStart >= idleMillis) {
+              if (windowBytes < minBytesPerIdle) {
+                return Effect.fail(
+                  new TransportError({
+                    reason: "Timeout",
+                    message: `${target}: less than ${minBytesPerIdle / 1024} KiB in ${
+                      Duration.format(idle)
+                    }; the answer was abandoned`
+                  })
+                )
+              }
+              windowStart = now
+              windowBytes = 0
+            }
+            windowBytes += chunk.length
+            return Effect.succeed(chunk)
+          }
+        )
+      ),
       Stream.timeoutFail(
         () =>
           new TransportError({
