@@ -281,7 +281,7 @@ describe("describeParseError", () => {
 })
 
 describe("boundedStream", () => {
-  const chunks = (size: number, every: string, count: number) =>
+  const chunks = (size: number, every: Duration.DurationInput, count: number) =>
     Stream.repeatEffect(Effect.as(Effect.sleep(every), new Uint8Array(size))).pipe(Stream.take(count))
   const run = (body: Stream.Stream<Uint8Array>) =>
     Effect.gen(function*() {
