@@ -356,6 +356,47 @@ describe("a 200 is stored only if it is the object asked for", () => {
       } finally {
         await server.close()
       }
+      // A connection reset before any answer is no answer to the POST: sent again, and the retry is not told in
+      // Effect's own log format.
+      let posts = 0
+      const flaky = await Hostile.start({
+        other: (request, response) => {
+          request.resume()
+          request.on("end", () => {
+            posts++
+            if (posts === 1) return void request.socket.destroy()
+            Hostile.answers.fixed(
+              200,
+              JSON.stringify({ data: { type: "comment", id: "f-x-1", attributes: { text: "hello", date: 1 } } }),
+              {
+                "content-type": "application/json"
+              }
+            )(request, response)
+          })
+        }
+      })
+      try {
+        const result = await watch(
+          [
+            "comment",
+            "add",
+            "files",
+            "44d88612fea8a8f36de82e1278abb02f",
+            "hello",
+            "--base-url",
+            flaky.url,
+            "--tier",
+            "premium"
+          ],
+          { cwd: scratch(), deadlineMs: 50_000 }
+        )
+        expect(result.code, result.stderr).toBe(0)
+        expect(result.stdout).toBe("f-x-1\n")
+        expect(posts).toBe(2)
+        expect(result.stderr).not.toMatch(/fiber=|timestamp=/)
+      } finally {
+        await flaky.close()
+      }
     },
     60_000
   )

@@ -9,13 +9,14 @@ import { QuotaGate } from "@vt-harvest/rate-schedule"
 import { ReportSink } from "@vt-harvest/report-sink"
 import type { VtObject } from "@vt-harvest/vt-client"
 import { Comments, Votes, VtClient, VtError } from "@vt-harvest/vt-client"
-import { Console, Duration, Effect, Either, Layer, Option } from "effect"
+import { Console, Duration, Effect, Either, Layer, Logger, Option } from "effect"
 import * as Failure from "../engine/Failure.js"
 import * as Flags from "../engine/Flags.js"
 import * as Run from "../engine/Run.js"
 import * as Annotations from "../internal/annotations.js"
 import * as Input from "../internal/input.js"
 import type * as Kinds from "../internal/kinds.js"
+import * as Progress from "../internal/progress.js"
 import * as Proxy from "../internal/proxy.js"
 import * as Settings from "../internal/settings.js"
 import * as Text from "../internal/text.js"
@@ -175,6 +176,8 @@ const post = (
     })
     return yield* send(kind.ref(id)).pipe(
       Effect.provide(QuotaGate.layerGated(policy).pipe(Layer.provide(client))),
+      // What the gate says (a quota wait) as every command says it: one plain line, not Effect's default format.
+      Effect.provide(Logger.replace(Logger.defaultLogger, Progress.consoleLogger(Progress.makeScreen(false), false))),
       // The id is the server's text: control characters escaped, on a terminal or not.
       Effect.flatMap((created) => Effect.as(Console.log(Text.escapeControls(created.id)), 0)),
       Effect.catchAll((error) =>

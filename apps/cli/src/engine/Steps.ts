@@ -104,12 +104,14 @@ export const keepNotFound = (
 ): Effect.Effect<Outcome.Outcome, Failure.StoreFailed> =>
   Effect.as(Failure.storeOrStop(store.putNotFound(key, encoder.encode(error.body))), outcome)
 
-/** Stores an analysis (in `<out>/_analyses`) under the key of its id, which was checked when it was received. */
-export const keepAnalysis = (analyses: ReportSink.Service, id: string, raw: Uint8Array) => {
+/**
+ * Stores an analysis (in `<out>/_analyses`) under the key of its id, which was checked when it was received, and logs
+ * it, unless `logged` is false (the item's own outcome says it: `analysis`).
+ */
+export const keepAnalysis = (analyses: ReportSink.Service, id: string, raw: Uint8Array, logged = true) => {
   const key = Either.getOrThrow(ReportKey.fromAnalysisId(id))
-  return Failure.storeOrStop(analyses.put(key, raw)).pipe(
-    Effect.zipRight(Effect.logInfo(`saved _analyses/${key}.json`))
-  )
+  const kept = Failure.storeOrStop(analyses.put(key, raw))
+  return logged ? Effect.zipRight(kept, Effect.logInfo(`saved _analyses/${key}.json`)) : kept
 }
 
 /**
@@ -132,10 +134,10 @@ export const awaitAnalysis = (
   analyses: ReportSink.Service,
   id: string,
   waiting: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration },
-  options: { readonly justSubmitted: boolean }
+  options: { readonly justSubmitted: boolean; readonly logged?: boolean }
 ) =>
   Pipeline.waitingFor(tally, requesting(`analysis ${id}`)(Analyses.wait(id, waiting, options))).pipe(
-    Effect.tap((analysis: Analysis.Analysis) => keepAnalysis(analyses, id, analysis.raw)),
+    Effect.tap((analysis: Analysis.Analysis) => keepAnalysis(analyses, id, analysis.raw, options.logged)),
     Effect.tapErrorTag("AnalysisTimeoutError", (timeout) =>
-      timeout.last === undefined ? Effect.void : keepAnalysis(analyses, id, timeout.last.raw))
+      timeout.last === undefined ? Effect.void : keepAnalysis(analyses, id, timeout.last.raw, options.logged))
   )

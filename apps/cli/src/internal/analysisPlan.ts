@@ -38,11 +38,12 @@ export const fetchAnalyses = (
     const store = yield* Run.AnalysisStore
     const client = yield* VtClient.VtClient
     yield* options.begin
+    // Kept without a line of its own: the item's outcome (`saved _analyses/…`) is that line.
     const fetch = (id: string) =>
       options.wait
-        ? Steps.awaitAnalysis(tally, store, id, options.waiting, { justSubmitted: false })
+        ? Steps.awaitAnalysis(tally, store, id, options.waiting, { justSubmitted: false, logged: false })
         : Steps.requesting(`analysis ${id}`)(Analysis.get(id)).pipe(
-          Effect.tap((analysis) => Steps.keepAnalysis(store, id, analysis.raw))
+          Effect.tap((analysis) => Steps.keepAnalysis(store, id, analysis.raw, false))
         )
     yield* Pipeline.run({
       items,
