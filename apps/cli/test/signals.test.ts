@@ -1,6 +1,7 @@
 // The process edges on the built CLI: a reader that goes away (stderr or stdout closed: `vt-harvest … 2>&1 | head`),
 // SIGHUP (the terminal closed), SIGINT while the start-up quota probe is in flight. Each stops the run as SIGTERM
 // does: requests in flight abandoned, the summary printed where it still can be and logged, the log ended by `end`.
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -128,6 +129,40 @@ describe("signals", () => {
     expect(result.stderr).toMatch(/summary: saved \d+, not found 0, skipped 0, invalid 0, failed 0, requests \d+/)
     expect(fileRequests().length).toBeLessThan(ids.length)
     expectEndedLog(dir)
+  }, 60_000)
+
+  it("SIGINT while the input is a FIFO nobody writes to, or one whose writer is idle: exit 130 at once", async () => {
+    const dir = scratch()
+    const fifo = path.join(dir, "in.fifo")
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0)
+    // No writer: the open waits. Before, the summary was printed and the process then waited for a writer.
+    const alone = startCli(["files", "in.fifo", ...args(suite.server.url)], { cwd: dir, env: { VT_API_KEY: key } })
+    await sleep(1_000)
+    alone.child.kill("SIGINT")
+    const stopped = await alone.done
+    expect(stopped.code, stopped.stderr).toBe(130)
+    expect(stopped.stderr).toContain("summary: saved 0")
+    // A writer that has written one id and stays: the read waits.
+    const writer = fs.openSync(fifo, fs.constants.O_RDWR)
+    try {
+      fs.writeSync(writer, `${hashes(1, true, "fifo-idle")[0]}\n`)
+      const idle = startCli(["files", "in.fifo", ...args(suite.server.url)], { cwd: dir, env: { VT_API_KEY: key } })
+      while (fileRequests().length < 1) await sleep(10)
+      await sleep(300)
+      idle.child.kill("SIGINT")
+      const result = await idle.done
+      expect(result.code, result.stderr).toBe(130)
+      expect(result.stderr).toContain("summary: saved 1")
+    } finally {
+      fs.closeSync(writer)
+    }
+    // --api-key-file on a FIFO nobody writes to.
+    const keyFifo = path.join(dir, "key.fifo")
+    expect(spawnSync("mkfifo", [keyFifo]).status).toBe(0)
+    const keyless = startCli(["files", "in.fifo", "--api-key-file", keyFifo, ...args(suite.server.url)], { cwd: dir })
+    await sleep(1_000)
+    keyless.child.kill("SIGINT")
+    expect((await keyless.done).code).toBe(130)
   }, 60_000)
 
   it("SIGINT while the start-up quota probe waits for an answer: summary printed, log ended, exit 130", async () => {

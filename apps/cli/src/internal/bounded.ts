@@ -3,6 +3,7 @@
  * huge file must not grow memory without limit.
  */
 import * as fs from "node:fs"
+import * as Fifo from "./fifo.js"
 
 /** Why a small file could not be read. */
 export type Problem =
@@ -28,6 +29,18 @@ export const describeProblem = (problem: Problem): string => {
 const code = (error: unknown): string =>
   typeof error === "object" && error !== null && "code" in error ? String(error.code) : String(error)
 
+const readInto = (fd: number, buffer: Buffer, offset: number): Promise<number> =>
+  new Promise((resolve, reject) =>
+    fs.read(
+      fd,
+      buffer,
+      offset,
+      buffer.length - offset,
+      null,
+      (error, bytesRead) => error === null ? resolve(bytesRead) : reject(error)
+    )
+  )
+
 /**
  * At most `max` bytes of `path` as text, or the problem. A FIFO or a process substitution (`<(pass show vt)`) is
  * read when `regularOnly` is false; a file that holds more than `max` bytes is refused, not cut.
@@ -40,19 +53,20 @@ export const read = async (
     const stat = await fs.promises.stat(path)
     if (stat.isDirectory() || (options.regularOnly && !stat.isFile())) return { _tag: "NotRegular" }
     if (stat.isFile() && stat.size > options.max) return { _tag: "TooLarge", max: options.max }
-    const handle = await fs.promises.open(path, "r")
+    // Opened through fifo.ts: a FIFO nobody writes to would otherwise keep the process from ending.
+    const fd = await Fifo.openForReading(path)
     try {
       const buffer = Buffer.alloc(options.max + 1)
       let length = 0
       while (length < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
+        const bytesRead = await readInto(fd, buffer, length)
         if (bytesRead === 0) break
         length += bytesRead
       }
       if (length > options.max) return { _tag: "TooLarge", max: options.max }
       return { _tag: "Text", text: buffer.subarray(0, length).toString("utf8") }
     } finally {
-      await handle.close()
+      fs.close(fd, () => {})
     }
   } catch (error) {
     const why = code(error)

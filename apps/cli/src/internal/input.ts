@@ -1,6 +1,8 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Data, Effect, Either, Stream } from "effect"
 import * as fs from "node:fs"
+import * as net from "node:net"
+import * as Fifo from "./fifo.js"
 
 /**
  * "-" (standard input) as it reaches the command. @effect/cli takes a bare "-" for the start of an option and
@@ -55,13 +57,33 @@ export const maxNulLines = 8
  * lines holding a NUL), fails the stream with an {@link InputError} that says so.
  */
 export const lines = (source: string): Stream.Stream<Line, InputError> =>
-  NodeStream.fromReadable<InputError, Uint8Array>(
-    // Small chunks: the lines of one chunk wait in the queue together, and with a few thousand of them (256 KiB)
-    // enough garbage is made meanwhile that they outlive two scavenges and fill the old space; with a few hundred
-    // they die young. A million-line resume peaks under 180 MiB (bench/RESULTS.md (c)); it was 200 to 260 MiB.
-    () => (isStdin(source) ? process.stdin : fs.createReadStream(source, { highWaterMark: 16 * 1024 })),
-    (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
-  ).pipe(decodeUtf8, splitLines(source))
+  Stream.unwrap(Effect.map(opened(source), (readable) =>
+    NodeStream.fromReadable<InputError, Uint8Array>(
+      readable,
+      (error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` })
+    ))).pipe(decodeUtf8, splitLines(source))
+
+/**
+ * The input as a Node stream. A FIFO (a named pipe, a process substitution, `/dev/stdin` on a pipe) is opened so
+ * that a stop (Ctrl-C) is never held up by it: the open that waits for a writer is given up ({@link Fifo.open}),
+ * and its bytes are read as a socket's are, by the event loop, not by a pool thread a slow writer would keep
+ * blocked (and the process with it). A regular file is read in small chunks: the lines of one chunk wait in the
+ * queue together, and with a few thousand of them (256 KiB) enough garbage is made meanwhile that they outlive two
+ * scavenges and fill the old space; with a few hundred they die young. A million-line resume peaks under 180 MiB
+ * (bench/RESULTS.md (c)); it was 200 to 260 MiB.
+ */
+const opened = (source: string): Effect.Effect<() => NodeJS.ReadableStream, InputError> => {
+  if (isStdin(source)) return Effect.succeed(() => process.stdin)
+  const file = (): NodeJS.ReadableStream => fs.createReadStream(source, { highWaterMark: 16 * 1024 })
+  return Effect.promise(() => fs.promises.stat(source).then((stat) => stat.isFIFO(), () => false)).pipe(
+    Effect.flatMap((fifo): Effect.Effect<() => NodeJS.ReadableStream, NodeJS.ErrnoException> =>
+      fifo
+        ? Effect.map(Fifo.open(source), (fd) => () => new net.Socket({ fd, readable: true, writable: false }))
+        : Effect.succeed(file)
+    ),
+    Effect.mapError((error) => new InputError({ message: `cannot read input ${describe(source)}: ${cause(error)}` }))
+  )
+}
 
 /**
  * UTF-8 text as it arrives, the decoder flushed at the end: a sequence the input cuts short there becomes U+FFFD (and
