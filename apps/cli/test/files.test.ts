@@ -191,6 +191,17 @@ describe("vt-harvest files", () => {
     expect(withPassword.stderr).toContain("without credentials")
     expect(withPassword.stderr).not.toContain("hunter2pw")
     expect(fs.existsSync(path.join(dir, "vt_reports", "_not_found"))).toBe(false)
+    // A mistyped or unknown URL is no directory: nothing made under its name.
+    for (const out of ["s3:/bucket/x", "ftp://host/x"]) {
+      const result = await runCli(["files", "in.txt", "-o", out, "--base-url", server.url], {
+        cwd: dir,
+        env: { VT_API_KEY: key }
+      })
+      expect(result.code, out).toBe(2)
+      expect(result.stderr).toContain("--out must name a directory, s3://bucket/prefix or postgres://")
+    }
+    expect(fs.existsSync(path.join(dir, "s3:"))).toBe(false)
+    expect(fs.existsSync(path.join(dir, "ftp:"))).toBe(false)
     const badLimit = await files(dir, "in.txt", ["--per-day", "0"])
     expect(badLimit.code).toBe(2)
     const badOption = await files(dir, "in.txt", ["--tier", "gold"])

@@ -124,8 +124,13 @@ export const checkOut = (
       }).pipe(Layer.provide(client))
     })
   }
-  return out.trim() === ""
-    ? Effect.fail(new Settings.UsageError({ message: "--out must name a directory or s3://bucket/prefix" }))
+  // A URL of another kind, or a mistyped one (`s3:/bucket`, `ftp://…`), is no directory name a user means.
+  return out.trim() === "" || /^[a-z][a-z0-9+.-]+:\//i.test(out)
+    ? Effect.fail(
+      new Settings.UsageError({
+        message: `--out must name a directory, s3://bucket/prefix or postgres://…, got ${JSON.stringify(showOut(out))}`
+      })
+    )
     : Effect.succeed(
       ReportSinkFs.layer({
         directory: out,
