@@ -183,13 +183,18 @@ describe("vt-harvest files", () => {
         expect(result.stderr).toContain("without a query or a fragment")
       }
     }
-    const withPassword = await runCli(["files", "in.txt", "--base-url", "http://bob:hunter2pw@127.0.0.1:9/api/v3"], {
-      cwd: dir,
-      env: { VT_API_KEY: key }
-    })
-    expect(withPassword.code).toBe(2)
-    expect(withPassword.stderr).toContain("without credentials")
-    expect(withPassword.stderr).not.toContain("hunter2pw")
+    for (
+      const base of [
+        "http://bob:hunter2pw@127.0.0.1:9/api/v3",
+        "http://bob:hun@ter2pw@127.0.0.1:9/",
+        "http://bob:hunter2pw@h:999999/"
+      ]
+    ) {
+      const withPassword = await runCli(["files", "in.txt", "--base-url", base], { cwd: dir, env: { VT_API_KEY: key } })
+      expect(withPassword.code, base).toBe(2)
+      expect(withPassword.stderr).toContain("--base-url must be an http(s) URL")
+      expect(withPassword.stderr).not.toContain("ter2pw")
+    }
     expect(fs.existsSync(path.join(dir, "vt_reports", "_not_found"))).toBe(false)
     // A mistyped or unknown URL is no directory: nothing made under its name.
     for (const out of ["s3:/bucket/x", "ftp://host/x"]) {

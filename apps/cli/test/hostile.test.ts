@@ -356,6 +356,40 @@ describe("a 200 is stored only if it is the object asked for", () => {
       } finally {
         await server.close()
       }
+      // A 200 whose body then stalls past --timeout: as cut short, not sent again.
+      const stalling = await Hostile.start({
+        other: (request, response) => {
+          request.resume()
+          request.on("end", () => {
+            response.writeHead(200, { "content-type": "application/json", "content-length": 500 })
+            response.write("{\"data\": {\"type\": \"comment\", \"id\": \"f-")
+          })
+        }
+      })
+      try {
+        const result = await watch(
+          [
+            "comment",
+            "add",
+            "files",
+            "44d88612fea8a8f36de82e1278abb02f",
+            "hello",
+            "--base-url",
+            stalling.url,
+            "--tier",
+            "premium",
+            "--timeout",
+            "1"
+          ],
+          { cwd: scratch(), deadlineMs: 50_000 }
+        )
+        expect(result.code, result.stderr).toBe(1)
+        expect(stalling.requests.filter((r) => r.method === "POST")).toHaveLength(1)
+        expect(result.stderr).toContain("then no complete body within 1s")
+        expect(result.stderr).toContain("may have acted on it: not sent again")
+      } finally {
+        await stalling.close()
+      }
       // A connection reset before any answer is no answer to the POST: sent again, and the retry is not told in
       // Effect's own log format.
       let posts = 0

@@ -76,6 +76,41 @@ describe("a directory where a record is written", () => {
   }, 30_000)
 })
 
+describe("a saved report that cannot be read", () => {
+  it(
+    "larger than any record: a run that must read it (--relationships) fetches it again, the run goes on",
+    async () => {
+      const dir = scratch()
+      const [id] = hashes(1, true, "oversized")
+      fs.mkdirSync(path.join(dir, "out"), { recursive: true })
+      const report = path.join(dir, "out", `${id}.json`)
+      // Sparse: 80 MiB on paper, more than a record holds (64 MiB); reading it whole was refused by stopping the run.
+      fs.closeSync(fs.openSync(report, "w"))
+      fs.truncateSync(report, 80 * 1024 * 1024)
+      fs.writeFileSync(path.join(dir, "list.txt"), `${id}\n`)
+      const result = await runCli(
+        [
+          "files",
+          "list.txt",
+          "-o",
+          "out",
+          "--base-url",
+          suite.server.url,
+          "--relationships",
+          "contacted_domains",
+          ...common
+        ],
+        { cwd: dir, env: { VT_API_KEY: key } }
+      )
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stderr).toContain("summary: saved 1")
+      expect(fs.statSync(report).size).toBeLessThan(1024 * 1024)
+      expect(JSON.parse(fs.readFileSync(report, "utf8")).data.id).toBe(id)
+    },
+    30_000
+  )
+})
+
 describe("temporaries", () => {
   it("start-up clean-up: an abandoned temporary goes; a live process's, and look-alikes, stay", async () => {
     const dir = scratch()

@@ -460,6 +460,11 @@ describe("ReportSinkFs and files it did not write", () => {
       }
       assert.isTrue(Either.isLeft(yield* Effect.either(sink.put(key("blocked"), bytes("{}")))))
       assert.isTrue(Either.isLeft(yield* Effect.either(sink.putNotFound(key("gone"), bytes("{}")))))
+      // A record in the other form is the answer: nothing to write, nothing in the way.
+      yield* fs.makeDirectory(path.join(dir, "both.json"))
+      const other = yield* ReportSinkFs.make({ directory: dir, gzip: true })
+      yield* other.put(key("both"), bytes("{}"))
+      assert.strictEqual(yield* sink.has(key("both")), "saved")
       // A directory in the form this store does not write stands in no write's way.
       const gzipped = yield* ReportSinkFs.make({ directory: dir, gzip: true })
       assert.strictEqual(yield* gzipped.has(key("blocked")), "absent")

@@ -496,12 +496,16 @@ const httpClientTransport =
       const text = `${request.url} ${JSON.stringify(request.urlParams)}`
       return scrub(text) !== text
     }
+    // The status of the answer's head, once it is in: a success whose body then does not arrive in time is an
+    // answer cut short, not a transport failure (see `timedOut`).
+    let headStatus = 0
     return httpClient.execute(request).pipe(
       Effect.catchTags({
         RequestError: (error) => Effect.fail(internal.fromRequestError(error, target, scrub)),
         // Only a status filter raises this at this stage, and none is installed; kept total anyway.
         ResponseError: (error) => Effect.fail(internal.fromBodyError(error, target, scrub))
       }),
+      Effect.tap((response) => void (headStatus = response.status)),
       Effect.flatMap((response) =>
         response.stream.pipe(
           Stream.catchTag("ResponseError", (error) => Stream.fail(internal.fromBodyError(error, target, scrub))),
@@ -521,14 +525,7 @@ const httpClientTransport =
           }))
         )
       ),
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new VtError.TransportError({
-            reason: "Timeout",
-            message: `${target}: no complete answer within ${Duration.format(timeout)}`
-          })
-      }),
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => Undici.timedOut(target, timeout, headStatus) }),
       Effect.locallyWith(Headers.currentRedactedNames, addRedactedName),
       // A span records the full URL; a URL holding the key (`/users/{key}/…`) gets no span at all.
       Effect.locallyWith(
@@ -581,14 +578,18 @@ const unconfirmed = (method: string) => (error: VtError.VtError): VtError.VtErro
     : error
 
 /** Everything but `executeBytes` and `unit`, built on them: so a transformed client's calls all pass its middleware. */
-const derive = (core: Core): Service => {
+/** The clients whose middlewares take units (see `derive`): a request and its check are one unit for them. */
+const takesUnits = new WeakSet<Service>()
+
+const derive = (core: Core, checkInUnit = false): Service => {
   const { executeBytes, redact } = core
 
-  // A request and the check of its answer's body, retried together: a body that is not JSON is as transient as one
-  // cut short (`VtError.isTransient`), and the check comes after the middleware has seen the request answered. A
-  // request already inside a unit is left to it (the unit is retried whole, and retries are not multiplied).
+  // A request and the check of its answer's body, retried together by a middleware that takes units: a body that
+  // is not JSON is as transient as one cut short (`VtError.isTransient`), and the check comes after the middleware
+  // has seen the request answered. A request already inside a unit is left to it (the unit is retried whole, and
+  // retries are not multiplied). Under middlewares without units, requests are theirs alone, as always.
   const withCheck = <A>(effect: Effect.Effect<A, VtError.VtError>): Effect.Effect<A, VtError.VtError> =>
-    Effect.flatMap(FiberRef.get(currentUnit), (inUnit) => (inUnit ? effect : core.unit(effect)))
+    checkInUnit ? Effect.flatMap(FiberRef.get(currentUnit), (inUnit) => (inUnit ? effect : core.unit(effect))) : effect
 
   const execute: Service["execute"] = (request, callOptions) =>
     withCheck(
@@ -920,7 +921,10 @@ export const transform = (service: Service, middleware: Middleware): Service => 
     uploadTimeout: service.uploadTimeout,
     redact: service.redact
   }
-  return derive(core)
+  const checkInUnit = unitOf !== undefined || takesUnits.has(service)
+  const derived = derive(core, checkInUnit)
+  if (checkInUnit) takesUnits.add(derived)
+  return derived
 }
 
 const describeUrl = (service: Service, request: HttpClientRequest.HttpClientRequest, api: Api = "v3") =>

@@ -273,6 +273,17 @@ describe("VtClient.transform", () => {
       ])
       assert.strictEqual(units, 6)
       assert.strictEqual(api.requests.length, 7)
+      // A middleware without units has every request as its own to retry, as before units checked bodies.
+      const alone: Array<boolean> = []
+      const requestOnly = VtClient.transform(base, {
+        request: (send, info) => Effect.zipRight(Effect.sync(() => alone.push(info.inUnit)), send)
+      })
+      yield* requestOnly.getFile(sha256)
+      yield* Collection.pages("/files/x/comments").pipe(
+        Stream.runDrain,
+        Effect.provideService(VtClient.VtClient, requestOnly)
+      )
+      assert.deepStrictEqual(alone, [false, false, false, false])
     }))
 
   it.scoped("a middleware may answer without sending: nothing reaches the server", () =>

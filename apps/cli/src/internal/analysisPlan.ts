@@ -57,7 +57,8 @@ export const fetchAnalyses = (
       // A completed analysis in the store is printed from it; an unfinished one is asked for again.
       stored: (work, key) =>
         Effect.map(
-          Failure.storeOrStop(store.get(key)),
+          // A saved analysis that cannot be read (too large, a bad gzip) is asked for again.
+          Failure.storeOrElse(store.get(key), () => Effect.succeed(Option.none<Uint8Array>())),
           Option.filter((body) => Analyses.row(body)?.status === "completed")
         ).pipe(
           Effect.flatMap(Option.match({

@@ -118,7 +118,8 @@ export const missing = (
     for (const name of request.names) {
       const store = stores.get(name)
       if (store === undefined || cursorOf(relationships[name]) === undefined) continue
-      const kept = yield* Failure.storeOrStop(store.get(key))
+      // Pages that cannot be read (too large, a bad gzip) are none: fetched again.
+      const kept = yield* Failure.storeOrElse(store.get(key), () => Effect.succeed(Option.none<Uint8Array>()))
       if (Option.isNone(kept) || !enough(request.pages, kept.value)) return `further pages of ${name}`
     }
     return undefined

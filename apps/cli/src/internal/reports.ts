@@ -112,7 +112,9 @@ export const harvest = (
     /** What the saved report of `key` lacks of what this run asks (`undefined`: there is no saved report). */
     const lacking = (key: ReportKey.ReportKey) =>
       Effect.gen(function*() {
-        const saved = yield* Failure.storeOrStop(store.get(key))
+        // A saved report that cannot be read (too large, a bad gzip, permissions) is taken as one that is no JSON:
+        // what it lacks is fetched again and put over it; the run goes on.
+        const saved = yield* Failure.storeOrElse(store.get(key), () => Effect.succeed(Option.some(new Uint8Array(0))))
         if (Option.isNone(saved)) return undefined
         return {
           /** Analysed too long ago (--rescan-older-than): what the saved report says of its date, else undefined. */

@@ -65,10 +65,9 @@ export const policy = (options: LimitOptions): Effect.Effect<QuotaPolicy.QuotaPo
  */
 export const baseUrl = (input: string): Effect.Effect<string, UsageError> => {
   const parsed = URL.canParse(input) ? new URL(input) : undefined
-  // Shown without its credentials: a password in the URL is never printed.
-  const shown = parsed === undefined || (parsed.username === "" && parsed.password === "")
-    ? input
-    : input.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, "$1***@")
+  // Shown without its credentials, parsed or not: a password in the URL is never printed (up to the last `@` before
+  // the path, as a URL parser splits them).
+  const shown = input.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@")
   const bad = (why: string) =>
     new UsageError({ message: `--base-url must be an http(s) URL${why}, got ${JSON.stringify(shown.slice(0, 200))}` })
   if (parsed === undefined || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) return Effect.fail(bad(""))

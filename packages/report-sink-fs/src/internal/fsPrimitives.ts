@@ -266,8 +266,10 @@ export const make = (
       const written = fileOf(kind, key, config.gzip)
       const info = nodeFs.lstatSync(written, { throwIfNoEntry: false })
       if (info?.isFile() === true) return true
+      // A record in the other form is one: a resume skips it, and writes nothing.
+      if (isRecordFile(fileOf(kind, key, !config.gzip))) return true
       if (info?.isDirectory() === true && !config.readOnly) throw new Occupied(written)
-      return isRecordFile(fileOf(kind, key, !config.gzip))
+      return false
     }
 
     const exists = (kind: Kind, key: ReportKey.ReportKey): Effect.Effect<boolean, ReportSink.SinkError> =>

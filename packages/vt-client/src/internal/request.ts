@@ -687,6 +687,8 @@ export const boundedStream = <E>(
             size += chunk.length
             if (size > maxBytes) return Effect.fail(tooLarge(status, target, maxBytes))
             windowStart ??= now
+            // The chunk that closes a window counts in it: a slow start, then a burst, is no trickle.
+            windowBytes += chunk.length
             if (now - windowStart >= idleMillis) {
               if (windowBytes < minBytesPerIdle) {
                 return Effect.fail(
@@ -701,7 +703,6 @@ export const boundedStream = <E>(
               windowStart = now
               windowBytes = 0
             }
-            windowBytes += chunk.length
             return Effect.succeed(chunk)
           }
         )

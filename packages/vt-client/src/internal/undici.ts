@@ -147,8 +147,29 @@ export const send = (
 
 const LiveClock = Clock.make().constructor
 
-const timedOut = (target: string, timeout: Duration.Duration) =>
+const headTimedOut = (target: string, timeout: Duration.Duration) =>
   new TransportError({ reason: "Timeout", message: `${target}: no complete answer within ${Duration.format(timeout)}` })
+
+/**
+ * No complete answer in time: a transport failure, unless a success's head had arrived (`status` 2xx), which is then an
+ * answer whose body was cut short (a request that changes something is not sent again for it: `Unconfirmed`).
+ *
+ * @internal
+ */
+export const timedOut = (
+  target: string,
+  timeout: Duration.Duration,
+  status = 0
+): TransportError | ResponseDecodeError =>
+  status >= 200 && status <= 299
+    ? new ResponseDecodeError({
+      status,
+      message: `${target}: HTTP ${status}, then no complete body within ${Duration.format(timeout)}`
+    })
+    : new TransportError({
+      reason: "Timeout",
+      message: `${target}: no complete answer within ${Duration.format(timeout)}`
+    })
 
 const exchange = (
   dispatcher: Dispatcher,
@@ -181,7 +202,7 @@ const exchange = (
     }
     const timer = timeout === undefined ? undefined : setTimeout(() => {
       // Settled first: aborting makes undici report an error of its own, which must not win.
-      finish(Effect.fail(timedOut(target, timeout)))
+      finish(Effect.fail(timedOut(target, timeout, status)))
       abort(new Error("timeout"))
     }, Math.min(Duration.toMillis(timeout), 2_147_483_647))
     const handler: Dispatcher.DispatchHandler = {
@@ -295,7 +316,7 @@ export const sendStream = (
               ? new TransportError({ reason: "Tls", message: scrub(`${target}: ${detail}: ${tlsHint}`) })
               : new TransportError({ reason: "Connection", message: scrub(`${target}: connection failed: ${detail}`) })
           }
-        }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(target, timeout) })),
+        }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => headTimedOut(target, timeout) })),
         // Destroying an unread body makes it emit an abort error nobody waits for any more.
         (data) =>
           Effect.sync(() => {
