@@ -331,106 +331,61 @@ describe("a 200 is stored only if it is the object asked for", () => {
     }
   }, 60_000)
 
+  /** `comment add` on a file against a server whose POSTs `answer` answers: the run and the POSTs it sent. */
+  const commentAdd = async (answer: Handler, extra: ReadonlyArray<string> = []) => {
+    const server = await Hostile.start({
+      other: (request, response) => {
+        request.resume()
+        request.on("end", () => answer(request, response))
+      }
+    })
+    try {
+      const result = await watch(
+        ["comment", "add", "files", "44d88612fea8a8f36de82e1278abb02f", "hello", "--base-url", server.url, ...extra],
+        { cwd: scratch(), deadlineMs: 50_000 }
+      )
+      return { result, posts: server.requests.filter((r) => r.method === "POST").length }
+    } finally {
+      await server.close()
+    }
+  }
+
+  /** A 200 whose body starts, then is cut off (`destroy`) or never goes on. */
+  const partial = (destroy: boolean): Handler => (_request, response) => {
+    response.writeHead(200, { "content-type": "application/json", "content-length": 500 })
+    response.write("{\"data\": {\"type\": \"comment\", \"id\": \"f-")
+    if (destroy) setTimeout(() => response.destroy(), 20)
+  }
+
   it(
     "a POST answered 200 with its body cut short: sent once, never again (the comment may be posted), exit 1",
     async () => {
-      const server = await Hostile.start({
-        other: (request, response) => {
-          request.resume()
-          request.on("end", () => {
-            response.writeHead(200, { "content-type": "application/json", "content-length": 500 })
-            response.write("{\"data\": {\"type\": \"comment\", \"id\": \"f-")
-            setTimeout(() => response.destroy(), 20)
-          })
-        }
-      })
-      try {
-        const dir = scratch()
-        const result = await watch(
-          ["comment", "add", "files", "44d88612fea8a8f36de82e1278abb02f", "hello", "--base-url", server.url],
-          { cwd: dir, deadlineMs: 50_000 }
-        )
-        expect(result.code, result.stderr).toBe(1)
-        expect(server.requests.filter((r) => r.method === "POST")).toHaveLength(1)
-        expect(result.stderr).toContain("may have acted on it: not sent again")
-      } finally {
-        await server.close()
-      }
+      const cut = await commentAdd(partial(true))
+      expect(cut.result.code, cut.result.stderr).toBe(1)
+      expect(cut.posts).toBe(1)
+      expect(cut.result.stderr).toContain("may have acted on it: not sent again")
       // A 200 whose body then stalls past --timeout: as cut short, not sent again.
-      const stalling = await Hostile.start({
-        other: (request, response) => {
-          request.resume()
-          request.on("end", () => {
-            response.writeHead(200, { "content-type": "application/json", "content-length": 500 })
-            response.write("{\"data\": {\"type\": \"comment\", \"id\": \"f-")
-          })
-        }
-      })
-      try {
-        const result = await watch(
-          [
-            "comment",
-            "add",
-            "files",
-            "44d88612fea8a8f36de82e1278abb02f",
-            "hello",
-            "--base-url",
-            stalling.url,
-            "--tier",
-            "premium",
-            "--timeout",
-            "1"
-          ],
-          { cwd: scratch(), deadlineMs: 50_000 }
-        )
-        expect(result.code, result.stderr).toBe(1)
-        expect(stalling.requests.filter((r) => r.method === "POST")).toHaveLength(1)
-        expect(result.stderr).toContain("then no complete body within 1s")
-        expect(result.stderr).toContain("may have acted on it: not sent again")
-      } finally {
-        await stalling.close()
-      }
+      const stalled = await commentAdd(partial(false), ["--tier", "premium", "--timeout", "1"])
+      expect(stalled.result.code, stalled.result.stderr).toBe(1)
+      expect(stalled.posts).toBe(1)
+      expect(stalled.result.stderr).toContain("then no complete body within 1s")
+      expect(stalled.result.stderr).toContain("may have acted on it: not sent again")
       // A connection reset before any answer is no answer to the POST: sent again, and the retry is not told in
       // Effect's own log format.
-      let posts = 0
-      const flaky = await Hostile.start({
-        other: (request, response) => {
-          request.resume()
-          request.on("end", () => {
-            posts++
-            if (posts === 1) return void request.socket.destroy()
-            Hostile.answers.fixed(
-              200,
-              JSON.stringify({ data: { type: "comment", id: "f-x-1", attributes: { text: "hello", date: 1 } } }),
-              {
-                "content-type": "application/json"
-              }
-            )(request, response)
-          })
-        }
-      })
-      try {
-        const result = await watch(
-          [
-            "comment",
-            "add",
-            "files",
-            "44d88612fea8a8f36de82e1278abb02f",
-            "hello",
-            "--base-url",
-            flaky.url,
-            "--tier",
-            "premium"
-          ],
-          { cwd: scratch(), deadlineMs: 50_000 }
-        )
-        expect(result.code, result.stderr).toBe(0)
-        expect(result.stdout).toBe("f-x-1\n")
-        expect(posts).toBe(2)
-        expect(result.stderr).not.toMatch(/fiber=|timestamp=/)
-      } finally {
-        await flaky.close()
-      }
+      let answered = 0
+      const created = Hostile.answers.fixed(
+        200,
+        JSON.stringify({ data: { type: "comment", id: "f-x-1", attributes: { text: "hello", date: 1 } } }),
+        { "content-type": "application/json" }
+      )
+      const reset = await commentAdd(
+        (request, response) => answered++ === 0 ? void request.socket.destroy() : created(request, response),
+        ["--tier", "premium"]
+      )
+      expect(reset.result.code, reset.result.stderr).toBe(0)
+      expect(reset.result.stdout).toBe("f-x-1\n")
+      expect(reset.posts).toBe(2)
+      expect(reset.result.stderr).not.toMatch(/fiber=|timestamp=/)
     },
     60_000
   )
