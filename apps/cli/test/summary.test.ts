@@ -231,12 +231,18 @@ describe("summary at the edges", () => {
     expect(parseCsv(result.stdout).slice(1).map((r) => r[0]).sort()).toEqual([ids[0], ids[2]].sort())
   }, 30_000)
 
-  it("a gzip bomb or an oversized file among the records: each named, never read whole, the others listed", async () => {
+  /** A store `<dir>/out` holding one good report, for records of a test's own beside it. */
+  const storeWithOneReport = (tag: string) => {
     const dir = tempDir()
     const out = path.join(dir, "out")
     fs.mkdirSync(out)
-    const [good] = hashes(1, true, "bounded")
+    const [good] = hashes(1, true, tag)
     fs.writeFileSync(path.join(out, `${good}.json`), report(good, ["good.exe"]))
+    return { dir, out, good }
+  }
+
+  it("a gzip bomb or an oversized file among the records: each named, never read whole, the others listed", async () => {
+    const { dir, good, out } = storeWithOneReport("bounded")
     // 80 MiB of zeros in 80 KiB, and a sparse 80 MiB file: more than any record holds (64 MiB).
     fs.writeFileSync(path.join(out, "bomb.json.gz"), zlib.gzipSync(Buffer.alloc(80 * 1024 * 1024), { level: 9 }))
     fs.closeSync(fs.openSync(path.join(out, "sparse.json"), "w"))
@@ -251,11 +257,7 @@ describe("summary at the edges", () => {
   })
 
   it("a date beyond what a Date holds, or an id that is no well-formed text: the row is listed, those cells empty", async () => {
-    const dir = tempDir()
-    const out = path.join(dir, "out")
-    fs.mkdirSync(out)
-    const [good] = hashes(1, true, "odd-values")
-    fs.writeFileSync(path.join(out, `${good}.json`), report(good, ["good.exe"]))
+    const { dir, good, out } = storeWithOneReport("odd-values")
     fs.writeFileSync(
       path.join(out, "far-future.json"),
       JSON.stringify({ data: { id: "far", type: "file", attributes: { last_analysis_date: 1e13, names: ["far"] } } })
