@@ -12,9 +12,9 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { decode, segment, toDocument, withClient } from "./internal/api.js"
+import { shown } from "./internal/request.js"
 import type * as VtClient from "./VtClient.js"
-import type * as VtError from "./VtError.js"
-import * as VtErrors from "./VtError.js"
+import * as VtError from "./VtError.js"
 import * as VtObject from "./VtObject.js"
 
 /**
@@ -132,17 +132,13 @@ export const get = (id: string): Effect.Effect<Analysis, VtError.VtError, VtClie
       // Stored under the id asked for: an answer about another object is none of it.
       if (typed.data.type !== "analysis" || typed.data.id !== id) {
         return yield* Effect.fail(
-          new VtErrors.RejectedResponseError({
+          new VtError.RejectedResponseError({
             status: response.status,
             reason: "UnexpectedObject",
             message: vt.redact(
               `GET ${vt.baseUrl}${path}: ${
-                typed.data.type === "analysis"
-                  ? "the analysis"
-                  : `a ${JSON.stringify(typed.data.type.slice(0, 40))} object`
-              } ${
-                JSON.stringify(typed.data.id.length > 100 ? `${typed.data.id.slice(0, 100)}…` : typed.data.id)
-              }; not the object asked for`
+                typed.data.type === "analysis" ? "the analysis" : `a ${shown(typed.data.type)} object`
+              } ${shown(typed.data.id)}; not the object asked for`
             )
           })
         )

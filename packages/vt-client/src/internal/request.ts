@@ -513,7 +513,8 @@ export interface Expectation {
   readonly got?: (id: string, document: Document) => string
 }
 
-const shown = (value: unknown): string =>
+/** @internal A server's text in a message: quoted, cut at 100 characters. */
+export const shown = (value: unknown): string =>
   typeof value === "string" ? JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value) : "none"
 
 /** @internal */
