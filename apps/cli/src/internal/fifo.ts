@@ -8,7 +8,14 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 
-const waiting = new Set<string>()
+// The paths of the opens still waiting, each with how many opens wait on it (the input and the key file may be one).
+const waiting = new Map<string, number>()
+
+const leave = (file: string): void => {
+  const left = (waiting.get(file) ?? 1) - 1
+  if (left === 0) waiting.delete(file)
+  else waiting.set(file, left)
+}
 
 // A writer that comes and goes: the reader's open returns (and its reads see the end). Nothing to do when no reader
 // waits any more (ENXIO) or the path is no longer a FIFO.
@@ -25,7 +32,7 @@ const hookExit = (): void => {
   if (hooked) return
   hooked = true
   process.on("exit", () => {
-    for (const file of waiting) release(file)
+    for (const file of waiting.keys()) release(file)
   })
 }
 
@@ -33,9 +40,9 @@ const hookExit = (): void => {
 export const openForReading = (file: string): Promise<number> =>
   new Promise((resolve, reject) => {
     hookExit()
-    waiting.add(file)
+    waiting.set(file, (waiting.get(file) ?? 0) + 1)
     fs.open(file, fs.constants.O_RDONLY, (error, fd) => {
-      waiting.delete(file)
+      leave(file)
       if (error !== null) reject(error)
       else resolve(fd)
     })
