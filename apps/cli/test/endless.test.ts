@@ -14,6 +14,8 @@ const cycling = "c1".repeat(32)
 let server: http.Server
 let url: string
 const requests: Array<string> = []
+/** What a test does as the server is about to answer the report of an id (before its pages are asked). */
+let beforeReport: ((id: string) => void) | undefined
 
 // Pages of 40 descriptors of about 10 KB each (400 KB a page), each naming a new cursor: 16 MiB in about 42 pages.
 const page = (cursor: number) =>
@@ -44,6 +46,7 @@ beforeAll(async () => {
     }
     if (target.pathname.endsWith(`/files/${hash}`) || target.pathname.endsWith(`/files/${cycling}`)) {
       const id = target.pathname.endsWith(hash!) ? hash : cycling
+      beforeReport?.(id!)
       return send(JSON.stringify({
         data: {
           type: "file",
@@ -141,6 +144,39 @@ describe("a server that never stops handing out pages", () => {
     expect(record.meta.pages).toBe(2)
     expect(record.meta.truncated).toBe(true)
     await rerunAsksNothing(dir, args)
+  })
+
+  it("a link put in place of _relationships mid-run: the next page is not written through it, the run stops", async () => {
+    const dir = tempDir()
+    const outside = path.join(dir, "outside")
+    // Laid out as the store would be, so that a write that follows the link finds its directories.
+    fs.mkdirSync(path.join(outside, "contacted_domains", "_not_found"), { recursive: true })
+    fs.writeFileSync(path.join(dir, "in.txt"), `${cycling}\n${hash}\n`)
+    const relationships = path.join(dir, "out", "_relationships")
+    beforeReport = (id) => {
+      if (id !== hash) return
+      fs.renameSync(relationships, path.join(dir, "moved"))
+      fs.symlinkSync(outside, relationships)
+    }
+    try {
+      const result = await run(dir, [
+        "files",
+        "in.txt",
+        "--relationships",
+        "contacted_domains",
+        "--relationship-pages",
+        "2",
+        "--concurrency",
+        "1"
+      ])
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr).toContain(`refusing ${relationships}: a symbolic link`)
+      expect(fs.readdirSync(path.join(outside, "contacted_domains"))).toEqual(["_not_found"])
+      // The first id's pages were kept before the link came.
+      expect(fs.readdirSync(path.join(dir, "moved", "contacted_domains"))).toContain(`${cycling}.json`)
+    } finally {
+      beforeReport = undefined
+    }
   })
 
   it("votes on pages of one small item in 1 MiB each: paging stops after 32 MiB of pages, what came is kept", async () => {
