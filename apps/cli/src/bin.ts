@@ -98,18 +98,26 @@ const main = () => {
     })
 
   // Settings fall back to the environment, then to the user config file, whose values are offered under the
-  // environment's names behind it. A broken config file stops every command but `config` (which shows what is
-  // wrong), help and completions.
+  // environment's names behind it. A broken config file, or a setting's environment variable holding a value of the
+  // wrong kind, stops every command but `config` (which shows what is wrong), help and completions, naming each
+  // problem.
   const program = Effect.promise(() => UserConfig.load()).pipe(
     Effect.flatMap((loaded) => {
       const args = process.argv.slice(2)
       const exempt = args[0] === "config" ||
         args.some((arg) => ["--help", "-h", "--version", "--completions"].includes(arg))
-      if (loaded.problem !== undefined && !exempt) return fail(2, UserConfig.describeProblem(loaded, loaded.problem))
-      const provider = ConfigProvider.orElse(
-        ConfigProvider.fromEnv(),
-        () => ConfigProvider.fromMap(UserConfig.asEnvironment(loaded))
+      const problems = [
+        ...loaded.problems.map((problem) => UserConfig.describeProblem(loaded, problem)),
+        ...UserConfig.environmentProblems()
+      ]
+      if (problems.length > 0 && !exempt) return fail(2, problems.join("\n"))
+      // One map, the environment over the file: a variable set to the empty string is unset, as `config show` says.
+      const environment = Object.entries(process.env).filter((entry): entry is [string, string] =>
+        entry[1] !== undefined && entry[1] !== ""
       )
+      const provider = ConfigProvider.fromMap(new Map([...UserConfig.asEnvironment(loaded), ...environment]), {
+        pathDelim: "_"
+      })
       return Cli.run(process.argv).pipe(
         Effect.withConfigProvider(provider),
         Effect.provideService(UserConfig.Current, loaded),

@@ -271,4 +271,66 @@ describe("the user config file", () => {
       expect(result.stderr).toContain(problem)
     }
   }, 30_000)
+
+  it(
+    "a config file with several bad lines: every one is named; config show shows the good lines in force",
+    async () => {
+      const dir = scratch()
+      fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "several").join("\n"))
+      const env = {
+        VT_API_KEY: key,
+        ...userConfig(dir, "tier = \"premium\"\nper_minute = \"fast\"\nout = \"file-out\"\ncolour = \"red\"\n")
+      }
+      const run = await runCli(["files", "list.txt", "--base-url", server.url], { cwd: dir, env })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toContain("line 2: per_minute must be a whole number from 1")
+      expect(run.stderr).toContain("line 4: unknown key \"colour\"")
+      expect(server.requests).toHaveLength(0)
+      const show = await runCli(["config", "show"], { cwd: dir, env })
+      expect(show.code).toBe(2)
+      const lines = show.stdout.split("\n")
+      expect(lines).toContain("tier         premium (config file)")
+      expect(lines).toContain("out          file-out (config file)")
+      expect(show.stdout).toContain("line 2: per_minute must be a whole number from 1")
+      expect(show.stdout).toContain("line 4: unknown key \"colour\"")
+    },
+    30_000
+  )
+})
+
+describe("settings from the environment", () => {
+  it("a value of the wrong kind: exit 2 naming the variable, nothing sent; config show marks it", async () => {
+    const dir = scratch()
+    fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "badenv").join("\n"))
+    for (
+      const [name, value, problem] of [
+        ["VT_TIER", "gold", "VT_TIER must be \"public\" or \"premium\", got \"gold\""],
+        ["VT_CONCURRENCY", "abc", "VT_CONCURRENCY must be a whole number from 1, got \"abc\""],
+        ["VT_CONCURRENCY", "12abc", "VT_CONCURRENCY must be a whole number from 1, got \"12abc\""],
+        ["VT_PER_MINUTE", "0x10", "VT_PER_MINUTE must be a whole number from 1, got \"0x10\""],
+        ["VT_PER_DAY", "1e3", "VT_PER_DAY must be a whole number from 1, got \"1e3\""],
+        ["VT_PER_MONTH", "0", "VT_PER_MONTH must be a whole number from 1, got \"0\""],
+        [
+          "VT_BASE_URL",
+          "ftp://u:secret-pw@host/x",
+          "VT_BASE_URL must be an http(s) URL, got \"ftp://<redacted>@host/x\""
+        ]
+      ] as const
+    ) {
+      const env = { VT_API_KEY: key, [name]: value, ...userConfig(dir, "") }
+      const run = await runCli(["files", "list.txt", "--base-url", server.url, "--no-progress"], { cwd: dir, env })
+      expect(run.code, `${name}=${value}`).toBe(2)
+      expect(run.stderr).toBe(`vt-harvest: ${problem}\n`)
+      const show = await runCli(["config", "show"], { cwd: dir, env })
+      expect(show.code).toBe(2)
+      expect(show.stdout).toContain(`error: ${problem}`)
+      expect(show.stdout).not.toContain("secret-pw")
+    }
+    expect(server.requests).toHaveLength(0)
+    // Accepted as before: spaces around a number; an empty variable is unset.
+    const env = { VT_API_KEY: key, VT_CONCURRENCY: " 2 ", VT_TIER: "", ...userConfig(dir, "") }
+    const ok = await runCli(["files", "list.txt", "--base-url", server.url, "--no-progress"], { cwd: dir, env })
+    expect(ok.code).toBe(0)
+    expect((await runCli(["config", "show"], { cwd: dir, env })).code).toBe(0)
+  }, 60_000)
 })

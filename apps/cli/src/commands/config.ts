@@ -78,11 +78,13 @@ export const configShow = Command.make("show", {}, () =>
     ]
     const width = Math.max(...rows.map(([name]) => name.length))
     const lines = rows.map(([name, value]) => Text.escapeControls(`${name.padEnd(width)}  ${value}`))
-    if (loaded.problem !== undefined) {
-      lines.push(`error: ${Text.escapeControls(UserConfig.describeProblem(loaded, loaded.problem))}`)
-    }
+    const problems = [
+      ...loaded.problems.map((problem) => UserConfig.describeProblem(loaded, problem)),
+      ...UserConfig.environmentProblems()
+    ]
+    for (const problem of problems) lines.push(`error: ${Text.escapeControls(problem)}`)
     yield* Console.log(lines.join("\n"))
-    return loaded.problem === undefined ? 0 : 2
+    return problems.length === 0 ? 0 : 2
   }))).pipe(
     Command.withDescription(
       "Show the settings in force and where each comes from (environment, config file, default); the key redacted."

@@ -87,16 +87,23 @@ const value = (text: string): { readonly value: Value; readonly rest: string } |
   return `an unsupported value ${JSON.stringify(word.slice(0, 40))} (a quoted string, a whole number or true/false)`
 }
 
-/** The key/value pairs of a config text, or the first problem. Keys may be written with `-` or `_`. */
-export const parse = (text: string): Map<string, Value> | Problem => {
+/** What a config text says: the values of its good lines, and a problem for each bad one. */
+export interface Parsed {
+  readonly values: Map<string, Value>
+  readonly problems: ReadonlyArray<Problem>
+}
+
+/** The key/value pairs of a config text, and every line's problem. Keys may be written with `-` or `_`. */
+export const parse = (text: string): Parsed => {
   const values = new Map<string, Value>()
+  const problems: Array<Problem> = []
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim()
-    if (line === "" || line.startsWith("#")) continue
+  const line = (i: number): Problem | undefined => {
+    const content = lines[i].trim()
+    if (content === "" || content.startsWith("#")) return undefined
     const problem = (message: string): Problem => ({ line: i + 1, message })
-    if (line.startsWith("[")) return problem("tables are not supported: put every key at the top level")
-    const match = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(line)
+    if (content.startsWith("[")) return problem("tables are not supported: put every key at the top level")
+    const match = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(content)
     if (match === null) return problem("expected key = value")
     const name = match[1].replaceAll("-", "_")
     const spec = keys[name]
@@ -110,8 +117,13 @@ export const parse = (text: string): Map<string, Value> | Problem => {
     if (kindProblem !== undefined) return problem(`${match[1]} must be ${kindProblem}`)
     if (values.has(name)) return problem(`${match[1]} is set twice`)
     values.set(name, parsed.value)
+    return undefined
   }
-  return values
+  for (let i = 0; i < lines.length; i++) {
+    const problem = line(i)
+    if (problem !== undefined) problems.push(problem)
+  }
+  return { values, problems }
 }
 
 const check = (kind: Kind, v: Value): string | undefined => {
@@ -129,26 +141,23 @@ const check = (kind: Kind, v: Value): string | undefined => {
   }
 }
 
-/** The file as read: where it is, its values (empty when there is no file), or what is wrong with it. */
+/** The file as read: where it is, the values of its good lines (none when there is no file), what is wrong with it. */
 export interface Loaded {
   readonly path: string
   readonly exists: boolean
   readonly values: ReadonlyMap<string, Value>
-  readonly problem?: Problem
+  readonly problems: ReadonlyArray<Problem>
 }
 
 /** Reads the file (a regular file of at most {@link maxBytes}); a missing file is no problem. */
 export const load = async (env: NodeJS.ProcessEnv = process.env): Promise<Loaded> => {
   const path = location(env)
   const read = await Bounded.read(path, { max: maxBytes, regularOnly: true })
-  if (read._tag === "Missing") return { path, exists: false, values: new Map() }
+  if (read._tag === "Missing") return { path, exists: false, values: new Map(), problems: [] }
   if (read._tag !== "Text") {
-    return { path, exists: true, values: new Map(), problem: { message: Bounded.describeProblem(read) } }
+    return { path, exists: true, values: new Map(), problems: [{ message: Bounded.describeProblem(read) }] }
   }
-  const parsed = parse(read.text)
-  return parsed instanceof Map
-    ? { path, exists: true, values: parsed }
-    : { path, exists: true, values: new Map(), problem: parsed }
+  return { path, exists: true, ...parse(read.text) }
 }
 
 /** The file's values under the names of the environment variables they stand behind (`out` as `VT_OUT`). */
@@ -160,6 +169,27 @@ export const describeProblem = (loaded: Loaded, problem: Problem): string =>
   `config file ${JSON.stringify(loaded.path)}${
     problem.line === undefined ? "" : ` line ${problem.line}`
   }: ${problem.message}`
+
+/**
+ * What is wrong with the value of one setting's environment variable (unset or empty: nothing), by the rules of the
+ * config file's values: whole numbers written in digits (`0x10`, `1e3` and `12abc` are not), a tier, an http(s)
+ * URL (shown without its credentials).
+ */
+export const environmentProblem = (name: string, env: NodeJS.ProcessEnv = process.env): string | undefined => {
+  const spec = keys[name]
+  const raw = env[spec.env]
+  if (raw === undefined || raw === "") return undefined
+  // A number may have spaces around it (the environment's reader takes them); any other value is taken as it is.
+  const parsed = spec.kind !== "integer" ? raw : /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN
+  const problem = check(spec.kind, parsed)
+  if (problem === undefined) return undefined
+  const shown = spec.kind === "url" ? redactUrl(raw) : raw
+  return `${spec.env} must be ${problem.replace(/ in quotes$/, "")}, got ${JSON.stringify(shown.slice(0, 200))}`
+}
+
+/** Every setting whose environment variable holds a value of the wrong kind, in words. */
+export const environmentProblems = (env: NodeJS.ProcessEnv = process.env): ReadonlyArray<string> =>
+  Object.keys(keys).flatMap((name) => environmentProblem(name, env) ?? [])
 
 /**
  * The config file of this run, as bin.ts loaded it: for `vt-harvest config`.
