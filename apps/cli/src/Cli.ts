@@ -228,11 +228,13 @@ export const run = (argv: ReadonlyArray<string>) =>
  * @effect/cli's bash script names the top command `vt-harvest` where it starts and `vt__harvest` where it matches
  * subcommands, so nothing after the command name ever completed: one spelling throughout (the function and
  * `complete` keep the real name). It also joins the choices of an option with commas (`compgen -W "public,premium"`),
- * which bash offers as one word: they are separated by spaces.
+ * which bash offers as one word: they are separated by spaces. It offers every built-in option, also the two the CLI
+ * refuses (`--wizard`, `--log-level`): not offered.
  */
 const bashCompletions = (lines: ReadonlyArray<string>): ReadonlyArray<string> =>
   lines.map((line) =>
     line.replace(/^(\s*)cmd="vt-harvest"$/, "$1cmd=\"vt__harvest\"").replace(/^(\s*)vt-harvest\)$/, "$1vt__harvest)")
+      .replace(/^(\s*opts=".*)"$/, (_, opts: string) => `${opts.replace(/ --(?:wizard|log-level)(?= |$)/g, "")}"`)
       .replace(
         /compgen -W "([\w.-]+(?:,[\w.-]+)+)"/,
         (_, words: string) => `compgen -W "${words.replaceAll(",", " ")}"`

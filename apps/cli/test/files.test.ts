@@ -352,5 +352,11 @@ describe("vt-harvest files", () => {
     expect(complete(["vt-harvest", "files", "--tier", "p"])).toBe("public premium")
     expect(complete(["vt-harvest", "files", "--tier", "pr"])).toBe("premium")
     expect(complete(["vt-harvest", "files", "--log-format", ""])).toBe("text json")
+    // Never the built-ins the CLI refuses.
+    expect(complete(["vt-harvest", "--"]).split(" ")).toEqual(["--completions", "--help", "--version"])
+    expect(complete(["vt-harvest", "files", "--w"])).toBe("--wait-timeout")
+    expect(complete(["vt-harvest", "files", "--l"])).toBe("--log-dir --log-format")
+    expect(script.stdout).not.toContain("--wizard")
+    expect(script.stdout).not.toContain("--log-level")
   })
 })
