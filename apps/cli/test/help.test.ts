@@ -206,7 +206,7 @@ describe("help", () => {
       try {
         const status = await Effect.runPromise(
           Cli.run(["node", "vt-harvest", ...args]).pipe(
-            Effect.provideService(UserConfig.Current, { path: "", exists: false, values: new Map() }),
+            Effect.provideService(UserConfig.Current, { path: "", exists: false, values: new Map(), problems: [] }),
             Effect.provide(NodeContext.layer)
           )
         )
