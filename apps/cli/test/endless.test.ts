@@ -56,6 +56,14 @@ beforeAll(async () => {
         }
       }))
     }
+    if (target.pathname.endsWith("/intelligence/search")) {
+      // Page 1 → page 2 → a new cursor whose page is page 1 again.
+      const second = target.searchParams.get("cursor") === "s1"
+      return send(JSON.stringify({
+        data: [{ type: "file", id: second ? "b".repeat(64) : "a".repeat(64), attributes: {} }],
+        meta: { cursor: second ? "s2" : "s1" }
+      }))
+    }
     if (target.pathname.includes("/relationships/")) return send(page(cursor))
     if (target.pathname.endsWith("/comments")) {
       return send(JSON.stringify({
@@ -138,6 +146,10 @@ describe("a server that never stops handing out pages", () => {
     const result = await run(dir, args)
     expect(result.code, result.stderr).toBe(0)
     expect(requests.filter((p) => p.includes("/relationships/"))).toHaveLength(2)
+    const said = `contacted_domains of ${cycling}: the server's next page leads back to one already read; stopped there`
+    expect(result.stderr).toContain(said)
+    expect(fs.readdirSync(path.join(dir, "log")).map((f) => fs.readFileSync(path.join(dir, "log", f), "utf8")).join(""))
+      .toContain(said)
     const record = JSON.parse(
       fs.readFileSync(path.join(dir, "out", "_relationships", "contacted_domains", `${cycling}.json`), "utf8")
     ) as { meta: { pages: number; truncated: boolean } }
@@ -192,6 +204,24 @@ describe("a server that never stops handing out pages", () => {
       data: Array<unknown>
     }
     expect(record.data).toHaveLength(pages)
+    // Said, where the rest of the votes were left.
+    const said = `votes of ${hash}: stopped after 32 MiB of pages; the rest is not fetched`
+    expect(result.stderr).toContain(said)
+    expect(fs.readdirSync(path.join(dir, "log")).map((f) => fs.readFileSync(path.join(dir, "log", f), "utf8")).join(""))
+      .toContain(said)
+  })
+
+  it("search whose next page leads back to the first: every id printed once, and said", async () => {
+    const dir = tempDir()
+    requests.length = 0
+    const result = await runCli(
+      ["search", "p:5+", "--base-url", url, "--tier", "premium", "--no-quota-probe", "--no-progress"],
+      { env: { VT_API_KEY: key }, cwd: dir }
+    )
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toBe(`${"a".repeat(64)}\n${"b".repeat(64)}\n`)
+    expect(requests).toHaveLength(3)
+    expect(result.stderr).toContain("the server's next page leads back to one already read; stopped there")
   })
 
   it("comments without --limit keeps 16 MiB of comments and says so", async () => {

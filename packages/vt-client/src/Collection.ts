@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -49,7 +50,25 @@ export interface Options {
    * @since 0.3.0
    */
   readonly maxBytes?: number | undefined
+  /**
+   * Told why the stream ended although its last page named a next one (see {@link Stop}); not told when the
+   * collection ends, nor when `limit` items are in hand. What it returns runs before the stream ends.
+   *
+   * @since 0.3.0
+   */
+  readonly onStop?: ((stop: Stop) => Effect.Effect<void>) | undefined
 }
+
+/**
+ * Why a stream of pages ended with a next page named: `maxPages` or `maxBytes` reached; `cycle`, the next page named
+ * is one this stream already requested, or a page's body repeats an earlier one's (a new cursor leading back); no
+ * items on a page that names a next one (`noProgress`); a `links.next` out of the API without a cursor to follow
+ * (`unfollowable`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Stop = "maxPages" | "maxBytes" | "cycle" | "noProgress" | "unfollowable"
 
 /**
  * One page as received: `raw` is the exact body, `data` its items (one or none for a to-one relationship, whose
@@ -126,7 +145,9 @@ const parsePage = (raw: Uint8Array, json: unknown): Either.Either<Page, string> 
  * client's base URL, and otherwise only its `cursor` parameter is used (the key is never sent elsewhere). The
  * stream ends after a page with neither; and, whatever a server answers, after a page that names a page this stream
  * has already requested (a cursor or a link repeated, at once or after others: a cycle) or that has no items (a
- * server handing out cursors without progress), so that no answer makes it endless by going round.
+ * server handing out cursors without progress), so that no answer makes it endless by going round; and before a page
+ * whose body is one received already (a new cursor leading back), whose items are not given twice. `onStop` is told
+ * why, whenever a next page was named.
  *
  * @since 0.1.0
  * @category constructors
@@ -157,53 +178,68 @@ export const pages = (path: string, options: Options = {}): Stream.Stream<Page, 
             onRight: (page): Effect.Effect<Page> => Effect.succeed(page)
           }))
       }
-      // The pages this stream has requested, by cursor or URL: one named again ends the stream (a cycle). Held as a
-      // digest: a server's cursors may be kilobytes each, and an endless stream of them must not grow memory by that.
+      // The pages this stream has requested, by cursor or URL, and the bodies it received: a cursor or link named again
+      // ends the stream, and so does a body received again (a new cursor that leads back), before its items come twice.
+      // Held as digests: a server's cursors may be kilobytes each, and an endless stream of them must not grow memory
+      // by that.
+      const digest = (text: string | Uint8Array) => createHash("sha256").update(text).digest("base64")
       const requested = new Set<string>()
+      const received = new Set<string>()
       const pageKey = (state: State) =>
-        createHash("sha256").update(
-          state._tag === "Cursor" ? `cursor ${state.cursor}` : state._tag === "Url" ? `url ${state.url}` : "first"
-        ).digest("base64")
-      const unlessRequested = (state: State): Option.Option<State> => {
-        const key = pageKey(state)
-        if (requested.has(key)) return Option.none()
-        requested.add(key)
-        return Option.some(state)
-      }
-      const nextState = (page: Page, state: State): Option.Option<State> => {
-        const pagesDone = state.pages + 1
-        const items = state.items + page.data.length
-        const bytes = state.bytes + page.raw.length
-        if (options.maxPages !== undefined && pagesDone >= options.maxPages) return Option.none()
-        if (options.maxBytes !== undefined && bytes >= options.maxBytes) return Option.none()
-        if (options.limit !== undefined && items >= options.limit) return Option.none()
-        // A page without items that names a next one makes no progress: a server can hand out cursors forever.
-        if (page.data.length === 0) return Option.none()
-        if (Option.isSome(page.cursor)) {
-          return unlessRequested({ _tag: "Cursor", cursor: page.cursor.value, pages: pagesDone, items, bytes })
-        }
-        if (Option.isNone(page.next)) return Option.none()
+        digest(state._tag === "Cursor" ? `cursor ${state.cursor}` : state._tag === "Url" ? `url ${state.url}` : "first")
+      /** The page `page` names after it, if any: a state to request, or why it cannot be followed. */
+      const named = (page: Page, progress: Progress): State | Stop | undefined => {
+        if (Option.isSome(page.cursor)) return { _tag: "Cursor", cursor: page.cursor.value, ...progress }
+        if (Option.isNone(page.next)) return undefined
         const next = page.next.value
-        if (next.startsWith(`${vt.baseUrl}/`)) {
-          return unlessRequested({ _tag: "Url", url: next, pages: pagesDone, items, bytes })
-        }
+        if (next.startsWith(`${vt.baseUrl}/`)) return { _tag: "Url", url: next, ...progress }
         let cursor: string | null = null
         try {
           cursor = new URL(next).searchParams.get("cursor")
         } catch {
           cursor = null
         }
-        return cursor === null || cursor === ""
-          ? Option.none()
-          : unlessRequested({ _tag: "Cursor", cursor, pages: pagesDone, items, bytes })
+        return cursor === null || cursor === "" ? "unfollowable" : { _tag: "Cursor", cursor, ...progress }
       }
+      /** The state after `page`, or why there is none when a next page is named (none at all: the collection ended). */
+      const nextState = (page: Page, state: State): State | Stop | undefined => {
+        const progress: Progress = {
+          pages: state.pages + 1,
+          items: state.items + page.data.length,
+          bytes: state.bytes + page.raw.length
+        }
+        const next = named(page, progress)
+        if (next === undefined) return undefined
+        if (options.limit !== undefined && progress.items >= options.limit) return undefined
+        if (typeof next === "string") return next
+        if (options.maxPages !== undefined && progress.pages >= options.maxPages) return "maxPages"
+        if (options.maxBytes !== undefined && progress.bytes >= options.maxBytes) return "maxBytes"
+        // A page without items that names a next one makes no progress: a server can hand out cursors forever.
+        if (page.data.length === 0) return "noProgress"
+        const key = pageKey(next)
+        if (requested.has(key)) return "cycle"
+        requested.add(key)
+        return next
+      }
+      const stop = (why: Stop): Effect.Effect<void> => options.onStop === undefined ? Effect.void : options.onStop(why)
       const first: State = options.cursor === undefined
         ? { _tag: "First", pages: 0, items: 0, bytes: 0 }
         : { _tag: "Cursor", cursor: options.cursor, pages: 0, items: 0, bytes: 0 }
       requested.add(pageKey(first))
-      return Stream.paginateEffect<State, Page, VtError.VtError, never>(
+      return Stream.paginateChunkEffect<State, Page, VtError.VtError, never>(
         first,
-        (state) => Effect.map(fetch(state), (page) => [page, nextState(page, state)] as const)
+        (state) =>
+          Effect.flatMap(fetch(state), (page) => {
+            const body = digest(page.raw)
+            if (received.has(body)) {
+              return Effect.as(stop("cycle"), [Chunk.empty<Page>(), Option.none<State>()] as const)
+            }
+            received.add(body)
+            const next = nextState(page, state)
+            return typeof next === "string"
+              ? Effect.as(stop(next), [Chunk.of(page), Option.none<State>()] as const)
+              : Effect.succeed([Chunk.of(page), Option.fromNullable(next)] as const)
+          })
       )
     })
   ))

@@ -31,13 +31,20 @@ export interface SearchOptions {
   readonly pageSize?: number | undefined
   /** Further query parameters (`order`, `descriptors_only`…). */
   readonly urlParams?: Readonly<Record<string, string | number | boolean>> | undefined
+  /**
+   * Told why the pages stopped before the last one ({@link Collection.Stop}: a server going round…).
+   *
+   * @since 0.3.0
+   */
+  readonly onStop?: Collection.Options["onStop"]
 }
 
 const collectionOptions = (query: string, options: SearchOptions | undefined): Collection.Options => ({
   limit: options?.limit,
   cursor: options?.cursor,
   pageSize: options?.pageSize ?? Math.max(1, Math.min(options?.limit ?? maxPageSize, maxPageSize)),
-  urlParams: { ...options?.urlParams, query }
+  urlParams: { ...options?.urlParams, query },
+  onStop: options?.onStop
 })
 
 /**

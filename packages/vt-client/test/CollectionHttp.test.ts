@@ -56,7 +56,8 @@ describe("Collection over purpose-built servers", () => {
         json(response, { data: [item("x")], meta: { cursor: "same" } })
       )
       const items = yield* Stream.runCollect(Collection.objects("/loop")).pipe(provide(server))
-      assert.strictEqual(Chunk.size(items), 2)
+      // The second answer is the first again: not given twice.
+      assert.strictEqual(Chunk.size(items), 1)
       assert.strictEqual(server.requests.length, 2)
     }))
 
@@ -79,6 +80,61 @@ describe("Collection over purpose-built servers", () => {
       })
       const followed = yield* Stream.runCollect(Collection.objects("/cycle")).pipe(provide(linked))
       assert.deepStrictEqual(Chunk.toReadonlyArray(followed).map((o) => o.id), ["1", "2", "3"])
+    }))
+
+  it.scoped("a new cursor that leads back to the first page ends the stream before its items come twice", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request, response) => {
+        const cursor = new URL(request.url ?? "/", "http://x").searchParams.get("cursor")
+        // The first page's body again, for a cursor never seen before.
+        if (cursor === null || cursor === "c2") return json(response, { data: [item("a")], meta: { cursor: "c1" } })
+        json(response, { data: [item("b")], meta: { cursor: "c2" } })
+      })
+      const stops: Array<Collection.Stop> = []
+      const items = yield* Stream.runCollect(
+        Collection.objects("/round", { onStop: (stop) => Effect.sync(() => stops.push(stop)) })
+      ).pipe(provide(server))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(items).map((o) => o.id), ["a", "b"])
+      assert.strictEqual(server.requests.length, 3)
+      assert.deepStrictEqual(stops, ["cycle"])
+    }))
+
+  it.scoped("onStop says why a stream ended with a next page named; never for the collection's end or a limit", () =>
+    Effect.gen(function*() {
+      let n = 0
+      const server = yield* serve((request, response) => {
+        const url = new URL(request.url ?? "/", "http://x")
+        const cursor = url.searchParams.get("cursor")
+        n++
+        switch (url.pathname) {
+          case "/api/v3/endless":
+            return json(response, { data: [item(`i${n}`)], meta: { cursor: `${n}-${"c".repeat(7_000)}` } })
+          case "/api/v3/same":
+            return json(response, { data: [item(`s${n}`)], meta: { cursor: "same" } })
+          case "/api/v3/empty":
+            return json(response, { data: cursor === null ? [item("e")] : [], meta: { cursor: `e${n}` } })
+          case "/api/v3/foreign":
+            return json(response, { data: [item("f")], links: { next: "https://elsewhere.example/x?page=2" } })
+          default:
+            return json(response, { data: [item(cursor ?? "first")], meta: cursor === null ? { cursor: "2" } : {} })
+        }
+      })
+      const stopsOf = (path: string, options: Collection.Options = {}) =>
+        Effect.gen(function*() {
+          const stops: Array<Collection.Stop> = []
+          yield* Stream.runDrain(
+            Collection.objects(path, { ...options, onStop: (stop) => Effect.sync(() => stops.push(stop)) })
+          )
+          return stops
+        }).pipe(provide(server))
+      assert.deepStrictEqual(yield* stopsOf("/endless", { maxBytes: 30_000 }), ["maxBytes"])
+      assert.deepStrictEqual(yield* stopsOf("/endless", { maxPages: 2 }), ["maxPages"])
+      assert.deepStrictEqual(yield* stopsOf("/same"), ["cycle"])
+      assert.deepStrictEqual(yield* stopsOf("/empty"), ["noProgress"])
+      assert.deepStrictEqual(yield* stopsOf("/foreign"), ["unfollowable"])
+      assert.deepStrictEqual(yield* stopsOf("/whole"), [])
+      assert.deepStrictEqual(yield* stopsOf("/whole", { maxPages: 2 }), [])
+      assert.deepStrictEqual(yield* stopsOf("/endless", { limit: 2 }), [])
     }))
 
   it.scoped("maxBytes: pages of one item and a long new cursor each end once their bodies hold that many bytes", () =>

@@ -5,7 +5,7 @@
 import type { ReportSink } from "@vt-harvest/report-sink"
 import { ReportKey } from "@vt-harvest/report-sink"
 import type { VtError } from "@vt-harvest/vt-client"
-import { Analysis, VtClient } from "@vt-harvest/vt-client"
+import { Analysis, type Collection, VtClient } from "@vt-harvest/vt-client"
 import type { Duration, Layer, Ref } from "effect"
 import { Deferred, Effect, Either, FiberRef, Stream } from "effect"
 import * as Analyses from "../internal/analyses.js"
@@ -82,6 +82,30 @@ export const gathering = <A>(sizeOf: (a: A) => number) => {
         return Stream.takeUntil(stream, (a) => (held += sizeOf(a)) >= maxGathered)
       }),
     cut: () => held >= maxGathered
+  }
+}
+
+/**
+ * Says in the run log (a warning) why the pages of `what` (`votes of <id>`) stopped before the collection's end:
+ * `maxBytes` (what the caller bounded them at), a server going round or naming pages without progress or out of the
+ * API. Reaching a number of pages asked for (`maxPages`) is no news.
+ */
+export const collectionStopped = (what: string, maxBytes?: number) => (stop: Collection.Stop): Effect.Effect<void> => {
+  switch (stop) {
+    case "maxPages":
+      return Effect.void
+    case "maxBytes":
+      return Effect.logWarning(
+        `${what}: stopped after ${
+          maxBytes === undefined ? "the most pages it reads" : `${maxBytes / 1024 / 1024} MiB of pages`
+        }; the rest is not fetched`
+      )
+    case "cycle":
+      return Effect.logWarning(`${what}: the server's next page leads back to one already read; stopped there`)
+    case "noProgress":
+      return Effect.logWarning(`${what}: the server named a next page after one without items; stopped there`)
+    case "unfollowable":
+      return Effect.logWarning(`${what}: the server's next page is outside the API and names no cursor; not followed`)
   }
 }
 

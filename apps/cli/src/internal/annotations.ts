@@ -5,7 +5,7 @@
  * does not know is recorded under that store's `_not_found/`.
  */
 import { ReportSink } from "@vt-harvest/report-sink"
-import type { VtClient, VtError, VtObject } from "@vt-harvest/vt-client"
+import type { Collection, VtClient, VtError, VtObject } from "@vt-harvest/vt-client"
 import { Comments, Votes, VtError as VtErrors } from "@vt-harvest/vt-client"
 import type { Ref } from "effect"
 import { Chunk, Effect, Either, Stream } from "effect"
@@ -25,7 +25,7 @@ export interface Annotation {
   /** The items of an object's collection, page after page through the gated client. */
   readonly list: (
     ref: VtObject.Ref,
-    options: { readonly limit?: number | undefined; readonly pageSize?: number | undefined }
+    options: Collection.Options
   ) => Stream.Stream<{ readonly data: VtObject.VtObject }, VtError.VtError, VtClient.VtClient>
 }
 
@@ -77,9 +77,11 @@ export const harvest = (
     // small item and a long cursor each cannot keep a harvest asking. The items (counted below, and said in the log
     // when cut) reach their own bound first in any collection whose pages are mostly items.
     const pagesBytes = 2 * Steps.maxGathered
-    const listOptions = options.limit === undefined
-      ? { pageSize: fullPage, maxBytes: pagesBytes }
-      : { limit: options.limit, maxBytes: pagesBytes }
+    const listOptions = (id: string): Collection.Options => ({
+      ...(options.limit === undefined ? { pageSize: fullPage } : { limit: options.limit }),
+      maxBytes: pagesBytes,
+      onStop: Steps.collectionStopped(`${annotation.command} of ${id}`, pagesBytes)
+    })
     yield* Pipeline.run({
       items: Stream.map(Input.lines(options.input), Kinds.item(kind)),
       concurrency: options.concurrency,
@@ -96,7 +98,7 @@ export const harvest = (
             Buffer.byteLength(JSON.stringify(item.data))
           )
           const items = yield* Steps.requesting(`${annotation.command} of ${work.value}`)(
-            Stream.runCollect(gathering.take(annotation.list(kind.ref(work.value), listOptions)))
+            Stream.runCollect(gathering.take(annotation.list(kind.ref(work.value), listOptions(work.value))))
           ).pipe(Effect.catchIf(VtErrors.isNotFound, Effect.succeed))
           if (VtErrors.isNotFound(items)) {
             return yield* Steps.keepNotFound(store, key, items, Outcomes.notFound(`not found ${work.value}`))

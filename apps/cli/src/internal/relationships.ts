@@ -170,7 +170,8 @@ export const keepFurtherPages = (
         cursor,
         descriptorsOnly: true,
         pageSize: 40,
-        maxPages: request.pages === "all" ? undefined : request.pages
+        maxPages: request.pages === "all" ? undefined : request.pages,
+        onStop: Steps.collectionStopped(`${name} of ${key}`)
       }).pipe(
         gathering.take,
         Stream.runFold(

@@ -46,7 +46,10 @@ export const search = (
   tally: Ref.Ref<Outcome.Tally>
 ) =>
   Steps.requesting(`search ${Text.quote(query, 200)}`)(
-    Intelligence.search(query, { limit: options.limit }).pipe(
+    Intelligence.search(query, {
+      limit: options.limit,
+      onStop: Steps.collectionStopped(`search ${Text.quote(query, 200)}`)
+    }).pipe(
       Stream.runForEach((object) => {
         const out = lineOf(object, options.format)
         return "why" in out
