@@ -98,6 +98,17 @@ describe("the item pipeline", () => {
       assert.deepStrictEqual([tally.saved, tally.failed, tally.skipped, Outcome.exitStatus(tally)], [2, 1, 1, 1])
     }))
 
+  it.effect("an unexpected failure (a defect) in one item's steps fails that item only; the run goes on", () =>
+    Effect.gen(function*() {
+      const { calls, exit, tally } = yield* harvest(
+        ["a", "x", "b", "x"],
+        (id) => id === "x" ? Effect.sync(() => new Date(-1e16).toISOString()) : report(id)
+      )
+      assert.isTrue(exit._tag === "Success")
+      assert.deepStrictEqual(calls.filter((c) => c === "x"), ["x"])
+      assert.deepStrictEqual([tally.saved, tally.failed, tally.skipped, Outcome.exitStatus(tally)], [2, 1, 1, 1])
+    }))
+
   it.effect("any 401/403 stops the run with KeyRefused; a TLS failure with Untrusted; a store failure with StoreFailed", () =>
     Effect.gen(function*() {
       const refused = yield* harvest(

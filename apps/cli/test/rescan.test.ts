@@ -135,6 +135,24 @@ describe("files --rescan-older-than", () => {
     }
   })
 
+  it("a saved report whose analysis date no Date can hold is rescanned like any stale one; the run goes on", async () => {
+    const dir = suite.scratch()
+    const out = path.join(dir, "out")
+    const ids = hashes(2, true, "outofrange")
+    fs.writeFileSync(path.join(dir, "ids.txt"), ids.join("\n") + "\n")
+    fs.mkdirSync(out)
+    const odd = { data: { type: "file", id: ids[0], attributes: { sha256: ids[0], last_analysis_date: -1e13 } } }
+    fs.writeFileSync(path.join(out, `${ids[0]}.json`), JSON.stringify(odd))
+    const result = await files(dir, rescan)
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain("saved 2, not found 0, skipped 0, invalid 0, failed 0")
+    const log = fs.readdirSync(path.join(dir, "log")).map((f) => fs.readFileSync(path.join(dir, "log", f), "utf8"))
+    expect(log.join("")).toContain(
+      `the saved report of ${ids[0]} is older than --rescan-older-than (analysed -10000000000000, not a date)`
+    )
+    expect(reportOf(out, ids[0]).data.attributes.last_analysis_date).toBeGreaterThan(0)
+  })
+
   it("refuses a malformed age before anything is sent (exit 2)", async () => {
     const dir = suite.scratch()
     fs.writeFileSync(path.join(dir, "ids.txt"), `${hashes(1, true, "age")[0]}\n`)

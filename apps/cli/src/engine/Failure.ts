@@ -83,6 +83,17 @@ export const classify =
       : stop(reason)
   }
 
+/** A fault of the program's own (a defect), in one short line: `unexpected failure: RangeError: Invalid time value`. */
+export const describeDefect = (defect: unknown): string => {
+  let text = "a value that cannot be shown"
+  try {
+    text = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
+  } catch {
+    // An object without a string form (Object.create(null)).
+  }
+  return `unexpected failure: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`
+}
+
 /** The same decision for a request made outside the item pipeline (the start-up quota read): stop, or `orElse`. */
 export const stopOr = <A>(error: VtError.VtError, orElse: Effect.Effect<A>): Effect.Effect<A, Stop> => {
   const reason = stopFor(error)

@@ -201,6 +201,11 @@ export const run = <A, B, R>(
         Effect.catchIf(
           (error): error is VtError.VtError => !isStop(error),
           (error) => Failure.classify(work.where)(error)
+        ),
+        // A fault of the program's own in one item's steps (something a server's answer led to that nothing expected)
+        // fails that item, named, and the run goes on: one odd answer does not end a harvest, nor every rerun of it.
+        Effect.catchAllDefect((defect) =>
+          Effect.succeed(Outcome.failed(`${Failure.describeDefect(defect)} (${work.where})`))
         )
       )
 

@@ -64,10 +64,12 @@ export const isStale = (raw: Uint8Array, age: Duration.Duration, nowMs: number):
   return date !== undefined && date * 1000 < nowMs - Duration.toMillis(age)
 }
 
-/** The date of a report for a log line: ISO 8601, or "no analysis date". */
+/** The date of a report for a log line: ISO 8601, "no analysis date", or the number where no Date can hold it. */
 export const describeDate = (raw: Uint8Array): string => {
   const date = analysedAt(raw)
-  return date === undefined ? "no analysis date" : `analysed ${new Date(date * 1000).toISOString()}`
+  if (date === undefined) return "no analysis date"
+  const when = new Date(date * 1000)
+  return Number.isNaN(when.getTime()) ? `analysed ${date}, not a date` : `analysed ${when.toISOString()}`
 }
 
 /** Asks VirusTotal to analyse `id` again; answers the analysis id and the answer, or why the answer is unusable. */
