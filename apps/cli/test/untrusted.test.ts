@@ -104,6 +104,36 @@ describe("untrusted text never reaches the terminal raw", () => {
     }
   }, 30_000)
 
+  it("an error code with a colour sequence, printed by quota and vote add: the sequence is not passed on", async () => {
+    const dir = scratch()
+    const conceal = "\u001b[8m"
+    const answer: Hostile.Handler = (_request, response) => {
+      const body = JSON.stringify({ error: { code: `BadRequestError${conceal}${csi} hidden`, message: "m" } })
+      response.writeHead(400, { "content-type": "application/json" }).end(body)
+    }
+    const hostile = await Hostile.start({ quotas: answer, other: answer })
+    try {
+      for (
+        const args of [
+          ["quota", "--base-url", hostile.url],
+          ["vote", "add", "files", hashes(1, true, "vote")[0]!, "malicious", "--base-url", hostile.url]
+        ]
+      ) {
+        const result = await underTerminal(`${cliWords} ${args.map(sh).join(" ")}`, {
+          cwd: dir,
+          env: { VT_API_KEY: key }
+        })
+        expect(result.code, result.stdout).toBe(1)
+        expect(result.stdout).toContain("BadRequestError")
+        expect(result.stdout).toContain("hidden")
+        expect(result.stdout).not.toContain(conceal)
+        expectNothingRaw(result.stdout)
+      }
+    } finally {
+      await hostile.close()
+    }
+  }, 30_000)
+
   it("analysis on a terminal: a stored URL with escape sequences is printed blanked, its formula defused", async () => {
     const dir = scratch()
     const id = `u-${"a".repeat(64)}-1700000000`

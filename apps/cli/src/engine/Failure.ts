@@ -52,7 +52,10 @@ export const describeError = (error: VtError.VtError): string => {
     case "InvalidIdError":
       return `Error: invalid ${error.kind} ${Text.oneLine(error.message)}`
     default:
-      return `Error: ${error.status} ${error.code} ${Text.oneLine(error.body === "" ? error.message : error.body)}`
+      // The code is the server's text too: flattened like its body, whatever prints the line.
+      return `Error: ${error.status} ${Text.oneLine(error.code, 200)} ${
+        Text.oneLine(error.body === "" ? error.message : error.body)
+      }`
   }
 }
 
