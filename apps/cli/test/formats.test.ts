@@ -5,6 +5,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { table } from "../src/internal/formats.js"
 import { cellText, lookup, parseFields, permalink } from "../src/internal/summary.js"
 import { cliWords, emulatorSuite, hashes, parseCsv, runCli, sh, underTerminal } from "./helpers.js"
 
@@ -93,6 +94,16 @@ const makeStore = async () => {
   fs.writeFileSync(path.join(dir, "out", "hostile.json"), JSON.stringify(hostile))
   return { dir, out: path.join(dir, "out"), file, url, domain, ip }
 }
+
+describe("table", () => {
+  it("lays out any number of rows: 300,000 rows are aligned, none lost", () => {
+    const rows = Array.from({ length: 300_000 }, (_, i) => [String(i), i % 2 === 0 ? "even" : "odd number"])
+    const lines = table(["n", "parity"], rows, 80).split("\n")
+    expect(lines).toHaveLength(300_001)
+    expect(lines[0]).toBe("     n  parity")
+    expect(lines[300_000]).toBe("299999  odd number")
+  })
+})
 
 describe("summary --format, --fields", () => {
   it("writes the same store as CSV, JSON, JSON lines and a table; defaults are unchanged", async () => {

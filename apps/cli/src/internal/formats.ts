@@ -57,7 +57,8 @@ export const table = (
         rows.every((row) => row[i] === "" || numeric.test(row[i]))
       : align[i] === "right"
   )
-  const widths = headers.map((_, i) => Math.max(...cells.map((line) => line[i].length)))
+  // A loop, not Math.max(...cells): one argument per row overflows the stack past about 125,000 rows.
+  const widths = headers.map((_, i) => cells.reduce((widest, line) => Math.max(widest, line[i].length), 0))
   const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0)
   widths[widths.length - 1] = Math.max(10, Math.min(widths[widths.length - 1], width - fixed))
   return cells.map((line) =>

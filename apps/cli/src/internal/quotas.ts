@@ -19,6 +19,6 @@ export const describeWindow = (window: Window): string => {
 
 /** Rows of text as an aligned table, two spaces between columns. */
 export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)))
+  const widths = rows[0].map((_, i) => rows.reduce((widest, row) => Math.max(widest, (row[i] ?? "").length), 0))
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n")
 }
