@@ -56,6 +56,11 @@ beforeAll(async () => {
         }
       }))
     }
+    if (target.pathname.endsWith("/intelligence/search") && target.searchParams.get("query") === "odd ids") {
+      return send(JSON.stringify({
+        data: ["#" + "c".repeat(32), "d".repeat(64)].map((id) => ({ type: "file", id, attributes: {} }))
+      }))
+    }
     if (target.pathname.endsWith("/intelligence/search")) {
       // Page 1 → page 2 → a new cursor whose page is page 1 again.
       const second = target.searchParams.get("cursor") === "s1"
@@ -222,6 +227,18 @@ describe("a server that never stops handing out pages", () => {
     expect(result.stdout).toBe(`${"a".repeat(64)}\n${"b".repeat(64)}\n`)
     expect(requests).toHaveLength(3)
     expect(result.stderr).toContain("the server's next page leads back to one already read; stopped there")
+  })
+
+  it("search prints no line that `files -` would take for a comment: such an id is skipped and said", async () => {
+    const result = await runCli(
+      ["search", "odd ids", "--base-url", url, "--tier", "premium", "--no-quota-probe", "--no-progress"],
+      { env: { VT_API_KEY: key }, cwd: tempDir() }
+    )
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toBe(`${"d".repeat(64)}\n`)
+    expect(result.stderr).toContain(
+      `skipped a "file" object whose id "#${"c".repeat(32)}" starts with #, which a list of ids reads as a comment`
+    )
   })
 
   it("comments without --limit keeps 16 MiB of comments and says so", async () => {

@@ -32,6 +32,12 @@ export const lineOf = (
 ): { readonly line: string } | { readonly why: string } =>
   !printable.test(object.id)
     ? { why: `skipped a ${Text.quote(object.type, 40)} object whose id ${Text.quote(object.id, 80)} is not printable` }
+    : format === "ids" && object.id.startsWith("#")
+    ? {
+      why: `skipped a ${Text.quote(object.type, 40)} object whose id ${
+        Text.quote(object.id, 80)
+      } starts with #, which a list of ids reads as a comment`
+    }
     : format === "ids"
     ? { line: object.id }
     : { line: Text.json(object) }
