@@ -3,7 +3,13 @@ import type { ReportKey, StorePrimitives } from "@vt-harvest/report-sink"
 import { ReportSink } from "@vt-harvest/report-sink"
 import { Effect, Option, Stream } from "effect"
 
-export const memoryStore = (options?: { readonly failWrites?: boolean | undefined }) => {
+export const memoryStore = (
+  options?: {
+    readonly failWrites?: boolean | undefined
+    /** Runs once a record is written, before the write answers (a write that lands, then is interrupted). */
+    readonly afterWrite?: Effect.Effect<void> | undefined
+  }
+) => {
   const records = {
     saved: new Map<ReportKey.ReportKey, Uint8Array>(),
     "not-found": new Map<ReportKey.ReportKey, Uint8Array>()
@@ -15,7 +21,9 @@ export const memoryStore = (options?: { readonly failWrites?: boolean | undefine
     read: (kind, key) =>
       Effect.sync(() => Option.map(Option.fromNullable(records[kind].get(key)), (bytes) => ({ bytes, gzip: false }))),
     write: (kind, key, bytes) =>
-      options?.failWrites === true ? Effect.fail(fail) : Effect.sync(() => void records[kind].set(key, bytes)),
+      options?.failWrites === true
+        ? Effect.fail(fail)
+        : Effect.zipRight(Effect.sync(() => void records[kind].set(key, bytes)), options?.afterWrite ?? Effect.void),
     remove: (kind, key) => Effect.sync(() => void records[kind].delete(key)),
     keys: (kind) => Stream.suspend(() => Stream.fromIterable([...records[kind].keys()])),
     probe: Effect.void

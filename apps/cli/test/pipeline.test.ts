@@ -4,10 +4,11 @@ import { assert, describe, it } from "@effect/vitest"
 import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportClaims } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
-import { Deferred, Effect, Fiber, Ref, Stream } from "effect"
+import { Deferred, Effect, Fiber, Logger, Ref, Stream } from "effect"
 import * as Failure from "../src/engine/Failure.js"
 import * as Outcome from "../src/engine/Outcome.js"
 import * as Pipeline from "../src/engine/Pipeline.js"
+import * as Steps from "../src/engine/Steps.js"
 import { memoryStore } from "./memoryStore.js"
 
 const key = (id: string) => id as ReportKey.ReportKey
@@ -107,6 +108,45 @@ describe("the item pipeline", () => {
       assert.isTrue(exit._tag === "Success")
       assert.deepStrictEqual(calls.filter((c) => c === "x"), ["x"])
       assert.deepStrictEqual([tally.saved, tally.failed, tally.skipped, Outcome.exitStatus(tally)], [2, 1, 1, 1])
+    }))
+
+  it.effect("a record that landed as the run was stopped is counted and logged all the same", () =>
+    Effect.gen(function*() {
+      for (const kind of ["saved", "not-found"] as const) {
+        const written = yield* Deferred.make<void>()
+        const memory = memoryStore({ afterWrite: Effect.zipRight(Deferred.succeed(written, undefined), Effect.never) })
+        const tally = yield* Ref.make(Outcome.empty)
+        const logged: Array<string> = []
+        const logger = Logger.make(({ message }) => void logged.push(String(message)))
+        const fiber = yield* Pipeline.run({
+          items: Stream.make(Pipeline.work("a", "line 1")),
+          concurrency: 1,
+          store: memory.store,
+          overwrite: false,
+          retryNotFound: false,
+          logSkips: false,
+          key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+          fetch: (_work, k, seen) =>
+            kind === "saved"
+              ? Steps.keep(memory.store, k, bytes("{}"), Outcome.saved(`saved ${k}.json`), seen)
+              : Steps.keepNotFound(
+                memory.store,
+                k,
+                new VtError.NotFoundError(fields(404, "NotFoundError")),
+                Outcome.notFound(`not found ${k}`)
+              )
+        }, tally).pipe(
+          Effect.provideService(Pipeline.Sharing, {}),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+          Effect.fork
+        )
+        yield* Deferred.await(written)
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual(memory.records[kind].size, 1)
+        const t = yield* Ref.get(tally)
+        assert.deepStrictEqual([t.saved, t.notFound, t.handled], kind === "saved" ? [1, 0, 1] : [0, 1, 1])
+        assert.deepStrictEqual(logged, [kind === "saved" ? "saved a.json" : "not found a"])
+      }
     }))
 
   it.effect("any 401/403 stops the run with KeyRefused; a TLS failure with Untrusted; a store failure with StoreFailed", () =>

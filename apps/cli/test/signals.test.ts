@@ -114,6 +114,35 @@ describe("a reader that goes away stops the run as SIGTERM would: exit 141, the 
 })
 
 describe("signals", () => {
+  it("SIGTERM mid-run at concurrency 16: every record in the store is in the run log and the summary", async () => {
+    const dir = scratch()
+    const known = hashes(300, true, "landed")
+    const unknown = hashes(100, false, "landed")
+    fs.writeFileSync(path.join(dir, "list.txt"), [...known, ...unknown].sort().join("\n"))
+    suite.server.update({ latencyMs: 5 })
+    const { child, done } = startCli([
+      "files",
+      "list.txt",
+      ...["-o", "out", "--log-dir", "log", "--base-url", suite.server.url, "--tier", "premium", "--no-progress"],
+      ...["--concurrency", "16"]
+    ], { cwd: dir, env: { VT_API_KEY: key } })
+    const stored = () => {
+      const count = (sub: string) =>
+        fs.existsSync(path.join(dir, sub)) ? fs.readdirSync(path.join(dir, sub)).filter((f) => f.endsWith(".json")) : []
+      return { saved: count("out").length, notFound: count("out/_not_found").length }
+    }
+    while (stored().saved < 60 && child.exitCode === null) await sleep(5)
+    child.kill("SIGTERM")
+    const result = await done
+    expect(result.code).toBe(143)
+    const { notFound, saved } = stored()
+    expect(saved + notFound).toBeLessThan(400)
+    const log = logOf(dir)
+    expect([...log.matchAll(/ - saved [0-9a-f]{32,64}\.json$/gm)]).toHaveLength(saved)
+    expect([...log.matchAll(/ - not found [0-9a-f]{32,64}$/gm)]).toHaveLength(notFound)
+    expect(result.stderr).toContain(`summary: saved ${saved}, not found ${notFound}, `)
+  }, 60_000)
+
   it("SIGHUP stops the run like SIGTERM: summary printed, the log ends with `end`, exit 129", async () => {
     const dir = scratch()
     const ids = longList(dir)

@@ -7,7 +7,7 @@
 import type { ReportClaims, ReportKey } from "@vt-harvest/report-sink"
 import { ReportSink } from "@vt-harvest/report-sink"
 import type { VtError } from "@vt-harvest/vt-client"
-import { Context, Duration, Effect, Option, Queue, Ref, Stream } from "effect"
+import { Context, Duration, Effect, FiberRef, Option, Queue, Ref, Stream } from "effect"
 import type { InputError } from "../internal/input.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
@@ -105,6 +105,28 @@ const log = (outcome: Outcome.Outcome): Effect.Effect<void> => {
       return Effect.logInfo(outcome.message)
   }
 }
+
+/**
+ * The record an item's last step is writing, and what the item comes to once it has landed: set by the step as it
+ * writes (Steps.keep), read by the pipeline when the run is stopped before it could count that outcome. A record that
+ * landed at the instant of a stop is then counted and logged all the same: the run log and the summary name every
+ * record the store gained.
+ */
+interface Landing {
+  pending: { readonly landed: Effect.Effect<boolean, unknown>; readonly outcome: Outcome.Outcome } | undefined
+}
+
+const landingRef = FiberRef.unsafeMake<Landing | undefined>(undefined)
+
+/**
+ * Says that the item being handled comes to `outcome` once the record being written has landed (`landed` tells, when
+ * the run stops before the step answers). Outside the pipeline, nothing.
+ */
+export const landing = (landed: Effect.Effect<boolean, unknown>, outcome: Outcome.Outcome): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(landingRef), (slot) =>
+    Effect.sync(() => {
+      if (slot !== undefined) slot.pending = { landed, outcome }
+    }))
 
 /** Counts an outcome into the tally and writes its log line. */
 export const record = (tally: Ref.Ref<Outcome.Tally>) => (outcome: Outcome.Outcome): Effect.Effect<void> =>
@@ -220,6 +242,7 @@ export const run = <A, B, R>(
           return count(skip(work, "a duplicate of an earlier item of this run"))
         }
         inFlight.add(key)
+        const slot: Landing = { pending: undefined }
         return decide({ _tag: "Work", value: claimed.value, where: work.where }, key).pipe(
           Effect.tap((outcome) =>
             Effect.sync(() => {
@@ -231,7 +254,20 @@ export const run = <A, B, R>(
               }
             })
           ),
-          Effect.flatMap(count),
+          Effect.flatMap((outcome) =>
+            Effect.uninterruptible(Effect.zipRight(Effect.sync(() => (slot.pending = undefined)), count(outcome)))
+          ),
+          Effect.locally(landingRef, slot),
+          // Stopped while its record was being written, or before its outcome was counted: counted if it landed.
+          Effect.onInterrupt(() => {
+            const pending = slot.pending
+            if (pending === undefined) return Effect.void
+            return pending.landed.pipe(
+              Effect.timeout(Duration.seconds(5)),
+              Effect.orElseSucceed(() => false),
+              Effect.flatMap((landed) => (landed ? count(pending.outcome) : Effect.void))
+            )
+          }),
           Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
         )
       })

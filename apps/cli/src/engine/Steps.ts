@@ -7,7 +7,7 @@ import { ReportKey } from "@vt-harvest/report-sink"
 import type { VtError } from "@vt-harvest/vt-client"
 import { Analysis, type Collection, VtClient } from "@vt-harvest/vt-client"
 import type { Duration, Layer, Ref } from "effect"
-import { Deferred, Effect, Either, FiberRef, Stream } from "effect"
+import { Deferred, Effect, Either, FiberRef, Option, Stream } from "effect"
 import * as Analyses from "../internal/analyses.js"
 import * as Failure from "./Failure.js"
 import type * as Outcome from "./Outcome.js"
@@ -117,7 +117,11 @@ export const keep = (
   outcome: Outcome.Outcome,
   seen?: ReportSink.Presence
 ): Effect.Effect<Outcome.Outcome, Failure.StoreFailed> =>
-  Effect.as(Failure.storeOrStop(store.put(key, raw, { seen })), outcome)
+  Effect.zipRight(
+    // Landed: the store holds these very bytes (an earlier record of the key, still there, is not this one).
+    Pipeline.landing(Effect.map(store.get(key), Option.exists((held) => Buffer.from(held).equals(raw))), outcome),
+    Effect.as(Failure.storeOrStop(store.put(key, raw, { seen })), outcome)
+  )
 
 /** Records VirusTotal's not-found answer under `key` and answers `outcome`. */
 export const keepNotFound = (
@@ -126,7 +130,10 @@ export const keepNotFound = (
   error: VtError.NotFoundError,
   outcome: Outcome.Outcome
 ): Effect.Effect<Outcome.Outcome, Failure.StoreFailed> =>
-  Effect.as(Failure.storeOrStop(store.putNotFound(key, encoder.encode(error.body))), outcome)
+  Effect.zipRight(
+    Pipeline.landing(Effect.map(store.has(key), (presence) => presence === "not-found"), outcome),
+    Effect.as(Failure.storeOrStop(store.putNotFound(key, encoder.encode(error.body))), outcome)
+  )
 
 /**
  * Stores an analysis (in `<out>/_analyses`) under the key of its id, which was checked when it was received, and logs
