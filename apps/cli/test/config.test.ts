@@ -240,6 +240,33 @@ describe("the user config file", () => {
     }
   }, 30_000)
 
+  it(
+    "a postgres:// URL that does not parse (a # or / in the password, a bad port): its password is never shown",
+    async () => {
+      const dir = scratch()
+      fs.writeFileSync(path.join(dir, "ids.txt"), `${"a".repeat(64)}\n`)
+      for (
+        const [url, secret] of [
+          ["postgres://postgres:SEKRET#frag@127.0.0.1:1/x", "SEKRET"],
+          ["postgres://postgres:pa/SEKRET2@127.0.0.1:1/x", "SEKRET2"],
+          ["postgres://postgres@127.0.0.1:99999/t5?password=SEKRET3", "SEKRET3"],
+          ["postgresql://u:SEKRET4@[::1/x", "SEKRET4"]
+        ] as const
+      ) {
+        for (const option of ["--out", "--quota-store"]) {
+          const run = await runCli(
+            ["files", "ids.txt", option, url, "--base-url", "http://127.0.0.1:9", "--no-progress"],
+            { cwd: dir, env: { VT_API_KEY: key } }
+          )
+          expect(run.code, `${option} ${url}`).toBe(2)
+          expect(run.stderr).not.toContain(secret)
+          expect(run.stderr).toContain(`cannot use ${option} postgres`)
+        }
+      }
+    },
+    60_000
+  )
+
   it("a broken config file: exit 2 naming the file and line; config show says so; --help still works", async () => {
     const dir = scratch()
     fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "broken").join("\n"))

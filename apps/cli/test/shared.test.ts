@@ -142,6 +142,34 @@ describe("--quota-store postgres:// (4 processes, one key allowed 60 a minute, 4
   }, 900_000)
 })
 
+describe("--quota-store and --out naming one database in other words", () => {
+  it("with and without the password in it, postgres:// and postgresql://: each id requested once", async () => {
+    const key = "shared-ledger-key-spellings"
+    const server = await emulator(key)
+    const url = await freshDatabase("shared_spellings")
+    const bare = url.replace(/^postgres:\/\/postgres:[^@]*@/, "postgresql://postgres@")
+    expect(bare).not.toContain(database.password)
+    const ids = hashes(60, true, "spellings")
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "ids.txt"), ids.join("\n") + "\n")
+    const args = (store: string) => [
+      "files",
+      "ids.txt",
+      ...["--out", store, "--quota-store", store, "--base-url", server.url, "--tier", "premium"],
+      ...["--per-minute", "1200", "--concurrency", "2", "--no-progress"]
+    ]
+    const workers = [
+      startCli(args(url), { env: { VT_API_KEY: key }, cwd: dir }),
+      startCli(args(bare), { env: { VT_API_KEY: key, PGPASSWORD: database.password }, cwd: dir })
+    ]
+    const results = await Promise.all(workers.map((w) => w.done))
+    for (const result of results) expect(result.code, result.stderr).toBe(0)
+    const counts = requestsById(server)
+    expect(counts.size).toBe(60)
+    expect([...counts.entries()].filter(([, n]) => n > 1)).toEqual([])
+  }, 120_000)
+})
+
 describe("--shard i/n", () => {
   it("splits one list into n parts that together hold every id once; a bad shard is exit 2", async () => {
     const key = "shard-key"

@@ -108,6 +108,21 @@ const decode = (value: string): string => {
   }
 }
 
+/** Where a URL connects, completed from the environment as the driver does (`?host=`, `?port=`, `?user=` win). */
+const target = (url: string | undefined) => {
+  const parsed = url !== undefined && isPostgresUrl(url) && URL.canParse(url) ? new URL(url) : undefined
+  const param = (name: string) => {
+    const value = parsed?.searchParams.get(name)
+    return value === undefined || value === null || value === "" ? undefined : value
+  }
+  const fromUrl = (value: string | undefined) => value === undefined || value === "" ? undefined : decode(value)
+  const user = param("user") ?? fromUrl(parsed?.username) ?? environment("PGUSER") ?? environment("USER") ?? osUser()
+  const host = param("host") ?? fromUrl(parsed?.hostname) ?? environment("PGHOST") ?? "localhost"
+  const port = param("port") ?? fromUrl(parsed?.port) ?? environment("PGPORT") ?? "5432"
+  const database = fromUrl(parsed?.pathname.replace(/^\//, "")) ?? environment("PGDATABASE") ?? user
+  return { user, host: host.startsWith("/") ? encodeURIComponent(host) : host.toLowerCase(), port, database }
+}
+
 /**
  * Where a URL (completed from the environment as the driver does) connects, as `postgres://user@host:port/database`:
  * the password is left out, so the result can be logged.
@@ -116,15 +131,21 @@ const decode = (value: string): string => {
  * @category utils
  */
 export const location = (url?: string): string => {
-  const parsed = url !== undefined && isPostgresUrl(url) ? new URL(url) : undefined
-  const param = (name: string) => parsed?.searchParams.get(name) ?? undefined
-  const fromUrl = (value: string | undefined) => value === undefined || value === "" ? undefined : decode(value)
-  const user = fromUrl(parsed?.username) ?? param("user") ?? environment("PGUSER") ?? environment("USER") ?? osUser()
-  const host = fromUrl(parsed?.hostname) ?? param("host") ?? environment("PGHOST") ?? "localhost"
-  const port = fromUrl(parsed?.port) ?? param("port") ?? environment("PGPORT") ?? "5432"
-  const database = fromUrl(parsed?.pathname.replace(/^\//, "")) ?? environment("PGDATABASE") ?? user
-  const shownHost = host.startsWith("/") ? encodeURIComponent(host) : host
-  return `postgres://${encodeURIComponent(user)}@${shownHost}:${port}/${encodeURIComponent(database)}`
+  const { database, host, port, user } = target(url)
+  return `postgres://${encodeURIComponent(user)}@${host}:${port}/${encodeURIComponent(database)}`
+}
+
+/**
+ * The database a URL names, whoever connects and however the URL is spelt (`postgresql://`, a password in it or in
+ * `PGPASSWORD`, `?host=`): `postgres://host:port/database`. Processes that name one database under other words
+ * agree on it (the claims of `--quota-store` are scoped by it).
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const identity = (url?: string): string => {
+  const { database, host, port } = target(url)
+  return `postgres://${host}:${port}/${encodeURIComponent(database)}`
 }
 
 // pg (8.x) takes `sslmode=prefer`, `require` and `verify-ca` for `verify-full`: it verifies the server's certificate

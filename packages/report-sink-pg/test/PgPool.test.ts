@@ -71,3 +71,27 @@ describe("PgPool: sslmode", () => {
       }
     }))
 })
+
+describe("PgPool: location and identity", () => {
+  it("where a URL connects, as the driver reads it: ?host=, ?port= and ?user= win over the URL's own", () => {
+    assert.strictEqual(
+      PgPool.location("postgres://alice:pw@127.0.0.1:1/vt?host=db.example&port=6543&user=bob"),
+      "postgres://bob@db.example:6543/vt"
+    )
+    assert.strictEqual(PgPool.location("postgresql://alice@DB.Example/vt"), "postgres://alice@db.example:5432/vt")
+  })
+
+  it("one database under other words is one identity; another database, host or port is another", () => {
+    const one = [
+      "postgres://alice:secret@db.example:5432/vt",
+      "postgresql://alice@db.example/vt",
+      "postgres://bob@DB.EXAMPLE:5432/vt?sslmode=disable",
+      "postgres://x@127.0.0.1:1/vt?host=db.example&port=5432",
+      "postgres://db.example/vt?password=secret"
+    ].map(PgPool.identity)
+    assert.deepStrictEqual(new Set(one), new Set(["postgres://db.example:5432/vt"]))
+    for (const other of ["postgres://db.example/vt2", "postgres://db2.example/vt", "postgres://db.example:5433/vt"]) {
+      assert.notStrictEqual(PgPool.identity(other), one[0])
+    }
+  })
+})

@@ -23,6 +23,7 @@ import {
   Ref,
   type Scope
 } from "effect"
+import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import type { InputError } from "../internal/input.js"
 import * as Progress from "../internal/progress.js"
@@ -149,14 +150,39 @@ export const isPostgres = (out: string): boolean => /^postgres(?:ql)?:\/\//i.tes
 
 /** --out for messages: a password in a URL is never shown, nor one given as a parameter (`?password=`). */
 export const showOut = (out: string): string => {
-  if (!URL.canParse(out) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) return out
-  const url = new URL(out)
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) return out
+  // A URL that does not parse, or parses with an `@` left out of its user and password (a `#` or `/` in a password
+  // makes the rest a fragment or a path): everything up to the last `@` may be credentials.
+  const parsed = URL.canParse(out) ? new URL(out) : undefined
+  if (parsed === undefined || (parsed.username === "" && parsed.password === "" && /^[^:]+:\/\/.*@/.test(out))) {
+    return out.replace(/^([^:]+:\/\/)\S*@/, "$1***@").replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***")
+  }
+  const url = parsed
   const secrets = UserConfig.secretParams.filter((name) => url.searchParams.has(name))
   if (url.password === "" && secrets.length === 0) return out
   if (url.password !== "") url.password = "***"
   for (const name of secrets) url.searchParams.set(name, "***")
   return url.toString()
 }
+
+/**
+ * The store --out names, the same however it is spelt, for the claims processes share (`--quota-store`): a
+ * PostgreSQL database by host, port and name (not the user, a password, `postgresql://`), a directory by its real
+ * path, an S3 location without its trailing slash. Each command writes its own part of it: the claims' scope is
+ * this and the command.
+ */
+const storeIdentity = (out: string): Effect.Effect<string> =>
+  isPostgres(out)
+    ? Effect.map(Effect.promise(() => import("@vt-harvest/report-sink-pg")), ({ PgPool }) => PgPool.identity(out))
+    : /^s3:\/\//i.test(out)
+    ? Effect.succeed(out.replace(/\/+$/, ""))
+    : Effect.sync(() => {
+      try {
+        return nodeFs.realpathSync(out)
+      } catch {
+        return nodePath.resolve(out)
+      }
+    })
 
 /** Where the reports of --out are, for the closing line of a run. */
 export const reportsLocation = (out: string): string =>
@@ -516,7 +542,9 @@ export const run = <S, R>(spec: Spec<S, R>) =>
           ledger: shared?.ledger
         }).pipe(Layer.provide(Steps.layerRequestLog))
         const sharing: Pipeline.SharingService = {
-          claims: shared === undefined ? undefined : { service: shared.claims, scope: `${spec.command} ${target}` },
+          claims: shared === undefined
+            ? undefined
+            : { service: shared.claims, scope: `${spec.command} ${yield* storeIdentity(common.out)}` },
           shard
         }
         return yield* Effect.gen(function*() {
