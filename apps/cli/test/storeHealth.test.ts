@@ -2,7 +2,7 @@
 // operation succeeding, through storeOrStop as every store operation of the engine, opens it again.
 import { assert, describe, it } from "@effect/vitest"
 import { ReportSink } from "@vt-harvest/report-sink"
-import { Effect, Fiber, Ref, Schedule } from "effect"
+import { Effect, Fiber, Logger, Ref, Schedule } from "effect"
 import * as Failure from "../src/engine/Failure.js"
 import * as StoreHealth from "../src/engine/StoreHealth.js"
 
@@ -14,6 +14,23 @@ const flaky = (failures: Ref.Ref<number>) =>
       : Effect.void).pipe(Effect.retry(StoreHealth.watched(Schedule.recurs(5), () => true)))
 
 describe("StoreHealth", () => {
+  it.effect("the warning says why the store does not answer, also when the failure's own message is empty", () =>
+    StoreHealth.during(Effect.gen(function*() {
+      const logged: Array<string> = []
+      const logger = Logger.make(({ message }) => void logged.push(String(message)))
+      // As the PostgreSQL store's failures are: no message of their own, the driver's error as the cause.
+      const failure = Object.assign(new Error(""), { cause: new Error("Query read timeout") })
+      yield* Effect.ignore(
+        Effect.fail(failure).pipe(
+          Effect.retry(StoreHealth.watched(Schedule.recurs(0), () => true)),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+      )
+      assert.deepStrictEqual(logged, [
+        "the store does not answer (Query read timeout): trying again for up to 5 minutes; no request is sent meanwhile"
+      ])
+    })))
+
   it.effect("storeOrElse: a failure of a store that answers is the item's; one that does not answer stops the run", () =>
     StoreHealth.during(Effect.gen(function*() {
       const down = new ReportSink.SinkError({ operation: "get", message: "down" })

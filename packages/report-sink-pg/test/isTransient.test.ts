@@ -7,6 +7,8 @@ describe("ReportSinkPg.isTransient", () => {
     assert.isTrue(ReportSinkPg.isTransient(failure({ code: "08006" })))
     assert.isTrue(ReportSinkPg.isTransient(failure({ code: "57P01" })))
     assert.isTrue(ReportSinkPg.isTransient(failure({ code: "ECONNREFUSED" })))
+    // A server that stops answering (hung, not gone): the driver's query_timeout. Writes are idempotent: asked again.
+    assert.isTrue(ReportSinkPg.isTransient(failure(new Error("Query read timeout"))))
     assert.isFalse(ReportSinkPg.isTransient(failure({ code: "28P01" })))
     assert.isFalse(ReportSinkPg.isTransient(failure({ code: "42P01" })))
     assert.isFalse(ReportSinkPg.isTransient(failure(undefined)))

@@ -19,7 +19,21 @@ interface State {
 
 let current: State | undefined
 
-const describe = (error: unknown): string => Text.oneLine(error instanceof Error ? error.message : String(error), 200)
+/** The failure's own words, or its cause's when it has none (the PostgreSQL store's failures carry the driver's). */
+const describe = (error: unknown): string => {
+  const words = (u: unknown): string => {
+    if (u instanceof Error) return u.message
+    if (u === undefined || u === null) return ""
+    try {
+      return String(u)
+    } catch {
+      return "" // An object without a string form.
+    }
+  }
+  const own = words(error)
+  const cause = typeof error === "object" && error !== null && "cause" in error ? words(error.cause) : ""
+  return Text.oneLine(own !== "" ? own : cause !== "" ? cause : "no reason given", 200)
+}
 
 /** Runs `self` (a run) with a store health of its own, which the steps below consult. */
 export const during = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

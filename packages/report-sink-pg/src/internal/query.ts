@@ -52,7 +52,9 @@ export const isTransient = (error: unknown): boolean => {
     return true
   }
   const message = field(error, "message") ?? ""
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i
+  // "Query read timeout": the pool's query_timeout, a server that stopped answering (hung, not gone). Every statement
+  // of the store is idempotent (a report is inserted unless there, a not-found record replaced): asking again is safe.
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i
     .test(message)
 }
 
