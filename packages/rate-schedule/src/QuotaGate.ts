@@ -238,6 +238,15 @@ const ledgerFailure = (ledger: SharedLedger.Service) => (error: SharedLedger.Led
     message: `the shared quota ledger (${ledger.location}) cannot be reached: ${error.message}`
   })
 
+/**
+ * How long a request waits for a shared ledger that does not answer (a database restarting, failing over): asked
+ * again with backoff (200 ms doubling, at most 10 s apart) for up to 5 minutes, as a store is; then the request fails.
+ */
+const ledgerRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("200 millis", 2).pipe(
+  Schedule.union(Schedule.spaced("10 seconds")),
+  Schedule.upTo("5 minutes")
+)
+
 const warnLedger = (error: SharedLedger.LedgerError): Effect.Effect<void> =>
   Effect.logWarning(`the shared quota ledger could not be updated: ${error.message}`)
 
@@ -291,6 +300,26 @@ export const make = <R = never>(
 
     // The shared ledger's last announced wait, so that it is announced once by this process.
     let announcedShared = -Infinity
+    // Whether the shared ledger is being asked again (said once, and once when it answers again).
+    let ledgerDown = false
+    const takeShared = (shared: SharedLedger.Service, limits: GateState.Limits) =>
+      shared.take(limits).pipe(
+        Effect.tapError((error) => {
+          if (ledgerDown) return Effect.void
+          ledgerDown = true
+          return Effect.logWarning(
+            `the shared quota ledger (${shared.location}) does not answer (${error.message}): trying again for up ` +
+              "to 5 minutes; no request is sent meanwhile"
+          )
+        }),
+        Effect.retry(ledgerRetry),
+        Effect.tap(() => {
+          if (!ledgerDown) return Effect.void
+          ledgerDown = false
+          return Effect.logInfo("the shared quota ledger answers again: requests resume")
+        }),
+        Effect.mapError(ledgerFailure(shared))
+      )
     const loop: Effect.Effect<Ticket, VtError.VtError> = Effect.gen(function*() {
       while (true) {
         const at = yield* now
@@ -302,7 +331,7 @@ export const make = <R = never>(
             if (ledger === undefined) return next.ticket
             // This process lets the request go: the ledger shared with the others decides when.
             const limits = (yield* Ref.get(state)).limits
-            const answer = yield* Effect.mapError(ledger.take(limits), ledgerFailure(ledger))
+            const answer = yield* takeShared(ledger, limits)
             if (answer._tag === "Start") {
               const ticket = yield* Ref.modify(state, (s) => GateState.start(s, at))
               return { ...ticket, shared: { sequence: answer.sequence, refusals: answer.refusals } }

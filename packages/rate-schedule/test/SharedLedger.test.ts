@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -175,6 +176,58 @@ describe("QuotaGate with a shared ledger", () => {
       assert.strictEqual(row.refusals, 1)
       assert.strictEqual(row.pausedUntil, t0 + 61_000 + 60_000)
       assert.strictEqual((yield* a.status).pausedUntil, t0 + 61_000 + 60_000)
+    }))
+
+  it.effect("a ledger that does not answer for a while holds requests back, said once; they start once it answers", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const memory = yield* SharedLedger.memory
+      // Down for the first 90 seconds.
+      const ledger: SharedLedger.Service = {
+        ...memory,
+        take: (limits) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            now < t0 + 90_000
+              ? Effect.fail(new SharedLedger.LedgerError({ message: "connect ECONNREFUSED 127.0.0.1:5432" }))
+              : memory.take(limits))
+      }
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 600, concurrency: 2 })
+      const gate = yield* QuotaGate.make(policy, { ledger })
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => void lines.push(String(message)))
+      const taking = yield* Effect.fork(
+        Effect.all([gate.take, gate.take], { concurrency: 2 }).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+      )
+      yield* TestClock.adjust("2 minutes")
+      const tickets = yield* Fiber.join(taking)
+      assert.strictEqual(tickets.length, 2)
+      assert.strictEqual((yield* memory.read).requests, 2)
+      assert.deepStrictEqual(lines, [
+        `the shared quota ledger (${memory.location}) does not answer (connect ECONNREFUSED 127.0.0.1:5432): trying ` +
+        "again for up to 5 minutes; no request is sent meanwhile",
+        "the shared quota ledger answers again: requests resume"
+      ])
+    }))
+
+  it.effect("a ledger that does not answer for 5 minutes fails the request, sending nothing", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(at("2024-05-07T10:00:00Z"))
+      const memory = yield* SharedLedger.memory
+      const ledger: SharedLedger.Service = {
+        ...memory,
+        take: () => Effect.fail(new SharedLedger.LedgerError({ message: "connect ECONNREFUSED" }))
+      }
+      const gate = yield* QuotaGate.make(QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 600 }), { ledger })
+      const taking = yield* Effect.fork(Effect.flip(gate.take))
+      yield* TestClock.adjust("4 minutes")
+      assert.isUndefined(taking.unsafePoll() ?? undefined)
+      yield* TestClock.adjust("2 minutes")
+      const error = yield* Fiber.join(taking)
+      assert.strictEqual(error._tag, "TransportError")
+      assert.include(error.message, "cannot be reached")
     }))
 
   it.effect("a process held back by another's refusal says until when it waits, once", () =>

@@ -44,7 +44,8 @@ export const storeOrStop = <A, R>(self: Effect.Effect<A, ReportSink.SinkError, R
 export const describeError = (error: VtError.VtError): string => {
   switch (error._tag) {
     case "TransportError":
-      return `Error: ${error.reason} ${Text.oneLine(error.message)}`
+      // "Other" names no reason: the message says it.
+      return `Error: ${error.reason === "Other" ? "" : `${error.reason} `}${Text.oneLine(error.message)}`
     case "ResponseDecodeError":
       return `Error: ${error.status} ${Text.oneLine(error.message)}`
     case "RejectedResponseError":
