@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Gzip, ReportSink } from "@vt-harvest/report-sink"
+import { Gzip, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -108,6 +108,27 @@ describe("ReportSinkPg", () => {
       yield* sink.put(key("big"), body)
       assert.deepStrictEqual(Option.getOrUndefined(yield* sink.get(key("big"))), body)
     }))
+
+  it.scopedLive(
+    "a row larger than a record can be is refused by its size, its body never fetched",
+    () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const sink = yield* open({ schema })
+        const c = yield* client()
+        yield* sql(
+          c,
+          `INSERT INTO ${schema}.reports (key, kind, body) VALUES ('huge', 'saved', convert_to(repeat('x', $1), 'UTF8'))`,
+          [StoreLayout.maxRecordBytes + 1]
+        )
+        const error = yield* Effect.flip(sink.get(key("huge")))
+        assert.include(error.message, `${StoreLayout.maxRecordBytes + 1} bytes, more than a record holds`)
+        // The others are read as ever.
+        yield* sink.put(key("small"), bytes("{}"))
+        assert.isTrue(Option.isSome(yield* sink.get(key("small"))))
+      }),
+    120_000
+  )
 
   it.scopedLive(
     "list pages through more than one page, and skips rows whose key is not a record key",

@@ -1,4 +1,4 @@
-import { Gzip, ReportKey, ReportSink } from "@vt-harvest/report-sink"
+import { Gzip, ReportKey, ReportSink, StoreLayout } from "@vt-harvest/report-sink"
 import type { StorePrimitives } from "@vt-harvest/report-sink"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -74,7 +74,13 @@ const statements = (schema: string, table: string) => {
   return {
     exists: statement("exists", `SELECT 1 FROM ${name} WHERE key = $1 AND kind = $2`),
     presence: statement("presence", `SELECT kind FROM ${name} WHERE key = $1`),
-    read: statement("read", `SELECT body FROM ${name} WHERE key = $1 AND kind = $2`),
+    // The body only when a record can be that large: a larger row (written by hand) is named by its size, never
+    // fetched (a row of gigabytes would cost that in memory, or more than a string can hold).
+    read: statement(
+      "read",
+      `SELECT CASE WHEN octet_length(body) <= $3 THEN body END AS body, octet_length(body) AS size FROM ${name}
+WHERE key = $1 AND kind = $2`
+    ),
     insert: statement(
       "insert",
       `INSERT INTO ${name} (key, kind, body) VALUES ($1, $2, $3) ON CONFLICT (key, kind) DO NOTHING`
@@ -123,13 +129,28 @@ export const make = (config: Config): StorePrimitives.StorePrimitives => {
     })
 
   const read = (kind: Kind, key: ReportKey.ReportKey) =>
-    Effect.map(
-      run<{ body: Buffer }>(sql.read, [key, kind], `read ${key} from`, key),
-      (result) =>
-        Option.map(Option.fromNullable(result.rows[0]), (row): StorePrimitives.Stored => ({
-          bytes: toBytes(row.body),
-          gzip: false
-        }))
+    Effect.flatMap(
+      run<{ body: Buffer | null; size: number | string }>(
+        sql.read,
+        [key, kind, StoreLayout.maxRecordBytes],
+        `read ${key} from`,
+        key
+      ),
+      (result): Effect.Effect<Option.Option<StorePrimitives.Stored>, ReportSink.SinkError> => {
+        const row = result.rows[0]
+        if (row === undefined) return Effect.succeedNone
+        if (row.body === null) {
+          return Effect.fail(
+            new ReportSink.SinkError({
+              operation: "read",
+              key,
+              message:
+                `cannot read ${key} from ${location}: ${row.size} bytes, more than a record holds (${StoreLayout.maxRecordBytes})`
+            })
+          )
+        }
+        return Effect.succeedSome({ bytes: toBytes(row.body), gzip: false })
+      }
     )
 
   // Records are kept decompressed, so that the document column is always there to query: compressed bytes (the
