@@ -39,6 +39,8 @@ describe("--out postgres://", () => {
     const before = fileRequests()
     const first = await run(dir, ["files", "in.txt", "-o", out])
     expect(first.stderr).toContain("summary: saved 3, not found 2, skipped 0, invalid 0, failed 0")
+    // The start line names the database as it is, with no slash after it.
+    expect(first.stderr).toMatch(/^vt-harvest files: in\.txt -> postgres:\/\/\S+\/postgres \(log /m)
     expect(first.code).toBe(0)
     expect(fileRequests() - before).toBe(5)
     for (

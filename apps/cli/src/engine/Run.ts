@@ -517,7 +517,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
       )
       screen.line(
         `vt-harvest ${spec.command}: ${spec.source} -> ${target}${
-          spec.targetIsStream === true ? "" : "/"
+          spec.targetIsStream === true || isPostgres(common.out) ? "" : "/"
         } (log ${logFile.path})`
       )
       const gateRef = yield* Ref.make<QuotaGate.Service | undefined>(undefined)
