@@ -999,9 +999,20 @@ export interface ProxyOptions {
   readonly noProxy?: string | undefined
 }
 
+/** A raw `%` in a proxy's user name or password (no escape) made `%25`, as undici decodes both. */
+const escapedCredentials = (uri: string | undefined): string | undefined => {
+  if (uri === undefined || !URL.canParse(uri)) return uri
+  const url = new URL(uri)
+  const raw = /%(?![0-9A-Fa-f]{2})/
+  if (!raw.test(url.username) && !raw.test(url.password)) return uri
+  url.username = url.username.replaceAll(new RegExp(raw, "g"), "%25")
+  url.password = url.password.replaceAll(new RegExp(raw, "g"), "%25")
+  return url.href
+}
+
 const proxyEnvironment = (proxy: ProxyOptions) => ({
-  httpProxy: proxy.httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY,
-  httpsProxy: proxy.httpsProxy ?? process.env.https_proxy ?? process.env.HTTPS_PROXY
+  httpProxy: escapedCredentials(proxy.httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY),
+  httpsProxy: escapedCredentials(proxy.httpsProxy ?? process.env.https_proxy ?? process.env.HTTPS_PROXY)
 })
 
 /** Every spelling of the proxies' credentials an error message might carry, replaced like the key. */
@@ -1014,7 +1025,12 @@ const proxyScrub = (proxy: ProxyOptions | undefined): (text: string) => string =
     for (const part of [url.password, url.username]) {
       if (part === "") continue
       secrets.add(part)
-      secrets.add(decodeURIComponent(part))
+      // A raw `%` in a password is no escape: decoded where it decodes.
+      try {
+        secrets.add(decodeURIComponent(part))
+      } catch {
+        // Kept as written.
+      }
     }
   }
   const scrubs = [...secrets].sort((a, b) => b.length - a.length).map((secret) => internal.makeScrub(secret))
@@ -1038,15 +1054,22 @@ export const makeUndici = (options: UndiciOptions): Effect.Effect<Service, never
       // undici is loaded when first needed: a program that never makes this client does not pay for loading it.
       ? Effect.acquireRelease(
         Effect.promise(() => Undici.loadAgents(proxy !== undefined)).pipe(Effect.map((undici): Dispatcher => {
-          const { Agent, EnvHttpProxyAgent } = undici
-          if (proxy === undefined || EnvHttpProxyAgent === undefined) return new Agent()
+          const { Agent, EnvHttpProxyAgent, Pool } = undici
+          if (proxy === undefined || EnvHttpProxyAgent === undefined || Pool === undefined) return new Agent()
           const settings = {
             ...proxyEnvironment(proxy),
             noProxy: proxy.noProxy ?? process.env.no_proxy ?? process.env.NO_PROXY
           }
-          return new EnvHttpProxyAgent(
-            Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined && value !== ""))
-          )
+          return new EnvHttpProxyAgent({
+            ...Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined && value !== "")),
+            // Each origin's pool connects through the proxy's tunnel with a connector that fails the request when
+            // the tunnel fails, instead of connecting again at once, thousands of times a second.
+            factory: (origin: string | URL, options: Undici.PoolOptions) =>
+              new Pool(
+                origin,
+                options.connect === undefined ? options : { ...options, connect: Undici.guardTunnel(options.connect) }
+              )
+          })
         })),
         (agent) => Effect.promise(() => agent.close())
       )

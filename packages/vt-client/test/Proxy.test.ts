@@ -48,7 +48,50 @@ const proxyServer = Effect.acquireRelease(
     )
 )
 
+/** A proxy that fails every tunnel: `close` drops the CONNECT, `html` answers 200 with a page and closes. */
+const brokenProxy = (mode: "close" | "html") =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      let connects = 0
+      const server = http.createServer((_request, response) => response.writeHead(405).end())
+      server.on("connect", (_request: http.IncomingMessage, client: net.Socket) => {
+        connects++
+        client.on("error", () => undefined)
+        if (mode === "close") client.destroy()
+        else client.end("HTTP/1.1 200 Connection established\r\n\r\n<html>bad gateway</html>")
+      })
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      return { server, connects: () => connects, port: (server.address() as AddressInfo).port }
+    }),
+    ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  )
+
 describe("VtClient.makeUndici with a proxy", () => {
+  it.scoped(
+    "a proxy that drops or garbles every tunnel: the request fails at once, a handful of CONNECTs",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* VtEmulator.make({ apiKeys: [KEY] })
+        for (const mode of ["close", "html"] as const) {
+          const proxy = yield* brokenProxy(mode)
+          const vt = yield* VtClient.makeUndici({
+            apiKey: Redacted.make(KEY),
+            baseUrl: server.url,
+            timeout: "20 seconds",
+            // A password with a raw %: no crash where credentials are scrubbed from messages.
+            proxy: { httpProxy: `http://alice:S3cr%t@127.0.0.1:${proxy.port}`, noProxy: "" }
+          })
+          const error = yield* Effect.flip(vt.getFile(known))
+          assert.instanceOf(error, VtError.TransportError, mode)
+          assert.strictEqual(error.reason, "Connection", mode)
+          assert.isAtMost(proxy.connects(), 3, mode)
+          assert.notInclude(error.message, "S3cr%t")
+        }
+        assert.strictEqual(server.requests.length, 0)
+      }),
+    60_000
+  )
+
   it.scoped("requests go through the proxy, its credentials sent to it", () =>
     Effect.gen(function*() {
       const server = yield* VtEmulator.make({ apiKeys: [KEY] })

@@ -42,6 +42,7 @@ type DispatcherApi = Record<string, unknown>
 export const loadAgents = async (withProxy: boolean): Promise<{
   readonly Agent: Module["Agent"]
   readonly EnvHttpProxyAgent: Module["EnvHttpProxyAgent"] | undefined
+  readonly Pool: Module["Pool"] | undefined
 }> => {
   if (!withProxy) {
     // These modules have no declarations of their own (TS7016): they export what the root's declarations describe.
@@ -53,14 +54,65 @@ export const loadAgents = async (withProxy: boolean): Promise<{
     const api: Promise<Exported<DispatcherApi>> = import("undici/lib/api/index.js")
     const [Agent, Dispatcher, methods] = await Promise.all([agent, dispatcher, api])
     if (!("request" in classOf(Dispatcher).prototype)) Object.assign(classOf(Dispatcher).prototype, classOf(methods))
-    return { Agent: classOf(Agent), EnvHttpProxyAgent: undefined }
+    return { Agent: classOf(Agent), EnvHttpProxyAgent: undefined, Pool: undefined }
   }
-  type Agents = Partial<Pick<Module, "Agent" | "EnvHttpProxyAgent">>
+  type Agents = Partial<Pick<Module, "Agent" | "EnvHttpProxyAgent" | "Pool">>
   const undici: Agents & { readonly default?: Agents } = await import("undici")
   return {
     Agent: (undici.Agent ?? undici.default?.Agent)!,
-    EnvHttpProxyAgent: undici.EnvHttpProxyAgent ?? undici.default?.EnvHttpProxyAgent
+    EnvHttpProxyAgent: undici.EnvHttpProxyAgent ?? undici.default?.EnvHttpProxyAgent,
+    Pool: undici.Pool ?? undici.default?.Pool
   }
+}
+
+/** The options of a pool (for an agent's `factory`). */
+export type PoolOptions = NonNullable<ConstructorParameters<Module["Pool"]>[1]>
+
+type Connector = (
+  options: Record<string, unknown>,
+  callback: (error: (Error & { code?: string }) | null, socket: unknown) => void
+) => void
+
+/**
+ * A proxy's connector (undici's `connect` function of a proxied pool) whose failures fail the request. undici takes
+ * a socket error while connecting (`UND_ERR_SOCKET`: the proxy dropped the CONNECT) for a connection to make again,
+ * at once, with the request still queued: a proxy that drops every tunnel got thousands of CONNECTs a second until
+ * the request's timeout. The same failure as a reset connection fails the request, which the caller retries with its
+ * own backoff. A tunnel that ends before the request could be sent, or that holds bytes before the request is sent
+ * (a proxy answering 200 with a page, then closing), is such a failure too.
+ */
+export const guardTunnel = <C>(connect: C): C => {
+  if (typeof connect !== "function") return connect
+  const inner = connect as Connector
+  const reset = (cause: Error) =>
+    Object.assign(new Error(`the proxy's tunnel failed: ${cause.message}`), { code: "ECONNRESET", cause })
+  const guarded: Connector = (options, callback) =>
+    inner(options, (error, socket) => {
+      if (error !== null && error !== undefined) {
+        return callback(error.code === "UND_ERR_SOCKET" || error.code === "UND_ERR_INFO" ? reset(error) : error, socket)
+      }
+      const stream = socket as {
+        readonly destroyed?: boolean
+        readonly readableEnded?: boolean
+        readonly readableLength?: number
+        destroy?: () => void
+      }
+      if (stream.destroyed === true || stream.readableEnded === true) {
+        stream.destroy?.()
+        return callback(reset(new Error("the tunnel closed before the request could be sent")), socket)
+      }
+      // Nothing comes through a tunnel before the request does (nor before TLS's first message): bytes already
+      // there are the proxy's own (a page after its 200), not the server's answer.
+      if ((stream.readableLength ?? 0) > 0) {
+        stream.destroy?.()
+        return callback(
+          reset(new Error("the proxy sent data of its own into the tunnel (a page, not an answer)")),
+          socket
+        )
+      }
+      callback(null, socket)
+    })
+  return guarded as C
 }
 type DispatchBody = string | Uint8Array | Readable | null
 
