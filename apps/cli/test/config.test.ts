@@ -212,6 +212,37 @@ describe("the user config file", () => {
     expect(dotenv.stdout).not.toContain(key)
   })
 
+  it("config show: a proxy written without its scheme is shown without its password; https_proxy as the run reads it", async () => {
+    const dir = scratch()
+    const env = { VT_API_KEY: key, HTTPS_PROXY: "alice:Sup3rSecret@proxy.corp:3128", ...userConfig(dir, "") }
+    const shown = await runCli(["config", "show"], { cwd: dir, env })
+    expect(shown.stdout).not.toContain("Sup3rSecret")
+    expect(shown.stdout).toContain("proxy.corp:3128")
+    // Both spellings set: the lower-case one is the one a run uses (as curl does), and the one shown.
+    const both = await runCli(["config", "show"], {
+      cwd: dir,
+      env: { ...env, HTTPS_PROXY: "http://upper.example:1", https_proxy: "http://lower.example:2" }
+    })
+    expect(both.stdout).toContain("proxy        http://lower.example:2 (environment https_proxy)")
+  })
+
+  it("with HOME empty and no XDG_CONFIG_HOME, no config file is read from the working directory", async () => {
+    const dir = scratch()
+    fs.mkdirSync(path.join(dir, ".config", "vt-harvest"), { recursive: true })
+    fs.writeFileSync(path.join(dir, ".config", "vt-harvest", "config.toml"), `base_url = "${trapUrl}"\n`)
+    fs.writeFileSync(path.join(dir, "ids.txt"), `${hashes(1, true, "home")[0]}\n`)
+    const where = await runCli(["config", "path"], { cwd: dir, env: { HOME: "" } })
+    expect(where.stdout.trim()).toMatch(/^\//)
+    const run = await runCli(["files", "ids.txt", "--no-quota-probe", "--no-progress", "--base-url", server.url], {
+      cwd: dir,
+      env: { HOME: "", VT_API_KEY: key }
+    })
+    expect(run.code, run.stderr).toBe(0)
+    const shown = await runCli(["config", "show"], { cwd: dir, env: { HOME: "", VT_API_KEY: key } })
+    expect(shown.stdout).not.toContain(trapUrl)
+    expect(trapped).toBe(0)
+  }, 30_000)
+
   it("a password given as a parameter of a postgres:// URL (?password=, ?sslpassword=) is never shown", async () => {
     const dir = scratch()
     const store = "postgres://alice@127.0.0.1:1/vt?sslmode=disable&password=pw-in-query&sslpassword=ssl-phrase"

@@ -77,7 +77,8 @@ describe("VirusTotal through a proxy", () => {
       expect(result.code).toBe(0)
       expect(saved).toEqual(ids.map((id) => `${id}.json`).sort())
       expect(proxied(emulatorHost())).toBeGreaterThanOrEqual(1)
-      expect(logOf(dir)).toContain(`(api http://${emulatorHost()} via proxy ${proxy.url} (HTTP_PROXY), tier premium`)
+      // The variable named as it is spelt.
+      expect(logOf(dir)).toContain(`(api http://${emulatorHost()} via proxy ${proxy.url} (${name}), tier premium`)
     }, 30_000)
   }
 
@@ -166,13 +167,26 @@ describe("VirusTotal through a proxy", () => {
     expect(proxied(emulatorHost())).toBe(1)
   }, 30_000)
 
-  it("a proxy that is not an http(s) URL: exit 2, nothing sent", async () => {
-    const { result } = await files(server.url, { HTTPS_PROXY: "socks5://user:pw-Xy9@127.0.0.1:1080" })
-    expect(result.code).toBe(2)
-    expect(result.stderr).toContain("HTTPS_PROXY must be an http(s) URL")
-    expect(result.stderr).not.toContain("pw-Xy9")
-    expect(server.requests).toHaveLength(0)
-  }, 30_000)
+  it(
+    "a proxy that is not an http:// URL (socks5, https, no scheme): exit 2, nothing sent, no credential shown",
+    async () => {
+      for (
+        const [env, extra] of [
+          [{ HTTPS_PROXY: "socks5://user:pw-Xy9@127.0.0.1:1080" }, []],
+          [{}, ["--proxy", "https://alice:pw-Xy9@127.0.0.1:3128"]],
+          [{}, ["--proxy", "alice:pw-Xy9@proxy.corp:3128"]],
+          [{ HTTPS_PROXY: "alice:pw-Xy9@proxy.corp:3128" }, []]
+        ] as const
+      ) {
+        const { result } = await files(server.url, env, extra)
+        expect(result.code, JSON.stringify([env, extra])).toBe(2)
+        expect(result.stderr).toMatch(/(?:HTTPS_PROXY|--proxy) must be an http:\/\/ URL/)
+        expect(result.stderr).not.toContain("pw-Xy9")
+      }
+      expect(server.requests).toHaveLength(0)
+    },
+    30_000
+  )
 
   const opensslAvailable = spawnSync("openssl", ["version"]).status === 0
   it.skipIf(!opensslAvailable)(

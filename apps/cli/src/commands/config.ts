@@ -37,7 +37,8 @@ const defaults: Readonly<Record<string, string>> = {
 // Settings that may be URLs with a password in them: shown without it.
 const urlSettings = new Set(["proxy", "base_url", "out", "quota_store"])
 
-const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] as const
+// In the order a run reads them (proxy.ts): the lower-case spelling first, as curl does.
+const proxyVariables = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"] as const
 
 /** The value in force for a key of the config file and where it comes from. */
 const setting = (loaded: UserConfig.Loaded, name: string): readonly [string, string] => {

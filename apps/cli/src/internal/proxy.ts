@@ -17,17 +17,25 @@ export interface Proxy {
   readonly source: string
 }
 
+/** The spelling of `name` a run reads: the lower-case one when it is set, as curl does. */
+const spelling = (name: string): string => {
+  const lower = process.env[name.toLowerCase()]
+  return lower !== undefined && lower.trim() !== "" ? name.toLowerCase() : name
+}
+
 const env = (name: string): string | undefined => {
-  const value = process.env[name.toLowerCase()] ?? process.env[name]
+  const value = process.env[spelling(name)]
   return value === undefined || value.trim() === "" ? undefined : value.trim()
 }
 
+// Only http:// proxies: the tunnel to an https target is TLS of its own, and a connection to the proxy itself in TLS
+// is something S3's agents would not do (they sent its credentials in clear to an https:// proxy).
 const checkUrl = (where: string, value: string): Effect.Effect<string, UsageError> =>
-  URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)
+  URL.canParse(value) && /^http:\/\//i.test(value) && new URL(value).protocol === "http:"
     ? Effect.succeed(value)
     : Effect.fail(
       new UsageError({
-        message: `${where} must be an http(s) URL (http://host:port), got ${
+        message: `${where} must be an http:// URL (http://[user:password@]host:port), got ${
           JSON.stringify(redactUrl(value).slice(0, 200))
         }`
       })
@@ -49,7 +57,7 @@ export const resolve = (flag: Option.Option<string>): Effect.Effect<Proxy | unde
         // As curl and undici do: https targets use HTTPS_PROXY, else HTTP_PROXY.
         httpsProxy: httpsProxy === undefined ? httpProxy : yield* checkUrl("HTTPS_PROXY", httpsProxy),
         noProxy,
-        source: httpsProxy !== undefined ? "HTTPS_PROXY" : "HTTP_PROXY"
+        source: spelling(httpsProxy !== undefined ? "HTTPS_PROXY" : "HTTP_PROXY")
       }
     }
     const configured = yield* Config.option(Config.string("VT_PROXY")).pipe(Effect.orElseSucceed(() => Option.none()))

@@ -38,11 +38,20 @@ export const keys: Readonly<Record<string, { readonly env: string; readonly kind
 /** Where the file is, as the environment says. */
 export const location = (env: NodeJS.ProcessEnv = process.env): string => {
   const xdg = env.XDG_CONFIG_HOME ?? ""
-  // The XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored.
-  const base = xdg !== "" && nodePath.isAbsolute(xdg)
-    ? xdg
-    : nodePath.join(env.HOME !== undefined && env.HOME !== "" ? env.HOME : nodeOs.homedir(), ".config")
-  return nodePath.join(base, "vt-harvest", "config.toml")
+  // The XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored. So is an empty or relative HOME (Node's homedir
+  // answers "" for HOME=""): the account's home directory instead, never one under the working directory.
+  if (xdg !== "" && nodePath.isAbsolute(xdg)) return nodePath.join(xdg, "vt-harvest", "config.toml")
+  const home = [env.HOME, nodeOs.homedir(), accountHome()].find((dir) => dir !== undefined && nodePath.isAbsolute(dir))
+  return nodePath.join(home ?? "/nonexistent", ".config", "vt-harvest", "config.toml")
+}
+
+/** The home directory of the account (the password database), whatever HOME says. */
+const accountHome = (): string | undefined => {
+  try {
+    return nodeOs.userInfo().homedir
+  } catch {
+    return undefined
+  }
 }
 
 /** A problem in the file, with its line when it is about one. */
@@ -201,8 +210,16 @@ export const secretParams: ReadonlyArray<string> = ["password", "sslpassword"]
 
 /** A URL with its password (and user name) replaced, for messages: proxy credentials are secrets like the key. */
 export const redactUrl = (text: string): string => {
-  if (!URL.canParse(text)) {
-    return text.replace(/\/\/[^/@\s]*@/, "//<redacted>@").replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1<redacted>")
+  // Written without its scheme (`alice:pw@proxy:3128`, as curl takes it), or not parsing as a URL: everything up to
+  // the last `@` may be credentials.
+  if (!URL.canParse(text) || (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && text.includes("@"))) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? ""
+    const rest = text.slice(scheme.length)
+    const at = rest.lastIndexOf("@")
+    return `${scheme}${at === -1 ? rest : `<redacted>@${rest.slice(at + 1)}`}`.replace(
+      /([?&](?:ssl)?password=)[^&#\s]*/gi,
+      "$1<redacted>"
+    )
   }
   const url = new URL(text)
   const credentials = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
