@@ -2,15 +2,22 @@
 // --proxy, the config file's proxy, credentials (sent to the proxy, never shown), an https target through a CONNECT
 // tunnel with its CA from NODE_EXTRA_CA_CERTS. Nothing leaves the machine.
 import * as S3 from "@aws-sdk/client-s3"
+import { ReportSinkS3 } from "@vt-harvest/report-sink-s3"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import type * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import * as ProxyAgent from "../src/internal/proxyAgent.js"
 import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
 import * as Hostile from "./hostileServer.js"
 import * as ProxyServer from "./proxyServer.js"
 import { startS3rver } from "./s3rver.js"
+
+const isTransient = ReportSinkS3.isTransient
 
 const key = "proxy-test-key-Rk27vB9sT1"
 let server: VtEmulator.Server
@@ -230,6 +237,48 @@ describe("VirusTotal through a proxy", () => {
     },
     60_000
   )
+})
+
+describe("the agents S3's requests take through a proxy", () => {
+  /** A proxy answering every CONNECT with `status`. */
+  const answering = async (status: number) => {
+    const refusing = http.createServer()
+    refusing.on("connect", (_request: http.IncomingMessage, socket: net.Socket) => {
+      socket.on("error", () => undefined)
+      socket.end(`HTTP/1.1 ${status} No\r\n\r\n`)
+    })
+    await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve))
+    return refusing
+  }
+  const failureThrough = async (status: number, credentials: string) => {
+    const refusing = await answering(status)
+    const port = (refusing.address() as AddressInfo).port
+    const uri = `http://${credentials}@127.0.0.1:${port}`
+    const agents = ProxyAgent.agents({ httpProxy: uri, httpsProxy: uri, noProxy: undefined, source: "--proxy" })!
+    try {
+      return await new Promise<NodeJS.ErrnoException>((resolve, reject) =>
+        http.get("http://s3.example:9000/bucket", { agent: agents.httpAgent }, () => reject(new Error("answered")))
+          .on("error", resolve)
+      )
+    } finally {
+      agents.httpAgent.destroy()
+      await new Promise((resolve) => refusing.close(resolve))
+    }
+  }
+
+  it("a proxy failing the tunnel (502, 503) is a reset connection, which S3's retries take; a 407 is not", async () => {
+    for (const status of [502, 503]) {
+      const error = await failureThrough(status, "alice:pw")
+      expect(error.message).toContain(`the proxy answered ${status}`)
+      expect(error.code).toBe("ECONNRESET")
+      expect(isTransient(error)).toBe(true)
+    }
+    const refused = await failureThrough(407, "alice:pw")
+    expect(refused.code).toBeUndefined()
+    expect(isTransient(refused)).toBe(false)
+    // A raw % in the password: sent as written, no crash.
+    expect((await failureThrough(502, "alice:S3cr%t")).code).toBe("ECONNRESET")
+  })
 })
 
 describe("S3 through the same proxy", () => {

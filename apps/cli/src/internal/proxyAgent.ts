@@ -19,6 +19,15 @@ interface ConnectOptions {
   readonly servername?: string | undefined
 }
 
+/** A user name or password from a URL, decoded where it decodes (a raw `%` is kept as written). */
+const decoded = (part: string): string => {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    return part
+  }
+}
+
 /** A socket to `host:port` through the proxy's CONNECT, or the proxy's refusal as an error (no credentials in it). */
 const tunnel = (
   proxy: URL,
@@ -30,7 +39,7 @@ const tunnel = (
   const credentials = proxy.username !== "" || proxy.password !== ""
     ? {
       "proxy-authorization": `Basic ${
-        Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")
+        Buffer.from(`${decoded(proxy.username)}:${decoded(proxy.password)}`).toString("base64")
       }`
     }
     : {}
@@ -45,12 +54,16 @@ const tunnel = (
   request.once("connect", (response, socket) => {
     if (response.statusCode === 200) return callback(null, socket)
     socket.destroy()
-    callback(new Error(`the proxy answered ${response.statusCode} to CONNECT ${target}`), socket)
+    // A refusal of the credentials (407) is the user's to mend; any other is the way to the store failing for now, a
+    // reset connection to the SDK and the store, which try again.
+    const refused = new Error(`the proxy answered ${response.statusCode} to CONNECT ${target}`)
+    callback(response.statusCode === 407 ? refused : Object.assign(refused, { code: "ECONNRESET" }), socket)
   })
-  request.once("error", (error) => {
+  request.once("error", (error: NodeJS.ErrnoException) => {
     const failed = new net.Socket()
     failed.destroy()
-    callback(new Error(`the proxy could not be reached: ${error.message}`), failed)
+    const unreachable = new Error(`the proxy could not be reached: ${error.message}`)
+    callback(error.code === undefined ? unreachable : Object.assign(unreachable, { code: error.code }), failed)
   })
   request.end()
 }
