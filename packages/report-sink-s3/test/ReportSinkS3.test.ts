@@ -489,6 +489,76 @@ describe("ReportSinkS3", () => {
       }
     }))
 
+  it.scopedLive(
+    "an answer body beyond what any answer needs (a listing, an error page) is refused, not held",
+    () =>
+      Effect.gen(function*() {
+        // 20 MB of a listing, or of an error document: no S3 answer but a record is more than a few hundred KB.
+        const huge = (head: string, tail: string) => `${head}${" ".repeat(20 * 1024 * 1024)}${tail}`
+        const hostile = yield* Effect.acquireRelease(
+          Effect.async<http.Server>((resume) => {
+            const s = http.createServer((request, response) => {
+              request.resume()
+              if (request.method === "HEAD") return void response.writeHead(200).end()
+              if (request.method === "GET") {
+                response.writeHead(200, { "content-type": "application/xml" })
+                return void response.end(
+                  huge(
+                    "<?xml version=\"1.0\"?><ListBucketResult><IsTruncated>false</IsTruncated>",
+                    "</ListBucketResult>"
+                  )
+                )
+              }
+              response.writeHead(500, { "content-type": "application/xml" })
+              response.end(huge("<Error><Code>InternalError</Code><Message>", "</Message></Error>"))
+            }).listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+          }),
+          (s) => Effect.sync(() => s.close())
+        )
+        const { port } = hostile.address() as net.AddressInfo
+        const client = new S3.S3Client(clientConfig(`http://127.0.0.1:${port}`))
+        const sink = yield* makeSink({ prefix: "p", retry: Schedule.recurs(1) }, client)
+        const listed = yield* Effect.flip(Stream.runDrain(sink.list))
+        assert.include(listed.message, "an answer of more than")
+        const put = yield* Effect.flip(sink.put(key("k"), bytes("{}")))
+        assert.include(put.message, "an answer of more than")
+        client.destroy()
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a listing whose next page is one it gave already ends in an error, not in an endless list",
+    () =>
+      Effect.gen(function*() {
+        let lists = 0
+        const looping = yield* Effect.acquireRelease(
+          Effect.async<http.Server>((resume) => {
+            const s = http.createServer((request, response) => {
+              request.resume()
+              if (request.method === "HEAD") return void response.writeHead(200).end()
+              lists++
+              response.writeHead(200, { "content-type": "application/xml" })
+              response.end(
+                "<?xml version=\"1.0\"?><ListBucketResult><IsTruncated>true</IsTruncated>" +
+                  "<Contents><Key>p/aaaa.json</Key></Contents><NextContinuationToken>SAME</NextContinuationToken>" +
+                  "</ListBucketResult>"
+              )
+            }).listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+          }),
+          (s) => Effect.sync(() => s.close())
+        )
+        const { port } = looping.address() as net.AddressInfo
+        const client = new S3.S3Client(clientConfig(`http://127.0.0.1:${port}`))
+        const sink = yield* makeSink({ prefix: "p", retry: Schedule.recurs(1) }, client)
+        const listed = yield* Effect.flip(Stream.runDrain(sink.list))
+        assert.include(listed.message, "names a page it gave already")
+        assert.isAtMost(lists, 3)
+        client.destroy()
+      }),
+    60_000
+  )
+
   it.scopedLive("gives up an attempt after the timeout (a server that never answers)", () =>
     Effect.gen(function*() {
       const silent = yield* Effect.acquireRelease(

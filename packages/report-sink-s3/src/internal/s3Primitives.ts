@@ -17,6 +17,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { createHash, randomBytes } from "node:crypto"
+import { Readable, Transform } from "node:stream"
 import * as S3Location from "../S3Location.js"
 
 /** @internal */
@@ -116,11 +117,55 @@ const lengthMetadata = "vt-harvest-length"
 const md5Base64 = (data: Uint8Array) => createHash("md5").update(data).digest("base64")
 
 /** @internal */
+/** The most of an answer's body other than a record's (a listing page, an error document, a HEAD): 8 MiB. */
+export const maxAnswerBytes = 8 * 1024 * 1024
+
+const boundsName = "vtHarvestBoundedBodies"
+
+/**
+ * Bounds the body of every answer `client` receives, before the SDK reads it whole: a record (GetObject answered
+ * 2xx) to what a record can be, anything else (a listing, an error page) to {@link maxAnswerBytes}. An endpoint that
+ * answers 400 MB of error page, or of listing, fails the operation there instead of taking the memory. Added once per
+ * client, whichever sinks share it.
+ */
+const boundBodies = (client: S3.S3Client): void => {
+  if (client.middlewareStack.identify().some((entry) => entry.startsWith(boundsName))) return
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args)
+      const response = result.response as { statusCode?: number; body?: unknown }
+      if (!(response.body instanceof Readable)) return result
+      const record = context.commandName === "GetObjectCommand" && (response.statusCode ?? 0) < 300
+      const max = record ? StoreLayout.maxRecordBytes : maxAnswerBytes
+      const source = response.body
+      let seen = 0
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          seen += chunk.length
+          if (seen <= max) return done(null, chunk)
+          source.destroy()
+          done(new Error(`an answer of more than ${max} bytes (HTTP ${response.statusCode ?? "?"})`))
+        }
+      })
+      source.on("error", (error) => counted.destroy(error))
+      // A reader that lets the body go (destroys it unread) lets the connection go: the source with it.
+      counted.on("close", () => {
+        if (!source.readableEnded) source.destroy()
+      })
+      response.body = source.pipe(counted)
+      return result
+    },
+    // Inside the SDK's deserializer (the same step, a lower priority): what it reads is the bounded body.
+    { step: "deserialize", name: boundsName, priority: "low" }
+  )
+}
+
 export const make = (
   client: S3.S3Client,
   config: Config
 ): Effect.Effect<StorePrimitives.StorePrimitives, ReportSink.SinkError> =>
   Effect.gen(function*() {
+    boundBodies(client)
     const { location } = config
     const { bucket } = location
     const url = S3Location.format(location)
@@ -311,7 +356,15 @@ export const make = (
 
     // The keys of the records directly under `prefix`, page by page (ListObjectsV2 with a `/` delimiter, so
     // `_not_found/` and any other sub-prefix is not descended into).
+    // The continuation tokens a listing was given, as digests: one given again (a server going round) ends it in an
+    // error, not in an endless list of the same keys.
     const keysUnder = (prefix: string): Stream.Stream<ReportKey.ReportKey, ReportSink.SinkError> =>
+      Stream.suspend(() => {
+        const given = new Set<string>()
+        return pagesUnder(prefix, given)
+      })
+
+    const pagesUnder = (prefix: string, given: Set<string>): Stream.Stream<ReportKey.ReportKey, ReportSink.SinkError> =>
       Stream.paginateChunkEffect(Option.none<string>(), (token) =>
         send(
           "list",
@@ -339,7 +392,23 @@ export const make = (
               ? Option.some(Option.some(page.NextContinuationToken))
               : Option.none()
             return [Chunk.fromIterable(keys), next] as const
-          })
+          }),
+          Effect.filterOrFail(
+            ([, next]) => {
+              if (Option.isNone(next) || Option.isNone(next.value)) return true
+              const digest = createHash("sha256").update(next.value.value).digest("base64")
+              if (given.has(digest)) return false
+              given.add(digest)
+              return true
+            },
+            () =>
+              new ReportSink.SinkError({
+                operation: "list",
+                message:
+                  `cannot list s3://${bucket}/${prefix}: its listing names a page it gave already (a continuation ` +
+                  "token repeated)"
+              })
+          )
         ))
 
     const keys = (kind: Kind) => keysUnder(kind === "saved" ? savedPrefix : notFoundPrefix)
