@@ -1,6 +1,8 @@
 import * as S3 from "@aws-sdk/client-s3"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
@@ -157,5 +159,30 @@ describe("vt-harvest files --out s3://bucket/prefix", () => {
     expect(endpoint.stderr).toContain("AWS_ENDPOINT_URL_S3")
     expect(server.requests).toHaveLength(0)
     expect(await objectKeys("x/")).toEqual([])
+  })
+
+  it("an endpoint's error text with line breaks and escapes stays on one line of the error", async () => {
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "in.txt"), hashes(1, true, "s3-lines")[0])
+    const hostile = http.createServer((request, response) => {
+      request.resume()
+      if (request.method === "HEAD") return void response.writeHead(200).end()
+      response.writeHead(400, { "content-type": "application/xml" })
+      response.end(
+        "<Error><Code>InvalidRequest</Code><Message>no&#10;summary: saved 999, not found 0, skipped 0, invalid 0, " +
+          "failed 0, requests 0&#13;&#10;\u001b[2J</Message></Error>"
+      )
+    })
+    await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (hostile.address() as AddressInfo).port
+      const result = await files(dir, "s3://bucket/x", [], { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain("--out s3://bucket/x")
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
+      expect(result.stderr).not.toContain("\u001b")
+    } finally {
+      await new Promise((resolve) => hostile.close(resolve))
+    }
   })
 })

@@ -31,6 +31,7 @@ import * as Proxy from "../internal/proxy.js"
 import * as ProxyAgent from "../internal/proxyAgent.js"
 import * as Quotas from "../internal/quotas.js"
 import * as Settings from "../internal/settings.js"
+import * as Text from "../internal/text.js"
 import * as UserConfig from "../internal/userConfig.js"
 import * as Failure from "./Failure.js"
 import * as Outcome from "./Outcome.js"
@@ -105,7 +106,7 @@ export const checkOut = (
       const { ReportSinkS3, S3Location } = yield* Effect.promise(() => import("@vt-harvest/report-sink-s3"))
       const location = yield* Either.mapLeft(
         S3Location.parse(out),
-        (error) => new Settings.UsageError({ message: `bad --out: ${error.message}` })
+        (error) => new Settings.UsageError({ message: `bad --out: ${Text.oneLine(error.message)}` })
       )
       // The SDK warns on every run under Node 20 about its releases of 2027; nothing a user of this CLI can act on.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
@@ -347,7 +348,7 @@ const openShared = (url: string, apiKey: Redacted.Redacted<string>) =>
   }).pipe(
     Effect.mapError((error) =>
       new Settings.UsageError({
-        message: `cannot use --quota-store ${showOut(url)}: ${error.message}; nothing was sent`
+        message: `cannot use --quota-store ${showOut(url)}: ${Text.oneLine(error.message)}; nothing was sent`
       })
     )
   )
@@ -382,7 +383,9 @@ export const prepare = <S>(
         Layer.mapError((error) =>
           error._tag === "UsageError"
             ? error
-            : new Settings.UsageError({ message: `cannot use --out ${showOut(options.out)}: ${error.message}` })
+            : new Settings.UsageError({
+              message: `cannot use --out ${showOut(options.out)}: ${Text.oneLine(error.message)}`
+            })
         )
       ),
       screen: Progress.makeScreen(process.stderr.isTTY === true && !options.noProgress)
@@ -448,7 +451,7 @@ const stopped = (stop: Failure.Stop | InputError): readonly [number, string] => 
     case "Untrusted":
       return [1, `${Failure.describeError(stop.error)}; stopped, nothing more was sent`]
     case "StoreFailed":
-      return [1, `cannot write to the store: ${stop.error.message}; stopped so no quota is wasted`]
+      return [1, `cannot write to the store: ${Text.oneLine(stop.error.message)}; stopped so no quota is wasted`]
     case "InputError":
       return [1, stop.message]
   }
@@ -487,7 +490,9 @@ export const run = <S, R>(spec: Spec<S, R>) =>
     const color = yield* ConsoleLog.colorDefault
     const runLog = RunLog.layer({ directory: common.logDir, format: common.logFormat }).pipe(
       Layer.mapError((error) =>
-        new Settings.UsageError({ message: `cannot write the run log in --log-dir ${common.logDir}: ${error.message}` })
+        new Settings.UsageError({
+          message: `cannot write the run log in --log-dir ${common.logDir}: ${Text.oneLine(error.message)}`
+        })
       )
     )
     const target = spec.target ?? showOut(common.out)
@@ -501,7 +506,7 @@ export const run = <S, R>(spec: Spec<S, R>) =>
         yield* Failure.storeOrStop(store.checkWritable).pipe(
           Effect.mapError(({ error }) =>
             new Settings.UsageError({
-              message: `cannot write to --out ${showOut(common.out)}: ${error.message}; nothing was sent`
+              message: `cannot write to --out ${showOut(common.out)}: ${Text.oneLine(error.message)}; nothing was sent`
             })
           )
         )

@@ -98,7 +98,8 @@ const describe = (error: unknown): string => {
   const status = statusOf(error)
   const name = field(error, "name") ?? "Error"
   const code = field(error, "code")
-  const message = field(error, "message") ?? String(error)
+  // The endpoint's own words, on one line: a message may hold line breaks and control characters.
+  const message = (field(error, "message") ?? String(error)).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim()
   const what = status !== undefined ? `${name} (HTTP ${status})` : code !== undefined ? `${name} ${code}` : name
   return message === "" || message === name || message === "UnknownError" ? what : `${what}: ${message}`
 }
