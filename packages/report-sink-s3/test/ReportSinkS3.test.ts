@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as http from "node:http"
 import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
@@ -558,6 +559,26 @@ describe("ReportSinkS3", () => {
       }),
     60_000
   )
+
+  it.scoped("opening gives each attempt at most 10 s, whatever the timeout of other operations", () =>
+    Effect.gen(function*() {
+      const silent = yield* Effect.acquireRelease(
+        Effect.async<net.Server>((resume) => {
+          const s = net.createServer(() => {}).listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) => Effect.sync(() => s.close())
+      )
+      const { port } = silent.address() as net.AddressInfo
+      const client = new S3.S3Client(clientConfig(`http://127.0.0.1:${port}`))
+      const opening = yield* Effect.fork(
+        Effect.flip(makeSink({ prefix: "p", timeout: "60 seconds", retry: Schedule.spaced("1 second") }, client))
+      )
+      // 4 attempts (3 retries) of 10 s, 1 s apart: over in 43 s, where 60 s attempts would take 4 minutes.
+      for (let i = 0; i < 50; i++) yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(opening)
+      assert.include(error.message, "no answer within 10s")
+      client.destroy()
+    }))
 
   it.scopedLive("gives up an attempt after the timeout (a server that never answers)", () =>
     Effect.gen(function*() {

@@ -30,6 +30,9 @@ export interface Config {
 
 type Kind = StorePrimitives.Kind
 
+/** The longest an attempt to open the store (HEAD on the bucket) may take. */
+const openTimeout = Duration.seconds(10)
+
 /** One attempt took longer than the configured timeout; the request was aborted. */
 class AttemptTimeout extends Data.TaggedError("AttemptTimeout")<{ readonly duration: Duration.Duration }> {}
 
@@ -192,12 +195,13 @@ export const make = (
       key: string | undefined,
       request: (signal: AbortSignal) => Promise<A>,
       handle: (effect: Effect.Effect<A, unknown>) => Effect.Effect<A | E, unknown> = (effect) => effect,
-      schedule: Schedule.Schedule<unknown, unknown> = config.retry
+      schedule: Schedule.Schedule<unknown, unknown> = config.retry,
+      timeout: Duration.Duration = config.timeout
     ): Effect.Effect<A | E, ReportSink.SinkError> =>
       Effect.tryPromise({ try: request, catch: (error) => error }).pipe(
         Effect.timeoutFail({
-          duration: config.timeout,
-          onTimeout: () => new AttemptTimeout({ duration: config.timeout })
+          duration: timeout,
+          onTimeout: () => new AttemptTimeout({ duration: timeout })
         }),
         handle,
         Effect.retry({ schedule, while: isRetryable }),
@@ -212,7 +216,8 @@ export const make = (
       )
 
     // HEAD on the bucket checks the name, the credentials and the endpoint before anything is requested from
-    // VirusTotal; a few retries only, since a wrong endpoint should not keep a user waiting for minutes.
+    // VirusTotal; a few retries only, each of at most 10 s (a HEAD has nothing to carry), since a wrong endpoint
+    // should not keep a user waiting for minutes.
     yield* send(
       "open",
       `cannot open ${url}`,
@@ -229,7 +234,8 @@ export const make = (
             (error) => Effect.fail(new BucketProblem({ error, reason: "access denied (check the credentials)" }))
           )
         ),
-      Schedule.intersect(config.retry, Schedule.recurs(config.openRetries))
+      Schedule.intersect(config.retry, Schedule.recurs(config.openRetries)),
+      Duration.min(config.timeout, openTimeout)
     )
 
     // An object counts only when it holds as many bytes as it was written with (`lengthMetadata`). S3 stores a PUT
