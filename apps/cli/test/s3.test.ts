@@ -1,7 +1,9 @@
 import * as S3 from "@aws-sdk/client-s3"
 import { VtEmulator } from "@vt-harvest/vt-emulator"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
@@ -160,6 +162,34 @@ describe("vt-harvest files --out s3://bucket/prefix", () => {
     expect(server.requests).toHaveLength(0)
     expect(await objectKeys("x/")).toEqual([])
   })
+
+  const opensslAvailable = spawnSync("openssl", ["version"]).status === 0
+  it.skipIf(!opensslAvailable)(
+    "an endpoint whose certificate is not trusted: exit 2 naming NODE_EXTRA_CA_CERTS",
+    async () => {
+      const dir = tempDir()
+      fs.writeFileSync(path.join(dir, "in.txt"), hashes(1, true, "s3-tls")[0])
+      const made = spawnSync("openssl", [
+        ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"],
+        ...["-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"],
+        ...["-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")]
+      ])
+      expect(made.status).toBe(0)
+      const tls = https.createServer(
+        { key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) },
+        (_request, response) => response.writeHead(200).end()
+      )
+      await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve))
+      try {
+        const port = (tls.address() as AddressInfo).port
+        const result = await files(dir, "s3://bucket/x", [], { AWS_ENDPOINT_URL_S3: `https://127.0.0.1:${port}` })
+        expect(result.code).toBe(2)
+        expect(result.stderr).toContain("NODE_EXTRA_CA_CERTS")
+      } finally {
+        await new Promise((resolve) => tls.close(resolve))
+      }
+    }
+  )
 
   it("an endpoint's error text with line breaks and escapes stays on one line of the error", async () => {
     const dir = tempDir()

@@ -146,6 +146,12 @@ export const checkOut = (
     )
 }
 
+// A store's certificate that cannot be verified (an endpoint or a proxy with a CA of its own): the same hint as the
+// client gives for VirusTotal's.
+const tlsProblem = /CERT|SSL|TLS|self[- ]signed|certificate/i
+const tlsHint = "; behind a proxy that inspects TLS, or with an endpoint's own CA, point NODE_EXTRA_CA_CERTS at " +
+  "its CA certificate (a PEM file)"
+
 /** Whether --out names a PostgreSQL database (`postgres://…`, `postgresql://…`). */
 export const isPostgres = (out: string): boolean => /^postgres(?:ql)?:\/\//i.test(out)
 
@@ -384,7 +390,9 @@ export const prepare = <S>(
           error._tag === "UsageError"
             ? error
             : new Settings.UsageError({
-              message: `cannot use --out ${showOut(options.out)}: ${Text.oneLine(error.message)}`
+              message: `cannot use --out ${showOut(options.out)}: ${Text.oneLine(error.message)}${
+                tlsProblem.test(error.message) ? tlsHint : ""
+              }`
             })
         )
       ),
