@@ -825,8 +825,16 @@ const makeWith = (options: Options, transport: Transport, streamTransport: Strea
           })
         }
         const location = internal.locationOf(headers["location"], resolved.url)
-        if (status >= 300 && status <= 399 && callOptions?.redirects === "answer" && location !== undefined) {
-          return Effect.succeed({ status, headers, location, body: Stream.empty })
+        if (status >= 300 && status <= 399 && callOptions?.redirects === "answer") {
+          if (location !== undefined) return Effect.succeed({ status, headers, location, body: Stream.empty })
+          if ((headers["location"] ?? "") !== "") {
+            return Effect.fail(
+              new VtError.TransportError({
+                reason: "UnsafeTarget",
+                message: scrub(`${target}: redirected to a URL that is not http(s); not followed`)
+              })
+            )
+          }
         }
         // Anything else is an error: its body read whole within the usual bounds, and decoded as every answer is.
         return raw.body.pipe(

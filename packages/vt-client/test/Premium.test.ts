@@ -80,6 +80,20 @@ describe("Files.download", () => {
       assert.notStrictEqual(error._tag, "NotFoundError")
       assert.strictEqual(api.requests.length, 1)
     }))
+
+  it.scoped("a redirect to a URL that is not http(s) (file:, data:, ftp:) is refused, saying so", () =>
+    Effect.gen(function*() {
+      for (const location of ["file:///etc/passwd", "data:text/plain,x", "ftp://example.com/x"]) {
+        const api = yield* serve(answer(302, "", { location }))
+        const error = yield* Effect.flip(
+          Stream.runDrain(Files.download("ab".repeat(32))).pipe(
+            Effect.provide(VtClient.layerUndici({ apiKey: redactedKey, baseUrl: api.url }))
+          )
+        )
+        assert.strictEqual(error._tag, "TransportError", location)
+        assert.include(error.message, "redirected to a URL that is not http(s)", location)
+      }
+    }))
 })
 
 describe("Intelligence.search", () => {
