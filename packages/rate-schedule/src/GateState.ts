@@ -239,8 +239,10 @@ const learnWindow = (
   limit: number | undefined,
   usage: WindowUsage | undefined
 ): { readonly limit: number | undefined; readonly used: number | undefined } => {
+  // An allowance that is no count of requests (negative, fractional, not finite) says nothing: as if not reported.
   const known = parts(usage).filter((p) =>
-    typeof p.allowed === "number" && typeof p.used === "number" && Number.isFinite(p.allowed) && p.allowed < unlimited
+    typeof p.allowed === "number" && typeof p.used === "number" && Number.isSafeInteger(p.allowed) &&
+    p.allowed >= 0 && p.allowed < unlimited
   )
   if (known.length === 0) return { limit, used: undefined }
   const allowed = Math.min(...known.map((p) => count(p.allowed)))

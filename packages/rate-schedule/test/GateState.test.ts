@@ -145,6 +145,17 @@ describe("GateState learns the key's limits", () => {
     ])
   })
 
+  it("a window whose allowance is no count (negative, not finite) is unknown: the policy's limit holds", () => {
+    const t0 = at("2024-05-07T12:00:00Z")
+    for (const allowed of [-1, Number.NaN, Number.POSITIVE_INFINITY, 0.5]) {
+      const s = GateState.learn(GateState.initial(publicTier, now(t0, 0)), {
+        monthly: { user: { used: 3, allowed } }
+      }, now(t0, 0))
+      assert.strictEqual(s.limits.perMonth, 15_500, String(allowed))
+      assert.strictEqual(GateState.take(s, now(t0, 0))[0]._tag, "Start", String(allowed))
+    }
+  })
+
   it("a key already past its allowance waits at once", () => {
     const t0 = at("2024-05-07T12:00:00Z")
     const s = GateState.learn(GateState.initial(premium, now(t0, 0)), {
