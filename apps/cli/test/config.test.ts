@@ -384,6 +384,21 @@ describe("settings from the environment", () => {
       expect(show.stdout).toContain(`error: ${problem}`)
       expect(show.stdout).not.toContain("secret-pw")
     }
+    // A whole number beyond a limit's range is named where it came from.
+    for (
+      const [env, problem] of [
+        [{ VT_CONCURRENCY: "300" }, "VT_CONCURRENCY must be a whole number from 1 to 256, got 300"],
+        [userConfig(dir, "concurrency = 300\n"), "concurrency (config file) must be a whole number from 1 to 256"]
+      ] as const
+    ) {
+      const run = await runCli(["files", "list.txt", "--base-url", server.url, "--no-progress"], {
+        cwd: dir,
+        env: { VT_API_KEY: key, XDG_CONFIG_HOME: path.join(dir, "xdg"), ...env }
+      })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toContain(problem)
+    }
+    userConfig(dir, "")
     expect(server.requests).toHaveLength(0)
     // Accepted as before: spaces around a number; an empty variable is unset.
     const env = { VT_API_KEY: key, VT_CONCURRENCY: " 2 ", VT_TIER: "", ...userConfig(dir, "") }

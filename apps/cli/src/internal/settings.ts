@@ -21,6 +21,18 @@ export interface LimitOptions {
   readonly retries: Option.Option<number>
 }
 
+/**
+ * Where the value of the option `name` came from, as the user would look for it: the flag when the command line has
+ * it, else its environment variable when set, else the config file (flag > environment > config file).
+ */
+const sourceOf = (name: string): string => {
+  const flag = `--${name}`
+  if (process.argv.some((arg) => arg === flag || arg.startsWith(`${flag}=`))) return flag
+  const variable = `VT_${name.toUpperCase().replaceAll("-", "_")}`
+  if ((process.env[variable] ?? "") !== "") return variable
+  return `${name.replaceAll("-", "_")} (config file)`
+}
+
 const positive = (
   name: string,
   value: Option.Option<number>,
@@ -31,7 +43,9 @@ const positive = (
     onSome: (n) =>
       Number.isInteger(n) && n >= 1 && n <= max
         ? Effect.succeed(n)
-        : Effect.fail(new UsageError({ message: `--${name} must be a whole number from 1 to ${max}, got ${n}` }))
+        : Effect.fail(
+          new UsageError({ message: `${sourceOf(name)} must be a whole number from 1 to ${max}, got ${n}` })
+        )
   })
 
 /** The tier preset with every limit the user overrode. */
