@@ -230,6 +230,32 @@ describe("QuotaGate with a shared ledger", () => {
       assert.include(error.message, "cannot be reached")
     }))
 
+  it.effect("a process refused itself says so once, not again as another process's refusal", () =>
+    Effect.gen(function*() {
+      const t0 = at("2024-05-07T10:00:00Z")
+      yield* TestClock.setTime(t0)
+      const ledger = yield* SharedLedger.memory
+      const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 60, concurrency: 2 })
+      const gate = yield* QuotaGate.make(policy, { ledger })
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => void lines.push(String(message)))
+      // Two workers: one refused, the other asking the ledger meanwhile.
+      const run = Effect.all([
+        Effect.gen(function*() {
+          yield* gate.refused(yield* gate.take)
+          return yield* gate.take
+        }),
+        Effect.zipRight(Effect.sleep("500 millis"), gate.take)
+      ], { concurrency: 2 }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      const fiber = yield* Effect.fork(run)
+      yield* TestClock.adjust("70 seconds")
+      yield* Fiber.join(fiber)
+      const announced = lines.filter((line) => line.includes("waiting until"))
+      assert.strictEqual(announced.length, 1, JSON.stringify(lines))
+      assert.include(announced[0]!, "QuotaExceededError... waiting until")
+      assert.notInclude(announced[0]!, "another process")
+    }))
+
   it.effect("a process held back by another's refusal says until when it waits, once", () =>
     Effect.gen(function*() {
       const t0 = at("2024-05-07T10:00:00Z")
