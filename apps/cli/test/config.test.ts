@@ -330,6 +330,22 @@ describe("the user config file", () => {
     }
   }, 30_000)
 
+  it("a config file that is a symbolic link to nothing: exit 2 saying so, config show too", async () => {
+    const dir = scratch()
+    fs.writeFileSync(path.join(dir, "list.txt"), hashes(1, true, "dangling").join("\n"))
+    const env = { VT_API_KEY: key, ...userConfig(dir, "") }
+    const file = path.join(dir, "xdg", "vt-harvest", "config.toml")
+    fs.rmSync(file)
+    fs.symlinkSync(path.join(dir, "dotfiles", "config.toml"), file)
+    const run = await runCli(["files", "list.txt", "--base-url", server.url], { cwd: dir, env })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(`config file "${file}": a symbolic link to nothing`)
+    const show = await runCli(["config", "show"], { cwd: dir, env })
+    expect(show.code).toBe(2)
+    expect(show.stdout).toContain("a symbolic link to nothing")
+    expect(server.requests).toHaveLength(0)
+  }, 30_000)
+
   it(
     "a config file with several bad lines: every one is named; config show shows the good lines in force",
     async () => {

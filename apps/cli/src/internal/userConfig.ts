@@ -8,6 +8,7 @@
  * lines. Anything else (tables, arrays, an unknown key, a value of the wrong kind) is an error naming the line.
  */
 import { Context } from "effect"
+import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import * as Bounded from "./bounded.js"
@@ -162,7 +163,13 @@ export interface Loaded {
 export const load = async (env: NodeJS.ProcessEnv = process.env): Promise<Loaded> => {
   const path = location(env)
   const read = await Bounded.read(path, { max: maxBytes, regularOnly: true })
-  if (read._tag === "Missing") return { path, exists: false, values: new Map(), problems: [] }
+  if (read._tag === "Missing") {
+    // A link to nothing is a config file the user meant to have, not none (a dotfiles link gone stale).
+    const dangling = await nodeFs.promises.lstat(path).then((info) => info.isSymbolicLink(), () => false)
+    return dangling
+      ? { path, exists: true, values: new Map(), problems: [{ message: "a symbolic link to nothing" }] }
+      : { path, exists: false, values: new Map(), problems: [] }
+  }
   if (read._tag !== "Text") {
     return { path, exists: true, values: new Map(), problems: [{ message: Bounded.describeProblem(read) }] }
   }
