@@ -8,6 +8,8 @@ export const memoryStore = (
     readonly failWrites?: boolean | undefined
     /** Runs once a record is written, before the write answers (a write that lands, then is interrupted). */
     readonly afterWrite?: Effect.Effect<void> | undefined
+    /** Runs before every read (a store that does not answer: `Effect.never`). */
+    readonly beforeRead?: Effect.Effect<void> | undefined
   }
 ) => {
   const records = {
@@ -19,7 +21,10 @@ export const memoryStore = (
     location: "memory",
     exists: (kind, key) => Effect.sync(() => records[kind].has(key)),
     read: (kind, key) =>
-      Effect.sync(() => Option.map(Option.fromNullable(records[kind].get(key)), (bytes) => ({ bytes, gzip: false }))),
+      Effect.zipRight(
+        options?.beforeRead ?? Effect.void,
+        Effect.sync(() => Option.map(Option.fromNullable(records[kind].get(key)), (bytes) => ({ bytes, gzip: false })))
+      ),
     write: (kind, key, bytes) =>
       options?.failWrites === true
         ? Effect.fail(fail)

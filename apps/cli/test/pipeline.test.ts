@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { ReportKey } from "@vt-harvest/report-sink"
 import { ReportClaims } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
-import { Deferred, Effect, Fiber, Logger, Ref, Stream } from "effect"
+import { Deferred, Effect, Fiber, Logger, Ref, Stream, TestClock } from "effect"
 import * as Failure from "../src/engine/Failure.js"
 import * as Outcome from "../src/engine/Outcome.js"
 import * as Pipeline from "../src/engine/Pipeline.js"
@@ -147,6 +147,32 @@ describe("the item pipeline", () => {
         assert.deepStrictEqual([t.saved, t.notFound, t.handled], kind === "saved" ? [1, 0, 1] : [0, 1, 1])
         assert.deepStrictEqual(logged, [kind === "saved" ? "saved a.json" : "not found a"])
       }
+    }))
+
+  it.effect("a store that does not answer whether a record landed holds a stop back 5 s at most", () =>
+    Effect.gen(function*() {
+      const written = yield* Deferred.make<void>()
+      const memory = memoryStore({
+        afterWrite: Effect.zipRight(Deferred.succeed(written, undefined), Effect.never),
+        beforeRead: Effect.never
+      })
+      const tally = yield* Ref.make(Outcome.empty)
+      const fiber = yield* Pipeline.run({
+        items: Stream.make(Pipeline.work("a", "line 1")),
+        concurrency: 1,
+        store: memory.store,
+        overwrite: false,
+        retryNotFound: false,
+        logSkips: false,
+        key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+        fetch: (_work, k, seen) => Steps.keep(memory.store, k, bytes("{}"), Outcome.saved(`saved ${k}.json`), seen)
+      }, tally).pipe(Effect.provideService(Pipeline.Sharing, {}), Effect.fork)
+      yield* Deferred.await(written)
+      const stopping = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(stopping)
+      // Not known to have landed: not counted.
+      assert.strictEqual((yield* Ref.get(tally)).saved, 0)
     }))
 
   it.effect("any 401/403 stops the run with KeyRefused; a TLS failure with Untrusted; a store failure with StoreFailed", () =>

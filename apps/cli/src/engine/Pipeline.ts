@@ -262,7 +262,8 @@ export const run = <A, B, R>(
           Effect.onInterrupt(() => {
             const pending = slot.pending
             if (pending === undefined) return Effect.void
-            return pending.landed.pipe(
+            // Interruptible within the finalizer, or the bound could not cut a store that does not answer short.
+            return Effect.interruptible(pending.landed).pipe(
               Effect.timeout(Duration.seconds(5)),
               Effect.orElseSucceed(() => false),
               Effect.flatMap((landed) => (landed ? count(pending.outcome) : Effect.void))
