@@ -6,6 +6,8 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { showOut } from "../src/engine/Run.js"
+import { redactUrl } from "../src/internal/userConfig.js"
 import { hashes, readJsonFiles, runCli, tempDir } from "./helpers.js"
 
 const key = "config-test-key-Hw72pQ0zL4"
@@ -320,7 +322,8 @@ describe("the user config file", () => {
         ["colour = \"red\"\n", "line 1: unknown key \"colour\""],
         ["tier = \"gold\"\n", "line 1: tier must be \"public\" or \"premium\""],
         ["out = \"a\" b\n", "line 1: out: unexpected text after the value"],
-        ["proxy = \"socks5://x\"\n", "line 1: proxy must be an http(s) URL in quotes"]
+        ["proxy = \"socks5://x\"\n", "line 1: proxy must be an http:// URL in quotes"],
+        ["proxy = \"https://proxy.corp:3128\"\n", "line 1: proxy must be an http:// URL in quotes"]
       ] as const
     ) {
       userConfig(dir, text)
@@ -422,4 +425,27 @@ describe("settings from the environment", () => {
     expect(ok.code).toBe(0)
     expect((await runCli(["config", "show"], { cwd: dir, env })).code).toBe(0)
   }, 60_000)
+})
+
+describe("URLs in messages", () => {
+  it("a password is never shown, wherever a URL's parser puts what precedes the last @", () => {
+    for (
+      const [url, secret] of [
+        ["http://alice:8/xKq@proxy:3128", "xKq"],
+        ["http://alice:12?x@proxy:3128", "12?x"],
+        ["http://alice:123#abc@proxy:3128", "123#abc"],
+        ["http://alice:pw-1@proxy:3128", "pw-1"],
+        ["alice:pw-2@proxy:3128", "pw-2"]
+      ] as const
+    ) {
+      // --out without a scheme is a directory: showOut leaves it as it is.
+      for (const shown of url.includes("://") ? [redactUrl(url), showOut(url)] : [redactUrl(url)]) {
+        expect(shown, url).not.toContain(secret)
+        expect(shown, url).toContain("proxy:3128")
+      }
+    }
+    expect(redactUrl("http://alice:pw-1@proxy:3128")).toBe("http://<redacted>@proxy:3128")
+    // An S3 location has no credentials: shown as written, an @ in its key included.
+    expect(showOut("s3://bucket/a@b/c")).toBe("s3://bucket/a@b/c")
+  })
 })

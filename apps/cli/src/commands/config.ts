@@ -45,8 +45,9 @@ const setting = (loaded: UserConfig.Loaded, name: string): readonly [string, str
   const spec = UserConfig.keys[name]
   const fromEnv = process.env[spec.env]
   if (name === "proxy") {
-    const variable = proxyVariables.find((v) => (process.env[v] ?? "") !== "")
-    if (variable !== undefined) return [process.env[variable] ?? "", `environment ${variable}`]
+    // Blank counts as unset, as a run reads them.
+    const variable = proxyVariables.find((v) => (process.env[v] ?? "").trim() !== "")
+    if (variable !== undefined) return [(process.env[variable] ?? "").trim(), `environment ${variable}`]
   }
   if (fromEnv !== undefined && fromEnv !== "") return [fromEnv, `environment ${spec.env}`]
   const fromFile = loaded.values.get(name)

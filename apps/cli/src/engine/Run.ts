@@ -157,14 +157,10 @@ export const isPostgres = (out: string): boolean => /^postgres(?:ql)?:\/\//i.tes
 
 /** --out for messages: a password in a URL is never shown, nor one given as a parameter (`?password=`). */
 export const showOut = (out: string): string => {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) return out
-  // A URL that does not parse, or parses with an `@` left out of its user and password (a `#` or `/` in a password
-  // makes the rest a fragment or a path): everything up to the last `@` may be credentials.
-  const parsed = URL.canParse(out) ? new URL(out) : undefined
-  if (parsed === undefined || (parsed.username === "" && parsed.password === "" && /^[^:]+:\/\/.*@/.test(out))) {
-    return out.replace(/^([^:]+:\/\/)\S*@/, "$1***@").replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1***")
-  }
-  const url = parsed
+  // A directory holds no credentials, nor does an S3 location (its key may hold an `@`).
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(out) || /^s3:\/\//i.test(out)) return out
+  if (UserConfig.credentialsMisplaced(out)) return UserConfig.maskToLastAt(out, "***")
+  const url = new URL(out)
   const secrets = UserConfig.secretParams.filter((name) => url.searchParams.has(name))
   if (url.password === "" && secrets.length === 0) return out
   if (url.password !== "") url.password = "***"

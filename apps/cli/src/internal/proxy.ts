@@ -6,7 +6,7 @@
  */
 import { Config, Effect, Option } from "effect"
 import { UsageError } from "./settings.js"
-import { redactUrl } from "./userConfig.js"
+import { credentialsMisplaced, redactUrl } from "./userConfig.js"
 
 /** The proxies in force; `undefined` fields are not set (direct). */
 export interface Proxy {
@@ -31,7 +31,8 @@ const env = (name: string): string | undefined => {
 // Only http:// proxies: the tunnel to an https target is TLS of its own, and a connection to the proxy itself in TLS
 // is something S3's agents would not do (they sent its credentials in clear to an https:// proxy).
 const checkUrl = (where: string, value: string): Effect.Effect<string, UsageError> =>
-  URL.canParse(value) && /^http:\/\//i.test(value) && new URL(value).protocol === "http:"
+  URL.canParse(value) && /^http:\/\//i.test(value) && new URL(value).protocol === "http:" &&
+    !credentialsMisplaced(value)
     ? Effect.succeed(value)
     : Effect.fail(
       new UsageError({
@@ -62,8 +63,10 @@ export const resolve = (flag: Option.Option<string>): Effect.Effect<Proxy | unde
     }
     const configured = yield* Config.option(Config.string("VT_PROXY")).pipe(Effect.orElseSucceed(() => Option.none()))
     if (Option.isNone(configured) || configured.value.trim() === "") return undefined
-    const uri = yield* checkUrl("proxy (config file)", configured.value.trim())
-    return { httpProxy: uri, httpsProxy: uri, noProxy, source: "config file" }
+    // VT_PROXY stands in front of the config file's proxy (as every setting's variable does).
+    const source = (process.env.VT_PROXY ?? "").trim() !== "" ? "VT_PROXY" : "config file"
+    const uri = yield* checkUrl(source === "VT_PROXY" ? "VT_PROXY" : "proxy (config file)", configured.value.trim())
+    return { httpProxy: uri, httpsProxy: uri, noProxy, source }
   })
 
 /**

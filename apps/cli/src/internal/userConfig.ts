@@ -16,7 +16,7 @@ import * as Bounded from "./bounded.js"
 /** The largest config file read. */
 export const maxBytes = 64 * 1024
 
-type Kind = "string" | "integer" | "tier" | "url"
+type Kind = "string" | "integer" | "tier" | "url" | "proxy"
 
 /** Each key of the file: the environment variable it stands behind, and the kind of its value. */
 export const keys: Readonly<Record<string, { readonly env: string; readonly kind: Kind; readonly help: string }>> = {
@@ -28,7 +28,7 @@ export const keys: Readonly<Record<string, { readonly env: string; readonly kind
   out: { env: "VT_OUT", kind: "string", help: "where reports go: a directory or s3://bucket/prefix" },
   log_dir: { env: "VT_LOG_DIR", kind: "string", help: "directory of the run logs" },
   base_url: { env: "VT_BASE_URL", kind: "url", help: "the VirusTotal API root" },
-  proxy: { env: "VT_PROXY", kind: "url", help: "HTTP proxy for VirusTotal and S3 (after HTTPS_PROXY/HTTP_PROXY)" },
+  proxy: { env: "VT_PROXY", kind: "proxy", help: "HTTP proxy for VirusTotal and S3 (after HTTPS_PROXY/HTTP_PROXY)" },
   quota_store: {
     env: "VT_QUOTA_STORE",
     kind: "string",
@@ -148,6 +148,10 @@ const check = (kind: Kind, v: Value): string | undefined => {
       return typeof v === "string" && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)
         ? undefined
         : "an http(s) URL in quotes"
+    case "proxy":
+      return typeof v === "string" && URL.canParse(v) && new URL(v).protocol === "http:" && !credentialsMisplaced(v)
+        ? undefined
+        : "an http:// URL in quotes"
   }
 }
 
@@ -199,7 +203,7 @@ export const environmentProblem = (name: string, env: NodeJS.ProcessEnv = proces
   const parsed = spec.kind !== "integer" ? raw : /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN
   const problem = check(spec.kind, parsed)
   if (problem === undefined) return undefined
-  const shown = spec.kind === "url" ? redactUrl(raw) : raw
+  const shown = spec.kind === "url" || spec.kind === "proxy" ? redactUrl(raw) : raw
   return `${spec.env} must be ${problem.replace(/ in quotes$/, "")}, got ${JSON.stringify(shown.slice(0, 200))}`
 }
 
@@ -215,19 +219,35 @@ export class Current extends Context.Tag("@vt-harvest/cli/UserConfig")<Current, 
 /** Parameters of a URL that carry a secret (PostgreSQL takes `?password=` and `?sslpassword=` as well as `user:pw@`). */
 export const secretParams: ReadonlyArray<string> = ["password", "sslpassword"]
 
+const scheme = /^[a-z][a-z0-9+.-]*:\/\//i
+
+/**
+ * Whether the credentials of `text` may lie where a URL parser does not look for them, so that only masking
+ * everything up to its last `@` hides them: it does not parse; it has no scheme and an `@` (`alice:pw@proxy:3128`, as
+ * curl takes it); or it parses with no user name or password although an `@` follows the scheme (a `/`, `?` or `#` in
+ * a password made the rest a path, a query or a fragment: `http://alice:8/x@proxy:3128`).
+ */
+export const credentialsMisplaced = (text: string): boolean => {
+  if (!URL.canParse(text)) return true
+  if (!scheme.test(text)) return text.includes("@")
+  const url = new URL(text)
+  return url.username === "" && url.password === "" && text.slice(text.indexOf("//") + 2).includes("@")
+}
+
+/** `text` with everything between its scheme and its last `@` replaced by `marker`, and password parameters too. */
+export const maskToLastAt = (text: string, marker: string): string => {
+  const prefix = scheme.exec(text)?.[0] ?? ""
+  const rest = text.slice(prefix.length)
+  const at = rest.lastIndexOf("@")
+  return `${prefix}${at === -1 ? rest : `${marker}@${rest.slice(at + 1)}`}`.replace(
+    /([?&](?:ssl)?password=)[^&#\s]*/gi,
+    `$1${marker}`
+  )
+}
+
 /** A URL with its password (and user name) replaced, for messages: proxy credentials are secrets like the key. */
 export const redactUrl = (text: string): string => {
-  // Written without its scheme (`alice:pw@proxy:3128`, as curl takes it), or not parsing as a URL: everything up to
-  // the last `@` may be credentials.
-  if (!URL.canParse(text) || (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && text.includes("@"))) {
-    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? ""
-    const rest = text.slice(scheme.length)
-    const at = rest.lastIndexOf("@")
-    return `${scheme}${at === -1 ? rest : `<redacted>@${rest.slice(at + 1)}`}`.replace(
-      /([?&](?:ssl)?password=)[^&#\s]*/gi,
-      "$1<redacted>"
-    )
-  }
+  if (credentialsMisplaced(text)) return maskToLastAt(text, "<redacted>")
   const url = new URL(text)
   const credentials = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
   for (const name of secretParams) if (url.searchParams.has(name)) url.searchParams.set(name, "<redacted>")
