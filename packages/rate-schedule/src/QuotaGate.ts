@@ -312,7 +312,9 @@ export const make = <R = never>(
               "to 5 minutes; no request is sent meanwhile"
           )
         }),
-        Effect.retry(ledgerRetry),
+        // Only a ledger out of reach for now: a refused statement, or one not answered in time (it may have
+        // counted a start), is not asked again.
+        Effect.retry({ schedule: ledgerRetry, while: (error) => error.transient === true }),
         Effect.tap(() => {
           if (!ledgerDown) return Effect.void
           ledgerDown = false
@@ -333,7 +335,9 @@ export const make = <R = never>(
             const limits = (yield* Ref.get(state)).limits
             const answer = yield* takeShared(ledger, limits)
             if (answer._tag === "Start") {
-              const ticket = yield* Ref.modify(state, (s) => GateState.start(s, at))
+              // The start is now, not when the ledger was first asked (it may have been asked again meanwhile).
+              const started = yield* now
+              const ticket = yield* Ref.modify(state, (s) => GateState.start(s, started))
               return { ...ticket, shared: { sequence: answer.sequence, refusals: answer.refusals } }
             }
             // A full ledger, or another process's refusal, said once: else this one would wait (until 00:00 UTC,

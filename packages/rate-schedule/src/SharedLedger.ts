@@ -210,7 +210,14 @@ export interface Used {
  */
 export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
   message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Defect),
+  /**
+   * The ledger could not be reached for now (a connection refused or lost): worth asking again later. Anything else
+   * (a refusal of the statement, no answer in time) is not asked again by the gate.
+   *
+   * @since 0.3.0
+   */
+  transient: Schema.optional(Schema.Boolean)
 }) {}
 
 /**

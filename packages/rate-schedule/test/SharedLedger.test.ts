@@ -189,7 +189,9 @@ describe("QuotaGate with a shared ledger", () => {
         take: (limits) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             now < t0 + 90_000
-              ? Effect.fail(new SharedLedger.LedgerError({ message: "connect ECONNREFUSED 127.0.0.1:5432" }))
+              ? Effect.fail(
+                new SharedLedger.LedgerError({ message: "connect ECONNREFUSED 127.0.0.1:5432", transient: true })
+              )
               : memory.take(limits))
       }
       const policy = QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 600, concurrency: 2 })
@@ -212,13 +214,32 @@ describe("QuotaGate with a shared ledger", () => {
       ])
     }))
 
+  it.effect("a ledger refusing the statement, or not answering in time, fails the request at once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(at("2024-05-07T10:00:00Z"))
+      const memory = yield* SharedLedger.memory
+      let takes = 0
+      const ledger: SharedLedger.Service = {
+        ...memory,
+        take: () =>
+          Effect.suspend(() => {
+            takes++
+            return Effect.fail(new SharedLedger.LedgerError({ message: "no answer within 15s" }))
+          })
+      }
+      const gate = yield* QuotaGate.make(QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 600 }), { ledger })
+      const error = yield* Effect.flip(gate.take)
+      assert.strictEqual(error._tag, "TransportError")
+      assert.strictEqual(takes, 1)
+    }))
+
   it.effect("a ledger that does not answer for 5 minutes fails the request, sending nothing", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(at("2024-05-07T10:00:00Z"))
       const memory = yield* SharedLedger.memory
       const ledger: SharedLedger.Service = {
         ...memory,
-        take: () => Effect.fail(new SharedLedger.LedgerError({ message: "connect ECONNREFUSED" }))
+        take: () => Effect.fail(new SharedLedger.LedgerError({ message: "connect ECONNREFUSED", transient: true }))
       }
       const gate = yield* QuotaGate.make(QuotaPolicy.make(QuotaPolicy.premiumTier, { perMinute: 600 }), { ledger })
       const taking = yield* Effect.fork(Effect.flip(gate.take))

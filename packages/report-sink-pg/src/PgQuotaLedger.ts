@@ -71,7 +71,11 @@ export const migrations = (schema: string): ReadonlyArray<PgMigrations.Migration
 // A server restarting, a connection reset: asked again a few times over about 3 s before the request fails.
 
 const failure = (location: string, what: string) => (error: query.QueryError) =>
-  new SharedLedger.LedgerError({ message: `${what} (${location}): ${error.detail}`, cause: error.cause })
+  new SharedLedger.LedgerError({
+    message: `${what} (${location}): ${error.detail}`,
+    cause: error.cause,
+    transient: query.isTransient(error.cause)
+  })
 
 /**
  * The name of the key's row: HMAC-SHA-256 of the key under the database's secret, in hex.
