@@ -156,6 +156,10 @@ describe("vt-harvest files --out s3://bucket/prefix", () => {
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain("cannot use --out s3://no-such-bucket/x")
     expect(missing.stderr).toContain("no such bucket")
+    // A name holding "cert" or "ssl" is no TLS failure: no hint about certificates.
+    const named = await files(dir, "s3://certs-ssl-tls/x")
+    expect(named.code).toBe(2)
+    expect(named.stderr).not.toContain("NODE_EXTRA_CA_CERTS")
     const endpoint = await files(dir, `s3://${bucket}/x`, [], { AWS_ENDPOINT_URL_S3: "localhost:9000" })
     expect(endpoint.code).toBe(2)
     expect(endpoint.stderr).toContain("AWS_ENDPOINT_URL_S3")

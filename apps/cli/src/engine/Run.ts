@@ -148,7 +148,13 @@ export const checkOut = (
 
 // A store's certificate that cannot be verified (an endpoint or a proxy with a CA of its own): the same hint as the
 // client gives for VirusTotal's.
-const tlsProblem = /CERT|SSL|TLS|self[- ]signed|certificate/i
+/** Whether `error`, or a cause under it, is a certificate or TLS failure (by its code, never its words). */
+const isTlsFailure = (error: unknown, depth = 0): boolean => {
+  if (typeof error !== "object" || error === null || depth > 6) return false
+  const code = (error as { readonly code?: unknown }).code
+  if (typeof code === "string" && /CERT|^ERR_SSL|^ERR_TLS|^UNABLE_TO_/.test(code)) return true
+  return isTlsFailure((error as { readonly cause?: unknown }).cause, depth + 1)
+}
 const tlsHint = "; behind a proxy that inspects TLS, or with an endpoint's own CA, point NODE_EXTRA_CA_CERTS at " +
   "its CA certificate (a PEM file)"
 
@@ -387,7 +393,7 @@ export const prepare = <S>(
             ? error
             : new Settings.UsageError({
               message: `cannot use --out ${showOut(options.out)}: ${Text.oneLine(error.message)}${
-                tlsProblem.test(error.message) ? tlsHint : ""
+                isTlsFailure(error) ? tlsHint : ""
               }`
             })
         )
