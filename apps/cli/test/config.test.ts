@@ -405,14 +405,14 @@ describe("settings from the environment", () => {
     }
     // A whole number beyond a limit's range is named where it came from.
     for (
-      const [env, problem] of [
-        [{ VT_CONCURRENCY: "300" }, "VT_CONCURRENCY must be a whole number from 1 to 256, got 300"],
-        [userConfig(dir, "concurrency = 300\n"), "concurrency (config file) must be a whole number from 1 to 256"]
+      const [file, env, problem] of [
+        ["", { VT_CONCURRENCY: "300" }, "VT_CONCURRENCY must be a whole number from 1 to 256, got 300"],
+        ["concurrency = 300\n", {}, "concurrency (config file) must be a whole number from 1 to 256"]
       ] as const
     ) {
       const run = await runCli(["files", "list.txt", "--base-url", server.url, "--no-progress"], {
         cwd: dir,
-        env: { VT_API_KEY: key, XDG_CONFIG_HOME: path.join(dir, "xdg"), ...env }
+        env: { VT_API_KEY: key, ...env, ...userConfig(dir, file) }
       })
       expect(run.code).toBe(2)
       expect(run.stderr).toContain(problem)
