@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
 import { PgClaims, PgPool, PgQuotaLedger, ReportSinkPg } from "../src/index.js"
@@ -103,13 +104,17 @@ describe("a database that stops answering", () => {
     }), 120_000)
 
   it.scopedLive(
-    "a store operation fails within a bound (SinkError), and closing the store ends",
+    "a store operation fails within a bound (SinkError) once its attempts are spent, and closing the store ends",
     () =>
       Effect.gen(function*() {
         const { freeze, port } = yield* relay
         const scope = yield* Scope.make()
+        // Each attempt is cut at the query timeout, and tried again like a lost connection (by default for up to 5
+        // minutes): here twice.
+        let attempts = 0
+        const retry = Schedule.recurs(1).pipe(Schedule.tapInput(() => Effect.sync(() => void attempts++)))
         const context = yield* Layer.buildWithScope(
-          ReportSinkPg.layer({ url: through(port), schema: freshSchema("hang"), queryTimeoutMillis: 3_000 }),
+          ReportSinkPg.layer({ url: through(port), schema: freshSchema("hang"), queryTimeoutMillis: 3_000, retry }),
           scope
         )
         const sink = Context.get(context, ReportSink.ReportSink)
@@ -122,6 +127,8 @@ describe("a database that stops answering", () => {
         assert.isTrue(Exit.isFailure(exit))
         assert.notInclude(String(Exit.isFailure(exit) ? exit.cause : ""), "hung")
         assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "SinkError")
+        // The hung statement was taken for an outage and asked again.
+        assert.isAtLeast(attempts, 1)
         const closed = yield* Effect.exit(
           Effect.timeoutFail(Scope.close(scope, Exit.void), { duration: bound, onTimeout: () => "hung" })
         )
