@@ -118,6 +118,9 @@ interface Landing {
 
 const landingRef = FiberRef.unsafeMake<Landing | undefined>(undefined)
 
+/** What a fetch answers once it has counted its own outcome. */
+const counted: unique symbol = Symbol("counted")
+
 /**
  * Says that the item being handled comes to `outcome` once the record being written has landed (`landed` tells, when
  * the run stops before the step answers). Outside the pipeline, nothing.
@@ -204,21 +207,64 @@ export const run = <A, B, R>(
         }
       })
 
-    const decide = (work: Work<B>, key: ReportKey.ReportKey) =>
+    // What an item comes to is counted once: its key settled (kept in memory only when the store will not answer
+    // for it), then the tally and the log.
+    const finish = (key: ReportKey.ReportKey, outcome: Outcome.Outcome) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          // Memory holds only what the store will not answer for: a skipped item is the store's answer already
+          // (a resumed list of a million lines keeps nothing), a failed or unfinished one is not.
+          const answered = Outcome.isKept(outcome)
+          if (spec.overwrite || !answered || (outcome._tag === "NotFound" && spec.retryNotFound)) settled.add(key)
+        }),
+        count(outcome)
+      )
+
+    /**
+     * A fetch whose outcome is counted as it ends, in one uninterruptible step; stopped while its record was being
+     * written, or before that step, its outcome is counted if the record landed (Steps.keep says what it writes).
+     * Only items that are fetched pay for this: a skipped one is counted by `handle`.
+     */
+    const fetchCounted = (work: Work<B>, key: ReportKey.ReportKey, presence: ReportSink.Presence | undefined) =>
+      Effect.suspend(() => {
+        const slot: Landing = { pending: undefined }
+        return fetch(work, key, presence).pipe(
+          Effect.flatMap((outcome) =>
+            Effect.uninterruptible(Effect.zipRight(Effect.sync(() => (slot.pending = undefined)), finish(key, outcome)))
+          ),
+          Effect.as(counted),
+          Effect.locally(landingRef, slot),
+          Effect.onInterrupt(() => {
+            const pending = slot.pending
+            if (pending === undefined) return Effect.void
+            // Interruptible within the finalizer, or the bound could not cut a store that does not answer short.
+            return Effect.interruptible(pending.landed).pipe(
+              Effect.timeout(Duration.seconds(5)),
+              Effect.orElseSucceed(() => false),
+              Effect.flatMap((landed) => (landed ? count(pending.outcome) : Effect.void))
+            )
+          })
+        )
+      })
+
+    const decide = (
+      work: Work<B>,
+      key: ReportKey.ReportKey
+    ): Effect.Effect<Outcome.Outcome | typeof counted, Failure.Stop, R> =>
       Effect.gen(function*() {
         // While the store does not answer (being tried again), no item is started: no request for what may not be kept.
         if (StoreHealth.failing()) yield* StoreHealth.whenReady(Effect.void)
-        if (spec.overwrite) return yield* fetch(work, key, undefined)
+        if (spec.overwrite) return yield* fetchCounted(work, key, undefined)
         const presence = yield* Failure.storeOrStop(spec.store.has(key))
         if (presence === "saved" && spec.stored !== undefined) {
           const outcome = yield* spec.stored(work, key)
           if (outcome !== undefined) return outcome
-          return yield* fetch(work, key, presence)
+          return yield* fetchCounted(work, key, presence)
         }
         if (!ReportSink.isPendingPresence(presence, spec)) {
           return skip(work, presence === "saved" ? "already saved" : "recorded as not found")
         }
-        return yield* fetch(work, key, presence)
+        return yield* fetchCounted(work, key, presence)
       }).pipe(
         Effect.catchIf(
           (error): error is VtError.VtError => !isStop(error),
@@ -242,33 +288,8 @@ export const run = <A, B, R>(
           return count(skip(work, "a duplicate of an earlier item of this run"))
         }
         inFlight.add(key)
-        const slot: Landing = { pending: undefined }
         return decide({ _tag: "Work", value: claimed.value, where: work.where }, key).pipe(
-          Effect.tap((outcome) =>
-            Effect.sync(() => {
-              // Memory holds only what the store will not answer for: a skipped item is the store's answer already
-              // (a resumed list of a million lines keeps nothing), a failed or unfinished one is not.
-              const answered = Outcome.isKept(outcome)
-              if (spec.overwrite || !answered || (outcome._tag === "NotFound" && spec.retryNotFound)) {
-                settled.add(key)
-              }
-            })
-          ),
-          Effect.flatMap((outcome) =>
-            Effect.uninterruptible(Effect.zipRight(Effect.sync(() => (slot.pending = undefined)), count(outcome)))
-          ),
-          Effect.locally(landingRef, slot),
-          // Stopped while its record was being written, or before its outcome was counted: counted if it landed.
-          Effect.onInterrupt(() => {
-            const pending = slot.pending
-            if (pending === undefined) return Effect.void
-            // Interruptible within the finalizer, or the bound could not cut a store that does not answer short.
-            return Effect.interruptible(pending.landed).pipe(
-              Effect.timeout(Duration.seconds(5)),
-              Effect.orElseSucceed(() => false),
-              Effect.flatMap((landed) => (landed ? count(pending.outcome) : Effect.void))
-            )
-          }),
+          Effect.flatMap((outcome) => (outcome === counted ? Effect.void : finish(key, outcome))),
           Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
         )
       })
