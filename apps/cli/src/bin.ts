@@ -106,10 +106,7 @@ const main = () => {
       const args = process.argv.slice(2)
       const exempt = args[0] === "config" ||
         args.some((arg) => ["--help", "-h", "--version", "--completions"].includes(arg))
-      const problems = [
-        ...loaded.problems.map((problem) => UserConfig.describeProblem(loaded, problem)),
-        ...UserConfig.environmentProblems()
-      ]
+      const problems = UserConfig.problemsOf(loaded)
       if (problems.length > 0 && !exempt) return fail(2, problems.join("\n"))
       // One map, the environment over the file: a variable set to the empty string is unset, as `config show` says.
       const environment = Object.entries(process.env).filter((entry): entry is [string, string] =>

@@ -7,6 +7,7 @@ import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import * as Run from "../engine/Run.js"
 import * as DotEnv from "../internal/dotenv.js"
+import * as Proxy from "../internal/proxy.js"
 import * as Settings from "../internal/settings.js"
 import * as Text from "../internal/text.js"
 import * as UserConfig from "../internal/userConfig.js"
@@ -37,16 +38,12 @@ const defaults: Readonly<Record<string, string>> = {
 // Settings that may be URLs with a password in them: shown without it.
 const urlSettings = new Set(["proxy", "base_url", "out", "quota_store"])
 
-// In the order a run reads them (proxy.ts): the lower-case spelling first, as curl does.
-const proxyVariables = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"] as const
-
 /** The value in force for a key of the config file and where it comes from. */
 const setting = (loaded: UserConfig.Loaded, name: string): readonly [string, string] => {
   const spec = UserConfig.keys[name]
   const fromEnv = process.env[spec.env]
   if (name === "proxy") {
-    // Blank counts as unset, as a run reads them.
-    const variable = proxyVariables.find((v) => (process.env[v] ?? "").trim() !== "")
+    const variable = Proxy.environmentVariable()
     if (variable !== undefined) return [(process.env[variable] ?? "").trim(), `environment ${variable}`]
   }
   if (fromEnv !== undefined && fromEnv !== "") return [fromEnv, `environment ${spec.env}`]
@@ -80,10 +77,7 @@ export const configShow = Command.make("show", {}, () =>
     ]
     const width = Math.max(...rows.map(([name]) => name.length))
     const lines = rows.map(([name, value]) => Text.escapeControls(`${name.padEnd(width)}  ${value}`))
-    const problems = [
-      ...loaded.problems.map((problem) => UserConfig.describeProblem(loaded, problem)),
-      ...UserConfig.environmentProblems()
-    ]
+    const problems = UserConfig.problemsOf(loaded)
     for (const problem of problems) lines.push(`error: ${Text.escapeControls(problem)}`)
     yield* Console.log(lines.join("\n"))
     return problems.length === 0 ? 0 : 2

@@ -23,6 +23,13 @@ const spelling = (name: string): string => {
   return lower !== undefined && lower.trim() !== "" ? name.toLowerCase() : name
 }
 
+/**
+ * The environment variable a run takes its proxy from, as spelt (`https_proxy` before `HTTPS_PROXY`, then the
+ * `HTTP_PROXY` pair), or `undefined`: for `config show`.
+ */
+export const environmentVariable = (): string | undefined =>
+  ["HTTPS_PROXY", "HTTP_PROXY"].map(spelling).find((name) => (process.env[name] ?? "").trim() !== "")
+
 const env = (name: string): string | undefined => {
   const value = process.env[spelling(name)]
   return value === undefined || value.trim() === "" ? undefined : value.trim()

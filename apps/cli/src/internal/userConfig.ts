@@ -207,6 +207,12 @@ export const environmentProblem = (name: string, env: NodeJS.ProcessEnv = proces
   return `${spec.env} must be ${problem.replace(/ in quotes$/, "")}, got ${JSON.stringify(shown.slice(0, 200))}`
 }
 
+/** Everything wrong with the settings: each bad line of the config file (naming it), each bad variable. */
+export const problemsOf = (loaded: Loaded, env: NodeJS.ProcessEnv = process.env): ReadonlyArray<string> => [
+  ...loaded.problems.map((problem) => describeProblem(loaded, problem)),
+  ...environmentProblems(env)
+]
+
 /** Every setting whose environment variable holds a value of the wrong kind, in words. */
 export const environmentProblems = (env: NodeJS.ProcessEnv = process.env): ReadonlyArray<string> =>
   Object.keys(keys).flatMap((name) => environmentProblem(name, env) ?? [])
