@@ -1,7 +1,7 @@
 // The one item pipeline, on its own: claims and duplicates, the store decision, outcomes folded into the tally,
 // and what stops a run. A store in memory (primitives over two Maps, the rules from ReportSink.make).
 import { assert, describe, it } from "@effect/vitest"
-import type { ReportKey } from "@vt-harvest/report-sink"
+import type { ReportKey, ReportSink } from "@vt-harvest/report-sink"
 import { ReportClaims } from "@vt-harvest/report-sink"
 import { VtError } from "@vt-harvest/vt-client"
 import { Deferred, Effect, Fiber, Logger, Ref, Stream, TestClock } from "effect"
@@ -64,6 +64,23 @@ const harvest = (
 
 const report = (id: string) => Effect.succeed(`{"data":{"id":"${id}"}}`)
 
+/** The pipeline over the one id "a", forked, with `fetch` as its only step; answers the fiber. */
+const forkOne = (
+  store: ReportSink.Service,
+  tally: Ref.Ref<Outcome.Tally>,
+  fetch: (key: ReportKey.ReportKey, seen: ReportSink.Presence | undefined) => ReturnType<typeof Steps.keep>
+) =>
+  Pipeline.run({
+    items: Stream.make(Pipeline.work("a", "line 1")),
+    concurrency: 1,
+    store,
+    overwrite: false,
+    retryNotFound: false,
+    logSkips: false,
+    key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
+    fetch: (_work, k, seen) => fetch(k, seen)
+  }, tally).pipe(Effect.provideService(Pipeline.Sharing, {}), Effect.fork)
+
 describe("the item pipeline", () => {
   it.effect("each key is requested once, duplicates in flight or done are skipped, every item counted once", () =>
     Effect.gen(function*() {
@@ -118,28 +135,15 @@ describe("the item pipeline", () => {
         const tally = yield* Ref.make(Outcome.empty)
         const logged: Array<string> = []
         const logger = Logger.make(({ message }) => void logged.push(String(message)))
-        const fiber = yield* Pipeline.run({
-          items: Stream.make(Pipeline.work("a", "line 1")),
-          concurrency: 1,
-          store: memory.store,
-          overwrite: false,
-          retryNotFound: false,
-          logSkips: false,
-          key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
-          fetch: (_work, k, seen) =>
-            kind === "saved"
-              ? Steps.keep(memory.store, k, bytes("{}"), Outcome.saved(`saved ${k}.json`), seen)
-              : Steps.keepNotFound(
-                memory.store,
-                k,
-                new VtError.NotFoundError(fields(404, "NotFoundError")),
-                Outcome.notFound(`not found ${k}`)
-              )
-        }, tally).pipe(
-          Effect.provideService(Pipeline.Sharing, {}),
-          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-          Effect.fork
-        )
+        const fiber = yield* forkOne(memory.store, tally, (k, seen) =>
+          kind === "saved"
+            ? Steps.keep(memory.store, k, bytes("{}"), Outcome.saved(`saved ${k}.json`), seen)
+            : Steps.keepNotFound(
+              memory.store,
+              k,
+              new VtError.NotFoundError(fields(404, "NotFoundError")),
+              Outcome.notFound(`not found ${k}`)
+            )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
         yield* Deferred.await(written)
         yield* Fiber.interrupt(fiber)
         assert.strictEqual(memory.records[kind].size, 1)
@@ -157,16 +161,11 @@ describe("the item pipeline", () => {
         beforeRead: Effect.never
       })
       const tally = yield* Ref.make(Outcome.empty)
-      const fiber = yield* Pipeline.run({
-        items: Stream.make(Pipeline.work("a", "line 1")),
-        concurrency: 1,
-        store: memory.store,
-        overwrite: false,
-        retryNotFound: false,
-        logSkips: false,
-        key: (work: Pipeline.Work<string>) => Effect.succeed(Pipeline.claim(key(work.value), work.value)),
-        fetch: (_work, k, seen) => Steps.keep(memory.store, k, bytes("{}"), Outcome.saved(`saved ${k}.json`), seen)
-      }, tally).pipe(Effect.provideService(Pipeline.Sharing, {}), Effect.fork)
+      const fiber = yield* forkOne(
+        memory.store,
+        tally,
+        (k, seen) => Steps.keep(memory.store, k, bytes("{}"), Outcome.saved(`saved ${k}.json`), seen)
+      )
       yield* Deferred.await(written)
       const stopping = yield* Effect.fork(Fiber.interrupt(fiber))
       yield* TestClock.adjust("5 seconds")
